@@ -1,0 +1,360 @@
+//! The engine's view of storage: a [`Disk`] of files addressed by path.
+//!
+//! Two implementations: [`DmaDisk`] (glommio O_DIRECT files on io_uring, for
+//! production) and [`SimDisk`] (in memory, with a crash model and injected
+//! faults, for tests). The engine is generic over it (`Engine<D: Disk>`), as
+//! TigerBeetle's trees are generic over their Storage.
+//!
+//! Contract (the same for both, so tests of one say something about the other):
+//! - `write_at` takes offsets and lengths that are multiples of [`ALIGN`]
+//!   (O_DIRECT); reads may be unaligned and are short at end of file.
+//! - Data written is *volatile* until `sync_data` returns Ok; a crash may lose or
+//!   tear any volatile write (see docs/FORMAT.md, "Assumptions about the media").
+//! - Creating, renaming and removing files is durable only after `sync_dir` of
+//!   the parent directory.
+#![allow(async_fn_in_trait)]
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+/// I/O alignment for direct I/O, in bytes.
+pub const ALIGN: usize = 4096;
+
+/// Round `v` up to a multiple of [`ALIGN`].
+pub const fn align_up(v: usize) -> usize {
+    (v + ALIGN - 1) & !(ALIGN - 1)
+}
+
+pub trait Disk: Clone + 'static {
+    type File: DiskFile;
+    /// Create (or truncate) a file, open for reading and writing.
+    async fn create(&self, path: &Path) -> io::Result<Self::File>;
+    /// Open an existing file for reading and writing.
+    async fn open(&self, path: &Path) -> io::Result<Self::File>;
+    async fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
+    async fn remove(&self, path: &Path) -> io::Result<()>;
+    /// Make creations, renames and removals in `dir` durable.
+    async fn sync_dir(&self, dir: &Path) -> io::Result<()>;
+    async fn create_dir_all(&self, dir: &Path) -> io::Result<()>;
+    /// File names (not paths) in `dir`, sorted.
+    async fn list_dir(&self, dir: &Path) -> io::Result<Vec<String>>;
+    async fn exists(&self, path: &Path) -> io::Result<bool>;
+}
+
+pub trait DiskFile: 'static {
+    /// Read up to `len` bytes at `pos`; fewer only at end of file.
+    async fn read_at(&self, pos: u64, len: usize) -> io::Result<Vec<u8>>;
+    /// Write `data` at `pos`; both must be multiples of [`ALIGN`].
+    async fn write_at(&self, pos: u64, data: &[u8]) -> io::Result<()>;
+    /// fdatasync: on Ok, everything written before is durable.
+    async fn sync_data(&self) -> io::Result<()>;
+    async fn len(&self) -> io::Result<u64>;
+    /// Reserve space up to `len` bytes without changing the file's size.
+    async fn preallocate(&self, len: u64) -> io::Result<()>;
+    async fn truncate(&self, len: u64) -> io::Result<()>;
+    async fn close(self) -> io::Result<()>;
+}
+
+fn check_aligned(pos: u64, len: usize) -> io::Result<()> {
+    if pos % ALIGN as u64 != 0 || len % ALIGN != 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("unaligned direct write: pos {pos} len {len}"),
+        ));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// DmaDisk: glommio O_DIRECT files.
+
+/// Real storage: glommio `DmaFile`s (O_DIRECT, io_uring). Must be used from
+/// inside a glommio executor.
+#[derive(Clone, Debug, Default)]
+pub struct DmaDisk;
+
+pub struct DmaDiskFile {
+    file: glommio::io::DmaFile,
+}
+
+fn gio(e: glommio::GlommioError<()>) -> io::Error {
+    match e {
+        glommio::GlommioError::IoError(e) => e,
+        glommio::GlommioError::EnhancedIoError { source, .. } => source,
+        other => io::Error::other(other.to_string()),
+    }
+}
+
+impl Disk for DmaDisk {
+    type File = DmaDiskFile;
+    async fn create(&self, path: &Path) -> io::Result<DmaDiskFile> {
+        let file = glommio::io::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .dma_open(path)
+            .await
+            .map_err(gio)?;
+        Ok(DmaDiskFile { file })
+    }
+    async fn open(&self, path: &Path) -> io::Result<DmaDiskFile> {
+        let file = glommio::io::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .dma_open(path)
+            .await
+            .map_err(gio)?;
+        Ok(DmaDiskFile { file })
+    }
+    async fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        glommio::io::rename(from, to).await.map_err(gio)
+    }
+    async fn remove(&self, path: &Path) -> io::Result<()> {
+        glommio::io::remove(path).await.map_err(gio)
+    }
+    async fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        let d = glommio::io::Directory::open(dir).await.map_err(gio)?;
+        d.sync().await.map_err(gio)?;
+        d.close().await.map_err(gio)
+    }
+    async fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+        std::fs::create_dir_all(dir)
+    }
+    async fn list_dir(&self, dir: &Path) -> io::Result<Vec<String>> {
+        let mut names = Vec::new();
+        for e in std::fs::read_dir(dir)? {
+            if let Some(n) = e?.file_name().to_str() {
+                names.push(n.to_string());
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+    async fn exists(&self, path: &Path) -> io::Result<bool> {
+        path.try_exists()
+    }
+}
+
+impl DiskFile for DmaDiskFile {
+    async fn read_at(&self, pos: u64, len: usize) -> io::Result<Vec<u8>> {
+        if len == 0 {
+            return Ok(Vec::new());
+        }
+        let r = self.file.read_at(pos, len).await.map_err(gio)?;
+        Ok(r.to_vec())
+    }
+    async fn write_at(&self, pos: u64, data: &[u8]) -> io::Result<()> {
+        check_aligned(pos, data.len())?;
+        if data.is_empty() {
+            return Ok(());
+        }
+        let mut buf = self.file.alloc_dma_buffer(data.len());
+        buf.as_bytes_mut().copy_from_slice(data);
+        let n = self.file.write_at(buf, pos).await.map_err(gio)?;
+        if n != data.len() {
+            return Err(io::Error::new(io::ErrorKind::WriteZero, format!("short write {n} of {}", data.len())));
+        }
+        Ok(())
+    }
+    async fn sync_data(&self) -> io::Result<()> {
+        self.file.fdatasync().await.map_err(gio)
+    }
+    async fn len(&self) -> io::Result<u64> {
+        self.file.file_size().await.map_err(gio)
+    }
+    async fn preallocate(&self, len: u64) -> io::Result<()> {
+        self.file.pre_allocate(len, true).await.map_err(gio)
+    }
+    async fn truncate(&self, len: u64) -> io::Result<()> {
+        self.file.truncate(len).await.map_err(gio)
+    }
+    async fn close(self) -> io::Result<()> {
+        self.file.close().await.map_err(gio)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// SimDisk: in-memory files with a crash model and fault injection.
+
+#[derive(Default, Clone)]
+struct SimFileData {
+    /// What a reader sees now.
+    current: Vec<u8>,
+    /// What survives a crash: the contents as of the last successful sync.
+    durable: Vec<u8>,
+}
+
+#[derive(Default)]
+struct SimState {
+    /// The namespace as the running process sees it.
+    files: BTreeMap<PathBuf, Rc<RefCell<SimFileData>>>,
+    /// The namespace as it survives a crash (updated by `sync_dir`).
+    durable_names: BTreeMap<PathBuf, Rc<RefCell<SimFileData>>>,
+    dirs: std::collections::BTreeSet<PathBuf>,
+    /// When set, every `sync_data` fails (models a dying disk).
+    fail_syncs: bool,
+    /// Number of writes after which writes fail with ENOSPC (None: never).
+    writes_until_full: Option<u64>,
+}
+
+/// In-memory disk for tests. Cloning shares the same disk.
+///
+/// `crash()` models a power cut: each file keeps only what was synced, and the
+/// namespace keeps only what a `sync_dir` made durable.
+#[derive(Clone, Default)]
+pub struct SimDisk {
+    state: Rc<RefCell<SimState>>,
+}
+
+pub struct SimFile {
+    path: PathBuf,
+    data: Rc<RefCell<SimFileData>>,
+    disk: SimDisk,
+}
+
+impl SimDisk {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Lose everything not made durable, as a power cut would.
+    pub fn crash(&self) {
+        let mut st = self.state.borrow_mut();
+        let names = st.durable_names.clone();
+        for data in names.values() {
+            let mut d = data.borrow_mut();
+            d.current = d.durable.clone();
+        }
+        st.files = names;
+    }
+    /// Make every later `sync_data` fail with EIO.
+    pub fn fail_syncs(&self, on: bool) {
+        self.state.borrow_mut().fail_syncs = on;
+    }
+    /// After `n` more writes, writes fail with ENOSPC.
+    pub fn fill_after_writes(&self, n: Option<u64>) {
+        self.state.borrow_mut().writes_until_full = n;
+    }
+    /// Flip one byte of a file, both in its current and durable contents.
+    pub fn corrupt(&self, path: &Path, offset: usize) {
+        let st = self.state.borrow();
+        if let Some(f) = st.files.get(path) {
+            let mut d = f.borrow_mut();
+            if let Some(b) = d.current.get_mut(offset) {
+                *b ^= 0x5a;
+            }
+            if let Some(b) = d.durable.get_mut(offset) {
+                *b ^= 0x5a;
+            }
+        }
+    }
+    /// Current size of a file, if it exists.
+    pub fn file_len(&self, path: &Path) -> Option<usize> {
+        self.state.borrow().files.get(path).map(|f| f.borrow().current.len())
+    }
+    fn not_found(path: &Path) -> io::Error {
+        io::Error::new(io::ErrorKind::NotFound, format!("{}: not found", path.display()))
+    }
+}
+
+impl Disk for SimDisk {
+    type File = SimFile;
+    async fn create(&self, path: &Path) -> io::Result<SimFile> {
+        let data = Rc::new(RefCell::new(SimFileData::default()));
+        self.state.borrow_mut().files.insert(path.to_path_buf(), data.clone());
+        Ok(SimFile { path: path.to_path_buf(), data, disk: self.clone() })
+    }
+    async fn open(&self, path: &Path) -> io::Result<SimFile> {
+        let data = self.state.borrow().files.get(path).cloned().ok_or_else(|| Self::not_found(path))?;
+        Ok(SimFile { path: path.to_path_buf(), data, disk: self.clone() })
+    }
+    async fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        let mut st = self.state.borrow_mut();
+        let data = st.files.remove(from).ok_or_else(|| Self::not_found(from))?;
+        st.files.insert(to.to_path_buf(), data);
+        Ok(())
+    }
+    async fn remove(&self, path: &Path) -> io::Result<()> {
+        self.state.borrow_mut().files.remove(path).map(|_| ()).ok_or_else(|| Self::not_found(path))
+    }
+    async fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        let mut st = self.state.borrow_mut();
+        if st.fail_syncs {
+            return Err(io::Error::other("injected sync failure"));
+        }
+        st.durable_names.retain(|p, _| p.parent() != Some(dir));
+        let in_dir: Vec<_> =
+            st.files.iter().filter(|(p, _)| p.parent() == Some(dir)).map(|(p, d)| (p.clone(), d.clone())).collect();
+        st.durable_names.extend(in_dir);
+        Ok(())
+    }
+    async fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+        self.state.borrow_mut().dirs.insert(dir.to_path_buf());
+        Ok(())
+    }
+    async fn list_dir(&self, dir: &Path) -> io::Result<Vec<String>> {
+        let st = self.state.borrow();
+        Ok(st
+            .files
+            .keys()
+            .filter(|p| p.parent() == Some(dir))
+            .filter_map(|p| p.file_name().and_then(|n| n.to_str()).map(str::to_string))
+            .collect())
+    }
+    async fn exists(&self, path: &Path) -> io::Result<bool> {
+        let st = self.state.borrow();
+        Ok(st.files.contains_key(path) || st.dirs.contains(path))
+    }
+}
+
+impl DiskFile for SimFile {
+    async fn read_at(&self, pos: u64, len: usize) -> io::Result<Vec<u8>> {
+        let d = self.data.borrow();
+        let start = (pos as usize).min(d.current.len());
+        let end = start.saturating_add(len).min(d.current.len());
+        Ok(d.current[start..end].to_vec())
+    }
+    async fn write_at(&self, pos: u64, data: &[u8]) -> io::Result<()> {
+        check_aligned(pos, data.len())?;
+        {
+            let mut st = self.disk.state.borrow_mut();
+            if let Some(n) = st.writes_until_full.as_mut() {
+                if *n == 0 {
+                    return Err(io::Error::new(io::ErrorKind::StorageFull, "injected ENOSPC"));
+                }
+                *n -= 1;
+            }
+        }
+        let mut d = self.data.borrow_mut();
+        let end = pos as usize + data.len();
+        if d.current.len() < end {
+            d.current.resize(end, 0);
+        }
+        d.current[pos as usize..end].copy_from_slice(data);
+        Ok(())
+    }
+    async fn sync_data(&self) -> io::Result<()> {
+        if self.disk.state.borrow().fail_syncs {
+            return Err(io::Error::other(format!("injected fdatasync failure on {}", self.path.display())));
+        }
+        let mut d = self.data.borrow_mut();
+        d.durable = d.current.clone();
+        Ok(())
+    }
+    async fn len(&self) -> io::Result<u64> {
+        Ok(self.data.borrow().current.len() as u64)
+    }
+    async fn preallocate(&self, _len: u64) -> io::Result<()> {
+        Ok(())
+    }
+    async fn truncate(&self, len: u64) -> io::Result<()> {
+        self.data.borrow_mut().current.resize(len as usize, 0);
+        Ok(())
+    }
+    async fn close(self) -> io::Result<()> {
+        Ok(())
+    }
+}
