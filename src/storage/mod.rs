@@ -12,3 +12,8 @@ pub mod types;
 pub use disk::{Disk, DiskFile, DmaDisk, SimDisk};
 pub use error::{DecodeError, Error, Result};
 pub use types::{Entry, SeqNo, ValueKind};
+pub mod batch;
+pub mod log;
+pub mod memtable;
+pub mod notify;
+pub mod wal;

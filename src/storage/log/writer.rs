@@ -1,0 +1,70 @@
+//! Appends encoded records to one log file with aligned direct writes.
+//!
+//! O_DIRECT writes whole 4 KiB blocks, but records are packed back to back, so
+//! the last block of each write is partly filled. The writer keeps that partial
+//! block in memory and rewrites it, extended, at the next write. Rewriting a
+//! block whose first bytes are already durable is safe under the media
+//! assumption of docs/FORMAT.md: a sector reads back as either its old or its
+//! new contents, and both hold the same bytes for the durable prefix.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::storage::disk::{align_up, DiskFile, ALIGN};
+
+pub struct LogFileWriter<F: DiskFile> {
+    file: F,
+    path: PathBuf,
+    /// File offset of `tail[0]`; always a multiple of ALIGN.
+    tail_offset: u64,
+    /// Bytes from `tail_offset` to the logical end of the log; shorter than ALIGN between writes.
+    tail: Vec<u8>,
+}
+
+impl<F: DiskFile> LogFileWriter<F> {
+    /// Resume writing `file` whose valid data ends at `end`; `tail` holds the
+    /// file's bytes from `end` rounded down to ALIGN up to `end`.
+    pub fn new(file: F, path: PathBuf, end: u64, tail: Vec<u8>) -> Self {
+        let tail_offset = end - (end % ALIGN as u64);
+        assert_eq!(tail.len() as u64, end - tail_offset, "tail must be the partial last block");
+        LogFileWriter { file, path, tail_offset, tail }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Logical end of the log: where the next record goes.
+    pub fn end(&self) -> u64 {
+        self.tail_offset + self.tail.len() as u64
+    }
+
+    /// Write `records` (already encoded) at the end. Not durable until `sync`.
+    pub async fn write(&mut self, records: &[u8]) -> io::Result<()> {
+        let mut buf = std::mem::take(&mut self.tail);
+        buf.extend_from_slice(records);
+        let logical = buf.len();
+        buf.resize(align_up(logical), 0);
+        let res = self.file.write_at(self.tail_offset, &buf).await;
+        let full = logical / ALIGN * ALIGN;
+        buf.truncate(logical);
+        if res.is_err() {
+            // Keep the old tail: the caller will not write again after an error
+            // (the log fails closed), but keep the state consistent anyway.
+            buf.truncate(logical - records.len());
+            self.tail = buf;
+            return res;
+        }
+        self.tail = buf.split_off(full);
+        self.tail_offset += full as u64;
+        Ok(())
+    }
+
+    pub async fn sync(&self) -> io::Result<()> {
+        self.file.sync_data().await
+    }
+
+    pub async fn close(self) -> io::Result<()> {
+        self.file.close().await
+    }
+}
