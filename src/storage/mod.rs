@@ -17,3 +17,6 @@ pub mod log;
 pub mod memtable;
 pub mod notify;
 pub mod wal;
+pub mod compaction;
+pub mod manifest;
+pub mod version;
