@@ -1,1 +1,10 @@
+//! ringkv: a thread-per-core, shared-nothing key-value storage node.
+//!
+//! - [`storage`]: the per-shard LSM engine (WAL with group commit, memtable,
+//!   SSTables with Bloom filters, leveled and size-tiered compaction).
+//! - [`rt`]: running shard code on a glommio executor outside the server.
+
+pub mod keys;
+pub mod ring;
+pub mod rt;
 pub mod storage;

@@ -42,10 +42,7 @@ impl<'a> Reader<'a> {
     }
     pub fn bytes(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
         let end = self.pos.checked_add(n).ok_or(DecodeError::Invalid("length overflow"))?;
-        let s = self
-            .buf
-            .get(self.pos..end)
-            .ok_or(DecodeError::Truncated { needed: n, had: self.remaining() })?;
+        let s = self.buf.get(self.pos..end).ok_or(DecodeError::Truncated { needed: n, had: self.remaining() })?;
         self.pos = end;
         Ok(s)
     }

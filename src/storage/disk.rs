@@ -88,9 +88,38 @@ fn gio(e: glommio::GlommioError<()>) -> io::Error {
     }
 }
 
+thread_local! {
+    /// Devices (st_dev) whose iopoll support glommio has probed on this thread.
+    static PROBED_DEVICES: RefCell<std::collections::HashSet<u64>> = RefCell::new(Default::default());
+}
+
+/// glommio decides once per thread and device whether the device supports
+/// polled I/O, by reading the first `DmaFile` opened on it. If that file is
+/// empty the read "succeeds" without touching the device, glommio picks polled
+/// I/O, and on devices without it (virtio disks, `queue/io_poll = 0`) every later
+/// read fails with EOPNOTSUPP. So, before the first real file on a device, open
+/// a small file with data in it to make the probe meaningful.
+async fn probe_device_once(path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dev = std::fs::metadata(dir)?.dev();
+    if PROBED_DEVICES.with(|s| s.borrow().contains(&dev)) {
+        return Ok(());
+    }
+    let probe = dir.join(format!(".iopoll-probe-{}", std::process::id()));
+    std::fs::write(&probe, vec![0xa5u8; ALIGN])?;
+    std::fs::File::open(&probe)?.sync_all()?;
+    let res = glommio::io::DmaFile::open(&probe).await;
+    let _ = std::fs::remove_file(&probe);
+    res.map_err(gio)?.close().await.map_err(gio)?;
+    PROBED_DEVICES.with(|s| s.borrow_mut().insert(dev));
+    Ok(())
+}
+
 impl Disk for DmaDisk {
     type File = DmaDiskFile;
     async fn create(&self, path: &Path) -> io::Result<DmaDiskFile> {
+        probe_device_once(path).await?;
         let file = glommio::io::OpenOptions::new()
             .read(true)
             .write(true)
@@ -102,12 +131,8 @@ impl Disk for DmaDisk {
         Ok(DmaDiskFile { file })
     }
     async fn open(&self, path: &Path) -> io::Result<DmaDiskFile> {
-        let file = glommio::io::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .dma_open(path)
-            .await
-            .map_err(gio)?;
+        probe_device_once(path).await?;
+        let file = glommio::io::OpenOptions::new().read(true).write(true).dma_open(path).await.map_err(gio)?;
         Ok(DmaDiskFile { file })
     }
     async fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {

@@ -129,10 +129,7 @@ fn decode_table(r: &mut Reader<'_>) -> Result<TableInfo, DecodeError> {
 
 fn read_level(r: &mut Reader<'_>) -> Result<u32, DecodeError> {
     let v = r.varint()?;
-    u32::try_from(v).map_err(|_| DecodeError::TooLarge {
-        len: v,
-        limit: u64::from(u32::MAX),
-    })
+    u32::try_from(v).map_err(|_| DecodeError::TooLarge { len: v, limit: u64::from(u32::MAX) })
 }
 
 /// Sequence numbers above [`MAX_SEQ`] cannot have been assigned, so one in a
@@ -140,10 +137,7 @@ fn read_level(r: &mut Reader<'_>) -> Result<u32, DecodeError> {
 fn read_seq(r: &mut Reader<'_>) -> Result<SeqNo, DecodeError> {
     let v = r.varint()?;
     if v > MAX_SEQ {
-        return Err(DecodeError::TooLarge {
-            len: v,
-            limit: MAX_SEQ,
-        });
+        return Err(DecodeError::TooLarge { len: v, limit: MAX_SEQ });
     }
     Ok(v)
 }
@@ -172,12 +166,7 @@ impl ManifestState {
     /// The state before any edit: empty tree, counters at their start. File
     /// ids start at 1 so that 0 can never name a real file.
     pub fn new(num_levels: usize) -> Self {
-        ManifestState {
-            version: Version::new(num_levels),
-            flushed_seq: 0,
-            next_file_id: 1,
-            last_seq: 0,
-        }
+        ManifestState { version: Version::new(num_levels), flushed_seq: 0, next_file_id: 1, last_seq: 0 }
     }
 
     /// Apply one edit. All or nothing: on error the state is unchanged.
@@ -209,11 +198,7 @@ impl ManifestState {
             .levels()
             .iter()
             .enumerate()
-            .flat_map(|(level, tables)| {
-                tables
-                    .iter()
-                    .map(move |t| (level as u32, TableInfo::clone(t)))
-            })
+            .flat_map(|(level, tables)| tables.iter().map(move |t| (level as u32, TableInfo::clone(t))))
             .collect();
         VersionEdit {
             added,
@@ -233,10 +218,7 @@ mod tests {
 
     fn sample() -> VersionEdit {
         VersionEdit {
-            added: vec![
-                (0, table(7, 4096, "apple", "zebra", 42)),
-                (3, table(8, 1 << 40, "", "\u{ff}", 1)),
-            ],
+            added: vec![(0, table(7, 4096, "apple", "zebra", 42)), (3, table(8, 1 << 40, "", "\u{ff}", 1))],
             deleted: vec![(1, 3), (2, u64::MAX)],
             flushed_seq: Some(40),
             next_file_id: Some(9),
@@ -261,28 +243,18 @@ mod tests {
 
     #[test]
     fn exact_bytes_of_a_small_edit() {
-        let edit = VersionEdit {
-            deleted: vec![(1, 300)],
-            flushed_seq: Some(5),
-            ..Default::default()
-        };
+        let edit = VersionEdit { deleted: vec![(1, 300)], flushed_seq: Some(5), ..Default::default() };
         // count=2, DELETED(level 1, id 300 = 0xac 0x02), FLUSHED_SEQ(5)
         assert_eq!(encode(&edit), vec![2, 2, 1, 0xac, 0x02, 3, 5]);
     }
 
     #[test]
     fn malformed_inputs_are_errors() {
-        assert_eq!(
-            VersionEdit::decode(&[1, 9, 0]),
-            Err(DecodeError::InvalidTag(9))
-        );
+        assert_eq!(VersionEdit::decode(&[1, 9, 0]), Err(DecodeError::InvalidTag(9)));
         let mut trailing = encode(&sample());
         trailing.push(0);
         assert!(VersionEdit::decode(&trailing).is_err());
-        assert!(
-            VersionEdit::decode(&[2, 3, 1, 3, 2]).is_err(),
-            "flushed_seq twice"
-        );
+        assert!(VersionEdit::decode(&[2, 3, 1, 3, 2]).is_err(), "flushed_seq twice");
         let seq_too_big = {
             let mut b = vec![1, 5];
             put_varint(&mut b, MAX_SEQ + 1);
@@ -304,15 +276,9 @@ mod tests {
         long.largest = vec![b'x'; MAX_KEY_BYTES + 1];
         let mut b = vec![1, 1, 0];
         encode_table_unchecked(&long, &mut b);
-        assert!(matches!(
-            VersionEdit::decode(&b),
-            Err(DecodeError::TooLarge { .. })
-        ));
+        assert!(matches!(VersionEdit::decode(&b), Err(DecodeError::TooLarge { .. })));
         long.largest.truncate(MAX_KEY_BYTES);
-        let ok = VersionEdit {
-            added: vec![(0, long)],
-            ..Default::default()
-        };
+        let ok = VersionEdit { added: vec![(0, long)], ..Default::default() };
         assert_eq!(VersionEdit::decode(&encode(&ok)).unwrap(), ok);
     }
 
@@ -340,12 +306,8 @@ mod tests {
         };
         s.apply(&e1).unwrap();
         assert_eq!((s.flushed_seq, s.next_file_id, s.last_seq), (50, 11, 50));
-        let stale = VersionEdit {
-            flushed_seq: Some(10),
-            next_file_id: Some(2),
-            last_seq: Some(1),
-            ..Default::default()
-        };
+        let stale =
+            VersionEdit { flushed_seq: Some(10), next_file_id: Some(2), last_seq: Some(1), ..Default::default() };
         s.apply(&stale).unwrap();
         assert_eq!((s.flushed_seq, s.next_file_id, s.last_seq), (50, 11, 50));
     }
@@ -353,17 +315,10 @@ mod tests {
     #[test]
     fn failed_apply_leaves_state_unchanged() {
         let mut s = ManifestState::new(2);
-        s.apply(&VersionEdit {
-            added: vec![(1, table(1, 1, "a", "c", 1))],
-            ..Default::default()
-        })
-        .unwrap();
+        s.apply(&VersionEdit { added: vec![(1, table(1, 1, "a", "c", 1))], ..Default::default() }).unwrap();
         let before = s.clone();
-        let bad = VersionEdit {
-            added: vec![(1, table(2, 1, "b", "d", 1))],
-            next_file_id: Some(100),
-            ..Default::default()
-        };
+        let bad =
+            VersionEdit { added: vec![(1, table(2, 1, "b", "d", 1))], next_file_id: Some(100), ..Default::default() };
         assert!(s.apply(&bad).is_err());
         assert_eq!(s, before);
     }
@@ -372,29 +327,14 @@ mod tests {
     fn snapshot_edit_recreates_state() {
         let mut s = ManifestState::new(3);
         let edits = [
-            VersionEdit {
-                added: vec![(0, table(1, 9, "a", "k", 10))],
-                flushed_seq: Some(10),
-                ..Default::default()
-            },
-            VersionEdit {
-                added: vec![(0, table(2, 9, "c", "z", 20))],
-                flushed_seq: Some(20),
-                ..Default::default()
-            },
+            VersionEdit { added: vec![(0, table(1, 9, "a", "k", 10))], flushed_seq: Some(10), ..Default::default() },
+            VersionEdit { added: vec![(0, table(2, 9, "c", "z", 20))], flushed_seq: Some(20), ..Default::default() },
             VersionEdit {
                 deleted: vec![(0, 1), (0, 2)],
-                added: vec![
-                    (1, table(3, 9, "a", "f", 15)),
-                    (1, table(4, 9, "g", "z", 20)),
-                ],
+                added: vec![(1, table(3, 9, "a", "f", 15)), (1, table(4, 9, "g", "z", 20))],
                 ..Default::default()
             },
-            VersionEdit {
-                added: vec![(0, table(5, 9, "b", "d", 30))],
-                last_seq: Some(33),
-                ..Default::default()
-            },
+            VersionEdit { added: vec![(0, table(5, 9, "b", "d", 30))], last_seq: Some(33), ..Default::default() },
         ];
         for e in &edits {
             s.apply(e).unwrap();
@@ -410,30 +350,17 @@ mod tests {
     }
 
     fn arb_table() -> impl Strategy<Value = TableInfo> {
-        (
-            any::<u64>(),
-            any::<u64>(),
-            arb_key(),
-            arb_key(),
-            any::<u64>(),
-            any::<u64>(),
-            0..=MAX_SEQ,
-            0..=MAX_SEQ,
-        )
-            .prop_map(
-                |(id, file_size, smallest, largest, entries, tombstones, min_seq, max_seq)| {
-                    TableInfo {
-                        id,
-                        file_size,
-                        smallest,
-                        largest,
-                        entries,
-                        tombstones,
-                        min_seq,
-                        max_seq,
-                    }
-                },
-            )
+        (any::<u64>(), any::<u64>(), arb_key(), arb_key(), any::<u64>(), any::<u64>(), 0..=MAX_SEQ, 0..=MAX_SEQ)
+            .prop_map(|(id, file_size, smallest, largest, entries, tombstones, min_seq, max_seq)| TableInfo {
+                id,
+                file_size,
+                smallest,
+                largest,
+                entries,
+                tombstones,
+                min_seq,
+                max_seq,
+            })
     }
 
     fn arb_edit() -> impl Strategy<Value = VersionEdit> {
@@ -444,14 +371,12 @@ mod tests {
             prop::option::of(any::<u64>()),
             prop::option::of(0..=MAX_SEQ),
         )
-            .prop_map(|(added, deleted, flushed_seq, next_file_id, last_seq)| {
-                VersionEdit {
-                    added,
-                    deleted,
-                    flushed_seq,
-                    next_file_id,
-                    last_seq,
-                }
+            .prop_map(|(added, deleted, flushed_seq, next_file_id, last_seq)| VersionEdit {
+                added,
+                deleted,
+                flushed_seq,
+                next_file_id,
+                last_seq,
             })
     }
 

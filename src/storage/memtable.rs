@@ -72,9 +72,12 @@ impl Memtable {
             Cursor::AtOrAfter(key) => Bound::Included(InternalKey { key: key.clone(), seq: SeqNo::MAX }),
             Cursor::After(key, seq) => Bound::Excluded(InternalKey { key: key.clone(), seq: *seq }),
         };
-        map.range((lower, Bound::Unbounded))
-            .find(|(k, _)| k.seq <= visible)
-            .map(|(k, (kind, v))| Entry { key: k.key.clone(), seq: k.seq, kind: *kind, value: v.clone() })
+        map.range((lower, Bound::Unbounded)).find(|(k, _)| k.seq <= visible).map(|(k, (kind, v))| Entry {
+            key: k.key.clone(),
+            seq: k.seq,
+            kind: *kind,
+            value: v.clone(),
+        })
     }
 
     /// Approximate memory used, in bytes.

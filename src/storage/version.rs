@@ -87,9 +87,7 @@ pub struct VersionEdit {
 impl Version {
     /// An empty tree with `num_levels` levels (L0 included).
     pub fn new(num_levels: usize) -> Self {
-        Version {
-            levels: vec![Vec::new(); num_levels],
-        }
+        Version { levels: vec![Vec::new(); num_levels] }
     }
 
     pub fn num_levels(&self) -> usize {
@@ -116,9 +114,7 @@ impl Version {
             let pos = tables
                 .iter()
                 .position(|t| t.id == id)
-                .ok_or(DecodeError::Invalid(
-                    "edit deletes a table not in that level",
-                ))?;
+                .ok_or(DecodeError::Invalid("edit deletes a table not in that level"))?;
             tables.remove(pos);
         }
         let mut ids: HashSet<u64> = levels.iter().flatten().map(|t| t.id).collect();
@@ -127,9 +123,7 @@ impl Version {
             let index = level_index(levels.len(), *level)?;
             check_table(table)?;
             if !ids.insert(table.id) {
-                return Err(DecodeError::Invalid(
-                    "edit adds a table id already in the version",
-                ));
+                return Err(DecodeError::Invalid("edit adds a table id already in the version"));
             }
             levels[index].push(Rc::new(table.clone()));
             touched[index] = true;
@@ -156,30 +150,17 @@ impl Version {
     pub fn overlapping(&self, level: usize, smallest: &[u8], largest: &[u8]) -> Vec<Rc<TableInfo>> {
         let tables = self.level(level);
         if level == 0 {
-            return tables
-                .iter()
-                .filter(|t| t.overlaps(smallest, largest))
-                .cloned()
-                .collect();
+            return tables.iter().filter(|t| t.overlaps(smallest, largest)).cloned().collect();
         }
         // Sorted and disjoint: skip the tables entirely left of the range, then
         // take while they start inside it.
         let start = tables.partition_point(|t| t.largest.as_slice() < smallest);
-        tables[start..]
-            .iter()
-            .take_while(|t| t.smallest.as_slice() <= largest)
-            .cloned()
-            .collect()
+        tables[start..].iter().take_while(|t| t.smallest.as_slice() <= largest).cloned().collect()
     }
 
     /// Tables that may hold `key`, in the order a read must consult them (L0 newest first, then one per level).
     pub fn tables_for_key(&self, key: &[u8]) -> Vec<Rc<TableInfo>> {
-        let mut out: Vec<Rc<TableInfo>> = self
-            .level(0)
-            .iter()
-            .filter(|t| t.may_contain(key))
-            .cloned()
-            .collect();
+        let mut out: Vec<Rc<TableInfo>> = self.level(0).iter().filter(|t| t.may_contain(key)).cloned().collect();
         for tables in self.levels.iter().skip(1) {
             let i = tables.partition_point(|t| t.largest.as_slice() < key);
             if let Some(t) = tables.get(i).filter(|t| t.may_contain(key)) {
@@ -200,12 +181,10 @@ impl Version {
 
     /// The level and info of table `id`, if it is in this version.
     pub fn find(&self, id: u64) -> Option<(u32, &Rc<TableInfo>)> {
-        self.levels.iter().enumerate().find_map(|(level, tables)| {
-            tables
-                .iter()
-                .find(|t| t.id == id)
-                .map(|t| (level as u32, t))
-        })
+        self.levels
+            .iter()
+            .enumerate()
+            .find_map(|(level, tables)| tables.iter().find(|t| t.id == id).map(|t| (level as u32, t)))
     }
 }
 
@@ -214,9 +193,7 @@ fn level_index(num_levels: usize, level: u32) -> Result<usize, DecodeError> {
     if index < num_levels {
         Ok(index)
     } else {
-        Err(DecodeError::Invalid(
-            "edit names a level beyond the tree's num_levels",
-        ))
+        Err(DecodeError::Invalid("edit names a level beyond the tree's num_levels"))
     }
 }
 
@@ -229,9 +206,7 @@ fn check_table(t: &TableInfo) -> Result<(), DecodeError> {
         return Err(DecodeError::Invalid("table min_seq > max_seq"));
     }
     if t.tombstones > t.entries {
-        return Err(DecodeError::Invalid(
-            "table has more tombstones than entries",
-        ));
+        return Err(DecodeError::Invalid("table has more tombstones than entries"));
     }
     Ok(())
 }
@@ -252,9 +227,7 @@ fn order_level(index: usize, tables: &mut [Rc<TableInfo>]) -> Result<(), DecodeE
         // pick one table and miss the other.
         let disjoint = tables.windows(2).all(|w| w[0].largest < w[1].smallest);
         if !disjoint {
-            return Err(DecodeError::Invalid(
-                "key ranges overlap within a level below L0",
-            ));
+            return Err(DecodeError::Invalid("key ranges overlap within a level below L0"));
         }
     }
     Ok(())
@@ -282,13 +255,8 @@ pub(crate) mod test_util {
     /// A Version holding `tables` as `(level, table)`, built through `apply`
     /// so every made-up Version satisfies the real invariants.
     pub fn version(num_levels: usize, tables: Vec<(u32, TableInfo)>) -> Version {
-        let edit = VersionEdit {
-            added: tables,
-            ..Default::default()
-        };
-        Version::new(num_levels)
-            .apply(&edit)
-            .expect("made-up version must be valid")
+        let edit = VersionEdit { added: tables, ..Default::default() };
+        Version::new(num_levels).apply(&edit).expect("made-up version must be valid")
     }
 }
 
@@ -302,21 +270,12 @@ mod tests {
     }
 
     fn add(tables: Vec<(u32, TableInfo)>) -> VersionEdit {
-        VersionEdit {
-            added: tables,
-            ..Default::default()
-        }
+        VersionEdit { added: tables, ..Default::default() }
     }
 
     #[test]
     fn l0_is_kept_newest_first() {
-        let v = version(
-            3,
-            vec![
-                (0, table(1, 10, "a", "z", 5)),
-                (0, table(2, 10, "a", "z", 9)),
-            ],
-        );
+        let v = version(3, vec![(0, table(1, 10, "a", "z", 5)), (0, table(2, 10, "a", "z", 9))]);
         let v = v.apply(&add(vec![(0, table(3, 10, "a", "z", 7))])).unwrap();
         assert_eq!(ids(v.level(0)), vec![2, 3, 1]);
     }
@@ -331,18 +290,9 @@ mod tests {
 
     #[test]
     fn lower_levels_sorted_and_overlap_rejected() {
-        let v = version(
-            3,
-            vec![
-                (1, table(1, 10, "m", "p", 1)),
-                (1, table(2, 10, "a", "c", 1)),
-            ],
-        );
+        let v = version(3, vec![(1, table(1, 10, "m", "p", 1)), (1, table(2, 10, "a", "c", 1))]);
         assert_eq!(ids(v.level(1)), vec![2, 1]);
-        assert!(
-            v.apply(&add(vec![(1, table(3, 10, "c", "d", 1))])).is_err(),
-            "shared boundary key"
-        );
+        assert!(v.apply(&add(vec![(1, table(3, 10, "c", "d", 1))])).is_err(), "shared boundary key");
         assert!(v.apply(&add(vec![(1, table(3, 10, "b", "n", 1))])).is_err());
         assert!(v.apply(&add(vec![(1, table(3, 10, "d", "l", 1))])).is_ok());
     }
@@ -350,17 +300,11 @@ mod tests {
     #[test]
     fn delete_of_unknown_or_misplaced_id_rejected() {
         let v = version(3, vec![(1, table(1, 10, "a", "c", 1))]);
-        let del = |level, id| VersionEdit {
-            deleted: vec![(level, id)],
-            ..Default::default()
-        };
+        let del = |level, id| VersionEdit { deleted: vec![(level, id)], ..Default::default() };
         assert!(v.apply(&del(1, 99)).is_err());
         assert!(v.apply(&del(2, 1)).is_err(), "right id, wrong level");
         assert!(v.apply(&del(1, 1)).unwrap().level(1).is_empty());
-        let twice = VersionEdit {
-            deleted: vec![(1, 1), (1, 1)],
-            ..Default::default()
-        };
+        let twice = VersionEdit { deleted: vec![(1, 1), (1, 1)], ..Default::default() };
         assert!(v.apply(&twice).is_err());
     }
 
@@ -368,16 +312,10 @@ mod tests {
     fn duplicate_ids_rejected_but_move_allowed() {
         let v = version(3, vec![(1, table(1, 10, "a", "c", 1))]);
         assert!(v.apply(&add(vec![(2, table(1, 10, "x", "y", 1))])).is_err());
-        let same_edit = add(vec![
-            (2, table(7, 10, "a", "b", 1)),
-            (2, table(7, 10, "x", "y", 1)),
-        ]);
+        let same_edit = add(vec![(2, table(7, 10, "a", "b", 1)), (2, table(7, 10, "x", "y", 1))]);
         assert!(v.apply(&same_edit).is_err());
-        let moved = VersionEdit {
-            deleted: vec![(1, 1)],
-            added: vec![(2, table(1, 10, "a", "c", 1))],
-            ..Default::default()
-        };
+        let moved =
+            VersionEdit { deleted: vec![(1, 1)], added: vec![(2, table(1, 10, "a", "c", 1))], ..Default::default() };
         let v2 = v.apply(&moved).unwrap();
         assert_eq!(v2.find(1).map(|(l, _)| l), Some(2));
     }
@@ -390,9 +328,7 @@ mod tests {
         let mut t = table(1, 10, "a", "b", 5);
         t.min_seq = 6;
         assert!(v.apply(&add(vec![(1, t)])).is_err());
-        assert!(Version::default()
-            .apply(&add(vec![(0, table(1, 1, "a", "a", 1))]))
-            .is_err());
+        assert!(Version::default().apply(&add(vec![(0, table(1, 1, "a", "a", 1))])).is_err());
     }
 
     #[test]
@@ -400,9 +336,7 @@ mod tests {
         let v = version(2, vec![(1, table(1, 10, "a", "c", 1))]);
         let before = v.clone();
         let _ = v.apply(&add(vec![(1, table(2, 10, "d", "e", 1))])).unwrap();
-        let _ = v
-            .apply(&add(vec![(1, table(3, 10, "b", "e", 1))]))
-            .unwrap_err();
+        let _ = v.apply(&add(vec![(1, table(3, 10, "b", "e", 1))])).unwrap_err();
         assert_eq!(v, before);
     }
 
@@ -410,21 +344,9 @@ mod tests {
     fn sizes_counts_and_ids() {
         let v = version(
             3,
-            vec![
-                (0, table(1, 5, "a", "z", 9)),
-                (1, table(2, 7, "a", "c", 1)),
-                (2, table(3, 11, "a", "z", 1)),
-            ],
+            vec![(0, table(1, 5, "a", "z", 9)), (1, table(2, 7, "a", "c", 1)), (2, table(3, 11, "a", "z", 1))],
         );
-        assert_eq!(
-            (
-                v.level_bytes(0),
-                v.level_bytes(1),
-                v.level_bytes(2),
-                v.level_bytes(9)
-            ),
-            (5, 7, 11, 0)
-        );
+        assert_eq!((v.level_bytes(0), v.level_bytes(1), v.level_bytes(2), v.level_bytes(9)), (5, 7, 11, 0));
         assert_eq!(v.total_bytes(), 23);
         assert_eq!(v.table_count(), 3);
         assert_eq!(v.all_table_ids().collect::<Vec<_>>(), vec![1, 2, 3]);

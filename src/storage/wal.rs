@@ -125,7 +125,12 @@ fn parse_segment_name(name: &str) -> Option<u64> {
 impl<D: Disk> Wal<D> {
     /// Open the log in `opts.dir`, replaying every op with seq > `skip_up_to`
     /// through `apply`, in log order.
-    pub async fn open(disk: D, opts: WalOptions, skip_up_to: SeqNo, mut apply: impl FnMut(Op<'_>)) -> Result<(Self, Recovered)> {
+    pub async fn open(
+        disk: D,
+        opts: WalOptions,
+        skip_up_to: SeqNo,
+        mut apply: impl FnMut(Op<'_>),
+    ) -> Result<(Self, Recovered)> {
         let dir = opts.dir.clone();
         let mut ids: Vec<u64> = disk
             .list_dir(&dir)
@@ -270,8 +275,8 @@ impl<D: Disk> Wal<D> {
             st.leader_active = true;
             let payload = std::mem::take(&mut st.pending);
             let writer = st.writer.take().expect("writer present when no leader is active");
-            let rotate = st.rotate_requested
-                || writer.end() + (HEADER_BYTES + payload.len()) as u64 > self.opts.segment_bytes;
+            let rotate =
+                st.rotate_requested || writer.end() + (HEADER_BYTES + payload.len()) as u64 > self.opts.segment_bytes;
             st.rotate_requested = false;
             (writer, payload, st.pending_max_seq, st.next_record_no, rotate)
         };

@@ -85,11 +85,8 @@ impl LeveledOptions {
         }
         // If writes stopped before L0 could trigger a compaction, nothing
         // would ever resume them.
-        if self.l0_trigger_files > self.l0_stop_files || self.l0_slowdown_files > self.l0_stop_files
-        {
-            return Err(
-                "need l0_trigger_files <= l0_stop_files and l0_slowdown_files <= l0_stop_files",
-            );
+        if self.l0_trigger_files > self.l0_stop_files || self.l0_slowdown_files > self.l0_stop_files {
+            return Err("need l0_trigger_files <= l0_stop_files and l0_slowdown_files <= l0_stop_files");
         }
         if self.pending_slowdown_bytes > self.pending_stop_bytes {
             return Err("need pending_slowdown_bytes <= pending_stop_bytes");
@@ -111,17 +108,9 @@ pub fn pick(o: &LeveledOptions, v: &Version) -> Option<CompactionChoice> {
 
 /// Write pressure: the worse of L0 table count and pending compaction bytes.
 pub fn write_pressure(o: &LeveledOptions, v: &Version) -> f64 {
-    let l0 = ramp(
-        v.level(0).len() as f64,
-        o.l0_slowdown_files as f64,
-        o.l0_stop_files as f64,
-    );
+    let l0 = ramp(v.level(0).len() as f64, o.l0_slowdown_files as f64, o.l0_stop_files as f64);
     let pending = pending_compaction_bytes(o, v) as f64;
-    let bytes = ramp(
-        pending,
-        o.pending_slowdown_bytes as f64,
-        o.pending_stop_bytes as f64,
-    );
+    let bytes = ramp(pending, o.pending_slowdown_bytes as f64, o.pending_stop_bytes as f64);
     l0.max(bytes)
 }
 
@@ -132,11 +121,7 @@ pub fn pending_compaction_bytes(o: &LeveledOptions, v: &Version) -> u64 {
     if last == 0 {
         return 0;
     }
-    let l0 = if v.level(0).len() >= o.l0_trigger_files {
-        v.level_bytes(0)
-    } else {
-        0
-    };
+    let l0 = if v.level(0).len() >= o.l0_trigger_files { v.level_bytes(0) } else { 0 };
     let excess = (1..last).map(|l| v.level_bytes(l).saturating_sub(o.level_target_bytes(l)));
     excess.fold(l0, u64::saturating_add)
 }
@@ -170,18 +155,12 @@ fn pick_by_score(o: &LeveledOptions, v: &Version) -> Option<CompactionChoice> {
 
 /// The table of `level` with the least next-level overlap per byte of its own.
 fn choose_table(v: &Version, level: usize) -> Option<Rc<TableInfo>> {
-    let overlap_bytes = |t: &TableInfo| -> u64 {
-        v.overlapping(level + 1, &t.smallest, &t.largest)
-            .iter()
-            .map(|n| n.file_size)
-            .sum()
-    };
+    let overlap_bytes =
+        |t: &TableInfo| -> u64 { v.overlapping(level + 1, &t.smallest, &t.largest).iter().map(|n| n.file_size).sum() };
     v.level(level)
         .iter()
         .map(|t| (t, overlap_bytes(t)))
-        .min_by(|(a, a_over), (b, b_over)| {
-            cmp_ratio(*a_over, a.file_size, *b_over, b.file_size).then(a.id.cmp(&b.id))
-        })
+        .min_by(|(a, a_over), (b, b_over)| cmp_ratio(*a_over, a.file_size, *b_over, b.file_size).then(a.id.cmp(&b.id)))
         .map(|(t, _)| Rc::clone(t))
 }
 
@@ -208,13 +187,10 @@ fn choice(
         None => false,
     };
     let ids = |tables: &[Rc<TableInfo>]| tables.iter().map(|t| t.id).collect::<Vec<_>>();
-    let inputs = [
-        (level as u32, ids(upper)),
-        (output_level as u32, ids(lower)),
-    ]
-    .into_iter()
-    .filter(|(_, ids)| !ids.is_empty())
-    .collect();
+    let inputs = [(level as u32, ids(upper)), (output_level as u32, ids(lower))]
+        .into_iter()
+        .filter(|(_, ids)| !ids.is_empty())
+        .collect();
     CompactionChoice {
         inputs,
         output_level: output_level as u32,
@@ -247,26 +223,14 @@ mod tests {
 
     /// `n` L0 tables over `[a, c]`, newest (highest seq) first.
     fn l0_tables(n: u64) -> Vec<(u32, TableInfo)> {
-        (0..n)
-            .map(|i| (0, table(100 + i, 10, "a", "c", 100 + i)))
-            .collect()
+        (0..n).map(|i| (0, table(100 + i, 10, "a", "c", 100 + i))).collect()
     }
 
     #[test]
     fn target_sizes_grow_by_ratio_and_saturate() {
         let o = opts();
-        assert_eq!(
-            (
-                o.level_target_bytes(1),
-                o.level_target_bytes(2),
-                o.level_target_bytes(3)
-            ),
-            (100, 1000, 10000)
-        );
-        let huge = LeveledOptions {
-            base_level_bytes: u64::MAX / 2,
-            ..opts()
-        };
+        assert_eq!((o.level_target_bytes(1), o.level_target_bytes(2), o.level_target_bytes(3)), (100, 1000, 10000));
+        let huge = LeveledOptions { base_level_bytes: u64::MAX / 2, ..opts() };
         assert_eq!(huge.level_target_bytes(5), u64::MAX);
     }
 
@@ -285,14 +249,8 @@ mod tests {
         tables.push((1, table(4, 10, "x", "z", 1)));
         let v = version(4, tables);
         let c = pick(&opts(), &v).unwrap();
-        assert_eq!(
-            c.inputs,
-            vec![(0, vec![103, 102, 101, 100, 1]), (1, vec![2, 3])]
-        );
-        assert_eq!(
-            (c.output_level, c.target_file_bytes, c.reason),
-            (1, 50, "l0_file_count")
-        );
+        assert_eq!(c.inputs, vec![(0, vec![103, 102, 101, 100, 1]), (1, vec![2, 3])]);
+        assert_eq!((c.output_level, c.target_file_bytes, c.reason), (1, 50, "l0_file_count"));
     }
 
     #[test]
@@ -313,18 +271,8 @@ mod tests {
 
     #[test]
     fn level_within_target_is_left_alone() {
-        let v = version(
-            4,
-            vec![
-                (1, table(1, 100, "a", "c", 1)),
-                (2, table(2, 1000, "a", "z", 1)),
-            ],
-        );
-        assert_eq!(
-            pick(&opts(), &v),
-            None,
-            "score exactly 1 is not over target"
-        );
+        let v = version(4, vec![(1, table(1, 100, "a", "c", 1)), (2, table(2, 1000, "a", "z", 1))]);
+        assert_eq!(pick(&opts(), &v), None, "score exactly 1 is not over target");
     }
 
     #[test]
@@ -349,13 +297,7 @@ mod tests {
 
     #[test]
     fn equal_scores_go_to_the_upper_level() {
-        let v = version(
-            4,
-            vec![
-                (1, table(1, 200, "a", "c", 1)),
-                (2, table(2, 2000, "x", "z", 1)),
-            ],
-        );
+        let v = version(4, vec![(1, table(1, 200, "a", "c", 1)), (2, table(2, 2000, "x", "z", 1))]);
         assert_eq!(pick(&opts(), &v).unwrap().output_level, 2);
     }
 
@@ -381,13 +323,7 @@ mod tests {
 
     #[test]
     fn overlap_ratio_ties_go_to_the_oldest_id() {
-        let v = version(
-            4,
-            vec![
-                (1, table(7, 100, "a", "c", 1)),
-                (1, table(5, 100, "d", "f", 1)),
-            ],
-        );
+        let v = version(4, vec![(1, table(7, 100, "a", "c", 1)), (1, table(5, 100, "d", "f", 1))]);
         assert_eq!(pick(&opts(), &v).unwrap().inputs, vec![(1, vec![5])]);
     }
 
@@ -395,46 +331,21 @@ mod tests {
     fn last_level_never_compacts_down() {
         let v = version(4, vec![(3, table(1, 1 << 40, "a", "z", 1))]);
         assert_eq!(pick(&opts(), &v), None);
-        assert_eq!(
-            pick(
-                &LeveledOptions {
-                    num_levels: 1,
-                    ..opts()
-                },
-                &version(1, l0_tables(9))
-            ),
-            None
-        );
+        assert_eq!(pick(&LeveledOptions { num_levels: 1, ..opts() }, &version(1, l0_tables(9))), None);
     }
 
     #[test]
     fn tombstones_kept_while_a_lower_level_overlaps() {
         let v = version(
             4,
-            vec![
-                (1, table(1, 500, "a", "c", 1)),
-                (2, table(2, 10, "a", "b", 1)),
-                (3, table(3, 10, "c", "d", 1)),
-            ],
+            vec![(1, table(1, 500, "a", "c", 1)), (2, table(2, 10, "a", "b", 1)), (3, table(3, 10, "c", "d", 1))],
         );
         let c = pick(&opts(), &v).unwrap();
         assert_eq!(c.inputs, vec![(1, vec![1]), (2, vec![2])]);
-        assert!(
-            !c.drop_tombstones,
-            "L3 table 3 overlaps the inputs' range [a, c]"
-        );
+        assert!(!c.drop_tombstones, "L3 table 3 overlaps the inputs' range [a, c]");
 
-        let v = version(
-            4,
-            vec![
-                (1, table(1, 500, "a", "c", 1)),
-                (3, table(3, 10, "d", "e", 1)),
-            ],
-        );
-        assert!(
-            pick(&opts(), &v).unwrap().drop_tombstones,
-            "L3 table is outside [a, c]"
-        );
+        let v = version(4, vec![(1, table(1, 500, "a", "c", 1)), (3, table(3, 10, "d", "e", 1))]);
+        assert!(pick(&opts(), &v).unwrap().drop_tombstones, "L3 table is outside [a, c]");
     }
 
     #[test]
@@ -446,21 +357,8 @@ mod tests {
 
     #[test]
     fn into_the_last_level_drops_tombstones() {
-        let v = version(
-            3,
-            vec![
-                (1, table(1, 500, "a", "c", 1)),
-                (2, table(2, 10, "a", "z", 1)),
-            ],
-        );
-        let c = pick(
-            &LeveledOptions {
-                num_levels: 3,
-                ..opts()
-            },
-            &v,
-        )
-        .unwrap();
+        let v = version(3, vec![(1, table(1, 500, "a", "c", 1)), (2, table(2, 10, "a", "z", 1))]);
+        let c = pick(&LeveledOptions { num_levels: 3, ..opts() }, &v).unwrap();
         assert_eq!((c.output_level, c.drop_tombstones), (2, true));
     }
 
@@ -486,13 +384,7 @@ mod tests {
     fn pending_bytes_pressure() {
         let o = opts();
         // L1 excess 900 + L2 excess 1100 = 2000, halfway from 1000 to 3000.
-        let v = version(
-            4,
-            vec![
-                (1, table(1, 1000, "a", "b", 1)),
-                (2, table(2, 2100, "a", "b", 1)),
-            ],
-        );
+        let v = version(4, vec![(1, table(1, 1000, "a", "b", 1)), (2, table(2, 2100, "a", "b", 1))]);
         assert_eq!(pending_compaction_bytes(&o, &v), 2000);
         assert_eq!(write_pressure(&o, &v), 0.5);
         // The last level's size is never debt.
@@ -506,23 +398,8 @@ mod tests {
     #[test]
     fn validate_rejects_deadlocking_options() {
         assert!(LeveledOptions::default().validate().is_ok());
-        assert!(LeveledOptions {
-            l0_trigger_files: 30,
-            ..opts()
-        }
-        .validate()
-        .is_err());
-        assert!(LeveledOptions {
-            num_levels: 1,
-            ..opts()
-        }
-        .validate()
-        .is_err());
-        assert!(LeveledOptions {
-            level_size_ratio: 1,
-            ..opts()
-        }
-        .validate()
-        .is_err());
+        assert!(LeveledOptions { l0_trigger_files: 30, ..opts() }.validate().is_err());
+        assert!(LeveledOptions { num_levels: 1, ..opts() }.validate().is_err());
+        assert!(LeveledOptions { level_size_ratio: 1, ..opts() }.validate().is_err());
     }
 }

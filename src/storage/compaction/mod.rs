@@ -59,10 +59,7 @@ impl CompactionChoice {
 
     /// The `VersionEdit::deleted` entries that retire the inputs.
     pub fn deletions(&self) -> Vec<(u32, u64)> {
-        self.inputs
-            .iter()
-            .flat_map(|(level, ids)| ids.iter().map(move |id| (*level, *id)))
-            .collect()
+        self.inputs.iter().flat_map(|(level, ids)| ids.iter().map(move |id| (*level, *id))).collect()
     }
 }
 
@@ -167,10 +164,7 @@ mod tests {
     /// Run a choice the way the engine would, with one output table spanning
     /// the inputs' keys and seqs and keeping their bytes.
     fn execute(v: &Version, c: &CompactionChoice, id: u64) -> Version {
-        let inputs: Vec<_> = c
-            .input_ids()
-            .map(|i| v.find(i).expect("input in version").1.clone())
-            .collect();
+        let inputs: Vec<_> = c.input_ids().map(|i| v.find(i).expect("input in version").1.clone()).collect();
         let (smallest, largest) = key_range(&inputs).unwrap();
         let out = TableInfo {
             id,
@@ -182,11 +176,7 @@ mod tests {
             min_seq: inputs.iter().map(|t| t.min_seq).min().unwrap(),
             max_seq: inputs.iter().map(|t| t.max_seq).max().unwrap(),
         };
-        let edit = VersionEdit {
-            deleted: c.deletions(),
-            added: vec![(c.output_level, out)],
-            ..Default::default()
-        };
+        let edit = VersionEdit { deleted: c.deletions(), added: vec![(c.output_level, out)], ..Default::default() };
         v.apply(&edit).expect("a picked compaction must apply")
     }
 
@@ -197,26 +187,13 @@ mod tests {
         let mut rng = 12345u64;
         let mut next_id = 1;
         for flush in 1..=300u64 {
-            rng = rng
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
+            rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             let lo = (rng >> 33) % 900;
             let key = |k: u64| format!("{k:04}");
-            let mut t = table(
-                next_id,
-                10 + (rng >> 50) % 20,
-                &key(lo),
-                &key(lo + 100),
-                flush * 10,
-            );
+            let mut t = table(next_id, 10 + (rng >> 50) % 20, &key(lo), &key(lo + 100), flush * 10);
             t.max_seq += 9;
             next_id += 1;
-            v = v
-                .apply(&VersionEdit {
-                    added: vec![(0, t)],
-                    ..Default::default()
-                })
-                .unwrap();
+            v = v.apply(&VersionEdit { added: vec![(0, t)], ..Default::default() }).unwrap();
             let before = v.total_bytes();
             let mut rounds = 0;
             while let Some(c) = s.pick(&v) {
@@ -226,11 +203,7 @@ mod tests {
                 assert!(rounds < 100, "compaction does not converge");
             }
             assert_eq!(v.total_bytes(), before);
-            assert_eq!(
-                s.write_pressure(&v),
-                0.0,
-                "idle with debt after flush {flush}: {v:?}"
-            );
+            assert_eq!(s.write_pressure(&v), 0.0, "idle with debt after flush {flush}: {v:?}");
         }
         v
     }
@@ -245,10 +218,7 @@ mod tests {
             ..LeveledOptions::default()
         }));
         let per_level: Vec<usize> = v.levels().iter().map(Vec::len).collect();
-        assert!(
-            per_level[0] < 4 && per_level[3] > 0,
-            "data reached the last level: {per_level:?}"
-        );
+        assert!(per_level[0] < 4 && per_level[3] > 0, "data reached the last level: {per_level:?}");
     }
 
     #[test]
@@ -265,16 +235,10 @@ mod tests {
 
     #[test]
     fn bottommost_looks_only_below_the_output_level() {
-        let v = version(
-            4,
-            vec![(1, table(1, 1, "a", "c", 1)), (3, table(2, 1, "m", "p", 1))],
-        );
+        let v = version(4, vec![(1, table(1, 1, "a", "c", 1)), (3, table(2, 1, "m", "p", 1))]);
         assert!(is_bottommost(&v, 1, b"a", b"l"));
         assert!(!is_bottommost(&v, 1, b"a", b"m"));
         assert!(!is_bottommost(&v, 0, b"a", b"b"), "L1 is below L0");
-        assert!(
-            is_bottommost(&v, 3, b"a", b"z"),
-            "nothing is below the last level"
-        );
+        assert!(is_bottommost(&v, 3, b"a", b"z"), "nothing is below the last level");
     }
 }

@@ -118,9 +118,7 @@ fn similar_window(o: &TieredOptions, runs: &[Rc<TableInfo>]) -> Option<Range<usi
         // Strict comparisons keep the earlier (newer) window on a full tie.
         let better = match &best {
             None => true,
-            Some((b, b_bytes)) => {
-                window.len() > b.len() || (window.len() == b.len() && bytes < *b_bytes)
-            }
+            Some((b, b_bytes)) => window.len() > b.len() || (window.len() == b.len() && bytes < *b_bytes),
         };
         if better {
             best = Some((window, bytes));
@@ -156,22 +154,12 @@ fn run_count_window(o: &TieredOptions, runs: &[Rc<TableInfo>]) -> Option<Range<u
     }
     // Merging w runs removes w - 1 of them.
     let needed = runs.len() + 2 - o.slowdown_runs.max(2);
-    let width = needed
-        .max(o.min_merge_width)
-        .min(o.max_merge_width)
-        .min(runs.len())
-        .max(2);
-    (0..=runs.len() - width)
-        .map(|start| start..start + width)
-        .min_by_key(|w| (window_bytes(runs, w), w.start))
+    let width = needed.max(o.min_merge_width).min(o.max_merge_width).min(runs.len()).max(2);
+    (0..=runs.len() - width).map(|start| start..start + width).min_by_key(|w| (window_bytes(runs, w), w.start))
 }
 
 fn window_bytes(runs: &[Rc<TableInfo>], window: &Range<usize>) -> u64 {
-    runs.get(window.clone())
-        .unwrap_or_default()
-        .iter()
-        .map(|t| t.file_size)
-        .fold(0, u64::saturating_add)
+    runs.get(window.clone()).unwrap_or_default().iter().map(|t| t.file_size).fold(0, u64::saturating_add)
 }
 
 fn choice(v: &Version, window: Range<usize>, reason: &'static str) -> CompactionChoice {
@@ -181,9 +169,8 @@ fn choice(v: &Version, window: Range<usize>, reason: &'static str) -> Compaction
     // keys left in L0 for a tombstone to shadow; lower levels exist only if the
     // tree was once leveled, and are checked all the same.
     let includes_oldest = window.end == runs.len();
-    let drop_tombstones = includes_oldest
-        && key_range(merged)
-            .is_some_and(|(smallest, largest)| is_bottommost(v, 0, smallest, largest));
+    let drop_tombstones =
+        includes_oldest && key_range(merged).is_some_and(|(smallest, largest)| is_bottommost(v, 0, smallest, largest));
     CompactionChoice {
         inputs: vec![(0, merged.iter().map(|t| t.id).collect())],
         output_level: 0,
@@ -203,10 +190,7 @@ mod tests {
 
     /// Space amplification out of the way unless a test wants it.
     fn opts() -> TieredOptions {
-        TieredOptions {
-            max_space_amp_percent: 1_000_000,
-            ..TieredOptions::default()
-        }
+        TieredOptions { max_space_amp_percent: 1_000_000, ..TieredOptions::default() }
     }
 
     /// L0 runs with the given sizes, newest first; run i has id i + 1 and
@@ -240,10 +224,7 @@ mod tests {
     fn similar_runs_merge_and_drop_tombstones_with_the_oldest() {
         let c = pick(&opts(), &runs(&[10, 12, 9, 11])).unwrap();
         assert_eq!(picked_ids(&c), vec![1, 2, 3, 4]);
-        assert_eq!(
-            (c.output_level, c.target_file_bytes, c.reason),
-            (0, u64::MAX, "size_tiered_window")
-        );
+        assert_eq!((c.output_level, c.target_file_bytes, c.reason), (0, u64::MAX, "size_tiered_window"));
         assert!(c.drop_tombstones);
     }
 
@@ -262,35 +243,21 @@ mod tests {
         // 10 and 20 are within 100%; 21 is not within 100% of 10.
         assert!(pick(&opts(), &runs(&[10, 20, 20, 20, 5000])).is_some());
         assert_eq!(pick(&opts(), &runs(&[10, 21, 21, 21, 5000])), None);
-        let strict = TieredOptions {
-            size_ratio_percent: 0,
-            ..opts()
-        };
+        let strict = TieredOptions { size_ratio_percent: 0, ..opts() };
         assert_eq!(pick(&strict, &runs(&[10, 10, 10, 11, 5000])), None);
     }
 
     #[test]
     fn longest_window_wins_then_fewest_bytes() {
-        let c = pick(
-            &opts(),
-            &runs(&[10, 10, 10, 10, 100, 100, 100, 100, 100, 1_000_000]),
-        )
-        .unwrap();
+        let c = pick(&opts(), &runs(&[10, 10, 10, 10, 100, 100, 100, 100, 100, 1_000_000])).unwrap();
         assert_eq!(picked_ids(&c), vec![5, 6, 7, 8, 9]);
-        let c = pick(
-            &opts(),
-            &runs(&[100, 100, 100, 100, 10, 10, 10, 10, 1_000_000]),
-        )
-        .unwrap();
+        let c = pick(&opts(), &runs(&[100, 100, 100, 100, 10, 10, 10, 10, 1_000_000])).unwrap();
         assert_eq!(picked_ids(&c), vec![5, 6, 7, 8]);
     }
 
     #[test]
     fn window_capped_at_max_merge_width_newest_first() {
-        let o = TieredOptions {
-            max_merge_width: 4,
-            ..opts()
-        };
+        let o = TieredOptions { max_merge_width: 4, ..opts() };
         let c = pick(&o, &runs(&[10, 10, 10, 10, 10, 10, 10, 1_000_000])).unwrap();
         assert_eq!(picked_ids(&c), vec![1, 2, 3, 4]);
     }
@@ -311,11 +278,7 @@ mod tests {
 
     #[test]
     fn growing_runs_are_merged_once_too_many() {
-        let o = TieredOptions {
-            slowdown_runs: 6,
-            stop_runs: 10,
-            ..TieredOptions::default()
-        };
+        let o = TieredOptions { slowdown_runs: 6, stop_runs: 10, ..TieredOptions::default() };
         // Doubling sizes: never similar enough for width 4, never space-amplified.
         let five = runs(&[1, 2, 4, 8, 16]);
         assert_eq!(pick(&o, &five), None);
@@ -330,10 +293,7 @@ mod tests {
     fn merged_run_takes_the_windows_place_in_l0() {
         let v = runs(&[10, 10, 10, 10, 100, 10, 1000]);
         let c = pick(&opts(), &v).unwrap();
-        let merged: Vec<_> = c
-            .input_ids()
-            .filter_map(|id| v.find(id).map(|(_, t)| t.clone()))
-            .collect();
+        let merged: Vec<_> = c.input_ids().filter_map(|id| v.find(id).map(|(_, t)| t.clone())).collect();
         let output = TableInfo {
             id: 99,
             file_size: 40,
@@ -344,11 +304,7 @@ mod tests {
             min_seq: merged.iter().map(|t| t.min_seq).min().unwrap(),
             max_seq: merged.iter().map(|t| t.max_seq).max().unwrap(),
         };
-        let edit = VersionEdit {
-            deleted: c.deletions(),
-            added: vec![(0, output)],
-            ..Default::default()
-        };
+        let edit = VersionEdit { deleted: c.deletions(), added: vec![(0, output)], ..Default::default() };
         let after = v.apply(&edit).unwrap();
         let order: Vec<u64> = after.level(0).iter().map(|t| t.id).collect();
         assert_eq!(order, vec![99, 5, 6, 7]);
@@ -356,11 +312,7 @@ mod tests {
 
     #[test]
     fn pressure_zero_below_slowdown_one_at_stop_monotone() {
-        let o = TieredOptions {
-            slowdown_runs: 4,
-            stop_runs: 8,
-            ..opts()
-        };
+        let o = TieredOptions { slowdown_runs: 4, stop_runs: 8, ..opts() };
         let mut last = 0.0;
         for n in 0..=12 {
             let p = write_pressure(&o, &runs(&vec![10; n]));
@@ -379,30 +331,9 @@ mod tests {
     #[test]
     fn validate_rejects_unworkable_options() {
         assert!(TieredOptions::default().validate().is_ok());
-        assert!(TieredOptions {
-            min_merge_width: 1,
-            ..opts()
-        }
-        .validate()
-        .is_err());
-        assert!(TieredOptions {
-            max_merge_width: 3,
-            ..opts()
-        }
-        .validate()
-        .is_err());
-        assert!(TieredOptions {
-            slowdown_runs: 40,
-            ..opts()
-        }
-        .validate()
-        .is_err());
-        assert!(TieredOptions {
-            stop_runs: 1,
-            slowdown_runs: 1,
-            ..opts()
-        }
-        .validate()
-        .is_err());
+        assert!(TieredOptions { min_merge_width: 1, ..opts() }.validate().is_err());
+        assert!(TieredOptions { max_merge_width: 3, ..opts() }.validate().is_err());
+        assert!(TieredOptions { slowdown_runs: 40, ..opts() }.validate().is_err());
+        assert!(TieredOptions { stop_runs: 1, slowdown_runs: 1, ..opts() }.validate().is_err());
     }
 }

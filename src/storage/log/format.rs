@@ -59,9 +59,7 @@ fn le32(b: &[u8]) -> u32 {
 
 /// Parse the header at the start of `buf`. `Ok(None)`: all zeros (end of log).
 pub fn parse_header(buf: &[u8]) -> Result<Option<Header>, DecodeError> {
-    let h = buf
-        .get(..HEADER_BYTES)
-        .ok_or(DecodeError::Truncated { needed: HEADER_BYTES, had: buf.len() })?;
+    let h = buf.get(..HEADER_BYTES).ok_or(DecodeError::Truncated { needed: HEADER_BYTES, had: buf.len() })?;
     if h.iter().all(|&b| b == 0) {
         return Ok(None);
     }

@@ -40,7 +40,12 @@ pub async fn resume<D: Disk>(
 }
 
 /// Create a fresh log file and make its name durable.
-pub async fn create<D: Disk>(disk: &D, dir: &Path, path: &Path, preallocate_bytes: u64) -> Result<LogFileWriter<D::File>> {
+pub async fn create<D: Disk>(
+    disk: &D,
+    dir: &Path,
+    path: &Path,
+    preallocate_bytes: u64,
+) -> Result<LogFileWriter<D::File>> {
     let file = disk.create(path).await.map_err(|e| Error::io(path, e))?;
     if preallocate_bytes > 0 {
         file.preallocate(preallocate_bytes).await.map_err(|e| Error::io(path, e))?;

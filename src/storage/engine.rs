@@ -1,0 +1,774 @@
+//! `Engine<D>`: one shard's LSM tree over a [`Disk`].
+//!
+//! Write path: validate, pace (compaction debt), assign sequence numbers,
+//! append to the WAL's pending group and insert into the memtable, then (in
+//! `always` mode) wait for the group commit that covers the write. Readers see
+//! only *visible* writes: in `always` mode those the WAL has synced, otherwise
+//! all acknowledged ones. So no reader ever sees a write that a crash could
+//! take back after it was read.
+//!
+//! Read path: active memtable, immutable memtables newest first, then the
+//! tables the Version names for the key (L0 newest first, then one per level).
+//!
+//! Background work (flush, compaction, periodic WAL sync) runs in tasks on a
+//! low-shares glommio task queue; with `Options::background == false` nothing
+//! runs by itself and tests drive `flush()` / `compact_once()` explicitly.
+//!
+//! Ownership: single-threaded (one shard); `Rc`/`RefCell` inside; no borrow is
+//! held across an `.await`.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, VecDeque};
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::Duration;
+
+use crate::storage::batch::WriteBatch;
+use crate::storage::compaction::{CompactionChoice, CompactionStrategy};
+use crate::storage::disk::{Disk, DiskFile};
+use crate::storage::error::{Error, Result};
+use crate::storage::iter::{MergeIter, NewestOnly, Source};
+use crate::storage::manifest::ManifestState;
+use crate::storage::manifest_file::ManifestFile;
+use crate::storage::memtable::Memtable;
+use crate::storage::notify::Notify;
+use crate::storage::sstable::{BlockCache, Table, TableBuilder, TableMeta, TableOptions};
+use crate::storage::types::{SeqNo, ValueKind};
+use crate::storage::version::{TableInfo, Version, VersionEdit};
+use crate::storage::wal::{SyncMode, Wal, WalOptions};
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub dir: PathBuf,
+    pub sync: SyncMode,
+    /// Seal the memtable and flush it once it holds this much.
+    pub memtable_bytes_max: usize,
+    /// Writes wait while this many sealed memtables are waiting for flush.
+    pub max_immutable_memtables: usize,
+    pub wal_segment_bytes: u64,
+    pub block_cache_bytes: usize,
+    pub table: TableOptions,
+    pub compaction: CompactionStrategy,
+    /// Run flush and compaction in background tasks (needs a glommio executor).
+    pub background: bool,
+    /// Delay per write at full compaction pressure, just below the stop point.
+    pub write_delay_max: Duration,
+}
+
+impl Options {
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Options {
+            dir: dir.into(),
+            sync: SyncMode::Always,
+            memtable_bytes_max: 64 << 20,
+            max_immutable_memtables: 2,
+            wal_segment_bytes: 64 << 20,
+            block_cache_bytes: 256 << 20,
+            table: TableOptions::default(),
+            compaction: CompactionStrategy::default(),
+            background: true,
+            write_delay_max: Duration::from_millis(2),
+        }
+    }
+}
+
+/// Counters for amplification and health. Bytes are what reached the disk.
+#[derive(Debug, Clone, Default)]
+pub struct Stats {
+    pub user_bytes_written: u64,
+    pub wal_bytes_written: u64,
+    pub flush_bytes_written: u64,
+    pub compaction_bytes_read: u64,
+    pub compaction_bytes_written: u64,
+    pub flushes: u64,
+    pub compactions: u64,
+    pub live_table_bytes: u64,
+    pub tables_per_level: Vec<usize>,
+    pub memtable_bytes: usize,
+    pub immutable_memtables: usize,
+    pub last_seq: SeqNo,
+    pub write_delay_micros: u64,
+    pub write_stall_micros: u64,
+    pub cache_hits: u64,
+    pub cache_misses: u64,
+}
+
+impl Stats {
+    /// Bytes written to disk (WAL + flush + compaction) per user byte.
+    pub fn write_amplification(&self) -> f64 {
+        let disk = self.wal_bytes_written + self.flush_bytes_written + self.compaction_bytes_written;
+        disk as f64 / self.user_bytes_written.max(1) as f64
+    }
+}
+
+struct Inner<F: DiskFile> {
+    mem: Rc<Memtable>,
+    /// Sealed memtables waiting for flush, newest first.
+    imm: VecDeque<Rc<Memtable>>,
+    version: Version,
+    tables: HashMap<u64, Rc<Table<F>>>,
+    manifest_state: ManifestState,
+    /// Last sequence number assigned.
+    last_seq: SeqNo,
+    /// Set when a background job failed: writes are refused from then on.
+    bg_error: Option<String>,
+    stats: Stats,
+}
+
+pub struct Engine<D: Disk> {
+    disk: D,
+    opts: Options,
+    wal: Wal<D>,
+    cache: Rc<BlockCache>,
+    inner: RefCell<Inner<D::File>>,
+    /// Taken out while an edit is being written; edits are serialised by `edit_busy`.
+    manifest: RefCell<Option<ManifestFile<D>>>,
+    edit_busy: Cell<bool>,
+    edit_done: Notify,
+    /// Wakes background tasks (new sealed memtable, new tables, closing).
+    work: Notify,
+    /// Wakes writers waiting for flush/compaction progress.
+    progress: Notify,
+    closing: Cell<bool>,
+    tasks: RefCell<Vec<glommio::Task<()>>>,
+}
+
+fn table_name(id: u64) -> String {
+    format!("{id:06}.sst")
+}
+
+fn parse_table_name(name: &str) -> Option<u64> {
+    name.strip_suffix(".sst")?.parse().ok()
+}
+
+impl<D: Disk> Engine<D> {
+    /// Open (or create) the engine in `opts.dir`: load the manifest, open its
+    /// tables, remove files no version names, replay the WAL.
+    pub async fn open(disk: D, opts: Options) -> Result<Rc<Self>> {
+        let dir = opts.dir.clone();
+        disk.create_dir_all(&dir).await.map_err(|e| Error::io(&dir, e))?;
+        let (manifest, state) = ManifestFile::open(disk.clone(), &dir, opts.compaction.num_levels()).await?;
+        let cache = Rc::new(BlockCache::new(opts.block_cache_bytes));
+        let tables = open_tables(&disk, &dir, &state.version, &cache).await?;
+        remove_orphans(&disk, &dir, &tables).await?;
+
+        let mem = Memtable::new();
+        let wal_opts = WalOptions {
+            dir: dir.clone(),
+            sync: opts.sync,
+            segment_bytes: opts.wal_segment_bytes,
+            max_pending_bytes: 4 << 20,
+        };
+        let (wal, rec) = Wal::open(disk.clone(), wal_opts, state.flushed_seq, |op| {
+            mem.insert(op.key, op.seq, op.kind, op.value);
+        })
+        .await?;
+        if rec.ops > 0 || rec.truncated_tail.is_some() {
+            tracing::info!(records = rec.records, ops = rec.ops, torn_tail = ?rec.truncated_tail, "WAL replayed");
+        }
+        let last_seq = rec.last_seq.max(state.flushed_seq).max(state.last_seq);
+        let inner = Inner {
+            mem: Rc::new(mem),
+            imm: VecDeque::new(),
+            version: state.version.clone(),
+            tables,
+            manifest_state: state,
+            last_seq,
+            bg_error: None,
+            stats: Stats::default(),
+        };
+        let engine = Rc::new(Engine {
+            disk,
+            opts,
+            wal,
+            cache,
+            inner: RefCell::new(inner),
+            manifest: RefCell::new(Some(manifest)),
+            edit_busy: Cell::new(false),
+            edit_done: Notify::default(),
+            work: Notify::default(),
+            progress: Notify::default(),
+            closing: Cell::new(false),
+            tasks: RefCell::new(Vec::new()),
+        });
+        engine.maybe_seal();
+        if engine.opts.background {
+            Self::spawn_background(&engine)?;
+        }
+        Ok(engine)
+    }
+
+    pub fn options(&self) -> &Options {
+        &self.opts
+    }
+
+    // ------------------------------------------------------------------ writes
+
+    pub async fn put(&self, key: &[u8], value: &[u8]) -> Result<SeqNo> {
+        let mut b = WriteBatch::new();
+        b.put(key, value);
+        self.write(&b).await
+    }
+
+    pub async fn delete(&self, key: &[u8]) -> Result<SeqNo> {
+        let mut b = WriteBatch::new();
+        b.delete(key);
+        self.write(&b).await
+    }
+
+    /// Apply a batch atomically; returns the sequence number of its last op.
+    /// Completes once the write is as durable as the sync mode promises.
+    pub async fn write(&self, batch: &WriteBatch) -> Result<SeqNo> {
+        batch.validate().map_err(Error::InvalidArgument)?;
+        self.check_writable()?;
+        self.pace().await?;
+        self.check_writable()?;
+        let last = self.apply_to_memtable(batch)?;
+        match self.opts.sync {
+            SyncMode::Always => self.wal.wait_written(last, true).await?,
+            SyncMode::Interval(_) | SyncMode::None => {
+                if self.wal.pending_bytes() > 4 << 20 {
+                    self.wal.wait_written(last, matches!(self.opts.sync, SyncMode::Interval(_))).await?;
+                }
+            }
+        }
+        Ok(last)
+    }
+
+    fn check_writable(&self) -> Result<()> {
+        if self.closing.get() {
+            return Err(Error::Closed);
+        }
+        if let Some(why) = self.wal.failure().or_else(|| self.inner.borrow().bg_error.clone()) {
+            return Err(Error::ReadOnly(why));
+        }
+        Ok(())
+    }
+
+    /// Assign sequence numbers, hand the batch to the WAL and the memtable.
+    /// Synchronous, so WAL order equals sequence order.
+    fn apply_to_memtable(&self, batch: &WriteBatch) -> Result<SeqNo> {
+        let mut inner = self.inner.borrow_mut();
+        let first = inner.last_seq + 1;
+        let last = inner.last_seq + batch.len() as u64;
+        let mut enc = Vec::with_capacity(batch.approximate_bytes());
+        batch.encode(first, &mut enc);
+        self.wal.append(&enc, last)?;
+        inner.last_seq = last;
+        let mem = inner.mem.clone();
+        let mut user_bytes = 0;
+        for (i, (kind, k, v)) in batch.ops().enumerate() {
+            mem.insert(k, first + i as u64, kind, v);
+            user_bytes += (k.len() + v.len()) as u64;
+        }
+        inner.stats.user_bytes_written += user_bytes;
+        drop(inner);
+        self.maybe_seal();
+        Ok(last)
+    }
+
+    /// Seal the active memtable if it is full.
+    fn maybe_seal(&self) {
+        let mut inner = self.inner.borrow_mut();
+        if inner.mem.bytes() < self.opts.memtable_bytes_max {
+            return;
+        }
+        let full = std::mem::replace(&mut inner.mem, Rc::new(Memtable::new()));
+        inner.imm.push_front(full);
+        drop(inner);
+        self.wal.request_rotation();
+        self.work.notify_all();
+    }
+
+    /// Smooth write pacing: wait while too many memtables are sealed or
+    /// compaction debt is at the stop point; sleep a little, growing with the
+    /// debt, between the slowdown and stop points.
+    async fn pace(&self) -> Result<()> {
+        if !self.opts.background {
+            return Ok(());
+        }
+        let mut stalled_since = None;
+        loop {
+            let (imm, pressure) = {
+                let inner = self.inner.borrow();
+                (inner.imm.len(), self.opts.compaction.write_pressure(&inner.version))
+            };
+            if imm >= self.opts.max_immutable_memtables || pressure >= 1.0 {
+                stalled_since.get_or_insert_with(std::time::Instant::now);
+                self.check_writable()?;
+                let wait = self.progress.wait();
+                self.work.notify_all();
+                wait.await;
+                continue;
+            }
+            if let Some(t) = stalled_since {
+                self.inner.borrow_mut().stats.write_stall_micros += t.elapsed().as_micros() as u64;
+            }
+            if pressure > 0.0 {
+                let d = self.opts.write_delay_max.mul_f64(pressure);
+                self.inner.borrow_mut().stats.write_delay_micros += d.as_micros() as u64;
+                glommio::timer::sleep(d).await;
+            }
+            return Ok(());
+        }
+    }
+
+    // ------------------------------------------------------------------ reads
+
+    /// Highest sequence number readers may see.
+    fn visible_seq(&self) -> SeqNo {
+        match self.opts.sync {
+            SyncMode::Always => self.wal.written_seq(),
+            _ => self.inner.borrow().last_seq,
+        }
+    }
+
+    pub async fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let visible = self.visible_seq();
+        let (mems, tables) = {
+            let inner = self.inner.borrow();
+            let mut mems = Vec::with_capacity(1 + inner.imm.len());
+            mems.push(inner.mem.clone());
+            mems.extend(inner.imm.iter().cloned());
+            let tables: Vec<_> =
+                inner.version.tables_for_key(key).iter().filter_map(|t| inner.tables.get(&t.id).cloned()).collect();
+            (mems, tables)
+        };
+        for m in &mems {
+            if let Some((_, kind, v)) = m.get(key, visible) {
+                return Ok((kind == ValueKind::Value).then_some(v));
+            }
+        }
+        for t in &tables {
+            if let Some((_, kind, v)) = t.get(key).await? {
+                return Ok((kind == ValueKind::Value).then_some(v));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Up to `limit` live (key, value) pairs with keys in the range, in key order.
+    pub async fn scan(&self, start: Bound<&[u8]>, end: Bound<&[u8]>, limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let mut out = Vec::new();
+        if limit == 0 {
+            return Ok(out);
+        }
+        let from = match start {
+            Bound::Included(k) | Bound::Excluded(k) => Some(k),
+            Bound::Unbounded => None,
+        };
+        let mut it = MergeIter::new(self.read_sources(), from).await?;
+        let mut newest = NewestOnly::default();
+        while let Some(e) = it.next().await? {
+            if let Bound::Excluded(k) = start {
+                if e.key.as_slice() == k {
+                    continue;
+                }
+            }
+            let past_end = match end {
+                Bound::Included(k) => e.key.as_slice() > k,
+                Bound::Excluded(k) => e.key.as_slice() >= k,
+                Bound::Unbounded => false,
+            };
+            if past_end {
+                break;
+            }
+            if newest.admit(&e) && e.kind == ValueKind::Value {
+                out.push((e.key, e.value));
+                if out.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every source a read must merge, captured at one instant.
+    fn read_sources(&self) -> Vec<Source<D::File>> {
+        let visible = self.visible_seq();
+        let inner = self.inner.borrow();
+        let mut sources = vec![Source::mem(inner.mem.clone(), visible)];
+        sources.extend(inner.imm.iter().map(|m| Source::mem(m.clone(), visible)));
+        for (level, tables) in inner.version.levels().iter().enumerate() {
+            let open: Vec<_> = tables.iter().filter_map(|t| inner.tables.get(&t.id).cloned()).collect();
+            if level == 0 {
+                sources.extend(open.iter().map(Source::table));
+            } else if !open.is_empty() {
+                sources.push(Source::level(open));
+            }
+        }
+        sources
+    }
+
+    // ------------------------------------------------------------------ flush
+
+    /// Seal the active memtable (if not empty) and flush every sealed one.
+    pub async fn flush(&self) -> Result<()> {
+        {
+            let mut inner = self.inner.borrow_mut();
+            if !inner.mem.is_empty() {
+                let full = std::mem::replace(&mut inner.mem, Rc::new(Memtable::new()));
+                inner.imm.push_front(full);
+                drop(inner);
+                self.wal.request_rotation();
+            }
+        }
+        while self.flush_oldest().await? {}
+        Ok(())
+    }
+
+    /// Flush the oldest sealed memtable into an L0 table. False if none.
+    async fn flush_oldest(&self) -> Result<bool> {
+        let _edit = self.lock_edits().await;
+        let Some(mem) = self.inner.borrow().imm.back().cloned() else { return Ok(false) };
+        // The table must never hold writes the log has not got: a reader could
+        // otherwise see a write that a crash takes back.
+        let sync = !matches!(self.opts.sync, SyncMode::None);
+        self.wal.wait_written(mem.max_seq(), sync).await?;
+        // No snapshots exist, so only the newest version of each key is kept.
+        let mut b = TableBuilder::new(&self.opts.table);
+        let mut last_key: Option<Vec<u8>> = None;
+        mem.for_each(|k, seq, kind, v| {
+            if last_key.as_deref() != Some(k) {
+                last_key = Some(k.to_vec());
+                b.add(k, seq, kind, v);
+            }
+        });
+        let id = self.alloc_file_id();
+        let (table, meta) = self.write_table(id, b).await?;
+        let edit = VersionEdit {
+            added: vec![(0, table_info(id, &meta))],
+            flushed_seq: Some(mem.max_seq()),
+            last_seq: Some(self.inner.borrow().last_seq),
+            ..Default::default()
+        };
+        self.install(edit).await?;
+        {
+            let mut inner = self.inner.borrow_mut();
+            inner.tables.insert(id, table);
+            inner.imm.pop_back();
+            inner.stats.flushes += 1;
+            inner.stats.flush_bytes_written += meta.file_size;
+        }
+        self.wal.release(mem.max_seq()).await?;
+        self.progress.notify_all();
+        self.work.notify_all();
+        Ok(true)
+    }
+
+    // ------------------------------------------------------------------ compaction
+
+    /// Run one compaction if the strategy picks one. False if there was none.
+    pub async fn compact_once(&self) -> Result<bool> {
+        let _edit = self.lock_edits().await;
+        let (choice, inputs) = {
+            let inner = self.inner.borrow();
+            let Some(choice) = self.opts.compaction.pick(&inner.version) else { return Ok(false) };
+            let inputs: Vec<Rc<Table<D::File>>> = choice
+                .inputs
+                .iter()
+                .flat_map(|(_, ids)| ids.iter())
+                .filter_map(|id| inner.tables.get(id).cloned())
+                .collect();
+            (choice, inputs)
+        };
+        self.run_compaction(&choice, inputs).await?;
+        self.progress.notify_all();
+        Ok(true)
+    }
+
+    /// Compact until the strategy has nothing more to do.
+    pub async fn compact_until_idle(&self) -> Result<()> {
+        while self.compact_once().await? {}
+        Ok(())
+    }
+
+    async fn run_compaction(&self, choice: &CompactionChoice, inputs: Vec<Rc<Table<D::File>>>) -> Result<()> {
+        let bytes_read: u64 = inputs.iter().map(|t| t.meta().file_size).sum();
+        let sources = inputs.iter().map(Source::table).collect();
+        let mut it = MergeIter::new(sources, None).await?;
+        let mut newest = NewestOnly::default();
+        let mut outputs: Vec<(u64, Rc<Table<D::File>>, TableMeta)> = Vec::new();
+        let mut b = TableBuilder::new(&self.opts.table);
+        let mut n = 0u64;
+        while let Some(e) = it.next().await? {
+            n += 1;
+            if n % 256 == 0 {
+                glommio::yield_if_needed().await;
+            }
+            if !newest.admit(&e) || (choice.drop_tombstones && e.kind == ValueKind::Tombstone) {
+                continue;
+            }
+            b.add(&e.key, e.seq, e.kind, &e.value);
+            if b.estimated_size() as u64 >= choice.target_file_bytes {
+                let full = std::mem::replace(&mut b, TableBuilder::new(&self.opts.table));
+                let id = self.alloc_file_id();
+                let (t, meta) = self.write_table(id, full).await?;
+                outputs.push((id, t, meta));
+            }
+        }
+        if !b.is_empty() {
+            let id = self.alloc_file_id();
+            let (t, meta) = self.write_table(id, b).await?;
+            outputs.push((id, t, meta));
+        }
+        let edit = VersionEdit {
+            added: outputs.iter().map(|(id, _, m)| (choice.output_level, table_info(*id, m))).collect(),
+            deleted: choice.inputs.iter().flat_map(|(l, ids)| ids.iter().map(move |id| (*l, *id))).collect(),
+            ..Default::default()
+        };
+        self.install(edit.clone()).await?;
+        let written: u64 = outputs.iter().map(|(_, _, m)| m.file_size).sum();
+        {
+            let mut inner = self.inner.borrow_mut();
+            for (id, t, _) in outputs {
+                inner.tables.insert(id, t);
+            }
+            for (_, id) in &edit.deleted {
+                inner.tables.remove(id);
+            }
+            inner.stats.compactions += 1;
+            inner.stats.compaction_bytes_read += bytes_read;
+            inner.stats.compaction_bytes_written += written;
+        }
+        // Readers holding an input table keep its file open; removing the name is safe.
+        for (_, id) in &edit.deleted {
+            self.cache.remove_table(*id);
+            let p = self.opts.dir.join(table_name(*id));
+            self.disk.remove(&p).await.map_err(|e| Error::io(&p, e))?;
+        }
+        self.disk.sync_dir(&self.opts.dir).await.map_err(|e| Error::io(&self.opts.dir, e))?;
+        tracing::debug!(
+            reason = choice.reason,
+            inputs = edit.deleted.len(),
+            outputs = edit.added.len(),
+            "compaction done"
+        );
+        Ok(())
+    }
+
+    // ------------------------------------------------------------------ shared machinery
+
+    fn alloc_file_id(&self) -> u64 {
+        let mut inner = self.inner.borrow_mut();
+        let id = inner.manifest_state.next_file_id;
+        inner.manifest_state.next_file_id += 1;
+        id
+    }
+
+    /// Write a table file durably (data, then directory entry) and open it.
+    async fn write_table(&self, id: u64, b: TableBuilder) -> Result<(Rc<Table<D::File>>, TableMeta)> {
+        let (image, meta) = b.finish();
+        let path = self.opts.dir.join(table_name(id));
+        let f = self.disk.create(&path).await.map_err(|e| Error::io(&path, e))?;
+        const CHUNK: usize = 1 << 20;
+        for (i, chunk) in image.chunks(CHUNK).enumerate() {
+            f.write_at((i * CHUNK) as u64, chunk).await.map_err(|e| Error::io(&path, e))?;
+        }
+        f.sync_data().await.map_err(|e| Error::io(&path, e))?;
+        self.disk.sync_dir(&self.opts.dir).await.map_err(|e| Error::io(&self.opts.dir, e))?;
+        let t = Table::open(id, path, f, self.cache.clone()).await?;
+        Ok((Rc::new(t), meta))
+    }
+
+    /// Serialise version edits (flush and compaction both install them).
+    async fn lock_edits(&self) -> EditGuard<'_, D> {
+        while self.edit_busy.get() {
+            self.edit_done.wait().await;
+        }
+        self.edit_busy.set(true);
+        EditGuard { engine: self }
+    }
+
+    /// Make `edit` durable in the manifest, then switch to the new Version.
+    async fn install(&self, mut edit: VersionEdit) -> Result<()> {
+        let mut manifest = self.manifest.borrow_mut().take().ok_or(Error::Closed)?;
+        let mut state = self.inner.borrow().manifest_state.clone();
+        edit.next_file_id = Some(state.next_file_id);
+        let res = manifest.append(&edit, &mut state).await;
+        *self.manifest.borrow_mut() = Some(manifest);
+        res?;
+        let mut inner = self.inner.borrow_mut();
+        // Keep the file-id counter that may have advanced meanwhile.
+        state.next_file_id = state.next_file_id.max(inner.manifest_state.next_file_id);
+        inner.version = state.version.clone();
+        inner.manifest_state = state;
+        Ok(())
+    }
+
+    fn fail_background(&self, e: &Error) {
+        tracing::error!(error = %e, "background job failed; engine refuses writes");
+        self.inner.borrow_mut().bg_error.get_or_insert_with(|| e.to_string());
+        self.progress.notify_all();
+    }
+
+    // ------------------------------------------------------------------ background
+
+    fn spawn_background(engine: &Rc<Self>) -> Result<()> {
+        let tq = glommio::executor().create_task_queue(
+            glommio::Shares::Static(100),
+            glommio::Latency::NotImportant,
+            "ringkv-background",
+        );
+        let spawn = |fut: std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>| {
+            glommio::spawn_local_into(fut, tq).map_err(|e| Error::InvalidArgument(format!("spawn: {e}")))
+        };
+        let mut tasks = engine.tasks.borrow_mut();
+        let e = engine.clone();
+        tasks.push(spawn(Box::pin(async move { e.flush_loop().await }))?);
+        let e = engine.clone();
+        tasks.push(spawn(Box::pin(async move { e.compaction_loop().await }))?);
+        if let SyncMode::Interval(period) = engine.opts.sync {
+            let e = engine.clone();
+            tasks.push(spawn(Box::pin(async move { e.sync_loop(period, true).await }))?);
+        } else if engine.opts.sync == SyncMode::None {
+            let e = engine.clone();
+            tasks.push(spawn(Box::pin(async move { e.sync_loop(Duration::from_millis(50), false).await }))?);
+        }
+        Ok(())
+    }
+
+    async fn flush_loop(self: Rc<Self>) {
+        while !self.closing.get() {
+            let wait = self.work.wait();
+            match self.flush_oldest().await {
+                Ok(true) => continue,
+                Ok(false) => wait.await,
+                Err(e) => {
+                    self.fail_background(&e);
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn compaction_loop(self: Rc<Self>) {
+        while !self.closing.get() {
+            let wait = self.work.wait();
+            match self.compact_once().await {
+                Ok(true) => continue,
+                Ok(false) => wait.await,
+                Err(e) => {
+                    self.fail_background(&e);
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn sync_loop(self: Rc<Self>, period: Duration, sync: bool) {
+        while !self.closing.get() {
+            glommio::timer::sleep(period).await;
+            if let Err(e) = self.wal.commit(sync).await {
+                self.fail_background(&e);
+                return;
+            }
+        }
+    }
+
+    /// Stop background work and make every acknowledged write durable.
+    pub async fn close(&self) -> Result<()> {
+        self.closing.set(true);
+        self.work.notify_all();
+        self.progress.notify_all();
+        let tasks = std::mem::take(&mut *self.tasks.borrow_mut());
+        for t in tasks {
+            t.await;
+        }
+        let _edit = self.lock_edits().await;
+        self.wal.close().await
+    }
+
+    // ------------------------------------------------------------------ introspection
+
+    pub fn stats(&self) -> Stats {
+        let inner = self.inner.borrow();
+        let mut s = inner.stats.clone();
+        s.wal_bytes_written = self.wal.bytes_written();
+        s.live_table_bytes = inner.version.total_bytes();
+        s.tables_per_level = inner.version.levels().iter().map(Vec::len).collect();
+        s.memtable_bytes = inner.mem.bytes();
+        s.immutable_memtables = inner.imm.len();
+        s.last_seq = inner.last_seq;
+        let (hits, misses, _) = self.cache.stats();
+        s.cache_hits = hits;
+        s.cache_misses = misses;
+        s
+    }
+
+    /// Check every block checksum of every live table.
+    pub async fn verify(&self) -> Result<()> {
+        let tables: Vec<_> = self.inner.borrow().tables.values().cloned().collect();
+        for t in tables {
+            t.verify().await?;
+        }
+        Ok(())
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.opts.dir
+    }
+
+    /// WAL segment ids currently kept (for tests).
+    pub fn wal_segments(&self) -> Vec<u64> {
+        self.wal.segment_ids()
+    }
+}
+
+struct EditGuard<'a, D: Disk> {
+    engine: &'a Engine<D>,
+}
+
+impl<D: Disk> Drop for EditGuard<'_, D> {
+    fn drop(&mut self) {
+        self.engine.edit_busy.set(false);
+        self.engine.edit_done.notify_all();
+    }
+}
+
+fn table_info(id: u64, m: &TableMeta) -> TableInfo {
+    TableInfo {
+        id,
+        file_size: m.file_size,
+        smallest: m.smallest.clone(),
+        largest: m.largest.clone(),
+        entries: m.entries,
+        tombstones: m.tombstones,
+        min_seq: m.min_seq,
+        max_seq: m.max_seq,
+    }
+}
+
+async fn open_tables<D: Disk>(
+    disk: &D,
+    dir: &Path,
+    version: &Version,
+    cache: &Rc<BlockCache>,
+) -> Result<HashMap<u64, Rc<Table<D::File>>>> {
+    let mut tables = HashMap::new();
+    for level in version.levels() {
+        for info in level {
+            let path = dir.join(table_name(info.id));
+            let f = disk.open(&path).await.map_err(|e| Error::io(&path, e))?;
+            let t = Table::open(info.id, path, f, cache.clone()).await?;
+            tables.insert(info.id, Rc::new(t));
+        }
+    }
+    Ok(tables)
+}
+
+/// Tables no version names are leftovers of a flush or compaction that
+/// crashed before its manifest edit: remove them.
+async fn remove_orphans<F: DiskFile, D: Disk>(disk: &D, dir: &Path, live: &HashMap<u64, Rc<Table<F>>>) -> Result<()> {
+    let names = disk.list_dir(dir).await.map_err(|e| Error::io(dir, e))?;
+    for n in names {
+        let orphan = parse_table_name(&n).is_some_and(|id| !live.contains_key(&id)) || n == "CURRENT.tmp";
+        if orphan {
+            let p = dir.join(&n);
+            tracing::info!(file = %p.display(), "removing file no version names");
+            disk.remove(&p).await.map_err(|e| Error::io(&p, e))?;
+        }
+    }
+    Ok(())
+}

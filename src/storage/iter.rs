@@ -1,0 +1,170 @@
+//! Merging iteration over memtables and tables, in internal order.
+//!
+//! All sources yield entries in internal order (key ascending, seq descending);
+//! [`MergeIter`] interleaves them with a heap. The layers above decide what to
+//! keep: a user scan keeps the newest version of each key and hides
+//! tombstones; compaction keeps the newest version and drops tombstones only
+//! where nothing older can be shadowed.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+use std::rc::Rc;
+
+use crate::storage::disk::DiskFile;
+use crate::storage::error::Result;
+use crate::storage::memtable::{Cursor, Memtable};
+use crate::storage::sstable::{Table, TableIter};
+use crate::storage::types::{cmp_internal, Entry, SeqNo};
+
+/// One ordered stream of entries.
+pub enum Source<F: DiskFile> {
+    Mem {
+        mem: Rc<Memtable>,
+        cursor: Cursor,
+        visible: SeqNo,
+    },
+    Table(TableIter<F>),
+    /// Non-overlapping tables sorted by key (a level >= 1): opened one at a time.
+    Level {
+        tables: Vec<Rc<Table<F>>>,
+        next: usize,
+        cur: Option<TableIter<F>>,
+    },
+}
+
+impl<F: DiskFile> Source<F> {
+    pub fn mem(mem: Rc<Memtable>, visible: SeqNo) -> Self {
+        Source::Mem { mem, cursor: Cursor::Start, visible }
+    }
+    pub fn table(t: &Rc<Table<F>>) -> Self {
+        Source::Table(Table::iter(t))
+    }
+    pub fn level(tables: Vec<Rc<Table<F>>>) -> Self {
+        Source::Level { tables, next: 0, cur: None }
+    }
+
+    /// Position before the first entry with key >= `key` (None: the start).
+    async fn seek(&mut self, key: Option<&[u8]>) -> Result<()> {
+        match self {
+            Source::Mem { cursor, .. } => {
+                *cursor = key.map_or(Cursor::Start, |k| Cursor::AtOrAfter(k.to_vec()));
+            }
+            Source::Table(it) => match key {
+                Some(k) => it.seek(k).await?,
+                None => it.seek_to_first().await?,
+            },
+            Source::Level { tables, next, cur } => {
+                // First table whose largest key >= key.
+                let i = key.map_or(0, |k| tables.partition_point(|t| t.meta().largest.as_slice() < k));
+                *next = i + 1;
+                *cur = None;
+                if let Some(t) = tables.get(i) {
+                    let mut it = Table::iter(t);
+                    match key {
+                        Some(k) => it.seek(k).await?,
+                        None => it.seek_to_first().await?,
+                    }
+                    *cur = Some(it);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn next(&mut self) -> Result<Option<Entry>> {
+        match self {
+            Source::Mem { mem, cursor, visible } => {
+                let e = mem.next_entry(cursor, *visible);
+                if let Some(e) = &e {
+                    *cursor = Cursor::After(e.key.clone(), e.seq);
+                }
+                Ok(e)
+            }
+            Source::Table(it) => it.next().await,
+            Source::Level { tables, next, cur } => loop {
+                let Some(it) = cur.as_mut() else { return Ok(None) };
+                if let Some(e) = it.next().await? {
+                    return Ok(Some(e));
+                }
+                *cur = None;
+                if let Some(t) = tables.get(*next) {
+                    let mut it = Table::iter(t);
+                    it.seek_to_first().await?;
+                    *cur = Some(it);
+                    *next += 1;
+                }
+            },
+        }
+    }
+}
+
+struct HeapItem {
+    entry: Entry,
+    source: usize,
+}
+
+impl PartialEq for HeapItem {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for HeapItem {}
+impl PartialOrd for HeapItem {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for HeapItem {
+    // BinaryHeap is a max-heap: reverse so the smallest internal key pops first.
+    fn cmp(&self, other: &Self) -> Ordering {
+        cmp_internal(&other.entry.key, other.entry.seq, &self.entry.key, self.entry.seq)
+            .then(other.source.cmp(&self.source))
+    }
+}
+
+/// All sources merged into one stream in internal order.
+pub struct MergeIter<F: DiskFile> {
+    sources: Vec<Source<F>>,
+    heap: BinaryHeap<HeapItem>,
+}
+
+impl<F: DiskFile> MergeIter<F> {
+    /// Merge `sources`, starting at the first entry with key >= `from`.
+    pub async fn new(mut sources: Vec<Source<F>>, from: Option<&[u8]>) -> Result<Self> {
+        let mut heap = BinaryHeap::with_capacity(sources.len());
+        for (i, s) in sources.iter_mut().enumerate() {
+            s.seek(from).await?;
+            if let Some(entry) = s.next().await? {
+                heap.push(HeapItem { entry, source: i });
+            }
+        }
+        Ok(MergeIter { sources, heap })
+    }
+
+    pub async fn next(&mut self) -> Result<Option<Entry>> {
+        let Some(top) = self.heap.pop() else { return Ok(None) };
+        if let Some(s) = self.sources.get_mut(top.source) {
+            if let Some(entry) = s.next().await? {
+                self.heap.push(HeapItem { entry, source: top.source });
+            }
+        }
+        Ok(Some(top.entry))
+    }
+}
+
+/// Keeps the newest version of each key from an internal-order stream.
+#[derive(Default)]
+pub struct NewestOnly {
+    last_key: Option<Vec<u8>>,
+}
+
+impl NewestOnly {
+    /// True if `e` is the newest version of its key seen so far (the first one).
+    pub fn admit(&mut self, e: &Entry) -> bool {
+        if self.last_key.as_deref() == Some(e.key.as_slice()) {
+            return false;
+        }
+        self.last_key = Some(e.key.clone());
+        true
+    }
+}

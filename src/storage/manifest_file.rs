@@ -1,0 +1,168 @@
+//! The manifest on disk: `CURRENT` names the live `MANIFEST-<n>`, a log (see
+//! `log::format`) of [`VersionEdit`] records.
+//!
+//! Opening replays the live manifest, then writes a fresh one holding a single
+//! snapshot edit and switches `CURRENT` to it crash-safely: write and fsync the
+//! new manifest, write and fsync `CURRENT.tmp`, rename it over `CURRENT`, fsync
+//! the directory. A crash at any point leaves either the old or the new
+//! manifest named by `CURRENT`, both complete.
+
+use std::path::{Path, PathBuf};
+
+use crate::storage::disk::{align_up, Disk, DiskFile};
+use crate::storage::error::{DecodeError, Error, Result};
+use crate::storage::log::{self, LogFileWriter};
+use crate::storage::manifest::ManifestState;
+use crate::storage::version::VersionEdit;
+
+const CURRENT: &str = "CURRENT";
+const CURRENT_TMP: &str = "CURRENT.tmp";
+/// Rewrite the manifest as a snapshot once its log grows past this.
+const MANIFEST_ROLL_BYTES: u64 = 8 << 20;
+
+pub struct ManifestFile<D: Disk> {
+    disk: D,
+    dir: PathBuf,
+    writer: LogFileWriter<D::File>,
+    next_record_no: u64,
+}
+
+fn manifest_name(id: u64) -> String {
+    format!("MANIFEST-{id:06}")
+}
+
+fn parse_current(bytes: &[u8]) -> Option<String> {
+    let end = bytes.iter().position(|&b| b == b'\n')?;
+    let name = std::str::from_utf8(bytes.get(..end)?).ok()?;
+    let id = name.strip_prefix("MANIFEST-")?;
+    (!id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) && bytes[end + 1..].iter().all(|&b| b == 0))
+        .then(|| name.to_string())
+}
+
+impl<D: Disk> ManifestFile<D> {
+    /// Load the state named by CURRENT (or start empty), then roll to a fresh manifest.
+    pub async fn open(disk: D, dir: &Path, num_levels: usize) -> Result<(Self, ManifestState)> {
+        let current = dir.join(CURRENT);
+        let state = if disk.exists(&current).await.map_err(|e| Error::io(&current, e))? {
+            Self::replay(&disk, dir, num_levels).await?
+        } else {
+            ManifestState::new(num_levels)
+        };
+        let mut state = state;
+        let me = Self::roll(&disk, dir, &mut state).await?;
+        Ok((me, state))
+    }
+
+    async fn replay(disk: &D, dir: &Path, num_levels: usize) -> Result<ManifestState> {
+        let current = dir.join(CURRENT);
+        let f = disk.open(&current).await.map_err(|e| Error::io(&current, e))?;
+        let bytes = log::read_whole(&f, &current).await?;
+        f.close().await.map_err(|e| Error::io(&current, e))?;
+        let name = parse_current(&bytes)
+            .ok_or_else(|| Error::corruption(&current, 0, DecodeError::Invalid("CURRENT does not name a manifest")))?;
+        let path = dir.join(&name);
+        let f = disk.open(&path).await.map_err(|e| Error::io(&path, e))?;
+        let buf = log::read_whole(&f, &path).await?;
+        f.close().await.map_err(|e| Error::io(&path, e))?;
+        let scan = log::scan(&buf, Some(1));
+        if let Some((off, err)) = scan.damage.clone() {
+            // Each edit is synced before it takes effect, and the files it
+            // names are synced before it is written: a torn last edit never
+            // took effect. Anything valid after damage means real corruption.
+            if scan.valid_after_damage.is_some() || scan.records.is_empty() {
+                return Err(Error::corruption(&path, off, err));
+            }
+            tracing::warn!(file = %path.display(), offset = off, error = %err, "manifest: torn last edit ignored");
+        }
+        let mut state = ManifestState::new(num_levels);
+        for (off, _, payload) in &scan.records {
+            let edit = VersionEdit::decode(payload).map_err(|e| Error::corruption(&path, *off, e))?;
+            state.apply(&edit).map_err(|e| Error::corruption(&path, *off, e))?;
+        }
+        Ok(state)
+    }
+
+    /// Write a new manifest holding one snapshot of `state` and point CURRENT at it.
+    async fn roll(disk: &D, dir: &Path, state: &mut ManifestState) -> Result<Self> {
+        let old = Self::current_name(disk, dir).await;
+        let id = state.next_file_id.max(1);
+        state.next_file_id = id + 1;
+        let path = dir.join(manifest_name(id));
+        let mut writer = log::create(disk, dir, &path, 0).await?;
+        let mut payload = Vec::new();
+        state.snapshot_edit().encode(&mut payload);
+        let mut rec = Vec::new();
+        log::encode_record(&mut rec, 1, &payload);
+        writer.write(&rec).await.map_err(|e| Error::io(&path, e))?;
+        writer.sync().await.map_err(|e| Error::io(&path, e))?;
+        Self::write_current(disk, dir, &manifest_name(id)).await?;
+        if let Some(old) = old.filter(|o| *o != manifest_name(id)) {
+            let p = dir.join(old);
+            // Best effort: a leftover old manifest is harmless (CURRENT names the live one).
+            if let Err(e) = disk.remove(&p).await {
+                tracing::warn!(file = %p.display(), error = %e, "could not remove old manifest");
+            }
+        }
+        Ok(ManifestFile { disk: disk.clone(), dir: dir.to_path_buf(), writer, next_record_no: 2 })
+    }
+
+    async fn current_name(disk: &D, dir: &Path) -> Option<String> {
+        let current = dir.join(CURRENT);
+        let f = disk.open(&current).await.ok()?;
+        let bytes = log::read_whole(&f, &current).await.ok()?;
+        let _ = f.close().await;
+        parse_current(&bytes)
+    }
+
+    async fn write_current(disk: &D, dir: &Path, name: &str) -> Result<()> {
+        let tmp = dir.join(CURRENT_TMP);
+        let mut content = format!("{name}\n").into_bytes();
+        content.resize(align_up(content.len()), 0);
+        let f = disk.create(&tmp).await.map_err(|e| Error::io(&tmp, e))?;
+        f.write_at(0, &content).await.map_err(|e| Error::io(&tmp, e))?;
+        f.sync_data().await.map_err(|e| Error::io(&tmp, e))?;
+        f.close().await.map_err(|e| Error::io(&tmp, e))?;
+        let current = dir.join(CURRENT);
+        disk.rename(&tmp, &current).await.map_err(|e| Error::io(&current, e))?;
+        disk.sync_dir(dir).await.map_err(|e| Error::io(dir, e))
+    }
+
+    /// Append one edit and make it durable. The caller serialises calls.
+    pub async fn append(&mut self, edit: &VersionEdit, state: &mut ManifestState) -> Result<()> {
+        if self.writer.end() > MANIFEST_ROLL_BYTES {
+            state.apply(edit).map_err(|e| Error::InvalidArgument(format!("bad version edit: {e}")))?;
+            *self = Self::roll(&self.disk, &self.dir, state).await?;
+            return Ok(());
+        }
+        let mut payload = Vec::new();
+        edit.encode(&mut payload);
+        let mut rec = Vec::new();
+        log::encode_record(&mut rec, self.next_record_no, &payload);
+        let path = self.writer.path().to_path_buf();
+        self.writer.write(&rec).await.map_err(|e| Error::io(&path, e))?;
+        self.writer.sync().await.map_err(|e| Error::io(&path, e))?;
+        self.next_record_no += 1;
+        state.apply(edit).map_err(|e| Error::InvalidArgument(format!("bad version edit: {e}")))?;
+        Ok(())
+    }
+
+    pub fn path(&self) -> &Path {
+        self.writer.path()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn current_parsing() {
+        let mut b = b"MANIFEST-000012\n".to_vec();
+        b.resize(4096, 0);
+        assert_eq!(parse_current(&b).as_deref(), Some("MANIFEST-000012"));
+        assert_eq!(parse_current(b"MANIFEST-\n"), None);
+        assert_eq!(parse_current(b"MANIFEST-12"), None);
+        assert_eq!(parse_current(b"MANIFEST-1x\n"), None);
+        assert_eq!(parse_current(b"MANIFEST-1\nz"), None);
+    }
+}

@@ -1,0 +1,464 @@
+//! A decoded block (data or index) and its iterator.
+//!
+//! A [`Block`] owns its contents and is decoded once (restart array checked)
+//! and then shared through the cache as `Rc<Block>`. Lookups compare slices of
+//! the block directly: [`Block::find_first_ge`] never materialises a key, so a
+//! point lookup allocates nothing. Every read of an entry is bounds-checked:
+//! a block with a good checksum but bad structure yields `DecodeError`.
+
+use std::cmp::Ordering;
+use std::ops::Range;
+use std::rc::Rc;
+
+use super::block_builder::common_prefix;
+use super::format::MAX_BLOCK_LEN;
+use crate::storage::codec::Reader;
+use crate::storage::error::DecodeError;
+use crate::storage::types::{unpack_seq_kind, SeqNo, ValueKind};
+
+#[derive(Debug)]
+pub struct Block {
+    data: Vec<u8>,
+    /// Start of the restart array = end of the entries.
+    restarts_off: usize,
+    num_restarts: usize,
+}
+
+/// One entry parsed in place.
+struct RawEntry<'a> {
+    shared: usize,
+    suffix: &'a [u8],
+    seq_kind: u64,
+    value: &'a [u8],
+    /// Offset of the following entry.
+    next: usize,
+}
+
+/// The result of [`Block::find_first_ge`]: the first entry whose user key is
+/// >= the target, and whether it is equal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Found<'a> {
+    pub key_eq: bool,
+    pub seq: SeqNo,
+    pub kind: ValueKind,
+    pub value: &'a [u8],
+}
+
+fn to_usize(v: u64) -> Result<usize, DecodeError> {
+    usize::try_from(v).map_err(|_| DecodeError::TooLarge { len: v, limit: MAX_BLOCK_LEN })
+}
+
+impl Block {
+    /// Check the restart array; entries are checked lazily as they are read.
+    pub fn decode(data: Vec<u8>) -> Result<Self, DecodeError> {
+        if data.len() as u64 > MAX_BLOCK_LEN {
+            return Err(DecodeError::TooLarge { len: data.len() as u64, limit: MAX_BLOCK_LEN });
+        }
+        let len = data.len();
+        let count_off = len.checked_sub(4).ok_or(DecodeError::Truncated { needed: 4, had: len })?;
+        let n = Reader::new(data.get(count_off..).unwrap_or_default()).u32()? as usize;
+        let restarts_off = n
+            .checked_mul(4)
+            .and_then(|b| count_off.checked_sub(b))
+            .ok_or(DecodeError::Invalid("restart count exceeds block"))?;
+        let block = Block { data, restarts_off, num_restarts: n };
+        block.check_restarts()?;
+        Ok(block)
+    }
+
+    /// Restarts strictly increasing, inside the entries, the first at 0;
+    /// a non-empty block needs at least one.
+    fn check_restarts(&self) -> Result<(), DecodeError> {
+        if self.num_restarts == 0 && self.restarts_off != 0 {
+            return Err(DecodeError::Invalid("entries without restart points"));
+        }
+        let mut prev: Option<usize> = None;
+        for i in 0..self.num_restarts {
+            let r = self.restart(i)?;
+            let ok = match prev {
+                None => r == 0,
+                Some(p) => r > p,
+            };
+            if !ok || r >= self.restarts_off {
+                return Err(DecodeError::Invalid("bad restart offset"));
+            }
+            prev = Some(r);
+        }
+        Ok(())
+    }
+
+    fn restart(&self, i: usize) -> Result<usize, DecodeError> {
+        let at = i.checked_mul(4).and_then(|o| o.checked_add(self.restarts_off));
+        let b = at.and_then(|a| self.data.get(a..)).ok_or(DecodeError::Invalid("restart index"))?;
+        Ok(Reader::new(b).u32()? as usize)
+    }
+
+    /// Bytes this block holds (for cache accounting).
+    pub fn size(&self) -> usize {
+        self.data.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.restarts_off == 0
+    }
+
+    fn entries(&self) -> &[u8] {
+        self.data.get(..self.restarts_off).unwrap_or_default()
+    }
+
+    fn entry_at(&self, off: usize) -> Result<RawEntry<'_>, DecodeError> {
+        let rest = self.entries().get(off..).ok_or(DecodeError::Invalid("entry offset"))?;
+        let mut r = Reader::new(rest);
+        let (shared, unshared, value_len) = match rest.get(..3) {
+            // Fast path: all three lengths < 128, one byte each (small entries).
+            Some(&[a, b, c]) if (a | b | c) < 0x80 => {
+                r.bytes(3)?;
+                (usize::from(a), usize::from(b), usize::from(c))
+            }
+            _ => (to_usize(r.varint()?)?, to_usize(r.varint()?)?, to_usize(r.varint()?)?),
+        };
+        let suffix = r.bytes(unshared)?;
+        let seq_kind = r.u64()?;
+        let value = r.bytes(value_len)?;
+        Ok(RawEntry { shared, suffix, seq_kind, value, next: off + r.pos() })
+    }
+
+    /// The key stored at restart point `i` (whole, since shared must be 0).
+    fn restart_key(&self, i: usize) -> Result<&[u8], DecodeError> {
+        let e = self.entry_at(self.restart(i)?)?;
+        if e.shared != 0 {
+            return Err(DecodeError::Invalid("restart entry with shared prefix"));
+        }
+        Ok(e.suffix)
+    }
+
+    /// Offset of the last restart whose key is < `target` (or of the first).
+    fn seek_restart(&self, target: &[u8]) -> Result<usize, DecodeError> {
+        let (mut lo, mut hi) = (0, self.num_restarts);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.restart_key(mid)? < target {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        if self.num_restarts == 0 {
+            return Ok(0);
+        }
+        self.restart(lo.saturating_sub(1))
+    }
+
+    /// The first entry whose user key is >= `target`, found without building
+    /// any key: we track how much of `target` the current key matches (`m`).
+    /// An entry sharing more than `m` bytes with its predecessor orders like
+    /// it (still < target); otherwise only its suffix needs comparing.
+    pub fn find_first_ge(&self, target: &[u8]) -> Result<Option<Found<'_>>, DecodeError> {
+        let mut off = self.seek_restart(target)?;
+        let (mut m, mut prev_len) = (0usize, 0usize);
+        while off < self.restarts_off {
+            let e = self.entry_at(off)?;
+            if e.shared > prev_len {
+                return Err(DecodeError::Invalid("shared prefix longer than previous key"));
+            }
+            prev_len = e.shared + e.suffix.len();
+            off = e.next;
+            if e.shared > m {
+                continue; // differs from target where its predecessor did: still less
+            }
+            let rest = target.get(e.shared..).unwrap_or_default();
+            m = e.shared + common_prefix(e.suffix, rest);
+            let ord = e.suffix.cmp(rest);
+            if ord != Ordering::Less {
+                let (seq, kind) = unpack_seq_kind(e.seq_kind)?;
+                return Ok(Some(Found { key_eq: ord == Ordering::Equal, seq, kind, value: e.value }));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// A cursor over a block's entries, materialising each key in a reused buffer.
+/// After a successful `seek*`/`next`, either `valid()` and the accessors
+/// describe the current entry, or the cursor is past the end.
+pub struct BlockIter {
+    block: Rc<Block>,
+    key: Vec<u8>,
+    seq: SeqNo,
+    kind: ValueKind,
+    value: Range<usize>,
+    valid: bool,
+    /// Offset of the entry after the current one.
+    next_off: usize,
+}
+
+impl BlockIter {
+    pub fn new(block: Rc<Block>) -> Self {
+        BlockIter { block, key: Vec::new(), seq: 0, kind: ValueKind::Value, value: 0..0, valid: false, next_off: 0 }
+    }
+
+    pub fn valid(&self) -> bool {
+        self.valid
+    }
+    pub fn key(&self) -> &[u8] {
+        &self.key
+    }
+    pub fn seq(&self) -> SeqNo {
+        self.seq
+    }
+    pub fn kind(&self) -> ValueKind {
+        self.kind
+    }
+    pub fn value(&self) -> &[u8] {
+        self.block.entries().get(self.value.clone()).unwrap_or_default()
+    }
+
+    pub fn seek_to_first(&mut self) -> Result<(), DecodeError> {
+        self.key.clear();
+        self.next_off = 0;
+        self.advance()
+    }
+
+    /// Position at the first entry whose user key is >= `target`.
+    pub fn seek(&mut self, target: &[u8]) -> Result<(), DecodeError> {
+        self.next_off = self.block.seek_restart(target)?;
+        self.key.clear();
+        loop {
+            self.advance()?;
+            if !self.valid || self.key.as_slice() >= target {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Move to the following entry (or past the end).
+    pub fn advance(&mut self) -> Result<(), DecodeError> {
+        self.valid = false;
+        if self.next_off >= self.block.restarts_off {
+            return Ok(());
+        }
+        let e = self.block.entry_at(self.next_off)?;
+        if e.shared > self.key.len() {
+            return Err(DecodeError::Invalid("shared prefix longer than previous key"));
+        }
+        (self.seq, self.kind) = unpack_seq_kind(e.seq_kind)?;
+        self.key.truncate(e.shared);
+        self.key.extend_from_slice(e.suffix);
+        self.value = (e.next - e.value.len())..e.next;
+        self.next_off = e.next;
+        self.valid = true;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::super::block_builder::BlockBuilder;
+    use super::*;
+    use crate::storage::types::pack_seq_kind;
+    use proptest::prelude::*;
+
+    type E = (Vec<u8>, SeqNo, ValueKind, Vec<u8>);
+
+    fn build(entries: &[E], interval: usize) -> Rc<Block> {
+        let mut b = BlockBuilder::new(interval);
+        for (k, s, kind, v) in entries {
+            b.add(k, pack_seq_kind(*s, *kind), v);
+        }
+        Rc::new(Block::decode(b.finish()).unwrap())
+    }
+
+    fn collect(block: &Rc<Block>) -> Vec<E> {
+        let mut it = BlockIter::new(block.clone());
+        it.seek_to_first().unwrap();
+        let mut out = Vec::new();
+        while it.valid() {
+            out.push((it.key().to_vec(), it.seq(), it.kind(), it.value().to_vec()));
+            it.advance().unwrap();
+        }
+        out
+    }
+
+    fn e(k: &str, s: SeqNo, v: &str) -> E {
+        (k.as_bytes().to_vec(), s, ValueKind::Value, v.as_bytes().to_vec())
+    }
+
+    fn sample() -> Vec<E> {
+        vec![
+            e("apple", 9, "red"),
+            e("apple", 3, "green"),
+            (b"apricot".to_vec(), 7, ValueKind::Tombstone, vec![]),
+            e("banana", 1, ""),
+            e("band", 4, "x"),
+            e("bandana", 4, &"y".repeat(10_000)),
+            e("c", 2, "z"),
+        ]
+    }
+
+    #[test]
+    fn roundtrip_all_restart_intervals() {
+        for interval in [1, 2, 3, 16] {
+            let block = build(&sample(), interval);
+            assert_eq!(collect(&block), sample(), "interval {interval}");
+        }
+    }
+
+    #[test]
+    fn restart_points_placed_every_interval() {
+        let entries: Vec<E> = (0..40).map(|i| e(&format!("key{i:03}"), 1, "v")).collect();
+        let block = build(&entries, 16);
+        assert_eq!(block.num_restarts, 3);
+        for i in 0..3 {
+            let k = block.restart_key(i).unwrap();
+            assert_eq!(k, format!("key{:03}", i * 16).as_bytes());
+        }
+    }
+
+    #[test]
+    fn seek_and_find() {
+        let block = build(&sample(), 2);
+        let mut it = BlockIter::new(block.clone());
+        it.seek(b"apple").unwrap();
+        assert_eq!((it.key(), it.seq()), (&b"apple"[..], 9));
+        it.advance().unwrap();
+        assert_eq!(it.seq(), 3);
+        it.seek(b"ban").unwrap();
+        assert_eq!(it.key(), b"banana");
+        it.seek(b"bandan").unwrap();
+        assert_eq!(it.key(), b"bandana");
+        assert_eq!(it.value().len(), 10_000);
+        it.seek(b"d").unwrap();
+        assert!(!it.valid());
+
+        let f = block.find_first_ge(b"apple").unwrap().unwrap();
+        assert!(f.key_eq && f.seq == 9 && f.value == b"red");
+        let f = block.find_first_ge(b"apricot").unwrap().unwrap();
+        assert_eq!((f.key_eq, f.kind), (true, ValueKind::Tombstone));
+        let f = block.find_first_ge(b"banana").unwrap().unwrap();
+        assert!(f.key_eq && f.value.is_empty());
+        assert!(!block.find_first_ge(b"b").unwrap().unwrap().key_eq);
+        assert!(!block.find_first_ge(b"").unwrap().unwrap().key_eq);
+        assert!(block.find_first_ge(b"cc").unwrap().is_none());
+    }
+
+    #[test]
+    fn empty_block() {
+        let block = build(&[], 16);
+        assert!(block.is_empty());
+        assert!(collect(&block).is_empty());
+        assert!(block.find_first_ge(b"a").unwrap().is_none());
+    }
+
+    fn raw_block() -> Vec<u8> {
+        let mut b = BlockBuilder::new(2);
+        for (k, s, kind, v) in sample() {
+            b.add(&k, pack_seq_kind(s, kind), &v);
+        }
+        b.finish()
+    }
+
+    /// Decode then walk every entry and probe: must not panic, may fail.
+    fn exercise(data: Vec<u8>) -> Result<(), DecodeError> {
+        let block = Rc::new(Block::decode(data)?);
+        let mut it = BlockIter::new(block.clone());
+        it.seek_to_first()?;
+        while it.valid() {
+            it.advance()?;
+        }
+        for probe in [&b""[..], b"band", b"c", b"zz"] {
+            it.seek(probe)?;
+            block.find_first_ge(probe)?;
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn bad_blocks_error() {
+        let raw = raw_block();
+        for cut in [0, 1, 3, raw.len() - 1] {
+            assert!(Block::decode(raw[..cut].to_vec()).is_err(), "cut {cut}");
+        }
+        let mut bad = raw.clone();
+        let n = bad.len();
+        bad[n - 4..].copy_from_slice(&1_000_000u32.to_le_bytes());
+        assert!(Block::decode(bad).is_err(), "restart count");
+        let mut bad = raw.clone();
+        bad[n - 8..n - 4].copy_from_slice(&(n as u32).to_le_bytes());
+        assert!(Block::decode(bad).is_err(), "restart past end");
+        // A restart pointing into the middle of an entry.
+        let mut bad = raw.clone();
+        bad[n - 8..n - 4].copy_from_slice(&((n as u32) - 100).to_le_bytes());
+        assert!(exercise(bad).is_err());
+        // A value length running past the entries.
+        let mut bad = raw.clone();
+        bad[2] = 0x7f;
+        assert!(exercise(bad).is_err());
+        assert!(exercise(vec![0xff; 64]).is_err());
+    }
+
+    #[test]
+    fn every_flipped_byte_never_panics() {
+        let raw = raw_block();
+        for i in 0..raw.len() {
+            for bit in [0x01, 0x80] {
+                let mut b = raw.clone();
+                b[i] ^= bit;
+                let _ = exercise(b);
+            }
+        }
+    }
+
+    fn sorted_entries() -> impl Strategy<Value = Vec<E>> {
+        let entry = (
+            proptest::collection::vec(prop_oneof![Just(b'a'), Just(b'b'), any::<u8>()], 0..12),
+            1..1000u64,
+            prop_oneof![Just(ValueKind::Value), Just(ValueKind::Tombstone)],
+            proptest::collection::vec(any::<u8>(), 0..40),
+        );
+        proptest::collection::vec(entry, 0..200).prop_map(|mut v| {
+            v.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+            v.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
+            v
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn prop_roundtrip_and_seek(
+            entries in sorted_entries(),
+            interval in 1..20usize,
+            random_probe in proptest::collection::vec(prop_oneof![Just(b'a'), any::<u8>()], 0..6),
+            pick in any::<proptest::sample::Index>(),
+            existing in any::<bool>(),
+        ) {
+            let block = build(&entries, interval);
+            let probe = match (existing, entries.is_empty()) {
+                (true, false) => entries[pick.index(entries.len())].0.clone(),
+                _ => random_probe,
+            };
+            prop_assert_eq!(collect(&block), entries.clone());
+            let want = entries.iter().position(|x| x.0.as_slice() >= probe.as_slice());
+            let mut it = BlockIter::new(block.clone());
+            it.seek(&probe).unwrap();
+            let found = block.find_first_ge(&probe).unwrap();
+            match want {
+                None => {
+                    prop_assert!(!it.valid());
+                    prop_assert!(found.is_none());
+                }
+                Some(i) => {
+                    let w = &entries[i];
+                    prop_assert_eq!((it.key(), it.seq(), it.value()), (&w.0[..], w.1, &w.3[..]));
+                    let f = found.unwrap();
+                    prop_assert_eq!((f.key_eq, f.seq, f.value), (w.0 == probe, w.1, &w.3[..]));
+                }
+            }
+        }
+
+        #[test]
+        fn prop_garbage_never_panics(data in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let _ = exercise(data);
+        }
+    }
+}

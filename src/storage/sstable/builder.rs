@@ -1,0 +1,180 @@
+//! [`TableBuilder`]: turns a sorted stream of entries into a whole table file
+//! image in memory (flushes and compactions then write it with one aligned
+//! `write_at`).
+
+use super::block_builder::BlockBuilder;
+use super::bloom::{build_filter, hash_key};
+use super::format::{put_block_trailer, BlockHandle, Footer, BLOCK_TRAILER_LEN, FOOTER_LEN};
+use super::properties::{Properties, TableMeta};
+use crate::storage::disk::{align_up, ALIGN};
+use crate::storage::types::{cmp_internal, pack_seq_kind, SeqNo, ValueKind};
+
+/// Padding after a data block to the next page boundary is added only when
+/// it is this small: then small-entry blocks each sit in one page (one 4 KiB
+/// read per lookup under O_DIRECT) while large-entry tables waste little.
+const MAX_ALIGN_PAD: usize = ALIGN / 8;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableOptions {
+    /// Target size of a data block including its 5-byte trailer. Blocks
+    /// holding one entry larger than this exceed it.
+    pub block_size: usize,
+    /// Entries between restart points in data blocks.
+    pub restart_interval: usize,
+    /// Bloom filter bits per distinct user key (10 gives about 1% FP).
+    pub bloom_bits_per_key: u32,
+}
+
+impl Default for TableOptions {
+    fn default() -> Self {
+        TableOptions { block_size: 4096, restart_interval: 16, bloom_bits_per_key: 10 }
+    }
+}
+
+pub struct TableBuilder {
+    opts: TableOptions,
+    out: Vec<u8>,
+    data: BlockBuilder,
+    /// One entry per data block, every entry a restart (pure binary search).
+    index: BlockBuilder,
+    /// Hashes of distinct user keys, for the filter built at the end.
+    hashes: Vec<u64>,
+    last_key: Vec<u8>,
+    last_seq_kind: u64,
+    meta: TableMeta,
+    data_blocks: u64,
+    scratch: Vec<u8>,
+}
+
+impl TableBuilder {
+    pub fn new(opts: &TableOptions) -> Self {
+        TableBuilder {
+            opts: opts.clone(),
+            out: Vec::new(),
+            data: BlockBuilder::new(opts.restart_interval),
+            index: BlockBuilder::new(1),
+            hashes: Vec::new(),
+            last_key: Vec::new(),
+            last_seq_kind: 0,
+            meta: TableMeta::default(),
+            data_blocks: 0,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Entries must arrive in internal order (`types::cmp_internal`): key
+    /// ascending, seq descending, no duplicate (key, seq).
+    pub fn add(&mut self, key: &[u8], seq: SeqNo, kind: ValueKind, value: &[u8]) {
+        let first = self.meta.entries == 0;
+        debug_assert!(
+            first || cmp_internal(&self.last_key, self.meta_last_seq(), key, seq).is_lt(),
+            "entries out of internal order"
+        );
+        if !self.data.is_empty() && self.data.size_after(key, value) + BLOCK_TRAILER_LEN > self.block_limit() {
+            self.flush_data_block();
+        }
+        if first {
+            self.meta.smallest = key.to_vec();
+            self.meta.min_seq = seq;
+        }
+        if first || key != self.last_key.as_slice() {
+            self.hashes.push(hash_key(key));
+        }
+        self.last_seq_kind = pack_seq_kind(seq, kind);
+        self.data.add(key, self.last_seq_kind, value);
+        self.last_key.clear();
+        self.last_key.extend_from_slice(key);
+        self.count(seq, kind);
+    }
+
+    fn meta_last_seq(&self) -> SeqNo {
+        self.last_seq_kind >> 8
+    }
+
+    fn count(&mut self, seq: SeqNo, kind: ValueKind) {
+        let m = &mut self.meta;
+        m.entries += 1;
+        m.tombstones += u64::from(kind == ValueKind::Tombstone);
+        m.min_seq = m.min_seq.min(seq);
+        m.max_seq = m.max_seq.max(seq);
+    }
+
+    /// Write the current data block and index it by its last internal key.
+    fn flush_data_block(&mut self) {
+        let start = self.out.len();
+        self.data.finish_into(&mut self.out);
+        let handle = seal_block(&mut self.out, start);
+        self.scratch.clear();
+        handle.encode_varint(&mut self.scratch);
+        self.index.add(&self.last_key, self.last_seq_kind, &self.scratch);
+        self.data_blocks += 1;
+        self.maybe_align();
+    }
+
+    /// Bytes (with trailer) the current data block may take. With a page-
+    /// multiple block size the block is made to end on a page boundary
+    /// (between 3/4 and 5/4 of `block_size` after its start), so after a
+    /// large entry has knocked blocks off alignment the next one realigns.
+    fn block_limit(&self) -> usize {
+        let bs = self.opts.block_size;
+        if bs == 0 || !bs.is_multiple_of(ALIGN) {
+            return bs;
+        }
+        let start = self.out.len();
+        align_up(start + bs * 3 / 4 + 1) - start
+    }
+
+    /// Pad to the next page boundary if cheap (see [`MAX_ALIGN_PAD`]).
+    fn maybe_align(&mut self) {
+        let pad = align_up(self.out.len()) - self.out.len();
+        if self.opts.block_size.is_multiple_of(ALIGN) && pad <= MAX_ALIGN_PAD {
+            self.out.resize(self.out.len() + pad, 0);
+        }
+    }
+
+    /// Approximate size of the file if finished now.
+    pub fn estimated_size(&self) -> usize {
+        let filter = self.hashes.len() * self.opts.bloom_bits_per_key as usize / 8;
+        self.out.len() + self.data.estimated_size() + self.index.estimated_size() + filter + FOOTER_LEN
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.meta.entries == 0
+    }
+
+    /// The whole file image (length a multiple of `disk::ALIGN`) and its meta.
+    /// Layout: data blocks, filter, index, properties, zero padding, footer.
+    pub fn finish(mut self) -> (Vec<u8>, TableMeta) {
+        if !self.data.is_empty() {
+            self.flush_data_block();
+        }
+        self.meta.largest = std::mem::take(&mut self.last_key);
+        let filter = self.append(|b, out| out.extend_from_slice(&build_filter(&b.hashes, b.opts.bloom_bits_per_key)));
+        let index = self.append(|b, out| b.index.finish_into(out));
+        let props = Properties { meta: self.meta.clone(), data_blocks: self.data_blocks };
+        let properties = self.append(|_, out| props.encode(out));
+        let footer = Footer { index, filter, properties };
+        let padded = align_up(self.out.len() + FOOTER_LEN) - FOOTER_LEN;
+        self.out.resize(padded, 0);
+        self.out.extend_from_slice(&footer.encode());
+        self.meta.file_size = self.out.len() as u64;
+        (self.out, self.meta)
+    }
+
+    /// Append one meta block produced by `f` and seal it with a trailer.
+    fn append(&mut self, f: impl FnOnce(&mut Self, &mut Vec<u8>)) -> BlockHandle {
+        let mut out = std::mem::take(&mut self.out);
+        let start = out.len();
+        f(self, &mut out);
+        let h = seal_block(&mut out, start);
+        self.out = out;
+        h
+    }
+}
+
+/// Add the trailer to the block written from `start` and return its handle.
+fn seal_block(out: &mut Vec<u8>, start: usize) -> BlockHandle {
+    let handle = BlockHandle { offset: start as u64, size: (out.len() - start) as u64 };
+    put_block_trailer(out, start);
+    handle
+}

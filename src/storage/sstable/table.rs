@@ -1,0 +1,407 @@
+//! [`Table`]: an open SSTable (footer, index, filter and properties held in
+//! memory; data blocks read on demand through the [`BlockCache`]) and
+//! [`TableIter`], which streams a table block by block.
+//!
+//! Every decode failure becomes `Error::Corruption` naming the file and the
+//! offset of the block (or footer) that failed.
+
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use super::block::{Block, BlockIter};
+use super::bloom::Bloom;
+use super::cache::BlockCache;
+use super::format::{unwrap_block, BlockHandle, Footer, FOOTER_LEN, MAX_BLOCK_LEN};
+use super::properties::{Properties, TableMeta};
+use crate::storage::disk::{DiskFile, ALIGN};
+use crate::storage::error::{DecodeError, Error, Result};
+use crate::storage::types::{cmp_internal, Entry, SeqNo, ValueKind};
+
+/// Bytes a [`TableIter`] reads at once when streaming data blocks: large
+/// sequential reads for compaction instead of one I/O per 4 KiB block.
+pub const READAHEAD_BYTES: usize = 256 * 1024;
+
+/// Upper bound on the metadata region (filter + index + properties) read by
+/// `open`, so a plausible-looking footer cannot make us allocate unbounded.
+const MAX_META_REGION: u64 = 3 * MAX_BLOCK_LEN;
+
+pub struct Table<F: DiskFile> {
+    id: u64,
+    path: PathBuf,
+    file: F,
+    cache: Rc<BlockCache>,
+    meta: TableMeta,
+    data_blocks: u64,
+    index: Rc<Block>,
+    index_offset: u64,
+    bloom: Bloom,
+    /// Data blocks lie in `[0, data_end)`; metadata follows.
+    data_end: u64,
+}
+
+/// The metadata of a table as decoded from its tail.
+struct Tail {
+    footer: Footer,
+    props: Properties,
+    index: Block,
+    bloom: Bloom,
+}
+
+impl<F: DiskFile> Table<F> {
+    /// Read and verify footer, index, filter and properties (one read for the
+    /// footer, one for the rest). Data blocks are not read.
+    pub async fn open(id: u64, path: PathBuf, file: F, cache: Rc<BlockCache>) -> Result<Self> {
+        let len = file.len().await.map_err(|e| Error::io(&path, e))?;
+        let tail = read_tail(&file, &path, len).await?;
+        let mut meta = tail.props.meta;
+        meta.file_size = len;
+        Ok(Table {
+            id,
+            path,
+            file,
+            cache,
+            meta,
+            data_blocks: tail.props.data_blocks,
+            index: Rc::new(tail.index),
+            index_offset: tail.footer.index.offset,
+            bloom: tail.bloom,
+            data_end: tail.footer.meta_start(),
+        })
+    }
+
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+    pub fn meta(&self) -> &TableMeta {
+        &self.meta
+    }
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+    pub fn data_blocks(&self) -> u64 {
+        self.data_blocks
+    }
+
+    /// Bloom filter only: false means the key is certainly absent.
+    pub fn may_contain(&self, key: &[u8]) -> bool {
+        self.bloom.may_contain(key)
+    }
+
+    /// Newest version of `key` in this table: key range and Bloom filter
+    /// first, then the in-memory index, then one data block via the cache.
+    pub async fn get(&self, key: &[u8]) -> Result<Option<(SeqNo, ValueKind, Vec<u8>)>> {
+        if self.meta.entries == 0 || key < self.meta.smallest.as_slice() || key > self.meta.largest.as_slice() {
+            return Ok(None);
+        }
+        if !self.bloom.may_contain(key) {
+            return Ok(None);
+        }
+        let Some(handle) = self.find_block(key)? else {
+            return Ok(None);
+        };
+        let block = self.cached_block(handle).await?;
+        let found = block.find_first_ge(key).map_err(|e| self.corrupt(handle.offset, e))?;
+        Ok(found.filter(|f| f.key_eq).map(|f| (f.seq, f.kind, f.value.to_vec())))
+    }
+
+    /// The first data block whose last key is >= `key`.
+    fn find_block(&self, key: &[u8]) -> Result<Option<BlockHandle>> {
+        let found = self.index.find_first_ge(key).map_err(|e| self.corrupt(self.index_offset, e))?;
+        found.map(|f| self.data_handle(f.value)).transpose()
+    }
+
+    /// Decode an index entry's value and check it points into the data region.
+    fn data_handle(&self, value: &[u8]) -> Result<BlockHandle> {
+        let h = BlockHandle::decode_varint(value).map_err(|e| self.corrupt(self.index_offset, e))?;
+        h.check_within(0, self.data_end).map_err(|e| self.corrupt(self.index_offset, e))?;
+        Ok(h)
+    }
+
+    fn corrupt(&self, offset: u64, e: DecodeError) -> Error {
+        Error::corruption(&self.path, offset, e)
+    }
+
+    async fn cached_block(&self, h: BlockHandle) -> Result<Rc<Block>> {
+        if let Some(b) = self.cache.get(self.id, h.offset) {
+            return Ok(b);
+        }
+        let block = Rc::new(self.read_block(h).await?);
+        self.cache.insert(self.id, h.offset, block.clone());
+        Ok(block)
+    }
+
+    /// Read one block from disk (no cache) and check its checksum.
+    async fn read_block(&self, h: BlockHandle) -> Result<Block> {
+        let raw = self.file.read_at(h.offset, h.disk_len()).await.map_err(|e| Error::io(&self.path, e))?;
+        self.decode_block(raw, h)
+    }
+
+    fn decode_block(&self, raw: Vec<u8>, h: BlockHandle) -> Result<Block> {
+        unwrap_block(raw, &h).and_then(Block::decode).map_err(|e| self.corrupt(h.offset, e))
+    }
+
+    /// Re-read footer, metadata and every data block from disk (bypassing the
+    /// cache) and check every checksum, every entry and the key order.
+    pub async fn verify(&self) -> Result<()> {
+        let len = self.file.len().await.map_err(|e| Error::io(&self.path, e))?;
+        read_tail(&self.file, &self.path, len).await?;
+        let mut index = BlockIter::new(self.index.clone());
+        index.seek_to_first().map_err(|e| self.corrupt(self.index_offset, e))?;
+        let mut check = OrderCheck::default();
+        while index.valid() {
+            let h = self.data_handle(index.value())?;
+            if h.offset < check.next_offset {
+                return Err(self.corrupt(self.index_offset, DecodeError::Invalid("overlapping data blocks")));
+            }
+            let block = Rc::new(self.read_block(h).await?);
+            check.block(block, index.key(), h).map_err(|e| self.corrupt(h.offset, e))?;
+            index.advance().map_err(|e| self.corrupt(self.index_offset, e))?;
+        }
+        check.finish(&self.meta, self.data_blocks).map_err(|e| self.corrupt(self.index_offset, e))
+    }
+
+    /// Close the file and drop this table's blocks from the cache. Dropping a
+    /// `Table` instead is fine too (the file is closed on drop, and cached
+    /// blocks age out), but `close` reports I/O errors and frees cache space
+    /// at once. With outstanding iterators (`Rc` clones), use
+    /// `Rc::try_unwrap` first, or just drop.
+    pub async fn close(self) -> Result<()> {
+        self.cache.remove_table(self.id);
+        self.file.close().await.map_err(|e| Error::io(&self.path, e))
+    }
+
+    /// A streaming iterator over the whole table, positioned before the
+    /// first entry (call `seek`/`seek_to_first`, or just `next`).
+    pub fn iter(self: &Rc<Self>) -> TableIter<F> {
+        TableIter {
+            table: self.clone(),
+            index: BlockIter::new(self.index.clone()),
+            data: None,
+            positioned: false,
+            readahead: ReadAhead::default(),
+        }
+    }
+}
+
+/// Read exactly `len` bytes at `pos`; a short read means the file is truncated.
+async fn read_exact<F: DiskFile>(file: &F, path: &Path, pos: u64, len: usize) -> Result<Vec<u8>> {
+    let buf = file.read_at(pos, len).await.map_err(|e| Error::io(path, e))?;
+    if buf.len() != len {
+        return Err(Error::corruption(path, pos, DecodeError::Truncated { needed: len, had: buf.len() }));
+    }
+    Ok(buf)
+}
+
+/// Read and decode everything after the data blocks: footer first, then the
+/// filter/index/properties region in one read.
+async fn read_tail<F: DiskFile>(file: &F, path: &Path, len: u64) -> Result<Tail> {
+    let footer_off = footer_offset(len).map_err(|e| Error::corruption(path, len, e))?;
+    let raw = read_exact(file, path, footer_off, FOOTER_LEN).await?;
+    let footer = Footer::decode(&raw, footer_off).map_err(|e| Error::corruption(path, footer_off, e))?;
+    let start = footer.meta_start();
+    let region_len = footer_off - start; // handles were checked to end before the footer
+    if region_len > MAX_META_REGION {
+        let e = DecodeError::TooLarge { len: region_len, limit: MAX_META_REGION };
+        return Err(Error::corruption(path, footer_off, e));
+    }
+    let region = read_exact(file, path, start, region_len as usize).await?;
+    let block = |h: &BlockHandle| {
+        let from = (h.offset - start) as usize;
+        let raw = region.get(from..from + h.disk_len()).unwrap_or_default().to_vec();
+        unwrap_block(raw, h).map_err(|e| Error::corruption(path, h.offset, e))
+    };
+    let at = |h: &BlockHandle| {
+        let off = h.offset;
+        move |e| Error::corruption(path, off, e)
+    };
+    Ok(Tail {
+        bloom: Bloom::decode(block(&footer.filter)?).map_err(at(&footer.filter))?,
+        index: Block::decode(block(&footer.index)?).map_err(at(&footer.index))?,
+        props: Properties::decode(&block(&footer.properties)?).map_err(at(&footer.properties))?,
+        footer,
+    })
+}
+
+fn footer_offset(len: u64) -> Result<u64, DecodeError> {
+    if !len.is_multiple_of(ALIGN as u64) {
+        return Err(DecodeError::Invalid("file length not a multiple of 4096 (truncated?)"));
+    }
+    len.checked_sub(FOOTER_LEN as u64).ok_or(DecodeError::Truncated { needed: FOOTER_LEN, had: len as usize })
+}
+
+/// State of `verify`'s walk: entries must be in strict internal order, each
+/// index key must equal its block's last key, and totals must match the
+/// properties.
+#[derive(Default)]
+struct OrderCheck {
+    prev: Option<(Vec<u8>, SeqNo)>,
+    first: Option<Vec<u8>>,
+    entries: u64,
+    blocks: u64,
+    next_offset: u64,
+}
+
+impl OrderCheck {
+    fn block(&mut self, block: Rc<Block>, index_key: &[u8], h: BlockHandle) -> Result<(), DecodeError> {
+        let mut it = BlockIter::new(block);
+        it.seek_to_first()?;
+        if !it.valid() {
+            return Err(DecodeError::Invalid("empty data block"));
+        }
+        while it.valid() {
+            self.entry(it.key(), it.seq())?;
+            it.advance()?;
+        }
+        if self.prev.as_ref().map(|p| p.0.as_slice()) != Some(index_key) {
+            return Err(DecodeError::Invalid("index key is not the block's last key"));
+        }
+        self.blocks += 1;
+        self.next_offset = h.end().unwrap_or(u64::MAX);
+        Ok(())
+    }
+
+    fn entry(&mut self, key: &[u8], seq: SeqNo) -> Result<(), DecodeError> {
+        if let Some((pk, ps)) = &self.prev {
+            if !cmp_internal(pk, *ps, key, seq).is_lt() {
+                return Err(DecodeError::Invalid("entries out of order"));
+            }
+        }
+        if self.first.is_none() {
+            self.first = Some(key.to_vec());
+        }
+        self.prev = Some((key.to_vec(), seq));
+        self.entries += 1;
+        Ok(())
+    }
+
+    fn finish(self, meta: &TableMeta, data_blocks: u64) -> Result<(), DecodeError> {
+        let last = self.prev.map(|p| p.0).unwrap_or_default();
+        let ok = self.entries == meta.entries
+            && self.blocks == data_blocks
+            && self.first.unwrap_or_default() == meta.smallest
+            && last == meta.largest;
+        if ok {
+            Ok(())
+        } else {
+            Err(DecodeError::Invalid("data blocks disagree with table properties"))
+        }
+    }
+}
+
+/// The last large read of data blocks, kept so the following blocks are
+/// sliced out of memory.
+#[derive(Default)]
+struct ReadAhead {
+    offset: u64,
+    buf: Vec<u8>,
+}
+
+impl ReadAhead {
+    fn slice(&self, h: &BlockHandle) -> Option<Vec<u8>> {
+        let from = usize::try_from(h.offset.checked_sub(self.offset)?).ok()?;
+        self.buf.get(from..from.checked_add(h.disk_len())?).map(<[u8]>::to_vec)
+    }
+}
+
+/// Streams a table in internal order, one block at a time.
+///
+/// Cache policy: a block already in the cache is used (via `peek`, which
+/// neither promotes it nor counts a hit); a block not in the cache is read
+/// through a [`READAHEAD_BYTES`] buffer and *not* inserted, so a compaction
+/// scanning tens of MiB does not evict the point-read working set.
+pub struct TableIter<F: DiskFile> {
+    table: Rc<Table<F>>,
+    index: BlockIter,
+    /// Positioned at the entry `next` returns; None when exhausted.
+    data: Option<BlockIter>,
+    positioned: bool,
+    readahead: ReadAhead,
+}
+
+impl<F: DiskFile> TableIter<F> {
+    /// Position at the first entry with key >= `key` (all versions of it,
+    /// newest first).
+    pub async fn seek(&mut self, key: &[u8]) -> Result<()> {
+        self.positioned = true;
+        let t = self.table.clone();
+        self.index.seek(key).map_err(|e| t.corrupt(t.index_offset, e))?;
+        self.enter_block(Some(key)).await
+    }
+
+    pub async fn seek_to_first(&mut self) -> Result<()> {
+        self.positioned = true;
+        let t = self.table.clone();
+        self.index.seek_to_first().map_err(|e| t.corrupt(t.index_offset, e))?;
+        self.enter_block(None).await
+    }
+
+    /// The next entry in internal order, None at the end.
+    pub async fn next(&mut self) -> Result<Option<Entry>> {
+        if !self.positioned {
+            self.seek_to_first().await?;
+        }
+        let Some(d) = self.data.as_mut() else {
+            return Ok(None);
+        };
+        let entry = Entry { key: d.key().to_vec(), seq: d.seq(), kind: d.kind(), value: d.value().to_vec() };
+        let advanced = d.advance();
+        let at_end = !d.valid();
+        if let Err(e) = advanced {
+            return Err(self.block_error(e));
+        }
+        if at_end {
+            self.next_index_entry()?;
+            self.enter_block(None).await?;
+        }
+        Ok(Some(entry))
+    }
+
+    fn next_index_entry(&mut self) -> Result<()> {
+        let t = &self.table;
+        self.index.advance().map_err(|e| t.corrupt(t.index_offset, e))
+    }
+
+    /// Error in the current data block: report the block's offset.
+    fn block_error(&self, e: DecodeError) -> Error {
+        let off = BlockHandle::decode_varint(self.index.value()).map(|h| h.offset).unwrap_or(self.table.index_offset);
+        self.table.corrupt(off, e)
+    }
+
+    /// Load the block under the index cursor and position in it (at `target`
+    /// or its start), moving on to later blocks while a block yields nothing.
+    async fn enter_block(&mut self, mut target: Option<&[u8]>) -> Result<()> {
+        self.data = None;
+        while self.index.valid() {
+            let h = self.table.data_handle(self.index.value())?;
+            let mut it = BlockIter::new(self.scan_block(h).await?);
+            let r = match target {
+                Some(k) => it.seek(k),
+                None => it.seek_to_first(),
+            };
+            r.map_err(|e| self.table.corrupt(h.offset, e))?;
+            if it.valid() {
+                self.data = Some(it);
+                return Ok(());
+            }
+            self.next_index_entry()?;
+            target = None;
+        }
+        Ok(())
+    }
+
+    /// A block for scanning: from the cache if present, else via read-ahead.
+    async fn scan_block(&mut self, h: BlockHandle) -> Result<Rc<Block>> {
+        let t = self.table.clone();
+        if let Some(b) = t.cache.peek(t.id, h.offset) {
+            return Ok(b);
+        }
+        if self.readahead.slice(&h).is_none() {
+            // data_handle checked h ends within data_end, so this cannot underflow.
+            let len = (h.disk_len() as u64).max(READAHEAD_BYTES as u64).min(t.data_end - h.offset);
+            let buf = t.file.read_at(h.offset, len as usize).await.map_err(|e| Error::io(&t.path, e))?;
+            self.readahead = ReadAhead { offset: h.offset, buf };
+        }
+        let raw = self.readahead.slice(&h).unwrap_or_default();
+        Ok(Rc::new(t.decode_block(raw, h)?))
+    }
+}

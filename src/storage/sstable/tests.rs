@@ -1,0 +1,373 @@
+//! Whole-table tests: build an image, write it to a `SimDisk` (or a real
+//! `DmaDisk`), open, read, scan, and corrupt it.
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use futures_lite::future::block_on;
+use proptest::prelude::*;
+
+use super::*;
+use crate::storage::disk::{Disk, DiskFile, DmaDisk, SimDisk, ALIGN};
+use crate::storage::error::Error;
+use crate::storage::types::{Entry, SeqNo, ValueKind};
+
+fn entry(key: &[u8], seq: SeqNo, kind: ValueKind, value: &[u8]) -> Entry {
+    Entry { key: key.to_vec(), seq, kind, value: value.to_vec() }
+}
+
+/// ~10k entries: every 7th key has 3 versions, every 11th newest version is a
+/// tombstone, some values are empty, one is large, and one key has enough
+/// versions to span several blocks.
+fn sample() -> Vec<Entry> {
+    let mut v = Vec::new();
+    for i in 0..9000u64 {
+        let key = format!("key{i:06}").into_bytes();
+        if i == 4242 {
+            for s in (1..=300).rev() {
+                v.push(entry(&key, s, ValueKind::Value, &[b'v'; 100]));
+            }
+            continue;
+        }
+        let versions = if i % 7 == 0 { 3 } else { 1 };
+        for n in 0..versions {
+            let seq = 1000 + i * 4 - n;
+            let tomb = n == 0 && i % 11 == 0;
+            let value = match i {
+                _ if tomb => Vec::new(),
+                13 => vec![b'L'; 100_000],
+                _ if i % 5 == 0 => Vec::new(),
+                _ => format!("value-{i}-{n}").into_bytes(),
+            };
+            let kind = if tomb { ValueKind::Tombstone } else { ValueKind::Value };
+            v.push(Entry { key: key.clone(), seq, kind, value });
+        }
+    }
+    v
+}
+
+fn build(entries: &[Entry], opts: &TableOptions) -> (Vec<u8>, TableMeta) {
+    let mut b = TableBuilder::new(opts);
+    for e in entries {
+        b.add(&e.key, e.seq, e.kind, &e.value);
+    }
+    b.finish()
+}
+
+async fn write<D: Disk>(disk: &D, path: &Path, image: &[u8]) {
+    let f = disk.create(path).await.unwrap();
+    f.write_at(0, image).await.unwrap();
+    f.sync_data().await.unwrap();
+    f.close().await.unwrap();
+}
+
+async fn open<D: Disk>(disk: &D, path: &Path) -> crate::storage::error::Result<Rc<Table<D::File>>> {
+    let file = disk.open(path).await.unwrap();
+    Table::open(7, path.to_path_buf(), file, Rc::new(BlockCache::new(1 << 20))).await.map(Rc::new)
+}
+
+fn sim_table(entries: &[Entry]) -> (SimDisk, PathBuf, Vec<u8>, TableMeta) {
+    let (image, meta) = build(entries, &TableOptions::default());
+    let disk = SimDisk::new();
+    let path = PathBuf::from("/db/000007.sst");
+    block_on(write(&disk, &path, &image));
+    (disk, path, image, meta)
+}
+
+async fn scan<F: DiskFile>(it: &mut TableIter<F>) -> Vec<Entry> {
+    let mut out = Vec::new();
+    while let Some(e) = it.next().await.unwrap() {
+        out.push(e);
+    }
+    out
+}
+
+fn footer_of(image: &[u8]) -> Footer {
+    let off = image.len() - FOOTER_LEN;
+    Footer::decode(&image[off..], off as u64).unwrap()
+}
+
+/// The data block handles, read from the image's index block.
+fn data_handles(image: &[u8]) -> Vec<BlockHandle> {
+    let h = footer_of(image).index;
+    let raw = image[h.offset as usize..][..h.size as usize].to_vec();
+    let mut it = BlockIter::new(Rc::new(Block::decode(raw).unwrap()));
+    it.seek_to_first().unwrap();
+    let mut v = Vec::new();
+    while it.valid() {
+        v.push(BlockHandle::decode_varint(it.value()).unwrap());
+        it.advance().unwrap();
+    }
+    v
+}
+
+#[track_caller]
+fn assert_corruption<T>(r: crate::storage::error::Result<T>, path: &Path, offsets: std::ops::Range<u64>) {
+    match r {
+        Err(Error::Corruption { file, offset, .. }) => {
+            assert_eq!(file, path.display().to_string());
+            assert!(offsets.contains(&offset), "offset {offset} not in {offsets:?}");
+        }
+        Err(e) => panic!("expected corruption, got {e}"),
+        Ok(_) => panic!("expected corruption, got Ok"),
+    }
+}
+
+#[test]
+fn build_open_get_scan() {
+    let entries = sample();
+    let (disk, path, image, meta) = sim_table(&entries);
+    assert_eq!(image.len() % ALIGN, 0);
+    assert_eq!(meta.file_size, image.len() as u64);
+    assert_eq!(
+        (meta.entries, meta.smallest.as_slice(), meta.largest.as_slice()),
+        (entries.len() as u64, &b"key000000"[..], &b"key008999"[..])
+    );
+    assert_eq!(meta.tombstones, entries.iter().filter(|e| e.kind == ValueKind::Tombstone).count() as u64);
+    assert_eq!((meta.min_seq, meta.max_seq), (1, entries.iter().map(|e| e.seq).max().unwrap()));
+    block_on(async {
+        let t = open(&disk, &path).await.unwrap();
+        assert_eq!(t.meta(), &meta);
+        assert_eq!(t.path(), path);
+        assert_eq!(t.id(), 7);
+        // Newest version of every key.
+        let mut prev: &[u8] = b"";
+        for e in &entries {
+            if e.key != prev {
+                let got = t.get(&e.key).await.unwrap().unwrap();
+                assert_eq!(got, (e.seq, e.kind, e.value.clone()), "{:?}", String::from_utf8_lossy(&e.key));
+                assert!(t.may_contain(&e.key));
+            }
+            prev = &e.key;
+        }
+        for absent in [&b""[..], b"a", b"key", b"key0000005", b"key004242x", b"key009000", b"zzz"] {
+            assert_eq!(t.get(absent).await.unwrap(), None, "{absent:?}");
+        }
+        assert_eq!(scan(&mut t.iter()).await, entries);
+        t.verify().await.unwrap();
+    });
+}
+
+#[test]
+fn seek_positions() {
+    let entries = sample();
+    let (disk, path, ..) = sim_table(&entries);
+    block_on(async {
+        let t = open(&disk, &path).await.unwrap();
+        let mut it = t.iter();
+        for probe in [&b""[..], b"key000007", b"key0000071", b"key004242", b"key008999", b"key009", b"z"] {
+            it.seek(probe).await.unwrap();
+            let want: Vec<Entry> = entries.iter().filter(|e| e.key.as_slice() >= probe).cloned().collect();
+            assert_eq!(scan(&mut it).await, want, "{probe:?}");
+        }
+        // All 300 versions of the multi-block key, newest first.
+        it.seek(b"key004242").await.unwrap();
+        for s in (1..=300).rev() {
+            let e = it.next().await.unwrap().unwrap();
+            assert_eq!((e.key.as_slice(), e.seq), (&b"key004242"[..], s));
+        }
+        it.seek_to_first().await.unwrap();
+        assert_eq!(it.next().await.unwrap().as_ref(), entries.first());
+    });
+}
+
+#[test]
+fn versions_span_blocks_and_blocks_are_aligned() {
+    let (.., image, _) = sim_table(&sample());
+    let handles = data_handles(&image);
+    assert!(handles.len() > 50);
+    let aligned = handles.iter().filter(|h| h.offset % ALIGN as u64 == 0).count();
+    // Small entries: nearly every block starts on a page and fits in it.
+    assert!(aligned * 10 >= handles.len() * 9, "{aligned} of {}", handles.len());
+    for w in handles.windows(2) {
+        assert!(w[0].end().unwrap() <= w[1].offset);
+    }
+}
+
+#[test]
+fn point_reads_use_cache_scans_do_not_fill_it() {
+    let (disk, path, ..) = sim_table(&sample());
+    block_on(async {
+        let file = disk.open(&path).await.unwrap();
+        let cache = Rc::new(BlockCache::new(1 << 20));
+        let t = Rc::new(Table::open(1, path.clone(), file, cache.clone()).await.unwrap());
+        scan(&mut t.iter()).await;
+        assert_eq!(cache.stats(), (0, 0, 0));
+        t.get(b"key000100").await.unwrap().unwrap();
+        t.get(b"key000100").await.unwrap().unwrap();
+        let (hits, misses, bytes) = cache.stats();
+        assert_eq!((hits, misses), (1, 1));
+        assert!(bytes > 0);
+        // Scans use cached blocks without counting them.
+        t.iter().seek(b"key000100").await.unwrap();
+        assert_eq!(cache.stats().0, 1);
+        Rc::try_unwrap(t).ok().unwrap().close().await.unwrap();
+        assert_eq!(cache.stats().2, 0, "close drops the table's blocks");
+    });
+}
+
+#[test]
+fn empty_table() {
+    let (disk, path, image, meta) = sim_table(&[]);
+    assert_eq!(image.len(), ALIGN);
+    assert_eq!(meta.entries, 0);
+    block_on(async {
+        let t = open(&disk, &path).await.unwrap();
+        assert_eq!(t.get(b"x").await.unwrap(), None);
+        assert_eq!(t.get(b"").await.unwrap(), None);
+        assert!(scan(&mut t.iter()).await.is_empty());
+        t.iter().seek(b"a").await.unwrap();
+        t.verify().await.unwrap();
+    });
+}
+
+#[test]
+fn corrupt_data_block() {
+    let (disk, path, image, _) = sim_table(&sample());
+    let h = data_handles(&image)[0];
+    disk.corrupt(&path, (h.offset + 10) as usize);
+    let len = image.len() as u64;
+    block_on(async {
+        let t = open(&disk, &path).await.unwrap(); // data blocks are not read by open
+        assert_corruption(t.verify().await, &path, h.offset..h.end().unwrap());
+        assert_corruption(t.get(b"key000000").await, &path, h.offset..h.end().unwrap());
+        assert_corruption(t.iter().next().await, &path, 0..len);
+        assert!(t.get(b"key008000").await.unwrap().is_some(), "other blocks still readable");
+    });
+}
+
+#[test]
+fn corrupt_index_footer_meta() {
+    let (_, path, image, _) = sim_table(&sample());
+    let f = footer_of(&image);
+    let footer_off = (image.len() - FOOTER_LEN) as u64;
+    let cases = [
+        (f.index.offset + 3, f.index.offset),
+        (f.index.offset + f.index.size, f.index.offset), // the type tag
+        (f.filter.offset + 100, f.filter.offset),
+        (f.properties.offset, f.properties.offset),
+        (footer_off + 1, footer_off),
+        (footer_off + 60, footer_off), // the footer CRC
+    ];
+    for (byte, want) in cases {
+        let disk = SimDisk::new();
+        block_on(write(&disk, &path, &image));
+        disk.corrupt(&path, byte as usize);
+        assert_corruption(block_on(open(&disk, &path)), &path, want..want + 1);
+    }
+}
+
+#[test]
+fn every_tail_byte_flip_fails_or_is_padding() {
+    let entries: Vec<Entry> =
+        (0..300).map(|i| entry(format!("k{i:04}").as_bytes(), 5, ValueKind::Value, b"v")).collect();
+    let (image, _) = build(&entries, &TableOptions::default());
+    let f = footer_of(&image);
+    let path = PathBuf::from("/db/1.sst");
+    let checked = |b: u64| [f.index, f.filter, f.properties].iter().any(|h| (h.offset..h.end().unwrap()).contains(&b));
+    for byte in f.meta_start()..image.len() as u64 {
+        let disk = SimDisk::new();
+        block_on(write(&disk, &path, &image));
+        disk.corrupt(&path, byte as usize);
+        let r = block_on(open(&disk, &path));
+        let footer = byte >= (image.len() - FOOTER_LEN) as u64;
+        if checked(byte) || footer {
+            assert_corruption(r, &path, 0..image.len() as u64);
+        } else {
+            r.unwrap(); // zero padding before the footer is not covered
+        }
+    }
+}
+
+#[test]
+fn truncated_file() {
+    let (_, path, image, _) = sim_table(&sample());
+    for keep in [0, 10, ALIGN, image.len() - ALIGN, image.len() - 1] {
+        let disk = SimDisk::new();
+        block_on(async {
+            write(&disk, &path, &image).await;
+            disk.open(&path).await.unwrap().truncate(keep as u64).await.unwrap();
+        });
+        assert_corruption(block_on(open(&disk, &path)), &path, 0..image.len() as u64 + 1);
+    }
+}
+
+#[test]
+fn data_truncated_after_open() {
+    let (disk, path, image, _) = sim_table(&sample());
+    block_on(async {
+        let t = open(&disk, &path).await.unwrap();
+        disk.open(&path).await.unwrap().truncate(image.len() as u64 / 2).await.unwrap();
+        assert!(matches!(t.verify().await, Err(Error::Corruption { .. })));
+        assert!(matches!(t.get(b"key008500").await, Err(Error::Corruption { .. })));
+    });
+}
+
+#[test]
+fn dma_disk_real_io() {
+    let dir = std::env::temp_dir().join(format!(
+        "ringkv-sstable-test-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("000001.sst");
+    let entries = sample();
+    let (image, meta) = build(&entries, &TableOptions::default());
+    let p = path.clone();
+    crate::rt::block_on(async move {
+        let disk = DmaDisk;
+        // No priming here: DmaDisk must make glommio's iopoll probe meaningful itself.
+        write(&disk, &p, &image).await;
+        let t = open(&disk, &p).await.unwrap();
+        assert_eq!(t.meta(), &meta);
+        t.verify().await.unwrap();
+        assert_eq!(t.get(b"key000001").await.unwrap().unwrap().2, b"value-1-0");
+        assert_eq!(t.get(b"key000013").await.unwrap().unwrap().2.len(), 100_000);
+        assert_eq!(t.get(b"key0000015").await.unwrap(), None);
+        assert_eq!(scan(&mut t.iter()).await, entries);
+        Rc::try_unwrap(t).ok().unwrap().close().await.unwrap();
+    });
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+    #[test]
+    fn prop_table_roundtrip(
+        keys in proptest::collection::btree_map(
+            proptest::collection::vec(prop_oneof![Just(b'k'), any::<u8>()], 0..10),
+            (1..4usize, proptest::collection::vec(any::<u8>(), 0..300), any::<bool>()),
+            0..400,
+        ),
+        block_size in prop_oneof![Just(64usize), Just(512), Just(4096)],
+        restart_interval in 1..20usize,
+    ) {
+        let mut entries = Vec::new();
+        for (i, (k, (versions, value, tomb))) in keys.iter().enumerate() {
+            for n in 0..*versions {
+                let kind = if *tomb && n == 0 { ValueKind::Tombstone } else { ValueKind::Value };
+                entries.push(entry(k, (i * 10 + 5 - n) as SeqNo, kind, value));
+            }
+        }
+        let opts = TableOptions { block_size, restart_interval, bloom_bits_per_key: 10 };
+        let (image, meta) = build(&entries, &opts);
+        prop_assert_eq!(image.len() % ALIGN, 0);
+        prop_assert_eq!(meta.entries, entries.len() as u64);
+        let disk = SimDisk::new();
+        let path = PathBuf::from("/p.sst");
+        block_on(async {
+            write(&disk, &path, &image).await;
+            let t = open(&disk, &path).await.unwrap();
+            assert_eq!(scan(&mut t.iter()).await, entries);
+            for (k, (versions, value, tomb)) in &keys {
+                let (_, kind, v) = t.get(k).await.unwrap().unwrap();
+                let _ = versions;
+                assert_eq!(kind == ValueKind::Tombstone, *tomb);
+                assert_eq!(&v, value);
+            }
+            t.verify().await.unwrap();
+        });
+    }
+}
