@@ -4,7 +4,11 @@
 //!   SSTables with Bloom filters, leveled and size-tiered compaction).
 //! - [`rt`]: running shard code on a glommio executor outside the server.
 
+pub mod client;
+pub mod config;
 pub mod keys;
+pub mod protocol;
 pub mod ring;
 pub mod rt;
+pub mod server;
 pub mod storage;

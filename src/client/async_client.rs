@@ -1,0 +1,206 @@
+//! Pipelined, shard-aware client on glommio (single-threaded: use one per
+//! executor). Any number of calls may be in flight on a connection: a writer
+//! task batches outgoing frames, a reader task hands each response to the call
+//! waiting for its request id.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use futures_lite::io::{ReadHalf, WriteHalf};
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use glommio::channels::local_channel::{self, LocalSender};
+use glommio::net::TcpStream;
+
+use super::{ClientError, Result, Topology, CLIENT_NAME};
+use crate::protocol::{
+    self, Consistency, DeleteRequest, GetRequest, HandshakeRequest, Key, Limits, PutRequest, Request, Response, Version,
+};
+use crate::storage::notify::Notify;
+
+type Waiters = RefCell<HashMap<u64, LocalSender<Response>>>;
+
+struct Shared {
+    out: RefCell<Vec<u8>>,
+    ready: Notify,
+    waiters: Waiters,
+    closed: Cell<bool>,
+}
+
+/// One pipelined connection.
+pub struct AsyncConn {
+    shared: Rc<Shared>,
+    next_id: Cell<u64>,
+}
+
+impl AsyncConn {
+    pub async fn connect(addr: &str) -> Result<Rc<AsyncConn>> {
+        let stream =
+            TcpStream::connect(addr).await.map_err(|e| ClientError::Io(std::io::Error::other(e.to_string())))?;
+        let _ = stream.set_nodelay(true);
+        let (rd, wr) = futures_lite::io::split(stream);
+        let shared = Rc::new(Shared {
+            out: RefCell::new(Vec::new()),
+            ready: Notify::default(),
+            waiters: RefCell::new(HashMap::new()),
+            closed: Cell::new(false),
+        });
+        glommio::spawn_local(write_loop(wr, shared.clone())).detach();
+        glommio::spawn_local(read_loop(rd, shared.clone())).detach();
+        Ok(Rc::new(AsyncConn { shared, next_id: Cell::new(1) }))
+    }
+
+    /// Send one request and wait for its response.
+    pub async fn call(&self, req: &Request) -> Result<Response> {
+        if self.shared.closed.get() {
+            return Err(ClientError::Closed);
+        }
+        let id = self.next_id.get();
+        self.next_id.set(id + 1);
+        let (tx, rx) = local_channel::new_bounded(1);
+        self.shared.waiters.borrow_mut().insert(id, tx);
+        protocol::encode_request(req, id, &mut self.shared.out.borrow_mut());
+        self.shared.ready.notify_all();
+        match rx.recv().await {
+            Some(Response::Error(e)) => Err(ClientError::Server(e)),
+            Some(r) => Ok(r),
+            None => Err(ClientError::Closed),
+        }
+    }
+
+    pub fn close(&self) {
+        self.shared.closed.set(true);
+        self.shared.ready.notify_all();
+    }
+}
+
+impl Drop for AsyncConn {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+async fn write_loop(mut wr: WriteHalf<TcpStream>, shared: Rc<Shared>) {
+    let mut spare = Vec::new();
+    loop {
+        let wait = shared.ready.wait();
+        if shared.out.borrow().is_empty() {
+            if shared.closed.get() {
+                break;
+            }
+            wait.await;
+            continue;
+        }
+        std::mem::swap(&mut spare, &mut *shared.out.borrow_mut());
+        if wr.write_all(&spare).await.is_err() || wr.flush().await.is_err() {
+            break;
+        }
+        spare.clear();
+    }
+    let _ = wr.close().await;
+}
+
+async fn read_loop(mut rd: ReadHalf<TcpStream>, shared: Rc<Shared>) {
+    let mut buf = Vec::new();
+    let mut chunk = vec![0u8; 64 << 10];
+    'outer: loop {
+        let mut start = 0;
+        loop {
+            match protocol::decode_response(&buf[start..], &Limits::DEFAULT) {
+                Ok(Some((frame, n))) => {
+                    start += n;
+                    if let Some(tx) = shared.waiters.borrow_mut().remove(&frame.request_id) {
+                        let _ = tx.try_send(frame.body);
+                    }
+                }
+                Ok(None) => break,
+                Err(_) => break 'outer,
+            }
+        }
+        buf.drain(..start);
+        match rd.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+    // Fail everything still waiting: dropping the senders wakes the callers with None.
+    shared.closed.set(true);
+    shared.waiters.borrow_mut().clear();
+    shared.ready.notify_all();
+}
+
+/// Shard-aware pipelined client of one node.
+pub struct AsyncClient {
+    main: Rc<AsyncConn>,
+    topology: Topology,
+    shards: Vec<Rc<AsyncConn>>,
+}
+
+impl AsyncClient {
+    /// Connect, handshake, and open one connection per shard.
+    pub async fn connect(addr: &str) -> Result<AsyncClient> {
+        let main = AsyncConn::connect(addr).await?;
+        let hs = Request::Handshake(HandshakeRequest { version: Version::CURRENT, client_name: CLIENT_NAME.into() });
+        let topology = match main.call(&hs).await? {
+            Response::Handshake(h) => Topology::from(h),
+            other => return Err(ClientError::Protocol(format!("unexpected {:?}", other.opcode()))),
+        };
+        let mut shards = Vec::with_capacity(topology.shards());
+        for a in &topology.shard_addrs {
+            shards.push(match AsyncConn::connect(a).await {
+                Ok(c) => c,
+                Err(_) => main.clone(), // unreachable shard port: the server forwards
+            });
+        }
+        if shards.is_empty() {
+            shards.push(main.clone());
+        }
+        Ok(AsyncClient { main, topology, shards })
+    }
+
+    pub fn topology(&self) -> &Topology {
+        &self.topology
+    }
+
+    fn conn(&self, partition: &[u8]) -> &AsyncConn {
+        let s = self.topology.shard_of(partition);
+        self.shards.get(s).unwrap_or(&self.main)
+    }
+
+    pub async fn call(&self, partition: &[u8], req: &Request) -> Result<Response> {
+        self.conn(partition).call(req).await
+    }
+
+    pub async fn get(&self, partition: &[u8], sort: &[u8]) -> Result<Option<Vec<u8>>> {
+        let req = Request::Get(GetRequest { consistency: Consistency::Default, key: Key::new(partition, sort) });
+        match self.call(partition, &req).await? {
+            Response::Get(mut g) => Ok(if g.values.is_empty() { None } else { Some(g.values.swap_remove(0)) }),
+            other => Err(ClientError::Protocol(format!("unexpected {:?}", other.opcode()))),
+        }
+    }
+
+    pub async fn put(&self, partition: &[u8], sort: &[u8], value: &[u8]) -> Result<()> {
+        let req = Request::Put(PutRequest {
+            consistency: Consistency::Default,
+            key: Key::new(partition, sort),
+            value: value.to_vec(),
+            context: Vec::new(),
+        });
+        match self.call(partition, &req).await? {
+            Response::Put(_) => Ok(()),
+            other => Err(ClientError::Protocol(format!("unexpected {:?}", other.opcode()))),
+        }
+    }
+
+    pub async fn delete(&self, partition: &[u8], sort: &[u8]) -> Result<()> {
+        let req = Request::Delete(DeleteRequest {
+            consistency: Consistency::Default,
+            key: Key::new(partition, sort),
+            context: Vec::new(),
+        });
+        match self.call(partition, &req).await? {
+            Response::Delete(_) => Ok(()),
+            other => Err(ClientError::Protocol(format!("unexpected {:?}", other.opcode()))),
+        }
+    }
+}

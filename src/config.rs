@@ -1,0 +1,152 @@
+//! Server configuration: defaults, a TOML file, and command-line flags on top.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use crate::storage::compaction::{CompactionStrategy, LeveledOptions, TieredOptions};
+use crate::storage::wal::SyncMode;
+
+/// Everything `ringkv serve` needs. Built from [`FileConfig`] and flags.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub shards: usize,
+    pub sync: SyncMode,
+    pub compaction: CompactionStrategy,
+    pub memtable_bytes_max: usize,
+    pub block_cache_bytes: usize,
+    /// Most requests one connection may have in flight before the server stops reading from it.
+    pub max_in_flight_per_connection: usize,
+    /// Pin shard i to CPU i.
+    pub pin_cores: bool,
+    pub node_id: String,
+    /// Shard i also listens on `listen`'s host at this port + i (None: a free port).
+    pub shard_port_base: Option<u16>,
+    /// Host clients should use to reach the shard ports (default: the listen host).
+    pub advertise_host: Option<String>,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        ServeConfig {
+            data_dir: PathBuf::from("./ringkv-data"),
+            listen: "127.0.0.1:7070".parse().expect("valid default address"),
+            shards: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            sync: SyncMode::Always,
+            compaction: CompactionStrategy::default(),
+            memtable_bytes_max: 64 << 20,
+            block_cache_bytes: 256 << 20,
+            max_in_flight_per_connection: 1024,
+            pin_cores: true,
+            node_id: "node1".into(),
+            shard_port_base: None,
+            advertise_host: None,
+        }
+    }
+}
+
+/// The TOML file: every field optional; flags override it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub data_dir: Option<PathBuf>,
+    pub listen: Option<String>,
+    pub shards: Option<usize>,
+    pub sync: Option<String>,
+    pub compaction: Option<String>,
+    pub memtable_bytes_max: Option<usize>,
+    pub block_cache_bytes: Option<usize>,
+    pub max_in_flight_per_connection: Option<usize>,
+    pub pin_cores: Option<bool>,
+    pub node_id: Option<String>,
+    pub shard_port_base: Option<u16>,
+    pub advertise_host: Option<String>,
+}
+
+pub fn parse_compaction(s: &str) -> Result<CompactionStrategy, String> {
+    match s {
+        "leveled" => Ok(CompactionStrategy::Leveled(LeveledOptions::default())),
+        "tiered" => Ok(CompactionStrategy::Tiered(TieredOptions::default())),
+        _ => Err(format!("invalid compaction {s:?}: expected leveled or tiered")),
+    }
+}
+
+impl ServeConfig {
+    /// Apply a config file's settings over `self`.
+    pub fn apply_file(&mut self, f: FileConfig) -> Result<(), String> {
+        if let Some(v) = f.data_dir {
+            self.data_dir = v;
+        }
+        if let Some(v) = f.listen {
+            self.listen = v.parse().map_err(|e| format!("listen {v:?}: {e}"))?;
+        }
+        if let Some(v) = f.shards {
+            self.shards = v;
+        }
+        if let Some(v) = f.sync {
+            self.sync = v.parse()?;
+        }
+        if let Some(v) = f.compaction {
+            self.compaction = parse_compaction(&v)?;
+        }
+        if let Some(v) = f.memtable_bytes_max {
+            self.memtable_bytes_max = v;
+        }
+        if let Some(v) = f.block_cache_bytes {
+            self.block_cache_bytes = v;
+        }
+        if let Some(v) = f.max_in_flight_per_connection {
+            self.max_in_flight_per_connection = v;
+        }
+        if let Some(v) = f.pin_cores {
+            self.pin_cores = v;
+        }
+        if let Some(v) = f.node_id {
+            self.node_id = v;
+        }
+        if f.shard_port_base.is_some() {
+            self.shard_port_base = f.shard_port_base;
+        }
+        if f.advertise_host.is_some() {
+            self.advertise_host = f.advertise_host;
+        }
+        Ok(())
+    }
+
+    pub fn load_file(&mut self, path: &std::path::Path) -> Result<(), String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let f: FileConfig = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        self.apply_file(f)
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        if self.shards == 0 || self.shards > 1024 {
+            return Err(format!("shards must be 1..=1024, got {}", self.shards));
+        }
+        if self.max_in_flight_per_connection == 0 {
+            return Err("max_in_flight_per_connection must be at least 1".into());
+        }
+        self.compaction.validate().map_err(|e| format!("compaction: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_overrides_defaults_and_rejects_unknown_keys() {
+        let mut c = ServeConfig::default();
+        let f: FileConfig = toml::from_str("shards = 3\nsync = \"interval:5\"\ncompaction = \"tiered\"").unwrap();
+        c.apply_file(f).unwrap();
+        assert_eq!(c.shards, 3);
+        assert_eq!(c.sync, SyncMode::Interval(std::time::Duration::from_millis(5)));
+        assert!(matches!(c.compaction, CompactionStrategy::Tiered(_)));
+        assert!(toml::from_str::<FileConfig>("shardz = 3").is_err());
+        let bad: FileConfig = toml::from_str("sync = \"sometimes\"").unwrap();
+        assert!(c.apply_file(bad).is_err());
+    }
+}

@@ -1,0 +1,72 @@
+//! Keys and scan bounds as they appear in bodies.
+
+use std::ops::Bound;
+
+use super::error::{BodyError, Field};
+use super::limits::Limits;
+use super::wire::{put_bytes, Reader};
+
+/// A key: a partition key (1..=1 KiB) and a sort key (0..=1 KiB). An empty sort key means
+/// "no sort key": `Key::new(p, [])` and a key with no sort key are the same key.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Key {
+    pub partition: Vec<u8>,
+    pub sort: Vec<u8>,
+}
+
+impl Key {
+    pub fn new(partition: impl Into<Vec<u8>>, sort: impl Into<Vec<u8>>) -> Self {
+        Key { partition: partition.into(), sort: sort.into() }
+    }
+
+    /// A key without a sort key.
+    pub fn partition(partition: impl Into<Vec<u8>>) -> Self {
+        Key { partition: partition.into(), sort: Vec::new() }
+    }
+
+    pub(crate) fn encode(&self, out: &mut Vec<u8>) {
+        put_bytes(out, &self.partition);
+        put_bytes(out, &self.sort);
+    }
+
+    pub(crate) fn decode(r: &mut Reader<'_>, limits: &Limits) -> Result<Self, BodyError> {
+        let partition = partition_key(r, limits)?;
+        let sort = r.vec(limits.sort_key_bytes_max, Field::SortKey)?;
+        Ok(Key { partition, sort })
+    }
+}
+
+pub(crate) fn partition_key(r: &mut Reader<'_>, limits: &Limits) -> Result<Vec<u8>, BodyError> {
+    let p = r.vec(limits.partition_key_bytes_max, Field::PartitionKey)?;
+    if p.is_empty() {
+        return Err(BodyError::EmptyPartitionKey);
+    }
+    Ok(p)
+}
+
+const BOUND_UNBOUNDED: u8 = 0;
+const BOUND_INCLUDED: u8 = 1;
+const BOUND_EXCLUDED: u8 = 2;
+
+pub(crate) fn encode_bound(b: &Bound<Vec<u8>>, out: &mut Vec<u8>) {
+    match b {
+        Bound::Unbounded => out.push(BOUND_UNBOUNDED),
+        Bound::Included(k) => {
+            out.push(BOUND_INCLUDED);
+            put_bytes(out, k);
+        }
+        Bound::Excluded(k) => {
+            out.push(BOUND_EXCLUDED);
+            put_bytes(out, k);
+        }
+    }
+}
+
+pub(crate) fn decode_bound(r: &mut Reader<'_>, limits: &Limits) -> Result<Bound<Vec<u8>>, BodyError> {
+    match r.u8()? {
+        BOUND_UNBOUNDED => Ok(Bound::Unbounded),
+        BOUND_INCLUDED => Ok(Bound::Included(r.vec(limits.sort_key_bytes_max, Field::SortKey)?)),
+        BOUND_EXCLUDED => Ok(Bound::Excluded(r.vec(limits.sort_key_bytes_max, Field::SortKey)?)),
+        _ => Err(BodyError::Invalid("bound kind")),
+    }
+}

@@ -1,0 +1,162 @@
+//! One client connection speaking the native protocol.
+//!
+//! A reader decodes frames and starts one task per request (so requests on one
+//! connection run concurrently and share group commits); a writer sends the
+//! responses as they complete, batching whatever is ready into one write.
+//! Responses carry request ids and may leave in any order (docs/PROTOCOL.md §7).
+//! At most `max_in_flight_per_connection` requests run at once; beyond that the
+//! reader stops reading (TCP backpressure).
+//!
+//! Bad input: a recoverable error answers that request with ERROR and goes on;
+//! a fatal one sends ERROR with id 0 and closes. Other connections never notice.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::sync::Arc;
+
+use futures_lite::io::WriteHalf;
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use glommio::net::TcpStream;
+
+use crate::protocol::{self, Limits, Response};
+use crate::server::handler::Handler;
+use crate::server::Shutdown;
+use crate::storage::notify::Notify;
+
+const READ_CHUNK_BYTES: usize = 64 << 10;
+
+/// The live connections of one shard, so shutdown can wait for them.
+#[derive(Default, Clone)]
+pub struct Connections {
+    live: Rc<Cell<usize>>,
+    changed: Rc<Notify>,
+}
+
+impl Connections {
+    pub fn spawn(&self, stream: TcpStream, handler: Rc<Handler>, shutdown: Arc<Shutdown>) {
+        let _ = stream.set_nodelay(true);
+        self.live.set(self.live.get() + 1);
+        let me = self.clone();
+        glommio::spawn_local(async move {
+            if let Err(e) = serve_connection(stream, handler, shutdown).await {
+                tracing::debug!(error = %e, "connection ended");
+            }
+            me.live.set(me.live.get() - 1);
+            me.changed.notify_all();
+        })
+        .detach();
+    }
+
+    /// Wait until every connection has closed.
+    pub async fn drain(&self) {
+        while self.live.get() > 0 {
+            self.changed.wait().await;
+        }
+    }
+}
+
+/// Responses encoded and waiting for the writer: request tasks append, the
+/// writer swaps the buffer out and writes it in one go (natural batching).
+#[derive(Default)]
+struct Outbox {
+    buf: RefCell<Vec<u8>>,
+    closing: Cell<bool>,
+    ready: Notify,
+}
+
+impl Outbox {
+    fn push(&self, id: u64, resp: &Response) {
+        protocol::encode_response(resp, id, &mut self.buf.borrow_mut());
+        self.ready.notify_all();
+    }
+    fn close(&self) {
+        self.closing.set(true);
+        self.ready.notify_all();
+    }
+}
+
+async fn write_loop(mut wr: WriteHalf<TcpStream>, outbox: Rc<Outbox>) {
+    let mut spare = Vec::new();
+    loop {
+        let wait = outbox.ready.wait();
+        if outbox.buf.borrow().is_empty() {
+            if outbox.closing.get() {
+                break;
+            }
+            wait.await;
+            continue;
+        }
+        std::mem::swap(&mut spare, &mut *outbox.buf.borrow_mut());
+        if wr.write_all(&spare).await.is_err() || wr.flush().await.is_err() {
+            break;
+        }
+        spare.clear();
+    }
+    let _ = wr.close().await;
+}
+
+async fn serve_connection(stream: TcpStream, handler: Rc<Handler>, shutdown: Arc<Shutdown>) -> std::io::Result<()> {
+    let (mut rd, wr) = futures_lite::io::split(stream);
+    let max_in_flight = handler.max_in_flight();
+    let outbox = Rc::new(Outbox::default());
+    let in_flight = Rc::new(Cell::new(0usize));
+    let done = Rc::new(Notify::default());
+    let writer = glommio::spawn_local(write_loop(wr, outbox.clone()));
+    let limits = Limits::DEFAULT;
+    let mut buf: Vec<u8> = Vec::with_capacity(READ_CHUNK_BYTES);
+    let mut chunk = vec![0u8; READ_CHUNK_BYTES];
+    let mut result = Ok(());
+    'conn: loop {
+        // Decode every whole frame we have.
+        let mut start = 0;
+        loop {
+            while in_flight.get() >= max_in_flight {
+                done.wait().await;
+            }
+            match protocol::decode_request(&buf[start..], &limits) {
+                Ok(Some((frame, n))) => {
+                    start += n;
+                    in_flight.set(in_flight.get() + 1);
+                    let (h, o, f, d) = (handler.clone(), outbox.clone(), in_flight.clone(), done.clone());
+                    glommio::spawn_local(async move {
+                        let resp = h.handle(frame.body).await;
+                        o.push(frame.request_id, &resp);
+                        f.set(f.get() - 1);
+                        d.notify_all();
+                    })
+                    .detach();
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    let (id, reply) = e.reply();
+                    outbox.push(id, &reply);
+                    match e.consumed() {
+                        Some(n) => start += n,
+                        None => break 'conn,
+                    }
+                }
+            }
+        }
+        buf.drain(..start);
+        let read = async { Some(rd.read(&mut chunk).await) };
+        let stop = async {
+            shutdown.wait_requested().await;
+            None
+        };
+        match futures_lite::future::or(read, stop).await {
+            Some(Ok(0)) | None => break,
+            Some(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
+            Some(Err(e)) => {
+                result = Err(e);
+                break;
+            }
+        }
+    }
+    // Let the requests already read finish and be answered, then close.
+    while in_flight.get() > 0 {
+        done.wait().await;
+    }
+    outbox.close();
+    writer.await;
+    result
+}

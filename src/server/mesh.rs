@@ -1,0 +1,153 @@
+//! The cross-core mesh: one bounded channel for every ordered pair of shards.
+//!
+//! A request for a key another shard owns travels there as a `MeshMsg::Request`
+//! and its answer comes back as a `MeshMsg::Response` with the same token; the
+//! caller awaits a local one-shot channel keyed by that token. Receiving loops
+//! run as their own tasks and spawn one task per request, so a slow request
+//! (a WAL sync) never blocks the channel.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use glommio::channels::local_channel::{self, LocalSender};
+use glommio::channels::shared_channel::{self, ConnectedReceiver, ConnectedSender, SharedReceiver, SharedSender};
+
+use crate::server::shard_op::{execute, FailKind, ShardOp, ShardReply};
+use crate::storage::{DmaDisk, Engine};
+
+/// Messages in flight per directed pair of shards.
+pub const MESH_CHANNEL_CAPACITY: usize = 4096;
+
+pub enum MeshMsg {
+    Request { from: usize, token: u64, op: ShardOp },
+    Response { token: u64, reply: ShardReply },
+}
+
+/// The ends of all channels, made before the shard threads start.
+pub struct MeshEnds {
+    /// `senders[i][j]`: shard i sends to shard j (None on the diagonal).
+    pub senders: Vec<Vec<Option<SharedSender<MeshMsg>>>>,
+    /// `receivers[j][i]`: shard j receives from shard i.
+    pub receivers: Vec<Vec<Option<SharedReceiver<MeshMsg>>>>,
+}
+
+impl MeshEnds {
+    pub fn new(shards: usize) -> Self {
+        let mut senders: Vec<Vec<Option<SharedSender<MeshMsg>>>> =
+            (0..shards).map(|_| (0..shards).map(|_| None).collect()).collect();
+        let mut receivers: Vec<Vec<Option<SharedReceiver<MeshMsg>>>> =
+            (0..shards).map(|_| (0..shards).map(|_| None).collect()).collect();
+        for i in 0..shards {
+            for j in 0..shards {
+                if i != j {
+                    let (s, r) = shared_channel::new_bounded(MESH_CHANNEL_CAPACITY);
+                    senders[i][j] = Some(s);
+                    receivers[j][i] = Some(r);
+                }
+            }
+        }
+        MeshEnds { senders, receivers }
+    }
+
+    /// Take shard `me`'s row of senders and column of receivers.
+    pub fn take(&mut self, me: usize) -> (Vec<Option<SharedSender<MeshMsg>>>, Vec<Option<SharedReceiver<MeshMsg>>>) {
+        (std::mem::take(&mut self.senders[me]), std::mem::take(&mut self.receivers[me]))
+    }
+}
+
+pub struct Mesh {
+    me: usize,
+    senders: Vec<Option<ConnectedSender<MeshMsg>>>,
+    pending: RefCell<HashMap<u64, LocalSender<ShardReply>>>,
+    next_token: Cell<u64>,
+    engine: Rc<Engine<DmaDisk>>,
+}
+
+impl Mesh {
+    /// Connect this shard's ends and start the receiving loops.
+    pub async fn connect(
+        me: usize,
+        senders: Vec<Option<SharedSender<MeshMsg>>>,
+        receivers: Vec<Option<SharedReceiver<MeshMsg>>>,
+        engine: Rc<Engine<DmaDisk>>,
+    ) -> Rc<Mesh> {
+        // Connecting an end waits for the other end to connect too, so every
+        // receiver connects in its own task while the senders connect here.
+        let receiving: Vec<_> =
+            receivers.into_iter().flatten().map(|r| glommio::spawn_local(async move { r.connect().await })).collect();
+        let mut connected = Vec::with_capacity(senders.len());
+        for s in senders {
+            connected.push(match s {
+                Some(s) => Some(s.connect().await),
+                None => None,
+            });
+        }
+        let mesh = Rc::new(Mesh {
+            me,
+            senders: connected,
+            pending: RefCell::new(HashMap::new()),
+            next_token: Cell::new(1),
+            engine,
+        });
+        for t in receiving {
+            let r = t.await;
+            let m = mesh.clone();
+            glommio::spawn_local(async move { m.receive_loop(r).await }).detach();
+        }
+        mesh
+    }
+
+    pub fn shard(&self) -> usize {
+        self.me
+    }
+
+    pub fn engine(&self) -> &Rc<Engine<DmaDisk>> {
+        &self.engine
+    }
+
+    /// Run `op` on `shard`: here if it is ours, over the mesh otherwise.
+    pub async fn call(&self, shard: usize, op: ShardOp) -> ShardReply {
+        if shard == self.me {
+            return execute(&self.engine, op).await;
+        }
+        let Some(Some(tx)) = self.senders.get(shard) else {
+            return ShardReply::Failed(FailKind::Internal, format!("no shard {shard}"));
+        };
+        let token = self.next_token.get();
+        self.next_token.set(token + 1);
+        let (reply_tx, reply_rx) = local_channel::new_bounded(1);
+        self.pending.borrow_mut().insert(token, reply_tx);
+        if tx.send(MeshMsg::Request { from: self.me, token, op }).await.is_err() {
+            self.pending.borrow_mut().remove(&token);
+            return ShardReply::Failed(FailKind::Unavailable, format!("shard {shard} is gone"));
+        }
+        reply_rx
+            .recv()
+            .await
+            .unwrap_or_else(|| ShardReply::Failed(FailKind::Unavailable, format!("shard {shard} dropped the request")))
+    }
+
+    async fn receive_loop(self: Rc<Self>, rx: ConnectedReceiver<MeshMsg>) {
+        while let Some(msg) = rx.recv().await {
+            match msg {
+                MeshMsg::Request { from, token, op } => {
+                    let m = self.clone();
+                    glommio::spawn_local(async move {
+                        let reply = execute(&m.engine, op).await;
+                        if let Some(Some(tx)) = m.senders.get(from) {
+                            // The requester is gone only at shutdown; nothing to do then.
+                            let _ = tx.send(MeshMsg::Response { token, reply }).await;
+                        }
+                    })
+                    .detach();
+                }
+                MeshMsg::Response { token, reply } => {
+                    if let Some(tx) = self.pending.borrow_mut().remove(&token) {
+                        let _ = tx.try_send(reply);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,243 @@
+//! The server: one glommio executor per shard, each pinned to its core and
+//! owning its own engine (`DATA_DIR/shard-<i>/`), listeners and connections.
+//!
+//! Every shard binds the client port (SO_REUSEPORT: the kernel spreads new
+//! connections over the shards). A request for a key that another shard owns
+//! crosses the mesh (see `mesh`) and is answered on the connection it came in on.
+//!
+//! Shutdown (SIGTERM/SIGINT): every shard stops accepting, lets its
+//! connections finish the requests they have read, waits until all shards are
+//! there (a remote shard may still be forwarding to us), then closes its engine
+//! (which syncs the WAL) and the process exits 0.
+
+pub mod connection;
+pub mod handler;
+pub mod lock;
+pub mod mesh;
+pub mod shard_op;
+
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::config::ServeConfig;
+use crate::storage::{DmaDisk, Engine, Options};
+use mesh::{Mesh, MeshEnds};
+
+/// io_uring registered-buffer memory per shard. Small enough that two shards
+/// start within the default 8 MiB `ulimit -l` (see tuning/README.md).
+pub const SHARD_IO_MEMORY_BYTES: usize = 2 << 20;
+
+/// Process-wide shutdown state shared by the shard threads.
+#[derive(Default)]
+pub struct Shutdown {
+    requested: AtomicBool,
+    /// Shards that have stopped accepting and drained their connections.
+    drained: AtomicUsize,
+    /// Shards that have failed to start or crashed.
+    failed: AtomicBool,
+}
+
+impl Shutdown {
+    pub fn request(&self) {
+        self.requested.store(true, Ordering::SeqCst);
+    }
+    pub fn is_requested(&self) -> bool {
+        self.requested.load(Ordering::SeqCst)
+    }
+    /// Resolves once shutdown is requested (polled: signals arrive on another thread).
+    pub async fn wait_requested(&self) {
+        while !self.is_requested() {
+            glommio::timer::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// What every shard knows about the node, for handshakes.
+#[derive(Clone, Debug)]
+pub struct NodeInfo {
+    pub node_id: String,
+    pub shards: usize,
+    pub listen: SocketAddr,
+    pub max_in_flight_per_connection: usize,
+}
+
+/// The direct address of every shard, filled in as the shards bind.
+type ShardAddrs = Arc<Mutex<Vec<Option<SocketAddr>>>>;
+
+/// Run the server until SIGTERM/SIGINT. Returns when every shard has stopped.
+pub fn serve(cfg: ServeConfig) -> Result<(), String> {
+    cfg.validate()?;
+    let _lock = lock::DirLock::acquire(&cfg.data_dir)?;
+    let shutdown = Arc::new(Shutdown::default());
+    install_signal_handlers(shutdown.clone())?;
+    let mut ends = MeshEnds::new(cfg.shards);
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let info = NodeInfo {
+        node_id: cfg.node_id.clone(),
+        shards: cfg.shards,
+        listen: cfg.listen,
+        max_in_flight_per_connection: cfg.max_in_flight_per_connection,
+    };
+    let addrs: ShardAddrs = Arc::new(Mutex::new(vec![None; cfg.shards]));
+    let mut handles = Vec::new();
+    for i in 0..cfg.shards {
+        let (senders, receivers) = ends.take(i);
+        let placement = if cfg.pin_cores && cfg.shards <= cpus {
+            glommio::Placement::Fixed(i)
+        } else {
+            glommio::Placement::Unbound
+        };
+        let (cfg, info, shutdown, addrs) = (cfg.clone(), info.clone(), shutdown.clone(), addrs.clone());
+        let h = glommio::LocalExecutorBuilder::new(placement)
+            .name(&format!("shard-{i}"))
+            .io_memory(SHARD_IO_MEMORY_BYTES)
+            .spawn(move || async move {
+                let r = shard_main(i, cfg, info, senders, receivers, shutdown.clone(), addrs).await;
+                if let Err(e) = &r {
+                    tracing::error!(shard = i, error = %e, "shard failed");
+                    shutdown.failed.store(true, Ordering::SeqCst);
+                    shutdown.request();
+                }
+                r
+            })
+            .map_err(|e| format!("cannot start shard {i}: {e} (io_uring and locked memory: see tuning/README.md)"))?;
+        handles.push(h);
+    }
+    let mut first_err = None;
+    for h in handles {
+        match h.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                first_err.get_or_insert(e);
+            }
+            Err(e) => {
+                first_err.get_or_insert(format!("shard thread panicked: {e:?}"));
+            }
+        }
+    }
+    match first_err {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+fn install_signal_handlers(shutdown: Arc<Shutdown>) -> Result<(), String> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]).map_err(|e| e.to_string())?;
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            if let Some(sig) = signals.forever().next() {
+                tracing::info!(signal = sig, "shutting down");
+                shutdown.request();
+            }
+        })
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// Bind shard `i`'s own listener and wait until every shard has bound its own,
+/// so the handshake can advertise them all.
+async fn bind_shard_listener(
+    i: usize,
+    cfg: &ServeConfig,
+    addrs: &ShardAddrs,
+    shutdown: &Shutdown,
+) -> Result<(glommio::net::TcpListener, Vec<String>), String> {
+    let port = cfg.shard_port_base.map_or(0, |b| b + i as u16);
+    let bind = SocketAddr::new(cfg.listen.ip(), port);
+    let l = glommio::net::TcpListener::bind(bind).map_err(|e| format!("bind shard {i} at {bind}: {e}"))?;
+    let local = l.local_addr().map_err(|e| e.to_string())?;
+    addrs.lock().map_err(|e| e.to_string())?[i] = Some(local);
+    loop {
+        let all: Option<Vec<SocketAddr>> = addrs.lock().map_err(|e| e.to_string())?.iter().copied().collect();
+        if let Some(all) = all {
+            let host = cfg.advertise_host.clone().unwrap_or_else(|| match cfg.listen.ip() {
+                ip if ip.is_unspecified() => "127.0.0.1".to_string(),
+                ip => ip.to_string(),
+            });
+            let list =
+                all.iter().map(|a| SocketAddr::new(host.parse().unwrap_or(a.ip()), a.port()).to_string()).collect();
+            return Ok((l, list));
+        }
+        if shutdown.is_requested() {
+            return Err(format!("shard {i}: shutdown before all shards started"));
+        }
+        glommio::timer::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+async fn accept_loop(
+    listener: &glommio::net::TcpListener,
+    conns: &connection::Connections,
+    handler: &Rc<handler::Handler>,
+    shutdown: &Arc<Shutdown>,
+) {
+    loop {
+        let accept = async { Some(listener.accept().await) };
+        let stop = async {
+            shutdown.wait_requested().await;
+            None
+        };
+        match futures_lite::future::or(accept, stop).await {
+            Some(Ok(stream)) => conns.spawn(stream, handler.clone(), shutdown.clone()),
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "accept failed");
+                glommio::timer::sleep(Duration::from_millis(10)).await;
+            }
+            None => break,
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn shard_main(
+    i: usize,
+    cfg: ServeConfig,
+    info: NodeInfo,
+    senders: Vec<Option<glommio::channels::shared_channel::SharedSender<mesh::MeshMsg>>>,
+    receivers: Vec<Option<glommio::channels::shared_channel::SharedReceiver<mesh::MeshMsg>>>,
+    shutdown: Arc<Shutdown>,
+    addrs: ShardAddrs,
+) -> Result<(), String> {
+    let mut opts = Options::new(cfg.data_dir.join(format!("shard-{i}")));
+    opts.sync = cfg.sync;
+    opts.compaction = cfg.compaction.clone();
+    opts.memtable_bytes_max = cfg.memtable_bytes_max;
+    opts.block_cache_bytes = cfg.block_cache_bytes / cfg.shards.max(1);
+    let engine = Engine::open(DmaDisk, opts).await.map_err(|e| format!("shard {i}: {e}"))?;
+    let mesh = Mesh::connect(i, senders, receivers, engine.clone()).await;
+    let listener = glommio::net::TcpListener::bind(cfg.listen).map_err(|e| format!("bind {}: {e}", cfg.listen))?;
+    let (shard_listener, shard_addrs) = bind_shard_listener(i, &cfg, &addrs, &shutdown).await?;
+    if i == 0 {
+        tracing::info!(addr = %cfg.listen, shards = cfg.shards, data_dir = %cfg.data_dir.display(), sync = %cfg.sync, "ringkv serving");
+        println!(
+            "ringkv listening on {} with {} shards (shard ports: {}), data in {}, sync {}",
+            cfg.listen,
+            cfg.shards,
+            shard_addrs.join(" "),
+            cfg.data_dir.display(),
+            cfg.sync
+        );
+    }
+    let handler = Rc::new(handler::Handler::new(mesh.clone(), Rc::new(info), shard_addrs));
+    let conns = connection::Connections::default();
+    futures_lite::future::zip(
+        accept_loop(&listener, &conns, &handler, &shutdown),
+        accept_loop(&shard_listener, &conns, &handler, &shutdown),
+    )
+    .await;
+    drop(listener);
+    drop(shard_listener);
+    conns.drain().await;
+    // Wait for every shard to drain: until then another shard may still forward requests here.
+    shutdown.drained.fetch_add(1, Ordering::SeqCst);
+    while shutdown.drained.load(Ordering::SeqCst) < cfg.shards && !shutdown.failed.load(Ordering::SeqCst) {
+        glommio::timer::sleep(Duration::from_millis(5)).await;
+    }
+    engine.close().await.map_err(|e| format!("shard {i}: closing engine: {e}"))?;
+    Ok(())
+}
