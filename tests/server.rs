@@ -1,0 +1,211 @@
+//! The real `ringkv serve` on loopback: CLI and client round trips, SIGKILL
+//! and restart, garbage on one connection, SIGTERM, and the data-dir lock.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::ops::Bound;
+use std::time::Duration;
+
+use common::{free_addr, Server, TempDir};
+use ringkv::client::Client;
+use ringkv::protocol::{self, Consistency, GetRequest, Key, Limits, PutRequest, Request, Response};
+
+fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn cli_round_trips() {
+    let dir = TempDir::new("srv-cli");
+    let s = Server::start(free_addr("127.0.0.2"), &dir.0, &["--shards", "2"]);
+    let put = s.cli(&["put", "user1/name", "ada lovelace"]);
+    assert!(put.status.success(), "{put:?}");
+    let get = s.cli(&["get", "user1/name"]);
+    assert_eq!(get.status.code(), Some(0));
+    assert_eq!(stdout(&get), "ada lovelace\n");
+    // Not found: exit 1, nothing on stdout.
+    let miss = s.cli(&["get", "user1/nope"]);
+    assert_eq!(miss.status.code(), Some(1));
+    assert_eq!(stdout(&miss), "");
+    // A partition key containing '/' with --sort.
+    assert!(s.cli(&["put", "a/b", "v1", "--sort", "s"]).status.success());
+    assert_eq!(stdout(&s.cli(&["get", "a/b", "--sort", "s"])), "v1\n");
+    assert_eq!(s.cli(&["get", "a/b"]).status.code(), Some(1));
+    // Scan with bounds and limit.
+    for (sk, v) in [("a", "1"), ("b", "2"), ("c", "3"), ("d", "4")] {
+        assert!(s.cli(&["put", &format!("p/{sk}"), v]).status.success());
+    }
+    assert_eq!(stdout(&s.cli(&["scan", "p"])), "a\t1\nb\t2\nc\t3\nd\t4\n");
+    assert_eq!(stdout(&s.cli(&["scan", "p", "--from", "b", "--to", "d"])), "b\t2\nc\t3\n");
+    assert_eq!(stdout(&s.cli(&["scan", "p", "--limit", "1"])), "a\t1\n");
+    // Delete.
+    assert!(s.cli(&["del", "user1/name"]).status.success());
+    assert_eq!(s.cli(&["get", "user1/name"]).status.code(), Some(1));
+    // Errors: exit 2 with a message.
+    let bad = common::Server::cli(&s, &["get", &"k".repeat(2000)]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(!bad.stderr.is_empty());
+}
+
+#[test]
+fn client_scan_pages_and_shard_awareness() {
+    let dir = TempDir::new("srv-client");
+    let s = Server::start(free_addr("127.0.0.3"), &dir.0, &["--shards", "2"]);
+    let mut c = Client::connect(&s.addr.to_string()).unwrap();
+    assert_eq!(c.topology().shards(), 2);
+    c.ping().unwrap();
+    for i in 0..2500u32 {
+        c.put(b"big", format!("{i:06}").as_bytes(), format!("v{i}").as_bytes()).unwrap();
+    }
+    // More than one page (the server caps pages), reassembled in order.
+    let all = c.scan(b"big", Bound::Unbounded, Bound::Unbounded, usize::MAX).unwrap();
+    assert_eq!(all.len(), 2500);
+    assert!(all.windows(2).all(|w| w[0].0 < w[1].0));
+    let some = c.scan(b"big", Bound::Excluded(b"000010".to_vec()), Bound::Included(b"000020".to_vec()), 100).unwrap();
+    assert_eq!(some.first().unwrap().0, b"000011");
+    assert_eq!(some.len(), 10);
+    // Keys on both shards, through the direct shard connections and through a
+    // non-shard-aware client (forwarded over the mesh): same answers.
+    let mut plain = Client::connect_with(&s.addr.to_string(), Duration::from_secs(10), false).unwrap();
+    for i in 0..200u32 {
+        let p = format!("key{i}");
+        c.put(p.as_bytes(), b"", p.as_bytes()).unwrap();
+        assert_eq!(plain.get(p.as_bytes(), b"").unwrap().as_deref(), Some(p.as_bytes()));
+    }
+    // Pipelining: many requests in flight, answers matched by id.
+    let reqs: Vec<Request> = (0..500u32)
+        .map(|i| {
+            Request::Put(PutRequest {
+                consistency: Consistency::Default,
+                key: Key::new(format!("pipe{i}"), ""),
+                value: vec![b'x'; (i % 50) as usize],
+                context: vec![],
+            })
+        })
+        .collect();
+    let resp = plain.pipeline(&reqs).unwrap();
+    assert!(resp.iter().all(|r| matches!(r, Response::Put(_))));
+    let gets: Vec<Request> = (0..500u32)
+        .map(|i| Request::Get(GetRequest { consistency: Consistency::Default, key: Key::new(format!("pipe{i}"), "") }))
+        .collect();
+    for (i, r) in plain.pipeline(&gets).unwrap().into_iter().enumerate() {
+        match r {
+            Response::Get(g) => assert_eq!(g.values, vec![vec![b'x'; i % 50]]),
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[test]
+fn sigkill_then_restart_keeps_acknowledged_writes() {
+    let dir = TempDir::new("srv-kill");
+    let mut s = Server::start(free_addr("127.0.0.4"), &dir.0, &["--shards", "2", "--memtable-bytes", "65536"]);
+    let mut c = Client::connect(&s.addr.to_string()).unwrap();
+    for i in 0..3000u32 {
+        c.put(format!("k{i}").as_bytes(), b"", format!("value-{i}").as_bytes()).unwrap();
+    }
+    for i in (0..3000u32).step_by(3) {
+        c.delete(format!("k{i}").as_bytes(), b"").unwrap();
+    }
+    drop(c);
+    s.kill9();
+    s.restart();
+    let mut c = Client::connect(&s.addr.to_string()).unwrap();
+    for i in 0..3000u32 {
+        let got = c.get(format!("k{i}").as_bytes(), b"").unwrap();
+        if i % 3 == 0 {
+            assert_eq!(got, None, "deleted k{i} came back");
+        } else {
+            assert_eq!(got, Some(format!("value-{i}").into_bytes()), "k{i} lost");
+        }
+    }
+}
+
+#[test]
+fn garbage_on_one_connection_does_not_disturb_others() {
+    let dir = TempDir::new("srv-garbage");
+    let s = Server::start(free_addr("127.0.0.5"), &dir.0, &["--shards", "2"]);
+    let mut good = Client::connect(&s.addr.to_string()).unwrap();
+    good.put(b"stable", b"", b"yes").unwrap();
+
+    // 1. Pure garbage: the server answers a fatal error with id 0 and closes.
+    let mut bad = TcpStream::connect(s.addr).unwrap();
+    bad.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    bad.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut buf = Vec::new();
+    let _ = bad.read_to_end(&mut buf);
+    match protocol::decode_response(&buf, &Limits::DEFAULT).unwrap() {
+        Some((f, _)) => {
+            assert_eq!(f.request_id, 0);
+            assert!(matches!(f.body, Response::Error(_)));
+        }
+        None => panic!("no error frame before close: {buf:?}"),
+    }
+
+    // 2. A valid header with a malformed body: ERROR for that id, connection stays usable.
+    let mut conn = TcpStream::connect(s.addr).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut frame = Vec::new();
+    protocol::encode_request(&Request::Ping, 41, &mut frame);
+    frame[5] = 0x7e; // unknown opcode, same (empty) body
+    protocol::encode_request(&Request::Ping, 42, &mut frame);
+    conn.write_all(&frame).unwrap();
+    let mut got = Vec::new();
+    let mut rbuf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while got.len() < 2 {
+        let n = conn.read(&mut chunk).unwrap();
+        assert!(n > 0, "closed");
+        rbuf.extend_from_slice(&chunk[..n]);
+        while let Some((f, used)) = protocol::decode_response(&rbuf, &Limits::DEFAULT).unwrap() {
+            rbuf.drain(..used);
+            got.push((f.request_id, f.body));
+        }
+    }
+    got.sort_by_key(|g| g.0);
+    assert!(matches!(got[0], (41, Response::Error(_))));
+    assert!(matches!(got[1], (42, Response::Pong)));
+
+    // 3. An oversized frame header: fatal, closed; others unaffected.
+    let mut big = TcpStream::connect(s.addr).unwrap();
+    let mut hdr = Vec::new();
+    protocol::encode_request(&Request::Ping, 5, &mut hdr);
+    hdr[16..20].copy_from_slice(&(64u32 << 20).to_le_bytes());
+    big.write_all(&hdr).unwrap();
+    big.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut sink = Vec::new();
+    let _ = big.read_to_end(&mut sink);
+
+    assert_eq!(good.get(b"stable", b"").unwrap().as_deref(), Some(&b"yes"[..]));
+    good.put(b"after", b"", b"garbage").unwrap();
+    assert_eq!(good.get(b"after", b"").unwrap().as_deref(), Some(&b"garbage"[..]));
+}
+
+#[test]
+fn sigterm_exits_zero_and_keeps_data_and_lock_refuses_second_start() {
+    let dir = TempDir::new("srv-term");
+    let mut s = Server::start(free_addr("127.0.0.6"), &dir.0, &["--shards", "2", "--sync", "none"]);
+    let mut c = Client::connect(&s.addr.to_string()).unwrap();
+    for i in 0..500u32 {
+        c.put(format!("t{i}").as_bytes(), b"", b"v").unwrap();
+    }
+    // A second server on the same data dir is refused with a clear message.
+    let other = std::process::Command::new(common::BIN)
+        .args(["serve", "--listen", &free_addr("127.0.0.6").to_string(), "--data-dir"])
+        .arg(&dir.0)
+        .output()
+        .unwrap();
+    assert_eq!(other.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&other.stderr).contains("in use"), "{other:?}");
+    drop(c);
+    let st = s.terminate();
+    assert!(st.success(), "exit status {st}");
+    // sync none, but a clean shutdown syncs the WAL: everything is there.
+    s.restart();
+    let mut c = Client::connect(&s.addr.to_string()).unwrap();
+    for i in 0..500u32 {
+        assert!(c.get(format!("t{i}").as_bytes(), b"").unwrap().is_some(), "t{i}");
+    }
+}
