@@ -140,10 +140,10 @@ fn run_cases(strategy: CompactionStrategy, cases: u32) {
 
 #[test]
 fn model_leveled() {
-    run_cases(strategies()[0].clone(), 48);
+    run_cases(strategies()[0].clone(), 256);
 }
 
 #[test]
 fn model_tiered() {
-    run_cases(strategies()[1].clone(), 48);
+    run_cases(strategies()[1].clone(), 256);
 }
