@@ -3,9 +3,9 @@
 //! Write path: validate, pace (compaction debt), assign sequence numbers,
 //! append to the WAL's pending group and insert into the memtable, then (in
 //! `always` mode) wait for the group commit that covers the write. Readers see
-//! only *visible* writes: in `always` mode those the WAL has synced, otherwise
-//! all acknowledged ones. So no reader ever sees a write that a crash could
-//! take back after it was read.
+//! every write started before them, but return only once what they read is
+//! durable (in `always` mode: synced), so no reader ever sees a write that a
+//! crash could take back after it was read.
 //!
 //! Read path: active memtable, immutable memtables newest first, then the
 //! tables the Version names for the key (L0 newest first, then one per level).
@@ -220,20 +220,45 @@ impl<D: Disk> Engine<D> {
     /// Apply a batch atomically; returns the sequence number of its last op.
     /// Completes once the write is as durable as the sync mode promises.
     pub async fn write(&self, batch: &WriteBatch) -> Result<SeqNo> {
+        self.pace().await?;
+        let last = self.write_start(batch)?;
+        self.wait_durable(last).await?;
+        Ok(last)
+    }
+
+    /// First half of a write: validate, assign sequence numbers, hand the
+    /// batch to the WAL and the memtable. Synchronous, so writes started in
+    /// some order are applied in that order, and a later `get_latest` sees
+    /// them. Not yet durable: follow with [`Engine::wait_durable`] before
+    /// acknowledging (and with [`Engine::pace`] before, to respect compaction debt).
+    pub fn write_start(&self, batch: &WriteBatch) -> Result<SeqNo> {
         batch.validate().map_err(Error::InvalidArgument)?;
         self.check_writable()?;
-        self.pace().await?;
-        self.check_writable()?;
-        let last = self.apply_to_memtable(batch)?;
+        self.apply_to_memtable(batch)
+    }
+
+    /// Second half of a write: wait until `seq` is as durable as the sync mode
+    /// promises (`always`: fdatasync'd, sharing the sync with every write
+    /// pending at the time; otherwise at once, unless too much is pending).
+    pub async fn wait_durable(&self, seq: SeqNo) -> Result<()> {
         match self.opts.sync {
-            SyncMode::Always => self.wal.wait_written(last, true).await?,
+            SyncMode::Always => {
+                if self.wal.written_seq() < seq {
+                    self.wal.wait_written(seq, true).await?;
+                }
+            }
             SyncMode::Interval(_) | SyncMode::None => {
                 if self.wal.pending_bytes() > 4 << 20 {
-                    self.wal.wait_written(last, matches!(self.opts.sync, SyncMode::Interval(_))).await?;
+                    self.wal.wait_written(seq, matches!(self.opts.sync, SyncMode::Interval(_))).await?;
                 }
             }
         }
-        Ok(last)
+        Ok(())
+    }
+
+    /// Last sequence number assigned (durable or not).
+    pub fn last_seq(&self) -> SeqNo {
+        self.inner.borrow().last_seq
     }
 
     fn check_writable(&self) -> Result<()> {
@@ -284,7 +309,7 @@ impl<D: Disk> Engine<D> {
     /// Smooth write pacing: wait while too many memtables are sealed or
     /// compaction debt is at the stop point; sleep a little, growing with the
     /// debt, between the slowdown and stop points.
-    async fn pace(&self) -> Result<()> {
+    pub async fn pace(&self) -> Result<()> {
         if !self.opts.background {
             return Ok(());
         }
@@ -316,16 +341,24 @@ impl<D: Disk> Engine<D> {
 
     // ------------------------------------------------------------------ reads
 
-    /// Highest sequence number readers may see.
-    fn visible_seq(&self) -> SeqNo {
-        match self.opts.sync {
-            SyncMode::Always => self.wal.written_seq(),
-            _ => self.inner.borrow().last_seq,
+    /// The value of `key`. Sees every write started before the call, and
+    /// returns only once what it read is durable: no reader ever sees a write
+    /// that a crash could take back.
+    pub async fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        match self.get_latest(key).await? {
+            Some((seq, v)) => {
+                self.wait_durable(seq).await?;
+                Ok(v)
+            }
+            None => Ok(None),
         }
     }
 
-    pub async fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        let visible = self.visible_seq();
+    /// The newest version of `key`, durable or not: `(seq, Some(value))`, or
+    /// `(seq, None)` for a deletion, or `None` if the key was never written.
+    /// For read-modify-write on the owning shard, whose own write will be
+    /// acknowledged only after everything before it is durable.
+    pub async fn get_latest(&self, key: &[u8]) -> Result<Option<(SeqNo, Option<Vec<u8>>)>> {
         let (mems, tables) = {
             let inner = self.inner.borrow();
             let mut mems = Vec::with_capacity(1 + inner.imm.len());
@@ -335,14 +368,15 @@ impl<D: Disk> Engine<D> {
                 inner.version.tables_for_key(key).iter().filter_map(|t| inner.tables.get(&t.id).cloned()).collect();
             (mems, tables)
         };
+        let found = |seq, kind, v| Some((seq, (kind == ValueKind::Value).then_some(v)));
         for m in &mems {
-            if let Some((_, kind, v)) = m.get(key, visible) {
-                return Ok((kind == ValueKind::Value).then_some(v));
+            if let Some((seq, kind, v)) = m.get(key, SeqNo::MAX) {
+                return Ok(found(seq, kind, v));
             }
         }
         for t in &tables {
-            if let Some((_, kind, v)) = t.get(key).await? {
-                return Ok((kind == ValueKind::Value).then_some(v));
+            if let Some((seq, kind, v)) = t.get(key).await? {
+                return Ok(found(seq, kind, v));
             }
         }
         Ok(None)
@@ -358,7 +392,10 @@ impl<D: Disk> Engine<D> {
             Bound::Included(k) | Bound::Excluded(k) => Some(k),
             Bound::Unbounded => None,
         };
-        let mut it = MergeIter::new(self.read_sources(), from).await?;
+        // See every write started before the scan, once it is durable.
+        let barrier = self.last_seq();
+        self.wait_durable(barrier).await?;
+        let mut it = MergeIter::new(self.read_sources(barrier), from).await?;
         let mut newest = NewestOnly::default();
         while let Some(e) = it.next().await? {
             if let Bound::Excluded(k) = start {
@@ -385,8 +422,7 @@ impl<D: Disk> Engine<D> {
     }
 
     /// Every source a read must merge, captured at one instant.
-    fn read_sources(&self) -> Vec<Source<D::File>> {
-        let visible = self.visible_seq();
+    fn read_sources(&self, visible: SeqNo) -> Vec<Source<D::File>> {
         let inner = self.inner.borrow();
         let mut sources = vec![Source::mem(inner.mem.clone(), visible)];
         sources.extend(inner.imm.iter().map(|m| Source::mem(m.clone(), visible)));
@@ -771,4 +807,89 @@ async fn remove_orphans<F: DiskFile, D: Disk>(disk: &D, dir: &Path, live: &HashM
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::disk::SimDisk;
+
+    fn opts() -> Options {
+        let mut o = Options::new("/db");
+        o.background = false;
+        o
+    }
+
+    #[test]
+    fn reads_never_return_writes_that_are_not_durable() {
+        crate::rt::block_on(async {
+            let disk = SimDisk::new();
+            let e = Engine::open(disk.clone(), opts()).await.unwrap();
+            e.put(b"k", b"old").await.unwrap();
+            let mut b = WriteBatch::new();
+            b.put(b"k", b"new");
+            e.write_start(&b).unwrap();
+            // The newest version is visible to read-modify-write...
+            assert_eq!(e.get_latest(b"k").await.unwrap().unwrap().1.as_deref(), Some(&b"new"[..]));
+            // ...but a reader must wait for it to be durable, and here it never can be.
+            disk.fail_syncs(true);
+            assert!(e.get(b"k").await.is_err());
+        });
+    }
+
+    #[test]
+    fn failed_sync_makes_the_engine_read_only_but_readable() {
+        crate::rt::block_on(async {
+            let disk = SimDisk::new();
+            let e = Engine::open(disk.clone(), opts()).await.unwrap();
+            e.put(b"a", b"1").await.unwrap();
+            disk.fail_syncs(true);
+            assert!(matches!(e.put(b"b", b"2").await, Err(Error::Io { .. })));
+            disk.fail_syncs(false);
+            // No retry-and-pretend: the engine stays read-only.
+            assert!(matches!(e.put(b"c", b"3").await, Err(Error::ReadOnly(_))));
+            assert_eq!(e.get(b"a").await.unwrap().as_deref(), Some(&b"1"[..]));
+            // After a restart, the synced write is there and the failed one is not.
+            drop(e);
+            disk.crash();
+            let e = Engine::open(disk.clone(), opts()).await.unwrap();
+            assert_eq!(e.get(b"a").await.unwrap().as_deref(), Some(&b"1"[..]));
+            assert_eq!(e.get(b"b").await.unwrap(), None);
+            e.put(b"d", b"4").await.unwrap();
+        });
+    }
+
+    #[test]
+    fn full_disk_is_an_error_not_a_panic() {
+        crate::rt::block_on(async {
+            let disk = SimDisk::new();
+            let e = Engine::open(disk.clone(), opts()).await.unwrap();
+            e.put(b"a", b"1").await.unwrap();
+            disk.fill_after_writes(Some(0));
+            assert!(e.put(b"b", b"2").await.is_err());
+            assert!(matches!(e.put(b"c", b"3").await, Err(Error::ReadOnly(_))));
+            assert!(e.flush().await.is_err());
+            assert_eq!(e.get(b"a").await.unwrap().as_deref(), Some(&b"1"[..]));
+        });
+    }
+
+    #[test]
+    fn wal_segments_are_released_after_flush() {
+        crate::rt::block_on(async {
+            let disk = SimDisk::new();
+            let mut o = opts();
+            o.wal_segment_bytes = 16 << 10;
+            let e = Engine::open(disk.clone(), o.clone()).await.unwrap();
+            for i in 0..2000u32 {
+                e.put(format!("key{i}").as_bytes(), &[7u8; 64]).await.unwrap();
+            }
+            assert!(e.wal_segments().len() > 3);
+            e.flush().await.unwrap();
+            assert_eq!(e.wal_segments().len(), 1);
+            drop(e);
+            disk.crash();
+            let e = Engine::open(disk, o).await.unwrap();
+            assert_eq!(e.get(b"key1999").await.unwrap().as_deref(), Some(&[7u8; 64][..]));
+        });
+    }
 }
