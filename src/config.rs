@@ -27,6 +27,16 @@ pub struct ServeConfig {
     pub shard_port_base: Option<u16>,
     /// Host clients should use to reach the shard ports (default: the listen host).
     pub advertise_host: Option<String>,
+    /// The RESP (Redis protocol) port; None: off.
+    pub resp_listen: Option<SocketAddr>,
+}
+
+/// Parse a RESP listen address, or `off`.
+pub fn parse_resp_listen(s: &str) -> Result<Option<SocketAddr>, String> {
+    if s == "off" {
+        return Ok(None);
+    }
+    s.parse().map(Some).map_err(|e| format!("resp listen {s:?}: {e} (HOST:PORT or off)"))
 }
 
 impl Default for ServeConfig {
@@ -44,6 +54,7 @@ impl Default for ServeConfig {
             node_id: "node1".into(),
             shard_port_base: None,
             advertise_host: None,
+            resp_listen: Some("127.0.0.1:6380".parse().expect("valid default address")),
         }
     }
 }
@@ -64,6 +75,7 @@ pub struct FileConfig {
     pub node_id: Option<String>,
     pub shard_port_base: Option<u16>,
     pub advertise_host: Option<String>,
+    pub resp_listen: Option<String>,
 }
 
 pub fn parse_compaction(s: &str) -> Result<CompactionStrategy, String> {
@@ -112,6 +124,9 @@ impl ServeConfig {
         }
         if f.advertise_host.is_some() {
             self.advertise_host = f.advertise_host;
+        }
+        if let Some(v) = f.resp_listen {
+            self.resp_listen = parse_resp_listen(&v)?;
         }
         Ok(())
     }

@@ -92,6 +92,9 @@ struct ServeArgs {
     /// Host advertised for the shard ports (default: the listen host).
     #[arg(long)]
     advertise_host: Option<String>,
+    /// RESP (Redis protocol) port, HOST:PORT or `off`.
+    #[arg(long)]
+    resp_listen: Option<String>,
     /// Memtable size in bytes before a flush.
     #[arg(long)]
     memtable_bytes: Option<usize>,
@@ -128,6 +131,9 @@ fn serve_config(a: ServeArgs) -> Result<ServeConfig, String> {
     }
     if a.advertise_host.is_some() {
         c.advertise_host = a.advertise_host;
+    }
+    if let Some(v) = a.resp_listen {
+        c.resp_listen = ringkv::config::parse_resp_listen(&v)?;
     }
     if let Some(v) = a.memtable_bytes {
         c.memtable_bytes_max = v;

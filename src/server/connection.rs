@@ -33,12 +33,18 @@ pub struct Connections {
 }
 
 impl Connections {
+    /// Serve a native-protocol connection.
     pub fn spawn(&self, stream: TcpStream, handler: Rc<Handler>, shutdown: Arc<Shutdown>) {
         let _ = stream.set_nodelay(true);
+        self.track(serve_connection(stream, handler, shutdown));
+    }
+
+    /// Run a connection's task, counted until it ends.
+    pub fn track(&self, conn: impl std::future::Future<Output = std::io::Result<()>> + 'static) {
         self.live.set(self.live.get() + 1);
         let me = self.clone();
         glommio::spawn_local(async move {
-            if let Err(e) = serve_connection(stream, handler, shutdown).await {
+            if let Err(e) = conn.await {
                 tracing::debug!(error = %e, "connection ended");
             }
             me.live.set(me.live.get() - 1);

@@ -10,10 +10,10 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use glommio::channels::local_channel::{self, LocalSender};
+use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
 use glommio::channels::shared_channel::{self, ConnectedReceiver, ConnectedSender, SharedReceiver, SharedSender};
 
-use crate::server::shard_op::{execute, FailKind, ShardOp, ShardReply};
+use crate::server::shard_op::{finish, start, FailKind, Pending, Shard, ShardOp, ShardReply};
 use crate::storage::{DmaDisk, Engine};
 
 /// Messages in flight per directed pair of shards.
@@ -61,7 +61,14 @@ pub struct Mesh {
     senders: Vec<Option<ConnectedSender<MeshMsg>>>,
     pending: RefCell<HashMap<u64, LocalSender<ShardReply>>>,
     next_token: Cell<u64>,
-    engine: Rc<Engine<DmaDisk>>,
+    shard: Rc<Shard>,
+}
+
+/// An op whose ordered part is done (or, for another shard, whose request is on its way).
+pub enum Started {
+    Local(Pending),
+    Remote(usize, LocalReceiver<ShardReply>),
+    Failed(ShardReply),
 }
 
 impl Mesh {
@@ -70,7 +77,7 @@ impl Mesh {
         me: usize,
         senders: Vec<Option<SharedSender<MeshMsg>>>,
         receivers: Vec<Option<SharedReceiver<MeshMsg>>>,
-        engine: Rc<Engine<DmaDisk>>,
+        shard: Rc<Shard>,
     ) -> Rc<Mesh> {
         // Connecting an end waits for the other end to connect too, so every
         // receiver connects in its own task while the senders connect here.
@@ -88,7 +95,7 @@ impl Mesh {
             senders: connected,
             pending: RefCell::new(HashMap::new()),
             next_token: Cell::new(1),
-            engine,
+            shard,
         });
         for t in receiving {
             let r = t.await;
@@ -103,16 +110,28 @@ impl Mesh {
     }
 
     pub fn engine(&self) -> &Rc<Engine<DmaDisk>> {
-        &self.engine
+        &self.shard.engine
+    }
+
+    pub fn shards(&self) -> usize {
+        self.senders.len()
     }
 
     /// Run `op` on `shard`: here if it is ours, over the mesh otherwise.
     pub async fn call(&self, shard: usize, op: ShardOp) -> ShardReply {
+        let s = self.start(shard, op).await;
+        self.finish(s).await
+    }
+
+    /// The ordered part of a call: ops started one after another on the same
+    /// target shard take effect in that order (the mesh channel is FIFO and
+    /// the receiver runs each op's ordered part before taking the next).
+    pub async fn start(&self, shard: usize, op: ShardOp) -> Started {
         if shard == self.me {
-            return execute(&self.engine, op).await;
+            return Started::Local(start(&self.shard, op).await);
         }
         let Some(Some(tx)) = self.senders.get(shard) else {
-            return ShardReply::Failed(FailKind::Internal, format!("no shard {shard}"));
+            return Started::Failed(ShardReply::Failed(FailKind::Internal, format!("no shard {shard}")));
         };
         let token = self.next_token.get();
         self.next_token.set(token + 1);
@@ -120,21 +139,30 @@ impl Mesh {
         self.pending.borrow_mut().insert(token, reply_tx);
         if tx.send(MeshMsg::Request { from: self.me, token, op }).await.is_err() {
             self.pending.borrow_mut().remove(&token);
-            return ShardReply::Failed(FailKind::Unavailable, format!("shard {shard} is gone"));
+            return Started::Failed(ShardReply::Failed(FailKind::Unavailable, format!("shard {shard} is gone")));
         }
-        reply_rx
-            .recv()
-            .await
-            .unwrap_or_else(|| ShardReply::Failed(FailKind::Unavailable, format!("shard {shard} dropped the request")))
+        Started::Remote(shard, reply_rx)
+    }
+
+    pub async fn finish(&self, s: Started) -> ShardReply {
+        match s {
+            Started::Local(p) => finish(&self.shard, p).await,
+            Started::Remote(shard, rx) => rx.recv().await.unwrap_or_else(|| {
+                ShardReply::Failed(FailKind::Unavailable, format!("shard {shard} dropped the request"))
+            }),
+            Started::Failed(r) => r,
+        }
     }
 
     async fn receive_loop(self: Rc<Self>, rx: ConnectedReceiver<MeshMsg>) {
         while let Some(msg) = rx.recv().await {
             match msg {
                 MeshMsg::Request { from, token, op } => {
+                    // The ordered part here, in arrival order; the rest in its own task.
+                    let p = start(&self.shard, op).await;
                     let m = self.clone();
                     glommio::spawn_local(async move {
-                        let reply = execute(&m.engine, op).await;
+                        let reply = finish(&m.shard, p).await;
                         if let Some(Some(tx)) = m.senders.get(from) {
                             // The requester is gone only at shutdown; nothing to do then.
                             let _ = tx.send(MeshMsg::Response { token, reply }).await;

@@ -14,6 +14,7 @@ pub mod connection;
 pub mod handler;
 pub mod lock;
 pub mod mesh;
+pub mod resp_conn;
 pub mod shard_op;
 
 use std::net::SocketAddr;
@@ -62,6 +63,7 @@ pub struct NodeInfo {
     pub shards: usize,
     pub listen: SocketAddr,
     pub max_in_flight_per_connection: usize,
+    pub sync: crate::storage::SyncMode,
 }
 
 /// The direct address of every shard, filled in as the shards bind.
@@ -80,6 +82,7 @@ pub fn serve(cfg: ServeConfig) -> Result<(), String> {
         shards: cfg.shards,
         listen: cfg.listen,
         max_in_flight_per_connection: cfg.max_in_flight_per_connection,
+        sync: cfg.sync,
     };
     let addrs: ShardAddrs = Arc::new(Mutex::new(vec![None; cfg.shards]));
     let mut handles = Vec::new();
@@ -172,9 +175,8 @@ async fn bind_shard_listener(
 
 async fn accept_loop(
     listener: &glommio::net::TcpListener,
-    conns: &connection::Connections,
-    handler: &Rc<handler::Handler>,
-    shutdown: &Arc<Shutdown>,
+    shutdown: &Shutdown,
+    on_accept: impl Fn(glommio::net::TcpStream),
 ) {
     loop {
         let accept = async { Some(listener.accept().await) };
@@ -183,7 +185,7 @@ async fn accept_loop(
             None
         };
         match futures_lite::future::or(accept, stop).await {
-            Some(Ok(stream)) => conns.spawn(stream, handler.clone(), shutdown.clone()),
+            Some(Ok(stream)) => on_accept(stream),
             Some(Err(e)) => {
                 tracing::warn!(error = %e, "accept failed");
                 glommio::timer::sleep(Duration::from_millis(10)).await;
@@ -209,27 +211,54 @@ async fn shard_main(
     opts.memtable_bytes_max = cfg.memtable_bytes_max;
     opts.block_cache_bytes = cfg.block_cache_bytes / cfg.shards.max(1);
     let engine = Engine::open(DmaDisk, opts).await.map_err(|e| format!("shard {i}: {e}"))?;
-    let mesh = Mesh::connect(i, senders, receivers, engine.clone()).await;
+    let mesh = Mesh::connect(i, senders, receivers, Rc::new(shard_op::Shard::new(engine.clone()))).await;
     let listener = glommio::net::TcpListener::bind(cfg.listen).map_err(|e| format!("bind {}: {e}", cfg.listen))?;
     let (shard_listener, shard_addrs) = bind_shard_listener(i, &cfg, &addrs, &shutdown).await?;
     if i == 0 {
         tracing::info!(addr = %cfg.listen, shards = cfg.shards, data_dir = %cfg.data_dir.display(), sync = %cfg.sync, "ringkv serving");
         println!(
-            "ringkv listening on {} with {} shards (shard ports: {}), data in {}, sync {}",
+            "ringkv listening on {} (RESP: {}) with {} shards (shard ports: {}), data in {}, sync {}",
             cfg.listen,
+            cfg.resp_listen.map_or("off".to_string(), |a| a.to_string()),
             cfg.shards,
             shard_addrs.join(" "),
             cfg.data_dir.display(),
             cfg.sync
         );
     }
-    let handler = Rc::new(handler::Handler::new(mesh.clone(), Rc::new(info), shard_addrs));
+    let info = Rc::new(info);
+    let handler = Rc::new(handler::Handler::new(mesh.clone(), info.clone(), shard_addrs));
     let conns = connection::Connections::default();
+    let native = |stream| conns.spawn(stream, handler.clone(), shutdown.clone());
+    let resp_listener = match cfg.resp_listen {
+        Some(addr) => Some(glommio::net::TcpListener::bind(addr).map_err(|e| format!("bind RESP port {addr}: {e}"))?),
+        None => None,
+    };
+    let resp_ctx = Rc::new(resp_conn::RespCtx {
+        mesh: mesh.clone(),
+        info: info.clone(),
+        started: std::time::Instant::now(),
+        next_client_id: std::cell::Cell::new(1 + i as i64),
+        commands: std::cell::Cell::new(0),
+    });
+    let resp = |stream: glommio::net::TcpStream| {
+        let _ = stream.set_nodelay(true);
+        conns.track(resp_conn::serve(stream, resp_ctx.clone(), shutdown.clone()));
+    };
+    let resp_accept = async {
+        if let Some(l) = &resp_listener {
+            accept_loop(l, &shutdown, resp).await;
+        }
+    };
     futures_lite::future::zip(
-        accept_loop(&listener, &conns, &handler, &shutdown),
-        accept_loop(&shard_listener, &conns, &handler, &shutdown),
+        futures_lite::future::zip(
+            accept_loop(&listener, &shutdown, native),
+            accept_loop(&shard_listener, &shutdown, native),
+        ),
+        resp_accept,
     )
     .await;
+    drop(resp_listener);
     drop(listener);
     drop(shard_listener);
     conns.drain().await;

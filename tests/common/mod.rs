@@ -137,6 +137,23 @@ impl Server {
         self.spawn();
     }
 
+    /// The RESP address given with `--resp-listen`, if any.
+    pub fn resp_addr(&self) -> Option<SocketAddr> {
+        let i = self.args.iter().position(|a| a == "--resp-listen")?;
+        self.args.get(i + 1)?.parse().ok()
+    }
+
+    /// Run redis-cli against this server's RESP port.
+    pub fn redis_cli(&self, args: &[&str]) -> String {
+        let a = self.resp_addr().expect("server started with --resp-listen");
+        let out = Command::new("redis-cli")
+            .args(["-h", &a.ip().to_string(), "-p", &a.port().to_string()])
+            .args(args)
+            .output()
+            .expect("redis-cli (Debian package redis-tools) must be installed: .ci/run installs it");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// Run the CLI against this server.
     pub fn cli(&self, args: &[&str]) -> Output {
         let mut cmd = Command::new(BIN);

@@ -1,0 +1,632 @@
+//! A connection on the RESP port (redis-cli, redis-benchmark, Redis client
+//! libraries).
+//!
+//! Redis answers pipelined commands in order and runs them one after another.
+//! Here each command's *ordered part* (see `shard_op`) runs before the next
+//! command's, so effects happen in command order (a pipeline's SET then GET
+//! sees the SET); the rest (waiting for the group commit, reading) overlaps, so
+//! a pipeline of SETs shares one fdatasync. Replies leave strictly in order.
+//!
+//! A RESP key is a ringkv partition key with no sort key. Protocol errors are
+//! fatal (Redis closes too); command errors are answered and the connection
+//! goes on.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use futures_lite::io::WriteHalf;
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use glommio::net::TcpStream;
+
+use crate::keys;
+use crate::resp::{self, ClientCommand, Command, ProtoVersion, Reply, RespLimits, ScanArgs, SetCondition, TypeFilter};
+use crate::ring;
+use crate::server::mesh::{Mesh, Started};
+use crate::server::shard_op::{FailKind, RmwOp, SetWhen, ShardOp, ShardReply};
+use crate::server::{NodeInfo, Shutdown};
+use crate::storage::notify::Notify;
+
+const READ_CHUNK_BYTES: usize = 64 << 10;
+/// Commands read but not yet answered, per connection, before reading pauses.
+const MAX_QUEUED_REPLIES: usize = 1024;
+/// SCAN COUNT is a hint; cap it.
+const SCAN_COUNT_MAX: u64 = 10_000;
+/// KEYS returns at most this many keys (else an error: use SCAN).
+const KEYS_MAX: usize = 1_000_000;
+
+type ReplyFuture = Pin<Box<dyn Future<Output = Reply>>>;
+
+/// State shared by the RESP connections of one shard.
+pub struct RespCtx {
+    pub mesh: Rc<Mesh>,
+    pub info: Rc<NodeInfo>,
+    pub started: std::time::Instant,
+    pub next_client_id: Cell<i64>,
+    pub commands: Cell<u64>,
+}
+
+struct Conn {
+    ctx: Rc<RespCtx>,
+    id: i64,
+    proto: Cell<ProtoVersion>,
+    name: RefCell<Option<Vec<u8>>>,
+}
+
+enum Item {
+    Now(ProtoVersion, Reply),
+    Later(ProtoVersion, glommio::Task<Reply>),
+    Close,
+}
+
+#[derive(Default)]
+struct Queue {
+    items: RefCell<VecDeque<Item>>,
+    changed: Notify,
+}
+
+impl Queue {
+    fn push(&self, item: Item) {
+        self.items.borrow_mut().push_back(item);
+        self.changed.notify_all();
+    }
+}
+
+fn engine_key(k: &[u8]) -> Vec<u8> {
+    keys::encode(k, b"")
+}
+
+fn error_reply(kind: FailKind, msg: String) -> Reply {
+    match kind {
+        FailKind::BadRequest if msg.starts_with("ERR ") => Reply::Error(msg),
+        FailKind::ReadOnly => Reply::Error(format!("READONLY ringkv: {msg}")),
+        FailKind::Unavailable => Reply::Error(format!("TRYAGAIN ringkv: {msg}")),
+        _ => Reply::Error(format!("ERR ringkv: {msg}")),
+    }
+}
+
+fn unexpected(r: ShardReply) -> Reply {
+    match r {
+        ShardReply::Failed(kind, msg) => error_reply(kind, msg),
+        other => Reply::Error(format!("ERR ringkv: unexpected shard reply {other:?}")),
+    }
+}
+
+pub async fn serve(stream: TcpStream, ctx: Rc<RespCtx>, shutdown: Arc<Shutdown>) -> std::io::Result<()> {
+    let id = ctx.next_client_id.get();
+    ctx.next_client_id.set(id + ctx.info.shards as i64);
+    let conn = Rc::new(Conn { ctx, id, proto: Cell::new(ProtoVersion::Resp2), name: RefCell::new(None) });
+    let (mut rd, wr) = futures_lite::io::split(stream);
+    let queue = Rc::new(Queue::default());
+    let writer = glommio::spawn_local(write_loop(wr, queue.clone()));
+    let limits = RespLimits::DEFAULT;
+    let mut buf = Vec::with_capacity(READ_CHUNK_BYTES);
+    let mut chunk = vec![0u8; READ_CHUNK_BYTES];
+    let mut result = Ok(());
+    'conn: loop {
+        let mut start = 0;
+        loop {
+            while queue.items.borrow().len() >= MAX_QUEUED_REPLIES {
+                queue.changed.wait().await;
+            }
+            match resp::parse_command(&buf[start..], &limits) {
+                Ok(Some((args, n))) => {
+                    start += n;
+                    if args.is_empty() {
+                        continue;
+                    }
+                    if !conn.dispatch(args, &limits, &queue).await {
+                        break 'conn;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    queue.push(Item::Now(conn.proto.get(), e.reply()));
+                    break 'conn;
+                }
+            }
+        }
+        buf.drain(..start);
+        let read = async { Some(rd.read(&mut chunk).await) };
+        let stop = async {
+            shutdown.wait_requested().await;
+            None
+        };
+        match futures_lite::future::or(read, stop).await {
+            Some(Ok(0)) | None => break,
+            Some(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
+            Some(Err(e)) => {
+                result = Err(e);
+                break;
+            }
+        }
+    }
+    queue.push(Item::Close);
+    writer.await;
+    result
+}
+
+async fn write_loop(mut wr: WriteHalf<TcpStream>, queue: Rc<Queue>) {
+    let mut out = Vec::new();
+    loop {
+        let item = queue.items.borrow_mut().pop_front();
+        queue.changed.notify_all();
+        match item {
+            Some(Item::Now(proto, r)) => resp::encode(&r, proto, &mut out),
+            Some(Item::Later(proto, mut task)) => {
+                let r = match futures_lite::future::poll_once(&mut task).await {
+                    Some(r) => r,
+                    None => {
+                        // Not ready: send what is ready first, then wait.
+                        if flush(&mut wr, &mut out).await.is_err() {
+                            return;
+                        }
+                        task.await
+                    }
+                };
+                resp::encode(&r, proto, &mut out);
+            }
+            Some(Item::Close) => {
+                let _ = flush(&mut wr, &mut out).await;
+                let _ = wr.close().await;
+                return;
+            }
+            None => {
+                if flush(&mut wr, &mut out).await.is_err() {
+                    return;
+                }
+                let wait = queue.changed.wait();
+                if queue.items.borrow().is_empty() {
+                    wait.await;
+                }
+            }
+        }
+        if out.len() > 256 << 10 && flush(&mut wr, &mut out).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn flush(wr: &mut WriteHalf<TcpStream>, out: &mut Vec<u8>) -> std::io::Result<()> {
+    if !out.is_empty() {
+        wr.write_all(out).await?;
+        wr.flush().await?;
+        out.clear();
+    }
+    Ok(())
+}
+
+impl Conn {
+    fn mesh(&self) -> &Rc<Mesh> {
+        &self.ctx.mesh
+    }
+
+    fn shard_of(&self, key: &[u8]) -> usize {
+        ring::shard_of(ring::token(key), self.ctx.info.shards)
+    }
+
+    /// Handle one command; false: close the connection after the replies so far.
+    async fn dispatch(self: &Rc<Self>, args: Vec<Vec<u8>>, limits: &RespLimits, queue: &Queue) -> bool {
+        self.ctx.commands.set(self.ctx.commands.get() + 1);
+        let proto = self.proto.get();
+        let cmd = match Command::parse(args, limits) {
+            Ok(c) => c,
+            Err(e) => {
+                queue.push(Item::Now(proto, e.reply()));
+                return true;
+            }
+        };
+        if let Some(r) = cmd.stateless_reply(limits) {
+            queue.push(Item::Now(proto, r));
+            return !matches!(cmd, Command::Quit);
+        }
+        if let Some(r) = self.connection_command(&cmd) {
+            // Encode in the protocol chosen by the command itself (HELLO switches it).
+            queue.push(Item::Now(self.proto.get(), r));
+            return true;
+        }
+        let rest = self.start(cmd).await;
+        queue.push(Item::Later(proto, glommio::spawn_local(rest)));
+        true
+    }
+
+    /// Commands about the connection itself.
+    fn connection_command(&self, cmd: &Command) -> Option<Reply> {
+        Some(match cmd {
+            Command::Hello { protover, auth, setname } => {
+                if auth.is_some() {
+                    return Some(Reply::Error(
+                        "WRONGPASS ringkv: authentication is not configured on this server".into(),
+                    ));
+                }
+                if let Some(p) = protover {
+                    self.proto.set(*p);
+                }
+                if let Some(n) = setname {
+                    *self.name.borrow_mut() = Some(n.clone());
+                }
+                resp::hello_reply(self.proto.get(), self.id, env!("CARGO_PKG_VERSION"))
+            }
+            Command::Auth { .. } => Reply::Error(
+                "ERR AUTH <password> called without any password configured for the default user. \
+                 Are you sure your configuration is correct?"
+                    .into(),
+            ),
+            Command::Reset => {
+                self.proto.set(ProtoVersion::Resp2);
+                *self.name.borrow_mut() = None;
+                Reply::simple("RESET")
+            }
+            Command::Client(ClientCommand::SetName(n)) => {
+                *self.name.borrow_mut() = (!n.is_empty()).then(|| n.clone());
+                Reply::ok()
+            }
+            Command::Client(ClientCommand::GetName) => Reply::bulk_or_nil(self.name.borrow().clone()),
+            Command::Client(ClientCommand::Id) => Reply::Integer(self.id),
+            _ => return None,
+        })
+    }
+
+    /// Start one op (its ordered part) and return the rest as a future.
+    async fn op(&self, key: &[u8], op: ShardOp) -> Pending1 {
+        let shard = self.shard_of(key);
+        Pending1 { mesh: self.mesh().clone(), started: self.mesh().start(shard, op).await }
+    }
+
+    async fn on_all_shards(&self, make: impl Fn() -> ShardOp) -> Vec<Pending1> {
+        let mut out = Vec::with_capacity(self.ctx.info.shards);
+        for s in 0..self.ctx.info.shards {
+            out.push(Pending1 { mesh: self.mesh().clone(), started: self.mesh().start(s, make()).await });
+        }
+        out
+    }
+
+    /// The ordered part of `cmd`; the returned future completes the reply.
+    async fn start(self: &Rc<Self>, cmd: Command) -> ReplyFuture {
+        match cmd {
+            Command::Get { key } => self.get_then(&key, Reply::bulk_or_nil).await,
+            Command::Set { key, value, condition: SetCondition::Always, get: false } => {
+                let p = self.op(&key, ShardOp::Put { key: engine_key(&key), value }).await;
+                Box::pin(async move { done_ok(p.done().await) })
+            }
+            Command::Set { key, value, condition, get } => {
+                let when = match condition {
+                    SetCondition::Always => SetWhen::Always,
+                    SetCondition::IfMissing => SetWhen::IfMissing,
+                    SetCondition::IfExists => SetWhen::IfExists,
+                };
+                let p = self.rmw(&key, RmwOp::Set { value, when }).await;
+                Box::pin(async move {
+                    match p.done().await {
+                        ShardReply::Old { old, .. } if get => Reply::bulk_or_nil(old),
+                        ShardReply::Old { applied: true, .. } => Reply::ok(),
+                        ShardReply::Old { applied: false, .. } => Reply::Nil,
+                        other => unexpected(other),
+                    }
+                })
+            }
+            Command::SetNx { key, value } => {
+                let p = self.rmw(&key, RmwOp::Set { value, when: SetWhen::IfMissing }).await;
+                Box::pin(async move {
+                    match p.done().await {
+                        ShardReply::Old { applied, .. } => Reply::Integer(applied as i64),
+                        other => unexpected(other),
+                    }
+                })
+            }
+            Command::GetSet { key, value } => {
+                let p = self.rmw(&key, RmwOp::Set { value, when: SetWhen::Always }).await;
+                Box::pin(async move { old_value(p.done().await) })
+            }
+            Command::GetDel { key } => {
+                let p = self.rmw(&key, RmwOp::Take).await;
+                Box::pin(async move { old_value(p.done().await) })
+            }
+            Command::Del { keys } => {
+                let mut ps = Vec::with_capacity(keys.len());
+                for k in &keys {
+                    ps.push(self.rmw(k, RmwOp::Take).await);
+                }
+                Box::pin(async move {
+                    let mut n = 0;
+                    for p in ps {
+                        match p.done().await {
+                            ShardReply::Old { applied, .. } => n += applied as i64,
+                            other => return unexpected(other),
+                        }
+                    }
+                    Reply::Integer(n)
+                })
+            }
+            Command::Exists { keys } => {
+                let ps = self.gets(&keys).await;
+                Box::pin(async move {
+                    let mut n = 0;
+                    for p in ps {
+                        match p.done().await {
+                            ShardReply::Value(v) => n += v.is_some() as i64,
+                            other => return unexpected(other),
+                        }
+                    }
+                    Reply::Integer(n)
+                })
+            }
+            Command::MGet { keys } => {
+                let ps = self.gets(&keys).await;
+                Box::pin(async move {
+                    let mut out = Vec::with_capacity(ps.len());
+                    for p in ps {
+                        match p.done().await {
+                            ShardReply::Value(v) => out.push(Reply::bulk_or_nil(v)),
+                            other => return unexpected(other),
+                        }
+                    }
+                    Reply::Array(out)
+                })
+            }
+            Command::MSet { pairs } => {
+                let mut ps = Vec::with_capacity(pairs.len());
+                for (k, v) in pairs {
+                    ps.push(self.op(&k, ShardOp::Put { key: engine_key(&k), value: v }).await);
+                }
+                Box::pin(async move {
+                    for p in ps {
+                        if let r @ ShardReply::Failed(..) = p.done().await {
+                            return unexpected(r);
+                        }
+                    }
+                    Reply::ok()
+                })
+            }
+            Command::MSetNx { pairs } => {
+                let shard = pairs.first().map_or(0, |(k, _)| self.shard_of(k));
+                if pairs.iter().any(|(k, _)| self.shard_of(k) != shard) {
+                    let msg = "ERR ringkv: MSETNX keys must all belong to one shard (not atomic across shards)";
+                    return Box::pin(async move { Reply::Error(msg.into()) });
+                }
+                let pairs = pairs.into_iter().map(|(k, v)| (engine_key(&k), v)).collect();
+                let p = Pending1 {
+                    mesh: self.mesh().clone(),
+                    started: self.mesh().start(shard, ShardOp::SetAllIfNone { pairs }).await,
+                };
+                Box::pin(async move { int_reply(p.done().await) })
+            }
+            Command::IncrBy { key, delta } => {
+                let p = self.rmw(&key, RmwOp::IncrBy(delta)).await;
+                Box::pin(async move { int_reply(p.done().await) })
+            }
+            Command::Append { key, value } => {
+                let max_len = RespLimits::DEFAULT.value_bytes_max;
+                let p = self.rmw(&key, RmwOp::Append { value, max_len }).await;
+                Box::pin(async move { int_reply(p.done().await) })
+            }
+            Command::StrLen { key } => self.get_then(&key, |v| Reply::Integer(v.map_or(0, |v| v.len() as i64))).await,
+            Command::Type { key } => {
+                self.get_then(&key, |v| Reply::simple(if v.is_some() { "string" } else { "none" })).await
+            }
+            // No key has an expiry: -1 if it exists, -2 if not (both TTL and PTTL).
+            Command::Ttl { key, .. } => {
+                self.get_then(&key, |v| Reply::Integer(if v.is_some() { -1 } else { -2 })).await
+            }
+            Command::DbSize => {
+                let ps = self.on_all_shards(|| ShardOp::CountPartitions).await;
+                Box::pin(async move {
+                    let mut n = 0;
+                    for p in ps {
+                        match p.done().await {
+                            ShardReply::Int(c) => n += c,
+                            other => return unexpected(other),
+                        }
+                    }
+                    Reply::Integer(n)
+                })
+            }
+            Command::FlushAll => {
+                let ps = self.on_all_shards(|| ShardOp::DeleteAll).await;
+                Box::pin(async move {
+                    for p in ps {
+                        if let r @ ShardReply::Failed(..) = p.done().await {
+                            return unexpected(r);
+                        }
+                    }
+                    Reply::ok()
+                })
+            }
+            Command::Scan(args) => {
+                let me = self.clone();
+                Box::pin(async move { me.scan(args).await })
+            }
+            Command::Keys { pattern } => {
+                let me = self.clone();
+                Box::pin(async move {
+                    let mut out = Vec::new();
+                    let mut from = 0u64;
+                    loop {
+                        let shard = me.shard_of_token(from);
+                        match me.mesh().call(shard, ShardOp::ScanPartitions { from, count: 10_000 }).await {
+                            ShardReply::Keys { keys, next } => {
+                                out.extend(keys.into_iter().filter(|k| pattern.matches(k)).map(Reply::Bulk));
+                                if out.len() > KEYS_MAX {
+                                    return Reply::Error(format!(
+                                        "ERR ringkv: KEYS would return more than {KEYS_MAX} keys; use SCAN"
+                                    ));
+                                }
+                                match next.or_else(|| me.first_token_of(shard + 1)) {
+                                    Some(t) => from = t,
+                                    None => break,
+                                }
+                            }
+                            other => return unexpected(other),
+                        }
+                    }
+                    Reply::Array(out)
+                })
+            }
+            Command::Info(sections) => {
+                let ps = self.on_all_shards(|| ShardOp::Stats).await;
+                let counts = self.on_all_shards(|| ShardOp::CountPartitions).await;
+                let ctx = self.ctx.clone();
+                Box::pin(async move { info_reply(&ctx, &sections, ps, counts).await })
+            }
+            other => {
+                let name = other.name();
+                Box::pin(async move { Reply::Error(format!("ERR ringkv: '{name}' is not supported here")) })
+            }
+        }
+    }
+
+    async fn get_then(&self, key: &[u8], f: fn(Option<Vec<u8>>) -> Reply) -> ReplyFuture {
+        let p = self.op(key, ShardOp::Get { key: engine_key(key) }).await;
+        Box::pin(async move {
+            match p.done().await {
+                ShardReply::Value(v) => f(v),
+                other => unexpected(other),
+            }
+        })
+    }
+
+    async fn rmw(&self, key: &[u8], op: RmwOp) -> Pending1 {
+        self.op(key, ShardOp::Rmw { key: engine_key(key), op }).await
+    }
+
+    async fn gets(&self, keys: &[Vec<u8>]) -> Vec<Pending1> {
+        let mut ps = Vec::with_capacity(keys.len());
+        for k in keys {
+            ps.push(self.op(k, ShardOp::Get { key: engine_key(k) }).await);
+        }
+        ps
+    }
+
+    /// SCAN: keys come in token order (shard 0's token range first), so the
+    /// cursor is simply the token to go on from, and any connection can
+    /// continue any cursor. 0 starts and ends a scan.
+    async fn scan(&self, args: ScanArgs) -> Reply {
+        if args.type_filter == TypeFilter::Nothing {
+            return Reply::Array(vec![Reply::bulk("0"), Reply::Array(Vec::new())]);
+        }
+        let count = args.count.clamp(1, SCAN_COUNT_MAX) as usize;
+        let mut from = args.cursor;
+        let mut keys = Vec::new();
+        let next = loop {
+            let shard = self.shard_of_token(from);
+            match self.mesh().call(shard, ShardOp::ScanPartitions { from, count: count - keys.len() }).await {
+                ShardReply::Keys { keys: ks, next } => {
+                    keys.extend(ks.into_iter().filter(|k| args.pattern.as_ref().is_none_or(|p| p.matches(k))));
+                    let next = next.or_else(|| self.first_token_of(shard + 1));
+                    match next {
+                        Some(t) if keys.len() < count => from = t,
+                        Some(t) => break t,
+                        None => break 0,
+                    }
+                }
+                other => return unexpected(other),
+            }
+        };
+        Reply::Array(vec![Reply::bulk(next.to_string()), Reply::Array(keys.into_iter().map(Reply::Bulk).collect())])
+    }
+
+    fn shard_of_token(&self, token: u64) -> usize {
+        ring::shard_of(token, self.ctx.info.shards)
+    }
+
+    /// The first token shard `shard` owns (None past the last shard).
+    fn first_token_of(&self, shard: usize) -> Option<u64> {
+        let n = self.ctx.info.shards;
+        (shard < n).then(|| (((shard as u128) << 64).div_ceil(n as u128)) as u64)
+    }
+}
+
+/// An op started on some shard, to be finished later.
+struct Pending1 {
+    mesh: Rc<Mesh>,
+    started: Started,
+}
+
+impl Pending1 {
+    async fn done(self) -> ShardReply {
+        self.mesh.finish(self.started).await
+    }
+}
+
+fn done_ok(r: ShardReply) -> Reply {
+    match r {
+        ShardReply::Done => Reply::ok(),
+        other => unexpected(other),
+    }
+}
+
+fn old_value(r: ShardReply) -> Reply {
+    match r {
+        ShardReply::Old { old, .. } => Reply::bulk_or_nil(old),
+        other => unexpected(other),
+    }
+}
+
+fn int_reply(r: ShardReply) -> Reply {
+    match r {
+        ShardReply::Int(n) => Reply::Integer(n),
+        other => unexpected(other),
+    }
+}
+
+async fn info_reply(ctx: &RespCtx, sections: &[String], stats: Vec<Pending1>, counts: Vec<Pending1>) -> Reply {
+    let mut keys = 0i64;
+    for c in counts {
+        if let ShardReply::Int(n) = c.done().await {
+            keys += n;
+        }
+    }
+    let mut mem = 0u64;
+    let mut table_bytes = 0u64;
+    let mut user_bytes = 0u64;
+    let (mut flushes, mut compactions, mut stall_us) = (0u64, 0u64, 0u64);
+    for s in stats {
+        if let ShardReply::Stats(st) = s.done().await {
+            mem += st.memtable_bytes as u64;
+            table_bytes += st.live_table_bytes;
+            user_bytes += st.user_bytes_written;
+            flushes += st.flushes;
+            compactions += st.compactions;
+            stall_us += st.write_stall_micros;
+        }
+    }
+    let want = |s: &str| sections.is_empty() || sections.iter().any(|x| x == s || x == "all" || x == "everything");
+    let mut t = String::new();
+    if want("server") {
+        t.push_str(&format!(
+            "# Server\r\nredis_version:{}\r\nringkv_version:{}\r\nredis_mode:standalone\r\nos:Linux\r\n\
+             process_id:{}\r\ntcp_port:{}\r\nuptime_in_seconds:{}\r\n\r\n",
+            resp::REDIS_COMPAT_VERSION,
+            env!("CARGO_PKG_VERSION"),
+            std::process::id(),
+            ctx.info.listen.port(),
+            ctx.started.elapsed().as_secs()
+        ));
+    }
+    if want("memory") {
+        t.push_str(&format!("# Memory\r\nused_memory:{mem}\r\nringkv_memtable_bytes:{mem}\r\n\r\n"));
+    }
+    if want("stats") {
+        t.push_str(&format!(
+            "# Stats\r\ntotal_commands_processed:{}\r\nringkv_user_bytes_written:{user_bytes}\r\n\
+             ringkv_flushes:{flushes}\r\nringkv_compactions:{compactions}\r\nringkv_write_stall_micros:{stall_us}\r\n\r\n",
+            ctx.commands.get()
+        ));
+    }
+    if want("persistence") {
+        t.push_str(&format!(
+            "# Persistence\r\nloading:0\r\nringkv_sync:{}\r\nringkv_table_bytes:{table_bytes}\r\n\r\n",
+            ctx.info.sync
+        ));
+    }
+    if want("ringkv") || want("shards") {
+        t.push_str(&format!("# ringkv\r\nnode_id:{}\r\nshards:{}\r\n\r\n", ctx.info.node_id, ctx.info.shards));
+    }
+    if want("keyspace") {
+        t.push_str(&format!("# Keyspace\r\ndb0:keys={keys},expires=0,avg_ttl=0\r\n"));
+    }
+    Reply::text(t.into_bytes())
+}

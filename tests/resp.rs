@@ -1,0 +1,152 @@
+//! The RESP port driven by the real redis-cli and redis-benchmark (Debian
+//! package redis-tools, installed by .ci/run) and by raw sockets.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Command;
+use std::time::Duration;
+
+use common::{free_addr, Server, TempDir};
+
+fn start(name: &str, ip: &str, extra: &[&str]) -> (TempDir, Server) {
+    let dir = TempDir::new(name);
+    let resp = free_addr(ip).to_string();
+    let mut args = vec!["--shards", "2", "--resp-listen", resp.as_str()];
+    args.extend_from_slice(extra);
+    let s = Server::start(free_addr(ip), &dir.0, &args);
+    (dir, s)
+}
+
+#[test]
+fn redis_cli_commands() {
+    let (_d, s) = start("resp-cli", "127.0.0.7", &[]);
+    let c = |args: &[&str]| s.redis_cli(args);
+    assert_eq!(c(&["PING"]), "PONG\n");
+    assert_eq!(c(&["SET", "greeting", "hello world"]), "OK\n");
+    assert_eq!(c(&["GET", "greeting"]), "hello world\n");
+    assert_eq!(c(&["GET", "missing"]), "\n");
+    assert_eq!(c(&["APPEND", "greeting", "!"]), "12\n");
+    assert_eq!(c(&["STRLEN", "greeting"]), "12\n");
+    assert_eq!(c(&["INCR", "counter"]), "1\n");
+    assert_eq!(c(&["INCRBY", "counter", "41"]), "42\n");
+    assert_eq!(c(&["DECR", "counter"]), "41\n");
+    assert!(c(&["INCR", "greeting"]).contains("not an integer"));
+    assert_eq!(c(&["MSET", "a", "1", "b", "2", "c", "3"]), "OK\n");
+    assert_eq!(c(&["MGET", "a", "b", "nope", "c"]), "1\n2\n\n3\n");
+    assert_eq!(c(&["EXISTS", "a", "b", "nope", "a"]), "3\n");
+    assert_eq!(c(&["DEL", "a", "nope"]), "1\n");
+    assert_eq!(c(&["SETNX", "b", "x"]), "0\n");
+    assert_eq!(c(&["SET", "b", "y", "NX"]), "\n");
+    assert_eq!(c(&["SET", "b", "y", "XX", "GET"]), "2\n");
+    assert_eq!(c(&["GETSET", "b", "z"]), "y\n");
+    assert_eq!(c(&["GETDEL", "b"]), "z\n");
+    assert_eq!(c(&["TYPE", "c"]), "string\n");
+    assert_eq!(c(&["TYPE", "b"]), "none\n");
+    assert_eq!(c(&["TTL", "c"]), "-1\n");
+    assert_eq!(c(&["TTL", "b"]), "-2\n");
+    assert!(c(&["SET", "k", "v", "EX", "10"]).contains("not supported"));
+    assert_eq!(c(&["DBSIZE"]), "3\n"); // greeting, counter, c
+    let mut keys: Vec<String> = c(&["KEYS", "*"]).lines().map(str::to_string).collect();
+    keys.sort();
+    assert_eq!(keys, ["c", "counter", "greeting"]);
+    // redis-cli --scan drives SCAN cursors to the end.
+    let mut scanned: Vec<String> = c(&["--scan"]).lines().map(str::to_string).collect();
+    scanned.sort();
+    assert_eq!(scanned, keys);
+    // And by hand, one key per call.
+    let (mut cursor, mut walked) = ("0".to_string(), Vec::new());
+    loop {
+        let out = c(&["SCAN", &cursor, "COUNT", "1"]);
+        let mut lines = out.lines();
+        cursor = lines.next().unwrap().to_string();
+        walked.extend(lines.map(str::to_string));
+        if cursor == "0" {
+            break;
+        }
+    }
+    walked.sort();
+    assert_eq!(walked, keys);
+    assert_eq!(c(&["--scan", "--pattern", "g*"]), "greeting\n");
+    assert!(c(&["INFO", "keyspace"]).contains("db0:keys=3"));
+    assert!(c(&["HELLO", "3"]).contains("proto"));
+    assert!(c(&["NOSUCHCMD", "x"]).contains("unknown command"));
+    assert_eq!(c(&["FLUSHDB"]), "OK\n");
+    assert_eq!(c(&["DBSIZE"]), "0\n");
+    // Native and RESP share the keyspace: a RESP key is a partition with no sort key.
+    assert_eq!(c(&["SET", "shared", "from-resp"]), "OK\n");
+    let out = s.cli(&["get", "shared"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "from-resp\n");
+}
+
+fn read_until(conn: &mut TcpStream, want: &[u8]) -> Vec<u8> {
+    let mut got = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !got.ends_with(want) {
+        let n = conn.read(&mut chunk).unwrap();
+        assert!(n > 0, "closed early; got {:?}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&chunk[..n]);
+    }
+    got
+}
+
+#[test]
+fn pipelined_commands_answer_in_order_and_see_each_other() {
+    let (_d, s) = start("resp-pipe", "127.0.0.8", &[]);
+    let mut conn = TcpStream::connect(s.resp_addr().unwrap()).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut req = Vec::new();
+    let mut want = Vec::new();
+    for i in 0..200 {
+        req.extend_from_slice(format!("*3\r\n$3\r\nSET\r\n$4\r\nk{i:03}\r\n$4\r\nv{i:03}\r\n").as_bytes());
+        want.extend_from_slice(b"+OK\r\n");
+        req.extend_from_slice(format!("*2\r\n$3\r\nGET\r\n$4\r\nk{i:03}\r\n").as_bytes());
+        want.extend_from_slice(format!("$4\r\nv{i:03}\r\n").as_bytes());
+        req.extend_from_slice(format!("*2\r\n$4\r\nINCR\r\n$3\r\nctr\r\n").as_bytes());
+        want.extend_from_slice(format!(":{}\r\n", i + 1).as_bytes());
+    }
+    req.extend_from_slice(b"PING\r\n");
+    want.extend_from_slice(b"+PONG\r\n");
+    conn.write_all(&req).unwrap();
+    let got = read_until(&mut conn, b"+PONG\r\n");
+    assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(&want));
+}
+
+#[test]
+fn protocol_errors_close_only_that_connection() {
+    let (_d, s) = start("resp-garbage", "127.0.0.9", &[]);
+    let addr = s.resp_addr().unwrap();
+    let mut good = TcpStream::connect(addr).unwrap();
+    good.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    good.write_all(b"*3\r\n$3\r\nSET\r\n$1\r\nx\r\n$1\r\n1\r\n").unwrap();
+    read_until(&mut good, b"+OK\r\n");
+    for garbage in [&b"*-5x\r\n"[..], b"*1\r\n$99999999999\r\n", b"*2\r\n$3\r\nGET\r\n:12\r\n", &[0xffu8; 70_000]] {
+        let mut bad = TcpStream::connect(addr).unwrap();
+        bad.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        bad.write_all(garbage).unwrap();
+        let mut resp = Vec::new();
+        let _ = bad.read_to_end(&mut resp); // the server answers and closes
+        assert!(resp.starts_with(b"-ERR Protocol error"), "{:?}", String::from_utf8_lossy(&resp));
+    }
+    good.write_all(b"*2\r\n$3\r\nGET\r\n$1\r\nx\r\n").unwrap();
+    read_until(&mut good, b"$1\r\n1\r\n");
+}
+
+#[test]
+fn redis_benchmark_runs_clean() {
+    let (_d, s) = start("resp-bench", "127.0.0.10", &["--sync", "none"]);
+    let a = s.resp_addr().unwrap();
+    let out = Command::new("redis-benchmark")
+        .args(["-h", &a.ip().to_string(), "-p", &a.port().to_string()])
+        .args(["-q", "-t", "set,get,incr,mset", "-n", "3000", "-c", "10", "-P", "4", "-r", "1000"])
+        .output()
+        .expect("redis-benchmark (Debian package redis-tools) must be installed: .ci/run installs it");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    for t in ["SET:", "GET:", "INCR:", "MSET (10 keys):"] {
+        assert!(text.contains(t) && text.contains("requests per second"), "{t} missing: {text}");
+    }
+    assert!(!text.contains("ERR"), "{text}");
+    assert!(s.redis_cli(&["DBSIZE"]).trim().parse::<u64>().unwrap() > 0);
+}
