@@ -8,6 +8,7 @@ pub mod client;
 pub mod config;
 pub mod keys;
 pub mod protocol;
+pub mod replication;
 pub mod resp;
 pub mod ring;
 pub mod rt;

@@ -5,8 +5,39 @@
 //! `(token * n) >> 64`. The cluster ring (virtual nodes, preference lists)
 //! uses the same token, so a key's place on the ring and its shard inside a
 //! node never disagree.
+//!
+//! - [`Ring`] (`vnodes.rs`): the sorted token → node table, preference lists
+//!   (with sloppy-quorum fallbacks) and the token ranges a node replicates.
+//! - `allocate.rs`: how a joining node picks its tokens so that ownership
+//!   stays balanced (deterministic: same join order, same ring).
+//!
+//! This module owns no I/O and no membership: it is handed the member list
+//! (or the gossiped token table) and answers questions about it.
+
+use std::fmt;
 
 use xxhash_rust::xxh3::xxh3_64;
+
+mod allocate;
+mod vnodes;
+
+#[cfg(test)]
+mod balance_tests;
+
+pub use vnodes::{range_contains, Ring, RingError, TokenRange, DEFAULT_VNODES, MAX_TOKENS, MAX_VNODES};
+
+/// A cluster member. Assigned by membership when a node first joins and never
+/// reused for another node: it names the node on the ring and it is the actor
+/// in the dots of the causality clocks (`crate::replication`), which outlive
+/// the node's membership.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct NodeId(pub u32);
+
+impl fmt::Display for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "n{}", self.0)
+    }
+}
 
 /// The 64-bit ring position of a partition key.
 #[inline]

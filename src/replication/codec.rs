@@ -1,0 +1,319 @@
+//! Byte layouts of the causal context and of a stored [`SiblingSet`]
+//! (CAUSALITY.md has the tables). Integers are LEB128 varints (canonical:
+//! shortest form only), so the encoding of a value is unique and
+//! `encode(decode(b)) == b` for every accepted `b`. Every encoding ends with
+//! the low 32 bits of `xxh3_64` of the bytes before it, checked first.
+//!
+//! Decoding never panics: every read is bounds-checked, lengths are checked
+//! against the limits before anything is allocated.
+
+#![deny(clippy::unwrap_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+
+use std::collections::BTreeMap;
+
+use xxhash_rust::xxh3::xxh3_64;
+
+use crate::ring::NodeId;
+
+use super::siblings::{SiblingSet, Version};
+use super::version_vector::{ClockEntry, Dot, VersionVector};
+use super::{CausalError, MAX_CLOCK_ENTRIES, MAX_CONTEXT_BYTES, MAX_SIBLINGS, MAX_TOTAL_VALUE_BYTES, MAX_VALUE_BYTES};
+
+/// Format version of the causal context.
+pub(super) const CONTEXT_VERSION: u8 = 1;
+/// Format version of a stored sibling set.
+pub(super) const SET_VERSION: u8 = 1;
+const TAG_TOMBSTONE: u8 = 0;
+const TAG_VALUE: u8 = 1;
+const CHECKSUM_BYTES: usize = 4;
+
+fn checksum(bytes: &[u8]) -> u32 {
+    xxh3_64(bytes) as u32
+}
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn seal(mut out: Vec<u8>) -> Vec<u8> {
+    let sum = checksum(&out);
+    out.extend_from_slice(&sum.to_le_bytes());
+    out
+}
+
+/// Checks the trailing checksum; returns the body before it.
+fn open(bytes: &[u8]) -> Result<&[u8], CausalError> {
+    let Some(body_len) = bytes.len().checked_sub(CHECKSUM_BYTES) else {
+        return Err(CausalError::Truncated { offset: bytes.len(), needed: CHECKSUM_BYTES.saturating_sub(bytes.len()) });
+    };
+    let (body, tail) = bytes.split_at(body_len);
+    let mut sum = [0u8; CHECKSUM_BYTES];
+    sum.copy_from_slice(tail);
+    let (got, expected) = (u32::from_le_bytes(sum), checksum(body));
+    if got != expected {
+        return Err(CausalError::ChecksumMismatch { got, expected });
+    }
+    Ok(body)
+}
+
+/// A bounds-checked cursor.
+struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn new(buf: &'a [u8]) -> Self {
+        Self { buf, pos: 0 }
+    }
+
+    fn remaining(&self) -> usize {
+        self.buf.len().saturating_sub(self.pos)
+    }
+
+    fn bytes(&mut self, n: usize) -> Result<&'a [u8], CausalError> {
+        let end = self.pos.checked_add(n).filter(|&e| e <= self.buf.len());
+        let Some(slice) = end.and_then(|e| self.buf.get(self.pos..e)) else {
+            return Err(CausalError::Truncated { offset: self.pos, needed: n.saturating_sub(self.remaining()) });
+        };
+        self.pos = self.pos.saturating_add(n);
+        Ok(slice)
+    }
+
+    fn u8(&mut self) -> Result<u8, CausalError> {
+        let b = self.buf.get(self.pos).copied().ok_or(CausalError::Truncated { offset: self.pos, needed: 1 })?;
+        self.pos = self.pos.saturating_add(1);
+        Ok(b)
+    }
+
+    /// Canonical LEB128: at most 10 bytes, no overflow, no trailing zero byte.
+    fn varint(&mut self) -> Result<u64, CausalError> {
+        let start = self.pos;
+        let mut v: u64 = 0;
+        for i in 0..10u32 {
+            let b = self.u8()?;
+            let bits = u64::from(b & 0x7f);
+            if i == 9 && b > 1 {
+                return Err(CausalError::BadVarint(start));
+            }
+            v |= bits << i.saturating_mul(7);
+            if b & 0x80 == 0 {
+                if b == 0 && i > 0 {
+                    return Err(CausalError::BadVarint(start));
+                }
+                return Ok(v);
+            }
+        }
+        Err(CausalError::BadVarint(start))
+    }
+
+    fn node(&mut self) -> Result<NodeId, CausalError> {
+        let v = self.varint()?;
+        u32::try_from(v).map(NodeId).map_err(|_| CausalError::BadNodeId(v))
+    }
+
+    /// A count, refused above `max` before anything is allocated.
+    fn count(&mut self, what: &'static str, max: usize) -> Result<usize, CausalError> {
+        let v = self.varint()?;
+        match usize::try_from(v) {
+            Ok(n) if n <= max => Ok(n),
+            _ => Err(CausalError::TooLarge { what, got: usize::try_from(v).unwrap_or(usize::MAX), max }),
+        }
+    }
+
+    fn finish(&self) -> Result<(), CausalError> {
+        match self.remaining() {
+            0 => Ok(()),
+            n => Err(CausalError::TrailingBytes(n)),
+        }
+    }
+}
+
+fn put_clock(out: &mut Vec<u8>, vv: &VersionVector) -> Result<(), CausalError> {
+    if vv.len() > MAX_CLOCK_ENTRIES {
+        return Err(CausalError::TooLarge { what: "clock entries", got: vv.len(), max: MAX_CLOCK_ENTRIES });
+    }
+    put_varint(out, vv.len() as u64);
+    for (node, e) in vv.iter() {
+        put_varint(out, u64::from(node.0));
+        put_varint(out, e.counter);
+        put_varint(out, e.timestamp_ms);
+    }
+    Ok(())
+}
+
+fn read_clock(r: &mut Reader<'_>) -> Result<VersionVector, CausalError> {
+    let n = r.count("clock entries", MAX_CLOCK_ENTRIES)?;
+    let mut vv = VersionVector::new();
+    let mut last: Option<NodeId> = None;
+    for _ in 0..n {
+        let node = r.node()?;
+        let counter = r.varint()?;
+        let timestamp_ms = r.varint()?;
+        if last.is_some_and(|l| l >= node) {
+            return Err(CausalError::NotCanonical("clock entries"));
+        }
+        if counter == 0 {
+            return Err(CausalError::ZeroCounter);
+        }
+        last = Some(node);
+        vv.insert_decoded(node, ClockEntry { counter, timestamp_ms });
+    }
+    Ok(vv)
+}
+
+/// Context layout: `version u8 | clock | checksum u32le`.
+pub(super) fn encode_context(vv: &VersionVector) -> Result<Vec<u8>, CausalError> {
+    let mut out = vec![CONTEXT_VERSION];
+    put_clock(&mut out, vv)?;
+    let out = seal(out);
+    debug_assert!(out.len() <= MAX_CONTEXT_BYTES);
+    Ok(out)
+}
+
+pub(super) fn decode_context(bytes: &[u8]) -> Result<VersionVector, CausalError> {
+    if bytes.len() > MAX_CONTEXT_BYTES {
+        return Err(CausalError::TooLarge { what: "context bytes", got: bytes.len(), max: MAX_CONTEXT_BYTES });
+    }
+    let mut r = Reader::new(open(bytes)?);
+    let version = r.u8()?;
+    if version != CONTEXT_VERSION {
+        return Err(CausalError::UnknownVersion(version));
+    }
+    let vv = read_clock(&mut r)?;
+    r.finish()?;
+    Ok(vv)
+}
+
+/// Set layout: `version u8 | clock | sibling count | siblings | checksum u32le`,
+/// a sibling being `node | counter | timestamp_ms | tag u8 | [len | bytes]`.
+pub(super) fn encode_set(set: &SiblingSet) -> Result<Vec<u8>, CausalError> {
+    set.check_limits()?;
+    let total: usize = set.siblings().filter_map(|(_, v)| v.value.as_ref()).map(Vec::len).sum();
+    let mut out = Vec::with_capacity(total.saturating_add(64));
+    out.push(SET_VERSION);
+    put_clock(&mut out, set.context_ref())?;
+    put_varint(&mut out, set.len() as u64);
+    for (dot, version) in set.siblings() {
+        put_varint(&mut out, u64::from(dot.node.0));
+        put_varint(&mut out, dot.counter);
+        put_varint(&mut out, version.timestamp_ms);
+        match &version.value {
+            None => out.push(TAG_TOMBSTONE),
+            Some(v) => {
+                out.push(TAG_VALUE);
+                put_varint(&mut out, v.len() as u64);
+                out.extend_from_slice(v);
+            }
+        }
+    }
+    Ok(seal(out))
+}
+
+pub(super) fn decode_set(bytes: &[u8]) -> Result<SiblingSet, CausalError> {
+    let mut r = Reader::new(open(bytes)?);
+    let version = r.u8()?;
+    if version != SET_VERSION {
+        return Err(CausalError::UnknownVersion(version));
+    }
+    let clock = read_clock(&mut r)?;
+    let n = r.count("siblings", MAX_SIBLINGS)?;
+    let mut siblings = BTreeMap::new();
+    let mut last: Option<Dot> = None;
+    let mut total: usize = 0;
+    for _ in 0..n {
+        let dot = Dot { node: r.node()?, counter: r.varint()? };
+        let timestamp_ms = r.varint()?;
+        if dot.counter == 0 {
+            return Err(CausalError::ZeroCounter);
+        }
+        if last.is_some_and(|l| l >= dot) {
+            return Err(CausalError::NotCanonical("siblings"));
+        }
+        if !clock.contains(dot) {
+            return Err(CausalError::DotNotCovered(dot));
+        }
+        last = Some(dot);
+        let value = match r.u8()? {
+            TAG_TOMBSTONE => None,
+            TAG_VALUE => {
+                let len = r.count("value bytes", MAX_VALUE_BYTES)?;
+                total = total.saturating_add(len);
+                if total > MAX_TOTAL_VALUE_BYTES {
+                    return Err(CausalError::TooLarge {
+                        what: "total value bytes",
+                        got: total,
+                        max: MAX_TOTAL_VALUE_BYTES,
+                    });
+                }
+                Some(r.bytes(len)?.to_vec())
+            }
+            tag => return Err(CausalError::InvalidTag(tag)),
+        };
+        siblings.insert(dot, Version { timestamp_ms, value });
+    }
+    r.finish()?;
+    Ok(SiblingSet::from_parts(clock, siblings))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn varints_are_canonical() {
+        for v in [0u64, 1, 127, 128, 300, u32::MAX as u64, u64::MAX] {
+            let mut out = Vec::new();
+            put_varint(&mut out, v);
+            let mut r = Reader::new(&out);
+            assert_eq!(r.varint().unwrap(), v);
+            assert!(r.finish().is_ok());
+        }
+        // Overlong zero, 11-byte, and overflowing 10th byte are refused.
+        assert_eq!(Reader::new(&[0x80, 0x00]).varint(), Err(CausalError::BadVarint(0)));
+        assert!(Reader::new(&[0xff; 11]).varint().is_err());
+        let mut over = vec![0xff; 9];
+        over.push(0x02);
+        assert_eq!(Reader::new(&over).varint(), Err(CausalError::BadVarint(0)));
+        assert!(matches!(Reader::new(&[0x80]).varint(), Err(CausalError::Truncated { .. })));
+    }
+
+    #[test]
+    fn structural_errors_are_reported() {
+        // Valid checksum around bad bodies.
+        let sealed = |body: &[u8]| seal(body.to_vec());
+        assert_eq!(decode_set(&sealed(&[9])), Err(CausalError::UnknownVersion(9)));
+        // Clock entries out of order.
+        assert_eq!(decode_set(&sealed(&[1, 2, 5, 1, 0, 3, 1, 0, 0])), Err(CausalError::NotCanonical("clock entries")));
+        // Zero counter.
+        assert_eq!(decode_set(&sealed(&[1, 1, 5, 0, 0, 0])), Err(CausalError::ZeroCounter));
+        // Sibling not covered by the clock.
+        assert_eq!(
+            decode_set(&sealed(&[1, 1, 5, 1, 0, 1, 5, 2, 0, 0])),
+            Err(CausalError::DotNotCovered(Dot { node: NodeId(5), counter: 2 }))
+        );
+        // Unknown tag.
+        assert_eq!(decode_set(&sealed(&[1, 1, 5, 1, 0, 1, 5, 1, 0, 7])), Err(CausalError::InvalidTag(7)));
+        // Value longer than the input.
+        assert!(matches!(
+            decode_set(&sealed(&[1, 1, 5, 1, 0, 1, 5, 1, 0, 1, 9, 1])),
+            Err(CausalError::Truncated { .. })
+        ));
+        // Trailing garbage.
+        assert_eq!(decode_set(&sealed(&[1, 0, 0, 0])), Err(CausalError::TrailingBytes(1)));
+        // Too many siblings, refused before reading them.
+        assert!(matches!(decode_set(&sealed(&[1, 0, 65])), Err(CausalError::TooLarge { .. })));
+        // Node id over 32 bits.
+        assert_eq!(
+            decode_set(&sealed(&[1, 1, 0x80, 0x80, 0x80, 0x80, 0x10, 1, 0, 0])),
+            Err(CausalError::BadNodeId(1 << 32))
+        );
+        // The empty set.
+        assert_eq!(decode_set(&sealed(&[1, 0, 0])), Ok(SiblingSet::new()));
+    }
+}
