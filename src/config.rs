@@ -141,6 +141,9 @@ impl ServeConfig {
         if self.shards == 0 || self.shards > 1024 {
             return Err(format!("shards must be 1..=1024, got {}", self.shards));
         }
+        if self.resp_listen == Some(self.listen) {
+            return Err(format!("the RESP port and the native port are both {}", self.listen));
+        }
         if self.max_in_flight_per_connection == 0 {
             return Err("max_in_flight_per_connection must be at least 1".into());
         }

@@ -228,8 +228,13 @@ impl Conn {
             queue.push(Item::Now(self.proto.get(), r));
             return true;
         }
-        let rest = self.start(cmd).await;
-        queue.push(Item::Later(proto, glommio::spawn_local(rest)));
+        let mut rest = self.start(cmd).await;
+        // Most local reads (and writes without a sync to wait for) are done
+        // already: skip the task.
+        match futures_lite::future::poll_once(&mut rest).await {
+            Some(r) => queue.push(Item::Now(proto, r)),
+            None => queue.push(Item::Later(proto, glommio::spawn_local(rest))),
+        }
         true
     }
 

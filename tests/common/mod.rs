@@ -29,10 +29,19 @@ impl Drop for TempDir {
     }
 }
 
-/// A free TCP port on `ip` (a 127.0.0.x address).
+/// A free TCP port on `ip` (a 127.0.0.x address), never the same one twice
+/// in this test process (the kernel may hand a just-closed port out again,
+/// and ringkv's listeners use SO_REUSEPORT, so a clash would not even fail).
 pub fn free_addr(ip: &str) -> SocketAddr {
-    let l = TcpListener::bind((ip, 0)).unwrap();
-    l.local_addr().unwrap()
+    static GIVEN: std::sync::Mutex<Vec<SocketAddr>> = std::sync::Mutex::new(Vec::new());
+    loop {
+        let a = TcpListener::bind((ip, 0)).unwrap().local_addr().unwrap();
+        let mut given = GIVEN.lock().unwrap();
+        if !given.contains(&a) {
+            given.push(a);
+            return a;
+        }
+    }
 }
 
 /// True if a ringkv node answers a PING at `addr`.
