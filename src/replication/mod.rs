@@ -19,14 +19,24 @@
 //! the byte layouts and the rules the coordinator must follow.
 
 mod codec;
+pub mod coordinator;
+pub mod messages;
 mod prune;
+pub mod quorum;
+pub mod replica;
 mod siblings;
 mod version_vector;
 
 #[cfg(test)]
+mod sim_tests;
+#[cfg(test)]
 mod tests;
 
+pub use coordinator::{Coordinator, Outcome, Params, QuorumError};
+pub use messages::{MessageError, ReplicaFailure, ReplicaReply, ReplicaRequest};
 pub use prune::PruneConfig;
+pub use quorum::{Consistency, OpKind, Plan, ReplicationConfig};
+pub use replica::{DotCounter, MemStore, Replica, ReplicaStore, Step};
 pub use siblings::{SiblingSet, Version};
 pub use version_vector::{ClockEntry, Dot, VersionVector};
 

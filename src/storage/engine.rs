@@ -463,16 +463,24 @@ impl<D: Disk> Engine<D> {
         let sync = !matches!(self.opts.sync, SyncMode::None);
         self.wal.wait_written(mem.max_seq(), sync).await?;
         // No snapshots exist, so only the newest version of each key is kept.
+        // Built in slices with yields: a 64 MiB memtable takes ~100 ms to encode.
         let mut b = TableBuilder::new(&self.opts.table);
         let mut last_key: Option<Vec<u8>> = None;
-        mem.for_each(|k, seq, kind, v| {
-            if last_key.as_deref() != Some(k) {
-                last_key = Some(k.to_vec());
-                b.add(k, seq, kind, v);
+        let mut pos = None;
+        loop {
+            pos = mem.for_each_after(pos, 1024, |k, seq, kind, v| {
+                if last_key.as_deref() != Some(k) {
+                    last_key = Some(k.to_vec());
+                    b.add(k, seq, kind, v);
+                }
+            });
+            if pos.is_none() {
+                break;
             }
-        });
+            glommio::yield_if_needed().await;
+        }
         let id = self.alloc_file_id();
-        let (table, meta) = self.write_table(id, b).await?;
+        let (table, meta) = self.write_table(id, b, true).await?;
         let edit = VersionEdit {
             added: vec![(0, table_info(id, &meta))],
             flushed_seq: Some(mem.max_seq()),
@@ -490,6 +498,12 @@ impl<D: Disk> Engine<D> {
         self.wal.release(mem.max_seq()).await?;
         self.progress.notify_all();
         self.work.notify_all();
+        // Free the flushed memtable in slices, unless a reader still holds it.
+        if Rc::strong_count(&mem) == 1 {
+            while !mem.release_some(4096) {
+                glommio::yield_if_needed().await;
+            }
+        }
         Ok(true)
     }
 
@@ -540,13 +554,13 @@ impl<D: Disk> Engine<D> {
             if b.estimated_size() as u64 >= choice.target_file_bytes {
                 let full = std::mem::replace(&mut b, TableBuilder::new(&self.opts.table));
                 let id = self.alloc_file_id();
-                let (t, meta) = self.write_table(id, full).await?;
+                let (t, meta) = self.write_table(id, full, false).await?;
                 outputs.push((id, t, meta));
             }
         }
         if !b.is_empty() {
             let id = self.alloc_file_id();
-            let (t, meta) = self.write_table(id, b).await?;
+            let (t, meta) = self.write_table(id, b, false).await?;
             outputs.push((id, t, meta));
         }
         let edit = VersionEdit {
@@ -593,8 +607,10 @@ impl<D: Disk> Engine<D> {
         id
     }
 
-    /// Write a table file durably (data, then directory entry) and open it.
-    async fn write_table(&self, id: u64, b: TableBuilder) -> Result<(Rc<Table<D::File>>, TableMeta)> {
+    /// Write a table file durably (data, then directory entry) and open it;
+    /// with `warm_cache`, put its blocks in the block cache (there is no page
+    /// cache under O_DIRECT: a fresh table would otherwise start cold).
+    async fn write_table(&self, id: u64, b: TableBuilder, warm_cache: bool) -> Result<(Rc<Table<D::File>>, TableMeta)> {
         let (image, meta) = b.finish();
         let path = self.opts.dir.join(table_name(id));
         let f = self.disk.create(&path).await.map_err(|e| Error::io(&path, e))?;
@@ -605,6 +621,9 @@ impl<D: Disk> Engine<D> {
         f.sync_data().await.map_err(|e| Error::io(&path, e))?;
         self.disk.sync_dir(&self.opts.dir).await.map_err(|e| Error::io(&self.opts.dir, e))?;
         let t = Table::open(id, path, f, self.cache.clone()).await?;
+        if warm_cache {
+            t.prepopulate(&image)?;
+        }
         Ok((Rc::new(t), meta))
     }
 
@@ -642,25 +661,30 @@ impl<D: Disk> Engine<D> {
     // ------------------------------------------------------------------ background
 
     fn spawn_background(engine: &Rc<Self>) -> Result<()> {
-        let tq = glommio::executor().create_task_queue(
-            glommio::Shares::Static(100),
-            glommio::Latency::NotImportant,
-            "ringkv-background",
-        );
-        let spawn = |fut: std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>| {
+        // Compaction gets a tenth of the foreground's share of the core; flush
+        // and WAL syncs as much as the foreground, since writers stall when
+        // flush falls behind.
+        let ex = glommio::executor();
+        let compaction_tq =
+            ex.create_task_queue(glommio::Shares::Static(100), glommio::Latency::NotImportant, "ringkv-compaction");
+        let flush_tq =
+            ex.create_task_queue(glommio::Shares::Static(1000), glommio::Latency::NotImportant, "ringkv-flush");
+        let spawn = |fut: std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>, tq| {
             glommio::spawn_local_into(fut, tq).map_err(|e| Error::InvalidArgument(format!("spawn: {e}")))
         };
         let mut tasks = engine.tasks.borrow_mut();
         let e = engine.clone();
-        tasks.push(spawn(Box::pin(async move { e.flush_loop().await }))?);
+        tasks.push(spawn(Box::pin(async move { e.flush_loop().await }), flush_tq)?);
         let e = engine.clone();
-        tasks.push(spawn(Box::pin(async move { e.compaction_loop().await }))?);
-        if let SyncMode::Interval(period) = engine.opts.sync {
+        tasks.push(spawn(Box::pin(async move { e.compaction_loop().await }), compaction_tq)?);
+        let sync_every = match engine.opts.sync {
+            SyncMode::Always => None,
+            SyncMode::Interval(period) => Some((period, true)),
+            SyncMode::None => Some((Duration::from_millis(50), false)),
+        };
+        if let Some((period, sync)) = sync_every {
             let e = engine.clone();
-            tasks.push(spawn(Box::pin(async move { e.sync_loop(period, true).await }))?);
-        } else if engine.opts.sync == SyncMode::None {
-            let e = engine.clone();
-            tasks.push(spawn(Box::pin(async move { e.sync_loop(Duration::from_millis(50), false).await }))?);
+            tasks.push(spawn(Box::pin(async move { e.sync_loop(period, sync).await }), flush_tq)?);
         }
         Ok(())
     }

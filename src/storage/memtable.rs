@@ -94,11 +94,43 @@ impl Memtable {
         self.max_seq.get()
     }
 
-    /// All entries in internal order (for flushing a sealed memtable).
-    pub fn for_each(&self, mut f: impl FnMut(&[u8], SeqNo, ValueKind, &[u8])) {
-        for (k, (kind, v)) in self.map.borrow().iter() {
+    /// Up to `max` entries in internal order after `after` (exclusive; None:
+    /// from the start), for flushing a sealed memtable in slices so the shard
+    /// can yield between them. Returns where to go on from (None: done).
+    pub fn for_each_after(
+        &self,
+        after: Option<(Vec<u8>, SeqNo)>,
+        max: usize,
+        mut f: impl FnMut(&[u8], SeqNo, ValueKind, &[u8]),
+    ) -> Option<(Vec<u8>, SeqNo)> {
+        let map = self.map.borrow();
+        let lower = match after {
+            None => Bound::Unbounded,
+            Some((key, seq)) => Bound::Excluded(InternalKey { key, seq }),
+        };
+        let mut last = None;
+        for (n, (k, (kind, v))) in map.range((lower, Bound::Unbounded)).enumerate() {
+            if n == max {
+                return last;
+            }
             f(&k.key, k.seq, *kind, v);
+            last = Some((k.key.clone(), k.seq));
         }
+        None
+    }
+
+    /// Free up to `n` entries (oldest keys first); true once empty. For
+    /// releasing a flushed memtable in slices: dropping a 64 MiB B-tree at once
+    /// stalls the shard for tens of milliseconds. Only for a memtable no reader
+    /// can see any more.
+    pub fn release_some(&self, n: usize) -> bool {
+        let mut map = self.map.borrow_mut();
+        for _ in 0..n {
+            if map.pop_first().is_none() {
+                return true;
+            }
+        }
+        map.is_empty()
     }
 }
 
@@ -144,5 +176,31 @@ mod tests {
         assert_eq!(out, vec![(b"a".to_vec(), 1), (b"b".to_vec(), 2), (b"c".to_vec(), 3)]);
         let e = m.next_entry(&Cursor::AtOrAfter(b"b".to_vec()), 10).unwrap();
         assert_eq!(e.key, b"b");
+    }
+}
+
+#[cfg(test)]
+mod slice_tests {
+    use super::*;
+
+    #[test]
+    fn for_each_after_walks_in_slices_and_release_empties() {
+        let m = Memtable::new();
+        for i in 0..10u32 {
+            m.insert(format!("k{i}").as_bytes(), u64::from(i) + 1, ValueKind::Value, b"v");
+        }
+        let mut seen = Vec::new();
+        let mut pos = None;
+        loop {
+            pos = m.for_each_after(pos, 3, |k, _, _, _| seen.push(k.to_vec()));
+            if pos.is_none() {
+                break;
+            }
+        }
+        assert_eq!(seen.len(), 10);
+        assert!(seen.windows(2).all(|w| w[0] < w[1]));
+        assert!(!m.release_some(4));
+        assert!(m.release_some(100));
+        assert!(m.is_empty());
     }
 }

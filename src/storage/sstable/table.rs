@@ -130,6 +130,25 @@ impl<F: DiskFile> Table<F> {
         Ok(block)
     }
 
+    /// Put every data block of this table into the block cache from `image`,
+    /// the file's bytes as just written (flush does this: with O_DIRECT there
+    /// is no page cache, and a fresh table would otherwise start cold).
+    pub fn prepopulate(&self, image: &[u8]) -> Result<()> {
+        let mut it = BlockIter::new(self.index.clone());
+        it.seek_to_first().map_err(|e| self.corrupt(self.index_offset, e))?;
+        while it.valid() {
+            let h = self.data_handle(it.value())?;
+            let end = h.offset as usize + h.disk_len();
+            let raw = image
+                .get(h.offset as usize..end)
+                .ok_or_else(|| self.corrupt(h.offset, DecodeError::Truncated { needed: end, had: image.len() }))?;
+            let block = self.decode_block(raw.to_vec(), h)?;
+            self.cache.insert(self.id, h.offset, Rc::new(block));
+            it.advance().map_err(|e| self.corrupt(self.index_offset, e))?;
+        }
+        Ok(())
+    }
+
     /// Read one block from disk (no cache) and check its checksum.
     async fn read_block(&self, h: BlockHandle) -> Result<Block> {
         let raw = self.file.read_at(h.offset, h.disk_len()).await.map_err(|e| Error::io(&self.path, e))?;

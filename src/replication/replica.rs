@@ -1,0 +1,344 @@
+//! The replica side, pure: what a node does with a [`ReplicaRequest`] for a
+//! key it stores.
+//!
+//! - `Get`: answer the stored set (empty if never written).
+//! - `Merge`: stored ⊔ incoming; written only if it changes something; refused
+//!   (old state kept) if the result breaks a stored-size limit.
+//! - `Update` (the coordinator's own read-modify-write): `update_with_floor`
+//!   with this node's id and its [`DotCounter`] as floor, then prune the clock
+//!   (CAUSALITY.md rules 1–3).
+//!
+//! [`Replica::handle`] is the core: given the stored set it returns what to
+//! write, whether the counter lease must be persisted first, and the reply, so
+//! an async driver can do the read and the write itself. [`Replica::apply`]
+//! runs it against a synchronous [`ReplicaStore`]. The read-modify-write of a
+//! key must not interleave with another one on the same key (thread-per-core:
+//! no await between the read and the write, or a per-key lock).
+
+use std::collections::BTreeMap;
+
+use crate::ring::NodeId;
+
+use super::messages::{ReplicaFailure, ReplicaReply, ReplicaRequest};
+use super::{CausalError, PruneConfig, SiblingSet};
+
+/// How far a lease reaches beyond the counter when it is renewed.
+pub const LEASE_STEP: u64 = 10_000;
+
+/// A per-node dot counter that never goes backwards, even across restarts
+/// and data loss (CAUSALITY.md rule 2, Riak kv679).
+///
+/// Every dot this node issues is at least [`floor`](Self::floor), and the
+/// floor moves past every dot issued. To survive a restart the driver persists
+/// a *lease*: a value above every counter handed out. [`Replica::handle`]
+/// reports a new lease in [`Step::persist_lease`]; it must be durable before
+/// the write it came with, and the driver then confirms it with
+/// [`Replica::lease_persisted`] (until confirmed, every update asks again).
+/// After a restart, [`DotCounter::restore`] starts from the last persisted lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DotCounter {
+    next: u64,
+    lease_end: u64,
+}
+
+impl DotCounter {
+    /// A counter resuming from a persisted lease (0 on a brand-new node).
+    pub fn restore(persisted_lease: u64) -> Self {
+        Self { next: persisted_lease, lease_end: persisted_lease }
+    }
+
+    /// The floor for the next dot.
+    pub fn floor(&self) -> u64 {
+        self.next
+    }
+
+    /// The last lease confirmed durable.
+    pub fn lease_end(&self) -> u64 {
+        self.lease_end
+    }
+
+    /// Records that `counter` was issued; returns a new lease to persist if
+    /// the confirmed one does not cover it.
+    fn issued(&mut self, counter: u64) -> Option<u64> {
+        self.next = self.next.max(counter.saturating_add(1));
+        (self.next > self.lease_end).then(|| self.next.saturating_add(LEASE_STEP))
+    }
+}
+
+/// Synchronous key → sibling-set storage (the owning shard's partition).
+pub trait ReplicaStore {
+    fn get(&self, key: &[u8]) -> Result<Option<SiblingSet>, ReplicaFailure>;
+    fn put(&mut self, key: &[u8], set: &SiblingSet) -> Result<(), ReplicaFailure>;
+    /// Makes the dot-counter lease durable (see [`DotCounter`]).
+    fn persist_lease(&mut self, lease_end: u64) -> Result<(), ReplicaFailure>;
+}
+
+/// An in-memory store (tests, simulation): sets by key and the persisted lease.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemStore {
+    pub sets: BTreeMap<Vec<u8>, SiblingSet>,
+    pub lease: u64,
+}
+
+impl ReplicaStore for MemStore {
+    fn get(&self, key: &[u8]) -> Result<Option<SiblingSet>, ReplicaFailure> {
+        Ok(self.sets.get(key).cloned())
+    }
+
+    fn put(&mut self, key: &[u8], set: &SiblingSet) -> Result<(), ReplicaFailure> {
+        self.sets.insert(key.to_vec(), set.clone());
+        Ok(())
+    }
+
+    fn persist_lease(&mut self, lease_end: u64) -> Result<(), ReplicaFailure> {
+        self.lease = self.lease.max(lease_end);
+        Ok(())
+    }
+}
+
+/// What to do for one request: persist `persist_lease` (if any) and confirm
+/// it with [`Replica::lease_persisted`], then write `write` (if any) under the
+/// request's key, then send `reply` to the coordinator. If either storage step
+/// fails, reply `Failed { failure: Storage }` instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub persist_lease: Option<u64>,
+    pub write: Option<SiblingSet>,
+    pub reply: ReplicaReply,
+}
+
+/// One node's replica logic: its id (the actor of the dots it issues), its
+/// dot counter and the clock-pruning policy applied after each update.
+#[derive(Debug, Clone)]
+pub struct Replica {
+    node: NodeId,
+    counter: DotCounter,
+    prune: PruneConfig,
+}
+
+impl Replica {
+    pub fn new(node: NodeId, counter: DotCounter) -> Self {
+        Self { node, counter, prune: PruneConfig::default() }
+    }
+
+    pub fn with_prune(mut self, prune: PruneConfig) -> Self {
+        self.prune = prune;
+        self
+    }
+
+    pub fn node(&self) -> NodeId {
+        self.node
+    }
+
+    pub fn counter(&self) -> DotCounter {
+        self.counter
+    }
+
+    /// Confirms that a lease from [`Step::persist_lease`] is durable.
+    pub fn lease_persisted(&mut self, lease_end: u64) {
+        self.counter.lease_end = self.counter.lease_end.max(lease_end);
+    }
+
+    /// The pure step: `stored` is the current set of `req.key()` (None: never
+    /// written), `now_ms` this node's wall clock (the timestamp of a new version).
+    pub fn handle(&mut self, stored: Option<SiblingSet>, req: &ReplicaRequest, now_ms: u64) -> Step {
+        let id = req.id();
+        let step = |write, reply| Step { persist_lease: None, write, reply };
+        let failed = |failure| step(None, ReplicaReply::Failed { id, failure });
+        let mut set = stored.unwrap_or_default();
+        match req {
+            ReplicaRequest::Get { .. } => step(None, ReplicaReply::Got { id, set }),
+            ReplicaRequest::Merge { set: incoming, .. } => {
+                if set.descends(incoming) {
+                    return step(None, ReplicaReply::Merged { id });
+                }
+                set.merge(incoming);
+                if set.check_limits().is_err() {
+                    // Keep the old state: nothing is dropped until a client
+                    // write with a context shrinks the set (CAUSALITY.md rule 5).
+                    return failed(ReplicaFailure::TooLarge);
+                }
+                step(Some(set), ReplicaReply::Merged { id })
+            }
+            ReplicaRequest::Update { ctx, value, .. } => {
+                match set.update_with_floor(ctx, value.clone(), self.node, now_ms, self.counter.floor()) {
+                    Ok(dot) => {
+                        set.prune(now_ms, &self.prune);
+                        let persist_lease = self.counter.issued(dot.counter);
+                        let reply = ReplicaReply::Updated { id, dot, set: set.clone() };
+                        Step { persist_lease, write: Some(set), reply }
+                    }
+                    Err(CausalError::TooLarge { what: "dot counter", .. }) => failed(ReplicaFailure::BadRequest),
+                    Err(CausalError::TooLarge { .. }) => failed(ReplicaFailure::TooLarge),
+                    Err(_) => failed(ReplicaFailure::BadRequest),
+                }
+            }
+        }
+    }
+
+    /// [`handle`](Self::handle) against a synchronous store.
+    pub fn apply<S: ReplicaStore>(&mut self, store: &mut S, req: &ReplicaRequest, now_ms: u64) -> ReplicaReply {
+        let id = req.id();
+        let stored = match store.get(req.key()) {
+            Ok(s) => s,
+            Err(failure) => return ReplicaReply::Failed { id, failure },
+        };
+        let step = self.handle(stored, req, now_ms);
+        if let Some(lease) = step.persist_lease {
+            if let Err(failure) = store.persist_lease(lease) {
+                return ReplicaReply::Failed { id, failure };
+            }
+            self.lease_persisted(lease);
+        }
+        if let Some(set) = &step.write {
+            if let Err(failure) = store.put(req.key(), set) {
+                return ReplicaReply::Failed { id, failure };
+            }
+        }
+        step.reply
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::replication::{Dot, VersionVector};
+
+    fn update(id: u64, ctx: VersionVector, v: &str) -> ReplicaRequest {
+        ReplicaRequest::Update { id, key: b"k".to_vec(), ctx, value: Some(v.as_bytes().to_vec()) }
+    }
+
+    #[test]
+    fn get_merge_update() {
+        let mut store = MemStore::default();
+        let mut a = Replica::new(NodeId(1), DotCounter::default());
+        let get = ReplicaRequest::Get { id: 1, key: b"k".to_vec() };
+        assert_eq!(a.apply(&mut store, &get, 0), ReplicaReply::Got { id: 1, set: SiblingSet::new() });
+        let ReplicaReply::Updated { dot, set, .. } = a.apply(&mut store, &update(2, VersionVector::new(), "x"), 5)
+        else {
+            panic!()
+        };
+        assert_eq!(dot, Dot { node: NodeId(1), counter: 1 });
+        assert_eq!(store.sets[&b"k"[..]], set);
+        assert_eq!(store.lease, 2 + LEASE_STEP);
+        // Another replica merges it; a second merge writes nothing new.
+        let mut other = MemStore::default();
+        let mut b = Replica::new(NodeId(2), DotCounter::default());
+        let merge = ReplicaRequest::Merge { id: 3, key: b"k".to_vec(), set: set.clone() };
+        let step = b.handle(None, &merge, 0);
+        assert_eq!((step.write.as_ref(), &step.reply), (Some(&set), &ReplicaReply::Merged { id: 3 }));
+        assert_eq!(b.apply(&mut other, &merge, 0), ReplicaReply::Merged { id: 3 });
+        assert_eq!(b.handle(Some(set.clone()), &merge, 0).write, None);
+    }
+
+    #[test]
+    fn counter_floor_survives_restart_and_data_loss() {
+        let mut store = MemStore::default();
+        let mut a = Replica::new(NodeId(1), DotCounter::default());
+        for i in 0..3 {
+            a.apply(&mut store, &update(i, VersionVector::new(), "x"), 0);
+        }
+        // The node loses the key (disk replaced) and restarts from its lease.
+        let lost = store.sets.remove(&b"k"[..]).unwrap();
+        let mut a = Replica::new(NodeId(1), DotCounter::restore(store.lease));
+        let ReplicaReply::Updated { dot, .. } = a.apply(&mut store, &update(9, VersionVector::new(), "y"), 0) else {
+            panic!()
+        };
+        assert!(dot.counter > lost.context().get(NodeId(1)), "dot reused: {dot}");
+    }
+
+    /// Known gap (REPLICATION.md): the floor prevents dot *reuse* after data
+    /// loss, but a replica that lost its data must not coordinate under its old
+    /// id: its new, higher dot makes its clock claim every earlier dot of that
+    /// id, so merging its set drops an acknowledged write another replica
+    /// still holds. A fresh node id does not.
+    #[test]
+    fn wiped_replica_under_its_old_id_drops_an_acked_write() {
+        let mut a = Replica::new(NodeId(1), DotCounter::default());
+        let (mut sa, mut sb) = (MemStore::default(), MemStore::default());
+        let mut b = Replica::new(NodeId(2), DotCounter::default());
+        // w1 coordinated by A, merged by B: acknowledged with W = 2.
+        let ReplicaReply::Updated { set: w1, dot: d1, .. } =
+            a.apply(&mut sa, &update(1, VersionVector::new(), "w1"), 0)
+        else {
+            panic!()
+        };
+        b.apply(&mut sb, &ReplicaRequest::Merge { id: 1, key: b"k".to_vec(), set: w1 }, 0);
+        // A loses its disk but keeps its lease and id; a blind write follows.
+        sa.sets.clear();
+        let mut a = Replica::new(NodeId(1), DotCounter::restore(sa.lease));
+        let ReplicaReply::Updated { set: w2, dot: d2, .. } =
+            a.apply(&mut sa, &update(2, VersionVector::new(), "w2"), 0)
+        else {
+            panic!()
+        };
+        assert!(d2.counter > d1.counter, "no dot reuse");
+        let mut merged = sb.sets[&b"k"[..]].clone();
+        merged.merge(&w2);
+        assert_eq!(merged.values(), vec![&b"w2"[..]], "w1 silently dropped");
+        // Under a fresh id the blind write is a sibling of w1, as it should be.
+        let mut fresh = Replica::new(NodeId(3), DotCounter::default());
+        let ReplicaReply::Updated { set: w2, .. } =
+            fresh.apply(&mut MemStore::default(), &update(3, VersionVector::new(), "w2"), 0)
+        else {
+            panic!()
+        };
+        let mut merged = sb.sets[&b"k"[..]].clone();
+        merged.merge(&w2);
+        assert_eq!(merged.values(), vec![&b"w1"[..], &b"w2"[..]]);
+    }
+
+    /// A store whose lease writes fail.
+    struct NoLease(MemStore);
+
+    impl ReplicaStore for NoLease {
+        fn get(&self, key: &[u8]) -> Result<Option<SiblingSet>, ReplicaFailure> {
+            self.0.get(key)
+        }
+        fn put(&mut self, key: &[u8], set: &SiblingSet) -> Result<(), ReplicaFailure> {
+            self.0.put(key, set)
+        }
+        fn persist_lease(&mut self, _: u64) -> Result<(), ReplicaFailure> {
+            Err(ReplicaFailure::Storage)
+        }
+    }
+
+    #[test]
+    fn failed_lease_persist_fails_the_write_and_is_retried() {
+        let mut store = NoLease(MemStore::default());
+        let mut a = Replica::new(NodeId(1), DotCounter::default());
+        for i in 0..3 {
+            let r = a.apply(&mut store, &update(i, VersionVector::new(), "x"), 0);
+            assert_eq!(r, ReplicaReply::Failed { id: i, failure: ReplicaFailure::Storage });
+        }
+        assert!(store.0.sets.is_empty());
+        assert_eq!(a.counter().lease_end(), 0);
+        // The pure step keeps asking until the driver confirms.
+        let step = a.handle(None, &update(7, VersionVector::new(), "x"), 0);
+        let lease = step.persist_lease.expect("asks for a lease");
+        a.lease_persisted(lease);
+        assert_eq!(a.handle(None, &update(8, VersionVector::new(), "x"), 0).persist_lease, None);
+    }
+
+    #[test]
+    fn too_many_siblings_is_refused_and_state_kept() {
+        let mut store = MemStore::default();
+        let mut a = Replica::new(NodeId(1), DotCounter::default());
+        for i in 0..crate::replication::MAX_SIBLINGS as u64 {
+            assert!(matches!(
+                a.apply(&mut store, &update(i, VersionVector::new(), "x"), 0),
+                ReplicaReply::Updated { .. }
+            ));
+        }
+        let before = store.clone();
+        let r = a.apply(&mut store, &update(99, VersionVector::new(), "x"), 0);
+        assert_eq!(r, ReplicaReply::Failed { id: 99, failure: ReplicaFailure::TooLarge });
+        assert_eq!(store.sets, before.sets);
+        // A merge that would exceed the limit is refused too.
+        let mut b = Replica::new(NodeId(2), DotCounter::default());
+        let mut other = MemStore::default();
+        b.apply(&mut other, &update(1, VersionVector::new(), "y"), 0);
+        let merge = ReplicaRequest::Merge { id: 5, key: b"k".to_vec(), set: store.sets[&b"k"[..]].clone() };
+        assert_eq!(b.apply(&mut other, &merge, 0), ReplicaReply::Failed { id: 5, failure: ReplicaFailure::TooLarge });
+    }
+}
