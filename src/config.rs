@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+use crate::replication::ReplicationConfig;
 use crate::storage::compaction::{CompactionStrategy, LeveledOptions, TieredOptions};
 use crate::storage::wal::SyncMode;
 
@@ -29,6 +30,15 @@ pub struct ServeConfig {
     pub advertise_host: Option<String>,
     /// The RESP (Redis protocol) port; None: off.
     pub resp_listen: Option<SocketAddr>,
+    /// Client addresses of other nodes to join (empty: a cluster of one).
+    pub seeds: Vec<String>,
+    /// N, R, W (clamped to the cluster size).
+    pub replication: ReplicationConfig,
+    pub vnodes: u32,
+    /// A quorum request fails with "quorum not reached" after this long.
+    pub request_timeout_ms: u64,
+    /// Last-writer-wins for every write (opt-in); otherwise concurrent writes become siblings.
+    pub lww: bool,
 }
 
 /// Parse a RESP listen address, or `off`.
@@ -55,6 +65,11 @@ impl Default for ServeConfig {
             shard_port_base: None,
             advertise_host: None,
             resp_listen: Some("127.0.0.1:6380".parse().expect("valid default address")),
+            seeds: Vec::new(),
+            replication: ReplicationConfig::default(),
+            vnodes: crate::ring::DEFAULT_VNODES,
+            request_timeout_ms: 2000,
+            lww: false,
         }
     }
 }
@@ -76,6 +91,13 @@ pub struct FileConfig {
     pub shard_port_base: Option<u16>,
     pub advertise_host: Option<String>,
     pub resp_listen: Option<String>,
+    pub seeds: Option<Vec<String>>,
+    pub replicas: Option<usize>,
+    pub read_quorum: Option<usize>,
+    pub write_quorum: Option<usize>,
+    pub vnodes: Option<u32>,
+    pub request_timeout_ms: Option<u64>,
+    pub lww: Option<bool>,
 }
 
 pub fn parse_compaction(s: &str) -> Result<CompactionStrategy, String> {
@@ -128,6 +150,27 @@ impl ServeConfig {
         if let Some(v) = f.resp_listen {
             self.resp_listen = parse_resp_listen(&v)?;
         }
+        if let Some(v) = f.seeds {
+            self.seeds = v;
+        }
+        if let Some(v) = f.replicas {
+            self.replication.n = v;
+        }
+        if let Some(v) = f.read_quorum {
+            self.replication.r = v;
+        }
+        if let Some(v) = f.write_quorum {
+            self.replication.w = v;
+        }
+        if let Some(v) = f.vnodes {
+            self.vnodes = v;
+        }
+        if let Some(v) = f.request_timeout_ms {
+            self.request_timeout_ms = v;
+        }
+        if let Some(v) = f.lww {
+            self.lww = v;
+        }
         Ok(())
     }
 
@@ -143,6 +186,13 @@ impl ServeConfig {
         }
         if self.resp_listen == Some(self.listen) {
             return Err(format!("the RESP port and the native port are both {}", self.listen));
+        }
+        let r = &self.replication;
+        if r.n == 0 || r.r == 0 || r.w == 0 || r.r > r.n || r.w > r.n {
+            return Err(format!("need 1 <= R, W <= N; got N={} R={} W={}", r.n, r.r, r.w));
+        }
+        if self.vnodes == 0 || self.vnodes > crate::ring::MAX_VNODES {
+            return Err(format!("vnodes must be 1..={}", crate::ring::MAX_VNODES));
         }
         if self.max_in_flight_per_connection == 0 {
             return Err("max_in_flight_per_connection must be at least 1".into());

@@ -60,6 +60,9 @@ struct ClientArgs {
     /// Server address.
     #[arg(long, default_value = "127.0.0.1:7070")]
     addr: String,
+    /// one | quorum | all (default: the server's R or W).
+    #[arg(long)]
+    consistency: Option<String>,
     /// Sort key; KEY is then the whole partition key (for keys containing '/').
     #[arg(long)]
     sort: Option<String>,
@@ -155,6 +158,17 @@ fn split_key(key: &str, sort: Option<&str>) -> (Vec<u8>, Vec<u8>) {
     }
 }
 
+fn consistency(s: Option<&str>) -> Result<ringkv::protocol::Consistency, String> {
+    use ringkv::protocol::Consistency::*;
+    Ok(match s {
+        None => Default,
+        Some("one") => One,
+        Some("quorum") => Quorum,
+        Some("all") => All,
+        Some(o) => return Err(format!("--consistency {o:?}: expected one, quorum or all")),
+    })
+}
+
 fn fail(e: impl std::fmt::Display) -> ExitCode {
     eprintln!("ringkv: {e}");
     ExitCode::from(2)
@@ -177,26 +191,45 @@ fn main() -> ExitCode {
         },
         Cmd::Put { key, value, c } => {
             let (p, s) = split_key(&key, c.sort.as_deref());
-            match connect(&c.addr).and_then(|mut cl| cl.put(&p, &s, value.as_bytes())) {
-                Ok(()) => ExitCode::SUCCESS,
+            let level = match consistency(c.consistency.as_deref()) {
+                Ok(l) => l,
+                Err(e) => return fail(e),
+            };
+            // From a shell, "put" means "make this the value": overwrite.
+            match connect(&c.addr).and_then(|mut cl| cl.put_overwrite(&p, &s, value.as_bytes(), level)) {
+                Ok(_) => ExitCode::SUCCESS,
                 Err(e) => fail(e),
             }
         }
         Cmd::Get { key, c } => {
             let (p, s) = split_key(&key, c.sort.as_deref());
-            match connect(&c.addr).and_then(|mut cl| cl.get(&p, &s)) {
-                Ok(Some(v)) => {
+            let level = match consistency(c.consistency.as_deref()) {
+                Ok(l) => l,
+                Err(e) => return fail(e),
+            };
+            match connect(&c.addr).and_then(|mut cl| cl.get_all(&p, &s, level)) {
+                Ok((values, _)) if values.is_empty() => ExitCode::from(1),
+                Ok((values, _)) => {
+                    if values.len() > 1 {
+                        eprintln!("ringkv: {} concurrent values (siblings), one per line", values.len());
+                    }
                     let mut out = std::io::stdout().lock();
-                    let _ = out.write_all(&v).and_then(|_| out.write_all(b"\n")).and_then(|_| out.flush());
+                    for v in values {
+                        let _ = out.write_all(&v).and_then(|_| out.write_all(b"\n"));
+                    }
+                    let _ = out.flush();
                     ExitCode::SUCCESS
                 }
-                Ok(None) => ExitCode::from(1),
                 Err(e) => fail(e),
             }
         }
         Cmd::Del { key, c } => {
             let (p, s) = split_key(&key, c.sort.as_deref());
-            match connect(&c.addr).and_then(|mut cl| cl.delete(&p, &s)) {
+            let level = match consistency(c.consistency.as_deref()) {
+                Ok(l) => l,
+                Err(e) => return fail(e),
+            };
+            match connect(&c.addr).and_then(|mut cl| cl.delete_with(&p, &s, level)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => fail(e),
             }

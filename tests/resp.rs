@@ -61,7 +61,7 @@ fn redis_cli_commands() {
         let out = c(&["SCAN", &cursor, "COUNT", "1"]);
         let mut lines = out.lines();
         cursor = lines.next().unwrap().to_string();
-        walked.extend(lines.map(str::to_string));
+        walked.extend(lines.filter(|l| !l.is_empty()).map(str::to_string)); // a page may be empty
         if cursor == "0" {
             break;
         }

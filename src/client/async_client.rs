@@ -52,6 +52,20 @@ impl AsyncConn {
 
     /// Send one request and wait for its response.
     pub async fn call(&self, req: &Request) -> Result<Response> {
+        self.call_with_flags(req, 0).await
+    }
+
+    pub fn close(&self) {
+        self.shared.closed.set(true);
+        self.shared.ready.notify_all();
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.shared.closed.get()
+    }
+
+    /// Send one request with header flags (e.g. `protocol::FLAG_FORWARDED`).
+    pub async fn call_with_flags(&self, req: &Request, flags: u16) -> Result<Response> {
         if self.shared.closed.get() {
             return Err(ClientError::Closed);
         }
@@ -59,18 +73,13 @@ impl AsyncConn {
         self.next_id.set(id + 1);
         let (tx, rx) = local_channel::new_bounded(1);
         self.shared.waiters.borrow_mut().insert(id, tx);
-        protocol::encode_request(req, id, &mut self.shared.out.borrow_mut());
+        protocol::encode_request_with_flags(req, id, flags, &mut self.shared.out.borrow_mut());
         self.shared.ready.notify_all();
         match rx.recv().await {
             Some(Response::Error(e)) => Err(ClientError::Server(e)),
             Some(r) => Ok(r),
             None => Err(ClientError::Closed),
         }
-    }
-
-    pub fn close(&self) {
-        self.shared.closed.set(true);
-        self.shared.ready.notify_all();
     }
 }
 
@@ -160,6 +169,15 @@ impl AsyncClient {
 
     pub fn topology(&self) -> &Topology {
         &self.topology
+    }
+
+    /// True once the main connection has failed or closed.
+    pub fn is_closed(&self) -> bool {
+        self.main.is_closed()
+    }
+
+    pub async fn call_with_flags(&self, partition: &[u8], req: &Request, flags: u16) -> Result<Response> {
+        self.conn(partition).call_with_flags(req, flags).await
     }
 
     fn conn(&self, partition: &[u8]) -> &AsyncConn {

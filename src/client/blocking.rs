@@ -76,7 +76,16 @@ impl Conn {
     }
 
     fn call(&mut self, req: Request) -> Result<Response> {
-        let mut r = self.pipeline(std::slice::from_ref(&req))?;
+        self.call_with_flags(req, 0)
+    }
+
+    fn call_with_flags(&mut self, req: Request, flags: u16) -> Result<Response> {
+        let mut out = Vec::new();
+        protocol::encode_request_with_flags(&req, self.next_id, flags, &mut out);
+        self.next_id += 1;
+        self.stream.write_all(&out)?;
+        let (_, resp) = self.read_response()?;
+        let mut r = vec![resp];
         match r.pop() {
             Some(Response::Error(e)) => Err(ClientError::Server(e)),
             Some(resp) => Ok(resp),
@@ -151,25 +160,64 @@ impl Client {
         }
     }
 
-    pub fn put(&mut self, partition: &[u8], sort: &[u8], value: &[u8]) -> Result<()> {
+    /// A blind write (no causal context): if the key has a value another
+    /// client wrote, the two become siblings. Returns the new causal context.
+    pub fn put(&mut self, partition: &[u8], sort: &[u8], value: &[u8]) -> Result<Vec<u8>> {
+        self.put_with(partition, sort, value, &[], 0, Consistency::Default)
+    }
+
+    /// Write superseding every version the coordinating replica holds
+    /// (last-writer-wins for this write): what a shell user means by "put".
+    pub fn put_overwrite(
+        &mut self,
+        partition: &[u8],
+        sort: &[u8],
+        value: &[u8],
+        level: Consistency,
+    ) -> Result<Vec<u8>> {
+        self.put_with(partition, sort, value, &[], protocol::FLAG_OVERWRITE, level)
+    }
+
+    /// Write with the causal context of an earlier read: supersedes exactly
+    /// the versions that read saw.
+    pub fn put_with(
+        &mut self,
+        partition: &[u8],
+        sort: &[u8],
+        value: &[u8],
+        context: &[u8],
+        flags: u16,
+        level: Consistency,
+    ) -> Result<Vec<u8>> {
         let req = Request::Put(PutRequest {
-            consistency: Consistency::Default,
+            consistency: level,
             key: Key::new(partition, sort),
             value: value.to_vec(),
-            context: Vec::new(),
+            context: context.to_vec(),
         });
-        match self.conn_for(partition).call(req)? {
-            Response::Put(_) => Ok(()),
+        match self.conn_for(partition).call_with_flags(req, flags)? {
+            Response::Put(p) => Ok(p.context),
             other => Err(unexpected(other)),
         }
     }
 
+    /// All sibling values and the causal context (empty values: not found).
+    pub fn get_all(&mut self, partition: &[u8], sort: &[u8], level: Consistency) -> Result<(Vec<Vec<u8>>, Vec<u8>)> {
+        let req = Request::Get(GetRequest { consistency: level, key: Key::new(partition, sort) });
+        match self.conn_for(partition).call(req)? {
+            Response::Get(g) => Ok((g.values, g.context)),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Delete every version the coordinating replica holds.
     pub fn delete(&mut self, partition: &[u8], sort: &[u8]) -> Result<()> {
-        let req = Request::Delete(DeleteRequest {
-            consistency: Consistency::Default,
-            key: Key::new(partition, sort),
-            context: Vec::new(),
-        });
+        self.delete_with(partition, sort, Consistency::Default)
+    }
+
+    pub fn delete_with(&mut self, partition: &[u8], sort: &[u8], level: Consistency) -> Result<()> {
+        let req =
+            Request::Delete(DeleteRequest { consistency: level, key: Key::new(partition, sort), context: Vec::new() });
         match self.conn_for(partition).call(req)? {
             Response::Delete(_) => Ok(()),
             other => Err(unexpected(other)),

@@ -13,7 +13,7 @@
 mod async_client;
 mod blocking;
 
-pub use async_client::AsyncClient;
+pub use async_client::{AsyncClient, AsyncConn};
 pub use blocking::Client;
 
 use crate::protocol::{ErrorReply, HandshakeReply};

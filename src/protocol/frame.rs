@@ -14,7 +14,7 @@ pub const MAGIC: [u8; 4] = *b"RKVP";
 /// The major version this code speaks (header byte 4).
 pub const VERSION_MAJOR: u8 = 1;
 /// The minor version this code speaks (negotiated in HANDSHAKE).
-pub const VERSION_MINOR: u16 = 0;
+pub const VERSION_MINOR: u16 = 1;
 /// Size of [`FrameHeader`] on the wire.
 pub const HEADER_LEN: usize = 24;
 
@@ -22,8 +22,8 @@ pub const HEADER_LEN: usize = 24;
 pub const FLAGS_OPTIONAL_MASK: u16 = 0x00FF;
 /// Flag bits a receiver must refuse (recoverably) when it does not know them.
 pub const FLAGS_REQUIRED_MASK: u16 = 0xFF00;
-/// Flag bits defined by this version (none in 1.0).
-pub const FLAGS_KNOWN: u16 = 0;
+/// Flag bits defined by this version (1.1: FORWARDED, OVERWRITE).
+pub const FLAGS_KNOWN: u16 = FLAG_FORWARDED | FLAG_OVERWRITE;
 
 const OFFSET_VERSION: usize = 4;
 const OFFSET_BODY_LEN: usize = 16;
@@ -213,3 +213,10 @@ mod tests {
         assert!(matches!(peek_frame(&huge, &l), Err(FrameError::FrameTooLarge { .. })));
     }
 }
+
+/// Optional flag: this request was forwarded by another node (which found it
+/// was not a replica of the key); the receiver must not forward it again.
+pub const FLAG_FORWARDED: u16 = 0x0001;
+/// Required flag on PUT/DELETE: supersede every sibling the coordinating
+/// replica holds (last-writer-wins for this write), whatever the context.
+pub const FLAG_OVERWRITE: u16 = 0x0100;

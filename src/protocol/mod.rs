@@ -43,13 +43,15 @@ mod wire;
 mod tests;
 
 pub use error::{BodyError, DecodeError, ErrorCode, Field, FrameError};
-pub use frame::{peek_frame, Frame, FrameHeader, HEADER_LEN, MAGIC, VERSION_MAJOR, VERSION_MINOR};
+pub use frame::{
+    peek_frame, Frame, FrameHeader, FLAG_FORWARDED, FLAG_OVERWRITE, HEADER_LEN, MAGIC, VERSION_MAJOR, VERSION_MINOR,
+};
 pub use key::Key;
 pub use limits::Limits;
 pub use opcode::Opcode;
 pub use request::{
-    Consistency, DeleteRequest, GetRequest, HandshakeRequest, MGetRequest, MPutRequest, PutItem, PutRequest, Request,
-    ScanRequest, Version,
+    Consistency, DeleteRequest, GetRequest, HandshakeRequest, MGetRequest, MPutRequest, Member, PutItem, PutRequest,
+    ReplicaFrame, Request, ScanRequest, Version,
 };
 pub use response::{
     DeleteReply, ErrorReply, GetReply, HandshakeReply, PutReply, Response, ScanItem, ScanReply, Status,

@@ -13,6 +13,10 @@ pub enum Opcode {
     Scan = 0x13,
     MGet = 0x20,
     MPut = 0x21,
+    /// Node to node: one replication message (docs/REPLICATION.md).
+    Replica = 0x30,
+    /// Node to node: exchange member lists.
+    Members = 0x31,
     HandshakeReply = 0x81,
     Pong = 0x82,
     GetReply = 0x90,
@@ -21,6 +25,8 @@ pub enum Opcode {
     ScanReply = 0x93,
     MGetReply = 0xA0,
     MPutReply = 0xA1,
+    ReplicaReply = 0xB0,
+    MembersReply = 0xB1,
     Error = 0xFF,
 }
 
@@ -60,6 +66,8 @@ impl TryFrom<u8> for Opcode {
             0x13 => Scan,
             0x20 => MGet,
             0x21 => MPut,
+            0x30 => Replica,
+            0x31 => Members,
             0x81 => HandshakeReply,
             0x82 => Pong,
             0x90 => GetReply,
@@ -68,6 +76,8 @@ impl TryFrom<u8> for Opcode {
             0x93 => ScanReply,
             0xA0 => MGetReply,
             0xA1 => MPutReply,
+            0xB0 => ReplicaReply,
+            0xB1 => MembersReply,
             0xFF => Error,
             other => return Err(other),
         })
@@ -91,7 +101,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(known, 17);
+        assert_eq!(known, 21);
         assert_eq!(Opcode::Scan.reply(), Some(Opcode::ScanReply));
         assert_eq!(Opcode::Error.reply(), None);
     }

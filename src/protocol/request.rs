@@ -112,6 +112,21 @@ pub struct MPutRequest {
     pub items: Vec<PutItem>,
 }
 
+/// A member of the cluster as gossiped between nodes.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Member {
+    pub name: String,
+    pub addr: String,
+}
+
+/// Node-to-node replication message, routed by partition key to its owning shard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicaFrame {
+    pub partition: Vec<u8>,
+    /// An encoded `replication::ReplicaRequest`.
+    pub message: Vec<u8>,
+}
+
 /// Every request of protocol version 1.0.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
@@ -123,6 +138,29 @@ pub enum Request {
     Scan(ScanRequest),
     MGet(MGetRequest),
     MPut(MPutRequest),
+    Replica(ReplicaFrame),
+    /// The sender's member list; the reply is the receiver's (after merging).
+    Members(Vec<Member>),
+}
+
+pub(crate) fn encode_members(members: &[Member], out: &mut Vec<u8>) {
+    put_varint(out, members.len() as u64);
+    for m in members {
+        put_bytes(out, m.name.as_bytes());
+        put_bytes(out, m.addr.as_bytes());
+    }
+}
+
+pub(crate) fn decode_members(r: &mut Reader<'_>, limits: &Limits) -> Result<Vec<Member>, BodyError> {
+    let n = r.count(limits.shards_max, Field::Shards)?;
+    let mut out = Vec::with_capacity(capacity(n, r));
+    for _ in 0..n {
+        out.push(Member {
+            name: r.string(limits.name_bytes_max, Field::Name)?,
+            addr: r.string(limits.name_bytes_max, Field::Name)?,
+        });
+    }
+    Ok(out)
 }
 
 impl Request {
@@ -136,13 +174,15 @@ impl Request {
             Request::Scan(_) => Opcode::Scan,
             Request::MGet(_) => Opcode::MGet,
             Request::MPut(_) => Opcode::MPut,
+            Request::Replica(_) => Opcode::Replica,
+            Request::Members(_) => Opcode::Members,
         }
     }
 
     /// The consistency level of a data request; `None` for HANDSHAKE and PING.
     pub fn consistency(&self) -> Option<Consistency> {
         match self {
-            Request::Handshake(_) | Request::Ping => None,
+            Request::Handshake(_) | Request::Ping | Request::Replica(_) | Request::Members(_) => None,
             Request::Get(r) => Some(r.consistency),
             Request::Put(r) => Some(r.consistency),
             Request::Delete(r) => Some(r.consistency),
@@ -199,6 +239,11 @@ impl Request {
                     put_bytes(out, &i.context);
                 }
             }
+            Request::Replica(f) => {
+                put_bytes(out, &f.partition);
+                put_bytes(out, &f.message);
+            }
+            Request::Members(m) => encode_members(m, out),
         }
     }
 
@@ -254,6 +299,11 @@ impl Request {
                 }
                 Request::MPut(MPutRequest { consistency, items })
             }
+            Ok(Opcode::Replica) => Request::Replica(ReplicaFrame {
+                partition: partition_key(&mut r, limits)?,
+                message: r.vec(limits.frame_bytes_max, Field::Value)?,
+            }),
+            Ok(Opcode::Members) => Request::Members(decode_members(&mut r, limits)?),
             // Response opcodes are as unknown to a server as bytes no version defines.
             Ok(_) | Err(_) => return Err(BodyError::UnknownOpcode(opcode)),
         };

@@ -135,6 +135,9 @@ pub enum Response {
     MGet(Vec<Result<GetReply, ErrorReply>>),
     /// One result per item, in request order.
     MPut(Vec<Result<PutReply, ErrorReply>>),
+    /// An encoded `replication::ReplicaReply`.
+    Replica(Vec<u8>),
+    Members(Vec<super::request::Member>),
     Error(ErrorReply),
 }
 
@@ -152,6 +155,8 @@ impl Response {
             Response::Scan(_) => Opcode::ScanReply,
             Response::MGet(_) => Opcode::MGetReply,
             Response::MPut(_) => Opcode::MPutReply,
+            Response::Replica(_) => Opcode::ReplicaReply,
+            Response::Members(_) => Opcode::MembersReply,
             Response::Error(_) => Opcode::Error,
         }
     }
@@ -183,6 +188,8 @@ impl Response {
             }
             Response::MGet(items) => encode_items(items, out, encode_get),
             Response::MPut(items) => encode_items(items, out, |p, out| put_bytes(out, &p.context)),
+            Response::Replica(m) => put_bytes(out, m),
+            Response::Members(m) => super::request::encode_members(m, out),
             Response::Error(e) => encode_error(e, out),
         }
     }
@@ -198,6 +205,8 @@ impl Response {
             Ok(Opcode::ScanReply) => Response::Scan(decode_scan(&mut r, limits)?),
             Ok(Opcode::MGetReply) => Response::MGet(decode_items(&mut r, limits, decode_get)?),
             Ok(Opcode::MPutReply) => Response::MPut(decode_items(&mut r, limits, decode_put)?),
+            Ok(Opcode::ReplicaReply) => Response::Replica(r.vec(limits.frame_bytes_max, Field::Value)?),
+            Ok(Opcode::MembersReply) => Response::Members(super::request::decode_members(&mut r, limits)?),
             Ok(Opcode::Error) => Response::Error(decode_error(&mut r, limits)?),
             Ok(_) | Err(_) => return Err(BodyError::UnknownOpcode(opcode)),
         };

@@ -354,7 +354,7 @@ fn flags_optional_ignored_required_refused() {
     let (f, _) = decode_request(&b, &L).unwrap().unwrap();
     assert_eq!((f.flags, f.body), (0x0001, Request::Ping));
     let mut b = Vec::new();
-    encode_request_with_flags(&Request::Ping, 5, 0x0100, &mut b);
+    encode_request_with_flags(&Request::Ping, 5, 0x0200, &mut b);
     assert_recoverable(&b, ErrorCode::UnsupportedFlags, 5);
 }
 

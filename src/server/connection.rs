@@ -123,17 +123,18 @@ async fn serve_connection(stream: TcpStream, handler: Rc<Handler>, shutdown: Arc
                 Ok(Some((frame, n))) => {
                     start += n;
                     let h = handler.clone();
-                    let mut fut = Box::pin(async move { h.handle(frame.body).await });
+                    let (request_id, flags) = (frame.request_id, frame.flags);
+                    let mut fut = Box::pin(async move { h.handle(frame.body, flags).await });
                     // Requests served from memory are done at once: no task needed.
                     if let Some(resp) = futures_lite::future::poll_once(&mut fut).await {
-                        outbox.push(frame.request_id, &resp);
+                        outbox.push(request_id, &resp);
                         continue;
                     }
                     in_flight.set(in_flight.get() + 1);
                     let (o, f, d) = (outbox.clone(), in_flight.clone(), done.clone());
                     glommio::spawn_local(async move {
                         let resp = fut.await;
-                        o.push(frame.request_id, &resp);
+                        o.push(request_id, &resp);
                         f.set(f.get() - 1);
                         d.notify_all();
                     })

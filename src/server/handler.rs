@@ -5,12 +5,15 @@
 use std::ops::Bound;
 use std::rc::Rc;
 
+use crate::client::{AsyncClient, ClientError};
 use crate::keys;
 use crate::protocol::{
-    DeleteReply, ErrorCode, ErrorReply, GetReply, HandshakeReply, Key, PutReply, Request, Response, ScanItem,
-    ScanReply, Status, Version,
+    Consistency, DeleteReply, ErrorCode, ErrorReply, GetReply, HandshakeReply, Key, PutItem, PutReply, ReplicaFrame,
+    Request, Response, ScanItem, ScanReply, Status, Version, FLAG_FORWARDED, FLAG_OVERWRITE,
 };
+use crate::replication::{QuorumError, ReplicaFailure, ReplicaRequest, SiblingSet, VersionVector};
 use crate::ring;
+use crate::server::cluster::{Cluster, OpError, WriteOutcome, Written};
 use crate::server::mesh::Mesh;
 use crate::server::shard_op::{FailKind, ShardOp, ShardReply};
 use crate::server::NodeInfo;
@@ -26,6 +29,7 @@ pub struct Handler {
     mesh: Rc<Mesh>,
     info: Rc<NodeInfo>,
     shard_addrs: Vec<String>,
+    cluster: Rc<Cluster>,
 }
 
 fn fail(kind: FailKind, msg: String) -> ErrorReply {
@@ -43,6 +47,49 @@ fn unexpected(r: ShardReply) -> ErrorReply {
         ShardReply::Failed(kind, msg) => fail(kind, msg),
         other => ErrorReply::new(ErrorCode::Internal, format!("unexpected shard reply {other:?}")),
     }
+}
+
+fn op_error(e: OpError) -> ErrorReply {
+    match e {
+        OpError::Quorum(QuorumError::QuorumNotReached { got, needed }) => {
+            ErrorReply::new(ErrorCode::QuorumNotReached, format!("quorum not reached: got {got} of {needed}"))
+        }
+        OpError::Quorum(QuorumError::Rejected(ReplicaFailure::TooLarge)) => ErrorReply::new(
+            ErrorCode::ValueTooLarge,
+            "the item would exceed its limits (too many siblings or bytes): write with a context that resolves them",
+        ),
+        OpError::Quorum(q) => ErrorReply::new(ErrorCode::Internal, q.to_string()),
+        OpError::Failed(kind, msg) => fail(kind, msg),
+    }
+}
+
+/// A client's causal context: empty means none.
+fn parse_context(bytes: &[u8]) -> Result<VersionVector, ErrorReply> {
+    if bytes.is_empty() {
+        return Ok(VersionVector::new());
+    }
+    VersionVector::decode(bytes).map_err(|e| ErrorReply::new(ErrorCode::BadRequest, format!("context: {e}")))
+}
+
+fn level(c: Consistency) -> Option<crate::replication::Consistency> {
+    match c {
+        Consistency::Default => None,
+        Consistency::One => Some(crate::replication::Consistency::One),
+        Consistency::Quorum => Some(crate::replication::Consistency::Quorum),
+        Consistency::All => Some(crate::replication::Consistency::All),
+    }
+}
+
+/// The client's view of a stored set: live sibling values (or, with
+/// last-writer-wins, the winner only) and the causal context.
+pub fn get_reply(set: &SiblingSet, lww: bool) -> GetReply {
+    let context = set.context().encode().unwrap_or_default();
+    let values: Vec<Vec<u8>> = if lww {
+        set.resolve_lww().map(|v| vec![v.to_vec()]).unwrap_or_default()
+    } else {
+        set.values().into_iter().map(<[u8]>::to_vec).collect()
+    };
+    GetReply { values, context }
 }
 
 /// The engine-key range of a scan inside one partition: `[start, end)`.
@@ -90,8 +137,8 @@ fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
 }
 
 impl Handler {
-    pub fn new(mesh: Rc<Mesh>, info: Rc<NodeInfo>, shard_addrs: Vec<String>) -> Self {
-        Handler { mesh, info, shard_addrs }
+    pub fn new(mesh: Rc<Mesh>, info: Rc<NodeInfo>, shard_addrs: Vec<String>, cluster: Rc<Cluster>) -> Self {
+        Handler { mesh, info, shard_addrs, cluster }
     }
 
     pub fn max_in_flight(&self) -> usize {
@@ -102,7 +149,9 @@ impl Handler {
         ring::shard_of(ring::token(partition), self.info.shards)
     }
 
-    pub async fn handle(&self, req: Request) -> Response {
+    pub async fn handle(&self, req: Request, flags: u16) -> Response {
+        let forwarded = flags & FLAG_FORWARDED != 0;
+        let overwrite = flags & FLAG_OVERWRITE != 0;
         match req {
             Request::Handshake(h) => Response::Handshake(HandshakeReply {
                 version: Version {
@@ -114,52 +163,107 @@ impl Handler {
                 shard_addrs: self.shard_addrs.clone(),
             }),
             Request::Ping => Response::Pong,
-            Request::Get(g) => match self.get(&g.key).await {
-                Ok(r) => Response::Get(r),
-                Err(e) => Response::Error(e),
+            Request::Get(g) => match self.cluster.read(&g.key.partition, &g.key.sort, level(g.consistency)).await {
+                Ok(set) => Response::Get(get_reply(&set, self.cluster.config().lww)),
+                Err(e) => Response::Error(op_error(e)),
             },
-            Request::Put(p) => match self.put(&p.key, p.value).await {
-                Ok(r) => Response::Put(r),
-                Err(e) => Response::Error(e),
-            },
-            Request::Delete(d) => match self.delete(&d.key).await {
-                Ok(()) => Response::Delete(DeleteReply { status: Status::Ok }),
-                Err(e) => Response::Error(e),
-            },
+            Request::Put(p) => {
+                let key = p.key.clone();
+                let r = self.write(&key, Some(p.value.clone()), &p.context, overwrite, p.consistency).await;
+                self.write_response(r, Request::Put(p), flags, forwarded, |context| Response::Put(PutReply { context }))
+                    .await
+            }
+            Request::Delete(d) => {
+                let key = d.key.clone();
+                let r = self.write(&key, None, &d.context, overwrite, d.consistency).await;
+                self.write_response(r, Request::Delete(d), flags, forwarded, |_| {
+                    Response::Delete(DeleteReply { status: Status::Ok })
+                })
+                .await
+            }
             Request::Scan(s) => match self.scan(&s.partition, &s.from, &s.to, s.limit, &s.continuation).await {
                 Ok(r) => Response::Scan(r),
                 Err(e) => Response::Error(e),
             },
-            Request::MGet(m) => Response::MGet(self.mget(m.keys).await),
-            Request::MPut(m) => {
-                let items = m.items.into_iter().map(|i| (i.key, i.value)).collect();
-                Response::MPut(self.mput(items).await)
+            Request::MGet(m) => Response::MGet(self.mget(m.keys, level(m.consistency)).await),
+            Request::MPut(m) => Response::MPut(self.mput(m.items, overwrite, level(m.consistency)).await),
+            Request::Replica(f) => self.replica(f).await,
+            Request::Members(list) => {
+                self.cluster.merge_members(&list);
+                Response::Members(self.cluster.members())
             }
         }
     }
 
-    async fn get(&self, key: &Key) -> Result<GetReply, ErrorReply> {
-        let op = ShardOp::Get { key: keys::encode(&key.partition, &key.sort) };
-        match self.mesh.call(self.shard_of(&key.partition), op).await {
-            ShardReply::Value(Some(v)) => Ok(GetReply::found(v)),
-            ShardReply::Value(None) => Ok(GetReply::not_found()),
-            other => Err(unexpected(other)),
+    async fn write(
+        &self,
+        key: &Key,
+        value: Option<Vec<u8>>,
+        context: &[u8],
+        overwrite: bool,
+        consistency: Consistency,
+    ) -> Result<WriteOutcome, ErrorReply> {
+        // A DELETE without a context deletes whatever the coordinating replica
+        // holds; a PUT without one is a blind write (a sibling of what exists).
+        let ctx =
+            if overwrite || (value.is_none() && context.is_empty()) { None } else { Some(parse_context(context)?) };
+        self.cluster.write(&key.partition, &key.sort, value, ctx, level(consistency)).await.map_err(op_error)
+    }
+
+    /// Answer a write, relaying it to a replica if this node is not one.
+    async fn write_response(
+        &self,
+        r: Result<WriteOutcome, ErrorReply>,
+        req: Request,
+        flags: u16,
+        forwarded: bool,
+        ok: impl FnOnce(Vec<u8>) -> Response,
+    ) -> Response {
+        match r {
+            Ok(WriteOutcome::Written(Written::Done { context, .. })) => ok(context.encode().unwrap_or_default()),
+            Ok(WriteOutcome::Written(Written::Skipped(_))) => ok(Vec::new()),
+            Ok(WriteOutcome::Forward(addr)) if !forwarded => self.relay(&addr, req, flags | FLAG_FORWARDED).await,
+            Ok(WriteOutcome::Forward(_)) => Response::Error(ErrorReply::new(
+                ErrorCode::Overloaded,
+                "forwarded to a node that is not a replica either (membership changing): retry",
+            )),
+            Err(e) => Response::Error(e),
         }
     }
 
-    async fn put(&self, key: &Key, value: Vec<u8>) -> Result<PutReply, ErrorReply> {
-        let op = ShardOp::Put { key: keys::encode(&key.partition, &key.sort), value };
-        match self.mesh.call(self.shard_of(&key.partition), op).await {
-            ShardReply::Done => Ok(PutReply { context: Vec::new() }),
-            other => Err(unexpected(other)),
+    async fn relay(&self, addr: &str, req: Request, flags: u16) -> Response {
+        let partition = match &req {
+            Request::Put(p) => p.key.partition.clone(),
+            Request::Delete(d) => d.key.partition.clone(),
+            Request::Scan(s) => s.partition.clone(),
+            _ => Vec::new(),
+        };
+        match AsyncClient::connect(addr).await {
+            Ok(c) => match c.call_with_flags(&partition, &req, flags).await {
+                Ok(r) => r,
+                Err(ClientError::Server(e)) => Response::Error(e),
+                Err(e) => Response::Error(ErrorReply::new(ErrorCode::Overloaded, format!("relay to {addr}: {e}"))),
+            },
+            Err(e) => Response::Error(ErrorReply::new(ErrorCode::Overloaded, format!("relay to {addr}: {e}"))),
         }
     }
 
-    async fn delete(&self, key: &Key) -> Result<(), ErrorReply> {
-        let op = ShardOp::Delete { key: keys::encode(&key.partition, &key.sort) };
-        match self.mesh.call(self.shard_of(&key.partition), op).await {
-            ShardReply::Done => Ok(()),
-            other => Err(unexpected(other)),
+    /// A replication message from another node, for one of our shards.
+    async fn replica(&self, f: ReplicaFrame) -> Response {
+        let req = match ReplicaRequest::decode(&f.message) {
+            Ok(r) => r,
+            Err(e) => return Response::Error(ErrorReply::new(ErrorCode::BadRequest, format!("replica message: {e}"))),
+        };
+        let Some((token, _, _)) = keys::decode(req.key()) else {
+            return Response::Error(ErrorReply::new(ErrorCode::BadRequest, "replica message for a malformed key"));
+        };
+        let shard = ring::shard_of(token, self.info.shards);
+        match self.mesh.call(shard, ShardOp::Replica { req, rmw: None }).await {
+            ShardReply::Replica(reply, _) => match reply.encode() {
+                Ok(bytes) => Response::Replica(bytes),
+                Err(e) => Response::Error(ErrorReply::new(ErrorCode::Internal, e.to_string())),
+            },
+            other => Response::Error(unexpected(other)),
         }
     }
 
@@ -185,17 +289,20 @@ impl Handler {
             other => return Err(unexpected(other)),
         };
         let prefix_len = keys::partition_prefix(partition).len();
+        let lww = self.cluster.config().lww;
         let mut items = Vec::with_capacity(rows.len().min(limit));
         let mut bytes = 0;
         let mut more = false;
-        for (k, v) in rows {
-            if items.len() == limit || bytes + k.len() + v.len() > RESPONSE_SOFT_LIMIT_BYTES {
+        for (k, set) in rows {
+            let g = get_reply(&set, lww);
+            let size = k.len() + g.values.iter().map(Vec::len).sum::<usize>() + g.context.len();
+            if items.len() == limit || bytes + size > RESPONSE_SOFT_LIMIT_BYTES {
                 more = true;
                 break;
             }
-            bytes += k.len() + v.len() + 16;
+            bytes += size + 16;
             let sort_key = k.get(prefix_len..).unwrap_or_default().to_vec();
-            items.push(ScanItem { sort_key, values: vec![v], context: Vec::new() });
+            items.push(ScanItem { sort_key, values: g.values, context: g.context });
         }
         let continuation = match (more, items.last()) {
             (true, Some(last)) => last.sort_key.clone(),
@@ -208,18 +315,18 @@ impl Handler {
         Ok(ScanReply { items, continuation })
     }
 
-    async fn mget(&self, keys: Vec<Key>) -> Vec<Result<GetReply, ErrorReply>> {
+    async fn mget(
+        &self,
+        keys: Vec<Key>,
+        level: Option<crate::replication::Consistency>,
+    ) -> Vec<Result<GetReply, ErrorReply>> {
+        let lww = self.cluster.config().lww;
         let tasks: Vec<_> = keys
             .into_iter()
             .map(|k| {
-                let (mesh, shard) = (self.mesh.clone(), self.shard_of(&k.partition));
+                let cluster = self.cluster.clone();
                 glommio::spawn_local(async move {
-                    let op = ShardOp::Get { key: keys::encode(&k.partition, &k.sort) };
-                    match mesh.call(shard, op).await {
-                        ShardReply::Value(Some(v)) => Ok(GetReply::found(v)),
-                        ShardReply::Value(None) => Ok(GetReply::not_found()),
-                        other => Err(unexpected(other)),
-                    }
+                    cluster.read(&k.partition, &k.sort, level).await.map(|s| get_reply(&s, lww)).map_err(op_error)
                 })
             })
             .collect();
@@ -227,8 +334,7 @@ impl Handler {
         let mut bytes = 0;
         for t in tasks {
             let r = t.await;
-            let size = r.as_ref().map_or(0, |g| g.values.iter().map(Vec::len).sum());
-            bytes += size;
+            bytes += r.as_ref().map_or(0, |g| g.values.iter().map(Vec::len).sum::<usize>());
             out.push(if bytes > RESPONSE_SOFT_LIMIT_BYTES {
                 Err(ErrorReply::new(ErrorCode::ResponseTooLarge, "ask for this key alone"))
             } else {
@@ -238,16 +344,28 @@ impl Handler {
         out
     }
 
-    async fn mput(&self, items: Vec<(Key, Vec<u8>)>) -> Vec<Result<PutReply, ErrorReply>> {
+    async fn mput(
+        &self,
+        items: Vec<PutItem>,
+        overwrite: bool,
+        level: Option<crate::replication::Consistency>,
+    ) -> Vec<Result<PutReply, ErrorReply>> {
         let tasks: Vec<_> = items
             .into_iter()
-            .map(|(k, value)| {
-                let (mesh, shard) = (self.mesh.clone(), self.shard_of(&k.partition));
+            .map(|i| {
+                let cluster = self.cluster.clone();
                 glommio::spawn_local(async move {
-                    let op = ShardOp::Put { key: keys::encode(&k.partition, &k.sort), value };
-                    match mesh.call(shard, op).await {
-                        ShardReply::Done => Ok(PutReply { context: Vec::new() }),
-                        other => Err(unexpected(other)),
+                    let ctx = if overwrite { None } else { Some(parse_context(&i.context)?) };
+                    match cluster.write(&i.key.partition, &i.key.sort, Some(i.value), ctx, level).await {
+                        Ok(WriteOutcome::Written(Written::Done { context, .. })) => {
+                            Ok(PutReply { context: context.encode().unwrap_or_default() })
+                        }
+                        Ok(WriteOutcome::Written(Written::Skipped(_))) => Ok(PutReply { context: Vec::new() }),
+                        Ok(WriteOutcome::Forward(_)) => Err(ErrorReply::new(
+                            ErrorCode::Overloaded,
+                            "MPUT items must be sent to a replica of their key in a cluster larger than N",
+                        )),
+                        Err(e) => Err(op_error(e)),
                     }
                 })
             })

@@ -10,6 +10,7 @@
 //! there (a remote shard may still be forwarding to us), then closes its engine
 //! (which syncs the WAL) and the process exits 0.
 
+pub mod cluster;
 pub mod connection;
 pub mod handler;
 pub mod lock;
@@ -211,7 +212,29 @@ async fn shard_main(
     opts.memtable_bytes_max = cfg.memtable_bytes_max;
     opts.block_cache_bytes = cfg.block_cache_bytes / cfg.shards.max(1);
     let engine = Engine::open(DmaDisk, opts).await.map_err(|e| format!("shard {i}: {e}"))?;
-    let mesh = Mesh::connect(i, senders, receivers, Rc::new(shard_op::Shard::new(engine.clone()))).await;
+    let node = cluster::node_id_of(&cfg.node_id);
+    let shard = shard_op::Shard::open(engine.clone(), node).await.map_err(|e| format!("shard {i}: {e}"))?;
+    let mesh = Mesh::connect(i, senders, receivers, Rc::new(shard)).await;
+    let advertise = match &cfg.advertise_host {
+        Some(h) => format!("{h}:{}", cfg.listen.port()),
+        None if cfg.listen.ip().is_unspecified() => format!("127.0.0.1:{}", cfg.listen.port()),
+        None => cfg.listen.to_string(),
+    };
+    let cluster = cluster::Cluster::new(
+        cluster::ClusterConfig {
+            node_name: cfg.node_id.clone(),
+            advertise,
+            seeds: cfg.seeds.clone(),
+            replication: cfg.replication,
+            vnodes: cfg.vnodes,
+            request_timeout_ms: cfg.request_timeout_ms,
+            lww: cfg.lww,
+        },
+        mesh.clone(),
+    );
+    if !cfg.seeds.is_empty() {
+        glommio::spawn_local(cluster.clone().gossip_loop(shutdown.clone())).detach();
+    }
     let listener = glommio::net::TcpListener::bind(cfg.listen).map_err(|e| format!("bind {}: {e}", cfg.listen))?;
     let (shard_listener, shard_addrs) = bind_shard_listener(i, &cfg, &addrs, &shutdown).await?;
     if i == 0 {
@@ -227,7 +250,7 @@ async fn shard_main(
         );
     }
     let info = Rc::new(info);
-    let handler = Rc::new(handler::Handler::new(mesh.clone(), info.clone(), shard_addrs));
+    let handler = Rc::new(handler::Handler::new(mesh.clone(), info.clone(), shard_addrs, cluster.clone()));
     let conns = connection::Connections::default();
     let native = |stream| conns.spawn(stream, handler.clone(), shutdown.clone());
     let resp_listener = match cfg.resp_listen {
@@ -236,6 +259,7 @@ async fn shard_main(
     };
     let resp_ctx = Rc::new(resp_conn::RespCtx {
         mesh: mesh.clone(),
+        cluster: cluster.clone(),
         info: info.clone(),
         started: std::time::Instant::now(),
         next_client_id: std::cell::Cell::new(1 + i as i64),

@@ -22,11 +22,11 @@ use futures_lite::io::WriteHalf;
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::TcpStream;
 
-use crate::keys;
 use crate::resp::{self, ClientCommand, Command, ProtoVersion, Reply, RespLimits, ScanArgs, SetCondition, TypeFilter};
 use crate::ring;
+use crate::server::cluster::{Cluster, OpError, WriteOutcome, Written};
 use crate::server::mesh::{Mesh, Started};
-use crate::server::shard_op::{FailKind, RmwOp, SetWhen, ShardOp, ShardReply};
+use crate::server::shard_op::{FailKind, RmwOp, RmwResult, SetWhen, ShardOp, ShardReply};
 use crate::server::{NodeInfo, Shutdown};
 use crate::storage::notify::Notify;
 
@@ -43,6 +43,7 @@ type ReplyFuture = Pin<Box<dyn Future<Output = Reply>>>;
 /// State shared by the RESP connections of one shard.
 pub struct RespCtx {
     pub mesh: Rc<Mesh>,
+    pub cluster: Rc<Cluster>,
     pub info: Rc<NodeInfo>,
     pub started: std::time::Instant,
     pub next_client_id: Cell<i64>,
@@ -73,10 +74,6 @@ impl Queue {
         self.items.borrow_mut().push_back(item);
         self.changed.notify_all();
     }
-}
-
-fn engine_key(k: &[u8]) -> Vec<u8> {
-    keys::encode(k, b"")
 }
 
 fn error_reply(kind: FailKind, msg: String) -> Reply {
@@ -204,10 +201,6 @@ impl Conn {
         &self.ctx.mesh
     }
 
-    fn shard_of(&self, key: &[u8]) -> usize {
-        ring::shard_of(ring::token(key), self.ctx.info.shards)
-    }
-
     /// Handle one command; false: close the connection after the replies so far.
     async fn dispatch(self: &Rc<Self>, args: Vec<Vec<u8>>, limits: &RespLimits, queue: &Queue) -> bool {
         self.ctx.commands.set(self.ctx.commands.get() + 1);
@@ -228,7 +221,14 @@ impl Conn {
             queue.push(Item::Now(self.proto.get(), r));
             return true;
         }
-        let mut rest = self.start(cmd).await;
+        let mut rest = self.start(cmd);
+        if self.ctx.cluster.members().len() > 1 {
+            // In a cluster, replicas answer in any order: run commands one at a
+            // time so each sees the effects of the ones before it.
+            let r = rest.await;
+            queue.push(Item::Now(proto, r));
+            return true;
+        }
         // Most local reads (and writes without a sync to wait for) are done
         // already: skip the task.
         match futures_lite::future::poll_once(&mut rest).await {
@@ -275,12 +275,6 @@ impl Conn {
         })
     }
 
-    /// Start one op (its ordered part) and return the rest as a future.
-    async fn op(&self, key: &[u8], op: ShardOp) -> Pending1 {
-        let shard = self.shard_of(key);
-        Pending1 { mesh: self.mesh().clone(), started: self.mesh().start(shard, op).await }
-    }
-
     async fn on_all_shards(&self, make: impl Fn() -> ShardOp) -> Vec<Pending1> {
         let mut out = Vec::with_capacity(self.ctx.info.shards);
         for s in 0..self.ctx.info.shards {
@@ -289,13 +283,51 @@ impl Conn {
         out
     }
 
-    /// The ordered part of `cmd`; the returned future completes the reply.
-    async fn start(self: &Rc<Self>, cmd: Command) -> ReplyFuture {
+    /// The value a RESP client sees: the last-writer-wins choice among siblings.
+    async fn read(&self, key: &[u8]) -> Result<Option<Vec<u8>>, Reply> {
+        match self.ctx.cluster.read(key, b"", None).await {
+            Ok(set) => Ok(set.resolve_lww().map(<[u8]>::to_vec)),
+            Err(e) => Err(op_error(e)),
+        }
+    }
+
+    /// A read-modify-write, atomic on the coordinating replica and replicated.
+    async fn rmw(&self, key: &[u8], op: RmwOp) -> Result<RmwResult, Reply> {
+        match self.ctx.cluster.rmw(key, op, None).await {
+            Ok(WriteOutcome::Written(Written::Done { rmw: Some(r), .. })) => Ok(r),
+            Ok(WriteOutcome::Written(Written::Skipped(r))) => Ok(r),
+            Ok(WriteOutcome::Written(Written::Done { rmw: None, .. })) => {
+                Err(Reply::Error("ERR ringkv: read-modify-write lost its result".into()))
+            }
+            Ok(WriteOutcome::Forward(_)) => Err(Reply::Error(
+                "ERR ringkv: this node is not a replica of the key; send read-modify-write commands to one".into(),
+            )),
+            Err(e) => Err(op_error(e)),
+        }
+    }
+
+    /// A plain write (SET, DEL): supersedes every sibling (last writer wins).
+    async fn overwrite(&self, key: &[u8], value: Option<Vec<u8>>) -> Result<RmwResult, Reply> {
+        match self.ctx.cluster.rmw(key, RmwOp::Overwrite(value.clone()), None).await {
+            Ok(WriteOutcome::Forward(addr)) => relay_overwrite(&addr, key, value).await,
+            other => match other {
+                Ok(WriteOutcome::Written(Written::Done { rmw: Some(r), .. })) => Ok(r),
+                Ok(WriteOutcome::Written(Written::Skipped(r))) => Ok(r),
+                Ok(_) => Ok(RmwResult::Old { applied: true, old: None }),
+                Err(e) => Err(op_error(e)),
+            },
+        }
+    }
+
+    /// The whole of `cmd`. Single-key effects start in command order (the
+    /// coordinator's first messages go out when this future is first polled,
+    /// which `dispatch` does at once, in order).
+    fn start(self: &Rc<Self>, cmd: Command) -> ReplyFuture {
+        let me = self.clone();
         match cmd {
-            Command::Get { key } => self.get_then(&key, Reply::bulk_or_nil).await,
+            Command::Get { key } => Box::pin(async move { me.read(&key).await.map_or_else(|e| e, Reply::bulk_or_nil) }),
             Command::Set { key, value, condition: SetCondition::Always, get: false } => {
-                let p = self.op(&key, ShardOp::Put { key: engine_key(&key), value }).await;
-                Box::pin(async move { done_ok(p.done().await) })
+                Box::pin(async move { me.overwrite(&key, Some(value)).await.map_or_else(|e| e, |_| Reply::ok()) })
             }
             Command::Set { key, value, condition, get } => {
                 let when = match condition {
@@ -303,179 +335,157 @@ impl Conn {
                     SetCondition::IfMissing => SetWhen::IfMissing,
                     SetCondition::IfExists => SetWhen::IfExists,
                 };
-                let p = self.rmw(&key, RmwOp::Set { value, when }).await;
                 Box::pin(async move {
-                    match p.done().await {
-                        ShardReply::Old { old, .. } if get => Reply::bulk_or_nil(old),
-                        ShardReply::Old { applied: true, .. } => Reply::ok(),
-                        ShardReply::Old { applied: false, .. } => Reply::Nil,
-                        other => unexpected(other),
+                    match me.rmw(&key, RmwOp::Set { value, when }).await {
+                        Ok(RmwResult::Old { old, .. }) if get => Reply::bulk_or_nil(old),
+                        Ok(RmwResult::Old { applied: true, .. }) => Reply::ok(),
+                        Ok(RmwResult::Old { applied: false, .. }) => Reply::Nil,
+                        Ok(other) => Reply::Error(format!("ERR ringkv: unexpected {other:?}")),
+                        Err(e) => e,
                     }
                 })
             }
-            Command::SetNx { key, value } => {
-                let p = self.rmw(&key, RmwOp::Set { value, when: SetWhen::IfMissing }).await;
-                Box::pin(async move {
-                    match p.done().await {
-                        ShardReply::Old { applied, .. } => Reply::Integer(applied as i64),
-                        other => unexpected(other),
-                    }
-                })
-            }
-            Command::GetSet { key, value } => {
-                let p = self.rmw(&key, RmwOp::Set { value, when: SetWhen::Always }).await;
-                Box::pin(async move { old_value(p.done().await) })
-            }
-            Command::GetDel { key } => {
-                let p = self.rmw(&key, RmwOp::Take).await;
-                Box::pin(async move { old_value(p.done().await) })
-            }
-            Command::Del { keys } => {
-                let mut ps = Vec::with_capacity(keys.len());
-                for k in &keys {
-                    ps.push(self.rmw(k, RmwOp::Take).await);
+            Command::SetNx { key, value } => Box::pin(async move {
+                match me.rmw(&key, RmwOp::Set { value, when: SetWhen::IfMissing }).await {
+                    Ok(RmwResult::Old { applied, .. }) => Reply::Integer(applied as i64),
+                    Ok(other) => Reply::Error(format!("ERR ringkv: unexpected {other:?}")),
+                    Err(e) => e,
                 }
+            }),
+            Command::GetSet { key, value } => {
+                Box::pin(async move { old_value(me.rmw(&key, RmwOp::Set { value, when: SetWhen::Always }).await) })
+            }
+            Command::GetDel { key } => Box::pin(async move { old_value(me.rmw(&key, RmwOp::Take).await) }),
+            Command::Del { keys } => {
+                let ps: Vec<_> = keys
+                    .into_iter()
+                    .map(|k| {
+                        let me = me.clone();
+                        glommio::spawn_local(async move { me.overwrite(&k, None).await })
+                    })
+                    .collect();
                 Box::pin(async move {
                     let mut n = 0;
                     for p in ps {
-                        match p.done().await {
-                            ShardReply::Old { applied, .. } => n += applied as i64,
-                            other => return unexpected(other),
+                        match p.await {
+                            Ok(RmwResult::Old { applied, .. }) => n += applied as i64,
+                            Ok(_) => {}
+                            Err(e) => return e,
                         }
                     }
                     Reply::Integer(n)
                 })
             }
             Command::Exists { keys } => {
-                let ps = self.gets(&keys).await;
+                let ps = self.reads(keys);
                 Box::pin(async move {
                     let mut n = 0;
                     for p in ps {
-                        match p.done().await {
-                            ShardReply::Value(v) => n += v.is_some() as i64,
-                            other => return unexpected(other),
+                        match p.await {
+                            Ok(v) => n += v.is_some() as i64,
+                            Err(e) => return e,
                         }
                     }
                     Reply::Integer(n)
                 })
             }
             Command::MGet { keys } => {
-                let ps = self.gets(&keys).await;
+                let ps = self.reads(keys);
                 Box::pin(async move {
                     let mut out = Vec::with_capacity(ps.len());
                     for p in ps {
-                        match p.done().await {
-                            ShardReply::Value(v) => out.push(Reply::bulk_or_nil(v)),
-                            other => return unexpected(other),
+                        match p.await {
+                            Ok(v) => out.push(Reply::bulk_or_nil(v)),
+                            Err(e) => return e,
                         }
                     }
                     Reply::Array(out)
                 })
             }
             Command::MSet { pairs } => {
-                let mut ps = Vec::with_capacity(pairs.len());
-                for (k, v) in pairs {
-                    ps.push(self.op(&k, ShardOp::Put { key: engine_key(&k), value: v }).await);
-                }
+                let ps: Vec<_> = pairs
+                    .into_iter()
+                    .map(|(k, v)| {
+                        let me = me.clone();
+                        glommio::spawn_local(async move { me.overwrite(&k, Some(v)).await })
+                    })
+                    .collect();
                 Box::pin(async move {
                     for p in ps {
-                        if let r @ ShardReply::Failed(..) = p.done().await {
-                            return unexpected(r);
+                        if let Err(e) = p.await {
+                            return e;
                         }
                     }
                     Reply::ok()
                 })
             }
-            Command::MSetNx { pairs } => {
-                let shard = pairs.first().map_or(0, |(k, _)| self.shard_of(k));
-                if pairs.iter().any(|(k, _)| self.shard_of(k) != shard) {
-                    let msg = "ERR ringkv: MSETNX keys must all belong to one shard (not atomic across shards)";
-                    return Box::pin(async move { Reply::Error(msg.into()) });
-                }
-                let pairs = pairs.into_iter().map(|(k, v)| (engine_key(&k), v)).collect();
-                let p = Pending1 {
-                    mesh: self.mesh().clone(),
-                    started: self.mesh().start(shard, ShardOp::SetAllIfNone { pairs }).await,
-                };
-                Box::pin(async move { int_reply(p.done().await) })
-            }
+            Command::MSetNx { .. } => Box::pin(async move {
+                Reply::Error("ERR ringkv: MSETNX is not supported (no atomicity across keys)".into())
+            }),
             Command::IncrBy { key, delta } => {
-                let p = self.rmw(&key, RmwOp::IncrBy(delta)).await;
-                Box::pin(async move { int_reply(p.done().await) })
+                Box::pin(async move { int_reply(me.rmw(&key, RmwOp::IncrBy(delta)).await) })
             }
             Command::Append { key, value } => {
                 let max_len = RespLimits::DEFAULT.value_bytes_max;
-                let p = self.rmw(&key, RmwOp::Append { value, max_len }).await;
-                Box::pin(async move { int_reply(p.done().await) })
+                Box::pin(async move { int_reply(me.rmw(&key, RmwOp::Append { value, max_len }).await) })
             }
-            Command::StrLen { key } => self.get_then(&key, |v| Reply::Integer(v.map_or(0, |v| v.len() as i64))).await,
-            Command::Type { key } => {
-                self.get_then(&key, |v| Reply::simple(if v.is_some() { "string" } else { "none" })).await
-            }
+            Command::StrLen { key } => Box::pin(async move {
+                me.read(&key).await.map_or_else(|e| e, |v| Reply::Integer(v.map_or(0, |v| v.len() as i64)))
+            }),
+            Command::Type { key } => Box::pin(async move {
+                me.read(&key).await.map_or_else(|e| e, |v| Reply::simple(if v.is_some() { "string" } else { "none" }))
+            }),
             // No key has an expiry: -1 if it exists, -2 if not (both TTL and PTTL).
-            Command::Ttl { key, .. } => {
-                self.get_then(&key, |v| Reply::Integer(if v.is_some() { -1 } else { -2 })).await
-            }
-            Command::DbSize => {
-                let ps = self.on_all_shards(|| ShardOp::CountPartitions).await;
-                Box::pin(async move {
-                    let mut n = 0;
-                    for p in ps {
-                        match p.done().await {
-                            ShardReply::Int(c) => n += c,
-                            other => return unexpected(other),
-                        }
+            Command::Ttl { key, .. } => Box::pin(async move {
+                me.read(&key).await.map_or_else(|e| e, |v| Reply::Integer(if v.is_some() { -1 } else { -2 }))
+            }),
+            Command::DbSize => Box::pin(async move {
+                let mut n = 0;
+                for p in me.on_all_shards(|| ShardOp::CountPartitions).await {
+                    match p.done().await {
+                        ShardReply::Int(c) => n += c,
+                        other => return unexpected(other),
                     }
-                    Reply::Integer(n)
-                })
-            }
-            Command::FlushAll => {
-                let ps = self.on_all_shards(|| ShardOp::DeleteAll).await;
-                Box::pin(async move {
-                    for p in ps {
-                        if let r @ ShardReply::Failed(..) = p.done().await {
-                            return unexpected(r);
-                        }
+                }
+                Reply::Integer(n)
+            }),
+            Command::FlushAll => Box::pin(async move {
+                for p in me.on_all_shards(|| ShardOp::DeleteAll).await {
+                    if let r @ ShardReply::Failed(..) = p.done().await {
+                        return unexpected(r);
                     }
-                    Reply::ok()
-                })
-            }
-            Command::Scan(args) => {
-                let me = self.clone();
-                Box::pin(async move { me.scan(args).await })
-            }
-            Command::Keys { pattern } => {
-                let me = self.clone();
-                Box::pin(async move {
-                    let mut out = Vec::new();
-                    let mut from = 0u64;
-                    loop {
-                        let shard = me.shard_of_token(from);
-                        match me.mesh().call(shard, ShardOp::ScanPartitions { from, count: 10_000 }).await {
-                            ShardReply::Keys { keys, next } => {
-                                out.extend(keys.into_iter().filter(|k| pattern.matches(k)).map(Reply::Bulk));
-                                if out.len() > KEYS_MAX {
-                                    return Reply::Error(format!(
-                                        "ERR ringkv: KEYS would return more than {KEYS_MAX} keys; use SCAN"
-                                    ));
-                                }
-                                match next.or_else(|| me.first_token_of(shard + 1)) {
-                                    Some(t) => from = t,
-                                    None => break,
-                                }
+                }
+                Reply::ok()
+            }),
+            Command::Scan(args) => Box::pin(async move { me.scan(args).await }),
+            Command::Keys { pattern } => Box::pin(async move {
+                let mut out = Vec::new();
+                let mut from = 0u64;
+                loop {
+                    let shard = me.shard_of_token(from);
+                    match me.mesh().call(shard, ShardOp::ScanPartitions { from, count: 10_000 }).await {
+                        ShardReply::Keys { keys, next } => {
+                            out.extend(keys.into_iter().filter(|k| pattern.matches(k)).map(Reply::Bulk));
+                            if out.len() > KEYS_MAX {
+                                return Reply::Error(format!(
+                                    "ERR ringkv: KEYS would return more than {KEYS_MAX} keys; use SCAN"
+                                ));
                             }
-                            other => return unexpected(other),
+                            match next.or_else(|| me.first_token_of(shard + 1)) {
+                                Some(t) => from = t,
+                                None => break,
+                            }
                         }
+                        other => return unexpected(other),
                     }
-                    Reply::Array(out)
-                })
-            }
-            Command::Info(sections) => {
-                let ps = self.on_all_shards(|| ShardOp::Stats).await;
-                let counts = self.on_all_shards(|| ShardOp::CountPartitions).await;
-                let ctx = self.ctx.clone();
-                Box::pin(async move { info_reply(&ctx, &sections, ps, counts).await })
-            }
+                }
+                Reply::Array(out)
+            }),
+            Command::Info(sections) => Box::pin(async move {
+                let ps = me.on_all_shards(|| ShardOp::Stats).await;
+                let counts = me.on_all_shards(|| ShardOp::CountPartitions).await;
+                info_reply(&me.ctx, &sections, ps, counts).await
+            }),
             other => {
                 let name = other.name();
                 Box::pin(async move { Reply::Error(format!("ERR ringkv: '{name}' is not supported here")) })
@@ -483,26 +493,13 @@ impl Conn {
         }
     }
 
-    async fn get_then(&self, key: &[u8], f: fn(Option<Vec<u8>>) -> Reply) -> ReplyFuture {
-        let p = self.op(key, ShardOp::Get { key: engine_key(key) }).await;
-        Box::pin(async move {
-            match p.done().await {
-                ShardReply::Value(v) => f(v),
-                other => unexpected(other),
-            }
-        })
-    }
-
-    async fn rmw(&self, key: &[u8], op: RmwOp) -> Pending1 {
-        self.op(key, ShardOp::Rmw { key: engine_key(key), op }).await
-    }
-
-    async fn gets(&self, keys: &[Vec<u8>]) -> Vec<Pending1> {
-        let mut ps = Vec::with_capacity(keys.len());
-        for k in keys {
-            ps.push(self.op(k, ShardOp::Get { key: engine_key(k) }).await);
-        }
-        ps
+    fn reads(self: &Rc<Self>, keys: Vec<Vec<u8>>) -> Vec<glommio::Task<Result<Option<Vec<u8>>, Reply>>> {
+        keys.into_iter()
+            .map(|k| {
+                let me = self.clone();
+                glommio::spawn_local(async move { me.read(&k).await })
+            })
+            .collect()
     }
 
     /// SCAN: keys come in token order (shard 0's token range first), so the
@@ -556,25 +553,52 @@ impl Pending1 {
     }
 }
 
-fn done_ok(r: ShardReply) -> Reply {
+fn old_value(r: Result<RmwResult, Reply>) -> Reply {
     match r {
-        ShardReply::Done => Reply::ok(),
-        other => unexpected(other),
+        Ok(RmwResult::Old { old, .. }) => Reply::bulk_or_nil(old),
+        Ok(other) => Reply::Error(format!("ERR ringkv: unexpected {other:?}")),
+        Err(e) => e,
     }
 }
 
-fn old_value(r: ShardReply) -> Reply {
+fn int_reply(r: Result<RmwResult, Reply>) -> Reply {
     match r {
-        ShardReply::Old { old, .. } => Reply::bulk_or_nil(old),
-        other => unexpected(other),
+        Ok(RmwResult::Int(n)) => Reply::Integer(n),
+        Ok(other) => Reply::Error(format!("ERR ringkv: unexpected {other:?}")),
+        Err(e) => e,
     }
 }
 
-fn int_reply(r: ShardReply) -> Reply {
-    match r {
-        ShardReply::Int(n) => Reply::Integer(n),
-        other => unexpected(other),
+fn op_error(e: OpError) -> Reply {
+    match e {
+        OpError::Quorum(q) => Reply::Error(format!("TRYAGAIN ringkv: {q}")),
+        OpError::Failed(kind, msg) => error_reply(kind, msg),
     }
+}
+
+/// Send a SET/DEL to a replica of the key (this node is not one) over the
+/// native protocol, as an overwrite.
+async fn relay_overwrite(addr: &str, key: &[u8], value: Option<Vec<u8>>) -> Result<RmwResult, Reply> {
+    use crate::protocol::{self, DeleteRequest, Key, PutRequest, Request};
+    let key = Key::new(key, b"");
+    let req = match value {
+        Some(value) => {
+            Request::Put(PutRequest { consistency: protocol::Consistency::Default, key, value, context: vec![] })
+        }
+        None => Request::Delete(DeleteRequest { consistency: protocol::Consistency::Default, key, context: vec![] }),
+    };
+    let partition = match &req {
+        Request::Put(p) => p.key.partition.clone(),
+        Request::Delete(d) => d.key.partition.clone(),
+        _ => Vec::new(),
+    };
+    let fail = |e: String| Reply::Error(format!("TRYAGAIN ringkv: relay to {addr}: {e}"));
+    let c = crate::client::AsyncClient::connect(addr).await.map_err(|e| fail(e.to_string()))?;
+    c.call_with_flags(&partition, &req, protocol::FLAG_OVERWRITE | protocol::FLAG_FORWARDED)
+        .await
+        .map_err(|e| fail(e.to_string()))?;
+    // The replica does not report whether the key existed.
+    Ok(RmwResult::Old { applied: true, old: None })
 }
 
 async fn info_reply(ctx: &RespCtx, sections: &[String], stats: Vec<Pending1>, counts: Vec<Pending1>) -> Reply {

@@ -1,12 +1,15 @@
 //! What one shard can be asked to do, and how: the unit of work that crosses
 //! the cross-core mesh (so: owned, `Send`).
 //!
+//! A stored value is a [`SiblingSet`] (docs/CAUSALITY.md): every client write
+//! goes through the replication layer (`replication::Replica`), even on a
+//! single node, so the format never changes when a node joins a cluster.
+//!
 //! Every op runs in two phases. [`start`] is the *ordered* part: writes are
-//! paced, take their key locks, read what they must (read-modify-write) and
-//! are applied to the engine (`write_start`); ops started one after another
-//! take effect in that order, so a pipeline's SET then GET sees the SET.
-//! [`finish`] is the part that may overlap with later ops: waiting for the
-//! group commit, or doing a read.
+//! paced, take their key lock, read the stored set, and are applied to the
+//! engine (`write_start`); ops started one after another take effect in that
+//! order. [`finish`] is the part that may overlap with later ops: waiting for
+//! the group commit, or doing a read.
 
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -14,35 +17,31 @@ use std::ops::Bound;
 use std::rc::Rc;
 
 use crate::keys;
+use crate::replication::{
+    DotCounter, Replica, ReplicaFailure, ReplicaReply, ReplicaRequest, SiblingSet, VersionVector,
+};
+use crate::ring::NodeId;
 use crate::storage::notify::Notify;
 use crate::storage::{DmaDisk, Engine, Error as StorageError, SeqNo, Stats, WriteBatch};
 
+/// Where the shard keeps its dot-counter lease. Shorter than any user key
+/// (those start with a 10-byte token + length prefix), so never one of them.
+const LEASE_KEY: &[u8] = b"\xffdot-lease";
+
 #[derive(Debug)]
 pub enum ShardOp {
-    Get {
-        key: Vec<u8>,
-    },
-    Put {
-        key: Vec<u8>,
-        value: Vec<u8>,
-    },
-    Delete {
-        key: Vec<u8>,
+    /// One replication message for a key of this shard; with `rmw`, an
+    /// `Update` whose value is computed here from the stored set (and whose
+    /// context is the stored set's: it supersedes what is stored).
+    Replica {
+        req: ReplicaRequest,
+        rmw: Option<RmwOp>,
     },
     /// Live items with `start <= key < end` (no end: to the end), at most `limit`.
     Scan {
         start: Vec<u8>,
         end: Option<Vec<u8>>,
         limit: usize,
-    },
-    /// Read-modify-write of one key, atomic on its shard.
-    Rmw {
-        key: Vec<u8>,
-        op: RmwOp,
-    },
-    /// Set all pairs only if none of the keys exists (all keys on this shard).
-    SetAllIfNone {
-        pairs: Vec<(Vec<u8>, Vec<u8>)>,
     },
     /// Keys without a sort key (as partition keys) from token `from` on:
     /// about `count` of them, always every key of the last token returned.
@@ -51,9 +50,9 @@ pub enum ShardOp {
         from: u64,
         count: usize,
     },
-    /// Number of keys without a sort key.
+    /// Number of live keys without a sort key.
     CountPartitions,
-    /// Delete every key of the shard.
+    /// Delete every key of the shard (node-local).
     DeleteAll,
     Stats,
 }
@@ -65,16 +64,26 @@ pub enum SetWhen {
     IfExists,
 }
 
+/// Read-modify-write on the value a RESP client sees (the LWW winner).
 #[derive(Debug)]
 pub enum RmwOp {
-    /// Reply `Old { applied, old }`.
+    /// Result `Old { applied, old }`.
     Set { value: Vec<u8>, when: SetWhen },
-    /// Delete; reply `Old { applied: existed, old }`.
+    /// Delete; result `Old { applied: existed, old }`.
     Take,
-    /// Add to an integer value; reply `Int(new)` or `Failed(BadRequest, msg)`.
+    /// Add to an integer value; result `Int(new)`.
     IncrBy(i64),
-    /// Append; reply `Int(new length)`; fails past `max_len`.
+    /// Append; result `Int(new length)`; fails past `max_len`.
     Append { value: Vec<u8>, max_len: usize },
+    /// Write (a value, or a deletion) superseding everything stored; result
+    /// `Old { applied: existed, old }`. Last-writer-wins for this write.
+    Overwrite(Option<Vec<u8>>),
+}
+
+#[derive(Debug)]
+pub enum RmwResult {
+    Old { applied: bool, old: Option<Vec<u8>> },
+    Int(i64),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,15 +97,22 @@ pub enum FailKind {
     Internal,
 }
 
+/// One scanned item: the key and its stored set (never deleted-only).
+pub type ScanRow = (Vec<u8>, SiblingSet);
+
 #[derive(Debug)]
 pub enum ShardReply {
-    Value(Option<Vec<u8>>),
-    Done,
-    Rows(Vec<(Vec<u8>, Vec<u8>)>),
-    Old { applied: bool, old: Option<Vec<u8>> },
+    Replica(ReplicaReply, Option<RmwResult>),
+    /// An `rmw` that decided not to write (e.g. SET NX on an existing key).
+    RmwSkipped(RmwResult),
+    Rows(Vec<ScanRow>),
     Int(i64),
-    Keys { keys: Vec<Vec<u8>>, next: Option<u64> },
+    Keys {
+        keys: Vec<Vec<u8>>,
+        next: Option<u64>,
+    },
     Stats(Box<Stats>),
+    Done,
     Failed(FailKind, String),
 }
 
@@ -110,9 +126,10 @@ fn failed(e: StorageError) -> ShardReply {
     ShardReply::Failed(kind, e.to_string())
 }
 
-/// One shard's state beyond its engine: locks for read-modify-write.
+/// One shard's state beyond its engine: the replica (dot counter) and key locks.
 pub struct Shard {
     pub engine: Rc<Engine<DmaDisk>>,
+    replica: RefCell<Replica>,
     locked: RefCell<HashSet<Vec<u8>>>,
     unlocked: Notify,
 }
@@ -134,31 +151,48 @@ impl Drop for KeyGuard<'_> {
     }
 }
 
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
 impl Shard {
-    pub fn new(engine: Rc<Engine<DmaDisk>>) -> Self {
-        Shard { engine, locked: RefCell::new(HashSet::new()), unlocked: Notify::default() }
+    /// Load the dot-counter lease and make the shard's replica.
+    pub async fn open(engine: Rc<Engine<DmaDisk>>, node: NodeId) -> Result<Self, StorageError> {
+        let lease = match engine.get(LEASE_KEY).await? {
+            Some(v) if v.len() == 8 => u64::from_le_bytes(v.try_into().unwrap_or([0; 8])),
+            _ => 0,
+        };
+        let replica = Replica::new(node, DotCounter::restore(lease));
+        Ok(Shard {
+            engine,
+            replica: RefCell::new(replica),
+            locked: RefCell::new(HashSet::new()),
+            unlocked: Notify::default(),
+        })
     }
 
-    /// Wait until none of `keys` is locked by a read-modify-write.
-    async fn wait_unlocked(&self, keys: &[&[u8]]) {
+    async fn wait_unlocked(&self, key: &[u8]) {
         loop {
             let wait = self.unlocked.wait();
-            let busy = {
-                let l = self.locked.borrow();
-                !l.is_empty() && keys.iter().any(|k| l.contains(*k))
-            };
-            if !busy {
+            if !self.locked.borrow().contains(key) {
                 return;
             }
             wait.await;
         }
     }
 
-    async fn lock(&self, keys: Vec<Vec<u8>>) -> KeyGuard<'_> {
-        let refs: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
-        self.wait_unlocked(&refs).await;
-        self.locked.borrow_mut().extend(keys.iter().cloned());
-        KeyGuard { shard: self, keys }
+    async fn lock(&self, key: Vec<u8>) -> KeyGuard<'_> {
+        self.wait_unlocked(&key).await;
+        self.locked.borrow_mut().insert(key.clone());
+        KeyGuard { shard: self, keys: vec![key] }
+    }
+
+    /// The stored set of `key` (None if never written), even if not durable yet.
+    async fn load(&self, key: &[u8]) -> Result<Option<SiblingSet>, String> {
+        match self.engine.get_latest(key).await.map_err(|e| e.to_string())? {
+            Some((_, Some(bytes))) => SiblingSet::decode(&bytes).map(Some).map_err(|e| format!("stored set: {e}")),
+            _ => Ok(None),
+        }
     }
 }
 
@@ -174,12 +208,7 @@ pub enum Pending {
 /// The ordered part of `op`.
 pub async fn start(shard: &Shard, op: ShardOp) -> Pending {
     match op {
-        ShardOp::Put { key, value } => blind_write(shard, key, Some(value)).await,
-        ShardOp::Delete { key } => blind_write(shard, key, None).await,
-        ShardOp::Rmw { key, op } => rmw(shard, key, op).await.unwrap_or_else(|e| Pending::Ready(failed(e))),
-        ShardOp::SetAllIfNone { pairs } => {
-            set_all_if_none(shard, pairs).await.unwrap_or_else(|e| Pending::Ready(failed(e)))
-        }
+        ShardOp::Replica { req, rmw } => replica_op(shard, req, rmw).await,
         ShardOp::DeleteAll => delete_all(shard).await.unwrap_or_else(|e| Pending::Ready(failed(e))),
         read => Pending::Read(read),
     }
@@ -197,94 +226,105 @@ pub async fn finish(shard: &Shard, p: Pending) -> ShardReply {
     }
 }
 
-/// Both phases at once.
-pub async fn execute(shard: &Shard, op: ShardOp) -> ShardReply {
-    let p = start(shard, op).await;
-    finish(shard, p).await
+fn replica_failed(req: &ReplicaRequest, failure: ReplicaFailure) -> Pending {
+    Pending::Ready(ShardReply::Replica(ReplicaReply::Failed { id: req.id(), failure }, None))
 }
 
-async fn blind_write(shard: &Shard, key: Vec<u8>, value: Option<Vec<u8>>) -> Pending {
-    if let Err(e) = shard.engine.pace().await {
-        return Pending::Ready(failed(e));
-    }
-    shard.wait_unlocked(&[&key]).await;
-    let mut b = WriteBatch::new();
-    match &value {
-        Some(v) => b.put(&key, v),
-        None => b.delete(&key),
-    };
-    match shard.engine.write_start(&b) {
-        Ok(seq) => Pending::Durable(seq, ShardReply::Done),
-        Err(e) => Pending::Ready(failed(e)),
-    }
-}
-
-async fn rmw(shard: &Shard, key: Vec<u8>, op: RmwOp) -> Result<Pending, StorageError> {
-    shard.engine.pace().await?;
-    let _guard = shard.lock(vec![key.clone()]).await;
-    let old = shard.engine.get_latest(&key).await?.and_then(|(_, v)| v);
-    let mut b = WriteBatch::new();
-    let reply = match op {
+/// Compute an RMW's new value from the value a RESP client sees.
+fn compute(op: RmwOp, current: Option<&[u8]>) -> Result<(Option<Option<Vec<u8>>>, RmwResult), ShardReply> {
+    let old = current.map(<[u8]>::to_vec);
+    Ok(match op {
         RmwOp::Set { value, when } => {
             let apply = match when {
                 SetWhen::Always => true,
                 SetWhen::IfMissing => old.is_none(),
                 SetWhen::IfExists => old.is_some(),
             };
-            if apply {
-                b.put(&key, &value);
-            }
-            ShardReply::Old { applied: apply, old }
+            (apply.then_some(Some(value)), RmwResult::Old { applied: apply, old })
         }
         RmwOp::Take => {
-            if old.is_some() {
-                b.delete(&key);
-            }
-            ShardReply::Old { applied: old.is_some(), old }
+            let existed = old.is_some();
+            (existed.then_some(None), RmwResult::Old { applied: existed, old })
         }
-        RmwOp::IncrBy(delta) => match crate::resp::incr_value(old.as_deref(), delta) {
-            Ok(n) => {
-                b.put(&key, n.to_string().as_bytes());
-                ShardReply::Int(n)
-            }
-            Err(e) => return Ok(Pending::Ready(ShardReply::Failed(FailKind::BadRequest, e.message))),
+        RmwOp::Overwrite(value) => {
+            let existed = old.is_some();
+            (Some(value), RmwResult::Old { applied: existed, old })
+        }
+        RmwOp::IncrBy(delta) => match crate::resp::incr_value(current, delta) {
+            Ok(n) => (Some(Some(n.to_string().into_bytes())), RmwResult::Int(n)),
+            Err(e) => return Err(ShardReply::Failed(FailKind::BadRequest, e.message)),
         },
         RmwOp::Append { value, max_len } => {
             let mut v = old.unwrap_or_default();
             if v.len() + value.len() > max_len {
                 let msg = crate::resp::ERR_STRING_TOO_LONG.to_string();
-                return Ok(Pending::Ready(ShardReply::Failed(FailKind::BadRequest, msg)));
+                return Err(ShardReply::Failed(FailKind::BadRequest, msg));
             }
             v.extend_from_slice(&value);
-            b.put(&key, &v);
-            ShardReply::Int(v.len() as i64)
+            let n = v.len() as i64;
+            (Some(Some(v)), RmwResult::Int(n))
         }
-    };
-    if b.is_empty() {
-        // Nothing written, but what we read may not be durable yet.
-        return Ok(Pending::Durable(shard.engine.last_seq(), reply));
-    }
-    let seq = shard.engine.write_start(&b)?;
-    Ok(Pending::Durable(seq, reply))
+    })
 }
 
-async fn set_all_if_none(shard: &Shard, pairs: Vec<(Vec<u8>, Vec<u8>)>) -> Result<Pending, StorageError> {
-    shard.engine.pace().await?;
-    let mut keys: Vec<Vec<u8>> = pairs.iter().map(|(k, _)| k.clone()).collect();
-    keys.sort();
-    keys.dedup();
-    let _guard = shard.lock(keys.clone()).await;
-    for k in &keys {
-        if shard.engine.get_latest(k).await?.is_some_and(|(_, v)| v.is_some()) {
-            return Ok(Pending::Durable(shard.engine.last_seq(), ShardReply::Int(0)));
+async fn replica_op(shard: &Shard, mut req: ReplicaRequest, rmw: Option<RmwOp>) -> Pending {
+    let key = req.key().to_vec();
+    // The lock first (taken at once when free): ops on one key keep the order
+    // they were started in, even if pacing makes one of them wait.
+    let _guard = shard.lock(key.clone()).await;
+    if !matches!(req, ReplicaRequest::Get { .. }) {
+        if let Err(e) = shard.engine.pace().await {
+            return Pending::Ready(failed(e));
         }
     }
-    let mut b = WriteBatch::new();
-    for (k, v) in &pairs {
-        b.put(k, v);
+    let stored = match shard.load(&key).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read stored set");
+            return replica_failed(&req, ReplicaFailure::Storage);
+        }
+    };
+    let mut rmw_result = None;
+    if let Some(op) = rmw {
+        let current = stored.as_ref().and_then(|s| s.resolve_lww());
+        let (new, result) = match compute(op, current) {
+            Ok(x) => x,
+            Err(reply) => return Pending::Ready(reply),
+        };
+        let Some(value) = new else { return Pending::Ready(ShardReply::RmwSkipped(result)) };
+        let ctx = stored.as_ref().map_or_else(VersionVector::new, SiblingSet::context);
+        req = ReplicaRequest::Update { id: req.id(), key: key.clone(), ctx, value };
+        rmw_result = Some(result);
     }
-    let seq = shard.engine.write_start(&b)?;
-    Ok(Pending::Durable(seq, ShardReply::Int(1)))
+    let step = shard.replica.borrow_mut().handle(stored, &req, now_ms());
+    if let Some(lease) = step.persist_lease {
+        let mut b = WriteBatch::new();
+        b.put(LEASE_KEY, &lease.to_le_bytes());
+        let r = match shard.engine.write_start(&b) {
+            Ok(seq) => shard.engine.wait_durable(seq).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = r {
+            tracing::error!(error = %e, "cannot persist the dot-counter lease");
+            return replica_failed(&req, ReplicaFailure::Storage);
+        }
+        shard.replica.borrow_mut().lease_persisted(lease);
+    }
+    let reply = ShardReply::Replica(step.reply, rmw_result);
+    let Some(set) = step.write else {
+        // A read: what it saw must be durable before it is reported.
+        return Pending::Durable(shard.engine.last_seq(), reply);
+    };
+    let bytes = match set.encode() {
+        Ok(b) => b,
+        Err(_) => return replica_failed(&req, ReplicaFailure::TooLarge),
+    };
+    let mut b = WriteBatch::new();
+    b.put(&key, &bytes);
+    match shard.engine.write_start(&b) {
+        Ok(seq) => Pending::Durable(seq, reply),
+        Err(e) => Pending::Ready(failed(e)),
+    }
 }
 
 async fn delete_all(shard: &Shard) -> Result<Pending, StorageError> {
@@ -296,11 +336,14 @@ async fn delete_all(shard: &Shard) -> Result<Pending, StorageError> {
         let Some((k, _)) = rows.last() else { break };
         after = Some(k.clone());
         let mut b = WriteBatch::new();
-        for (k, _) in &rows {
+        // Only user keys: the dot-counter lease must survive.
+        for (k, _) in rows.iter().filter(|(k, _)| keys::decode(k).is_some()) {
             b.delete(k);
         }
-        shard.engine.pace().await?;
-        last = shard.engine.write_start(&b)?;
+        if !b.is_empty() {
+            shard.engine.pace().await?;
+            last = shard.engine.write_start(&b)?;
+        }
     }
     Ok(Pending::Durable(last, ShardReply::Done))
 }
@@ -310,12 +353,30 @@ fn partition_only(engine_key: &[u8]) -> Option<&[u8]> {
     keys::decode(engine_key).filter(|(_, _, sk)| sk.is_empty()).map(|(_, pk, _)| pk)
 }
 
+/// The stored set, unless it is absent, unreadable or holds only deletions.
+fn live_set(bytes: &[u8]) -> Option<SiblingSet> {
+    SiblingSet::decode(bytes).ok().filter(|s| !s.is_deleted())
+}
+
 async fn read(engine: &Rc<Engine<DmaDisk>>, op: ShardOp) -> Result<ShardReply, StorageError> {
     Ok(match op {
-        ShardOp::Get { key } => ShardReply::Value(engine.get(&key).await?),
         ShardOp::Scan { start, end, limit } => {
             let end = end.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
-            ShardReply::Rows(engine.scan(Bound::Included(&start), end, limit).await?)
+            let mut out = Vec::new();
+            let mut lo = Bound::Included(start);
+            // Deleted items still occupy rows: read on until `limit` live ones.
+            loop {
+                let rows = engine.scan(lo.as_ref().map(Vec::as_slice), end, limit.max(16)).await?;
+                let exhausted = rows.len() < limit.max(16);
+                let last = rows.last().map(|(k, _)| k.clone());
+                out.extend(rows.into_iter().filter_map(|(k, v)| live_set(&v).map(|s| (k, s))));
+                match last {
+                    Some(k) if !exhausted && out.len() < limit => lo = Bound::Excluded(k),
+                    _ => break,
+                }
+            }
+            out.truncate(limit);
+            ShardReply::Rows(out)
         }
         ShardOp::ScanPartitions { from, count } => {
             let mut keys = Vec::new();
@@ -326,14 +387,14 @@ async fn read(engine: &Rc<Engine<DmaDisk>>, op: ShardOp) -> Result<ShardReply, S
                 let rows = engine.scan(lo, Bound::Unbounded, count.max(16)).await?;
                 let exhausted = rows.len() < count.max(16);
                 let mut last_token = None;
-                for (k, _) in &rows {
+                for (k, v) in &rows {
                     let Some((token, _, _)) = keys::decode(k) else { continue };
                     // Past `count`, stop at the first new token: a cursor resumes at a token.
                     if keys.len() >= count && last_token != Some(token) {
                         return Ok(ShardReply::Keys { keys, next: Some(token) });
                     }
                     last_token = Some(token);
-                    if let Some(pk) = partition_only(k) {
+                    if let Some(pk) = partition_only(k).filter(|_| live_set(v).is_some()) {
                         keys.push(pk.to_vec());
                     }
                 }
@@ -352,7 +413,7 @@ async fn read(engine: &Rc<Engine<DmaDisk>>, op: ShardOp) -> Result<ShardReply, S
             loop {
                 let start = after.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
                 let rows = engine.scan(start, Bound::Unbounded, 4096).await?;
-                n += rows.iter().filter(|(k, _)| partition_only(k).is_some()).count() as i64;
+                n += rows.iter().filter(|(k, v)| partition_only(k).is_some() && live_set(v).is_some()).count() as i64;
                 match rows.last() {
                     Some((k, _)) if rows.len() == 4096 => after = Some(k.clone()),
                     _ => break,

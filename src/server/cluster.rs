@@ -1,0 +1,422 @@
+//! The cluster layer of a shard: who the members are, the ring, connections
+//! to peer nodes, and the driver that runs a `replication::Coordinator` for
+//! each client request (the thin I/O shell around the pure state machine).
+//!
+//! Membership (first version): a node starts with its seeds' addresses and
+//! gossips member lists (name, address) with every member and seed it knows,
+//! every half second. The ring is rebuilt from the member names in sorted
+//! order, so every node that knows the same members computes the same ring.
+//! Data does not move when membership changes yet (read repair fixes what a
+//! read touches); join/decommission streaming and hinted handoff come next.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use glommio::channels::local_channel;
+
+use crate::client::AsyncClient;
+use crate::keys;
+use crate::protocol::{Member, ReplicaFrame, Request, Response};
+use crate::replication::{
+    Consistency, Coordinator, OpKind, Outcome, Params, QuorumError, ReplicaFailure, ReplicaReply, ReplicaRequest,
+    ReplicationConfig, SiblingSet, VersionVector,
+};
+use crate::ring::{self, NodeId, Ring};
+use crate::server::mesh::Mesh;
+use crate::server::shard_op::{now_ms, FailKind, RmwOp, RmwResult, ShardOp, ShardReply};
+use crate::server::Shutdown;
+
+#[derive(Debug, Clone)]
+pub struct ClusterConfig {
+    pub node_name: String,
+    /// The address other nodes use to reach this node (its client port).
+    pub advertise: String,
+    pub seeds: Vec<String>,
+    pub replication: ReplicationConfig,
+    pub vnodes: u32,
+    pub request_timeout_ms: u64,
+    /// Last-writer-wins for every write (opt-in): PUT supersedes everything.
+    pub lww: bool,
+}
+
+/// A node's id on the ring and in causal clocks, derived from its name.
+pub fn node_id_of(name: &str) -> NodeId {
+    NodeId((xxhash_rust::xxh3::xxh3_64(name.as_bytes()) as u32).max(1))
+}
+
+/// Why a coordinated operation failed.
+#[derive(Debug)]
+pub enum OpError {
+    Quorum(QuorumError),
+    Failed(FailKind, String),
+}
+
+impl std::fmt::Display for OpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OpError::Quorum(q) => write!(f, "{q}"),
+            OpError::Failed(_, m) => f.write_str(m),
+        }
+    }
+}
+
+/// What one replica message came back as.
+enum Sent {
+    Reply(ReplicaReply, Option<RmwResult>),
+    /// The local read-modify-write decided not to write.
+    Skipped(RmwResult),
+    /// The local shard failed in a way the replica protocol has no word for.
+    Error(FailKind, String),
+}
+
+/// The result of a coordinated write.
+pub enum Written {
+    Done { context: VersionVector, rmw: Option<RmwResult> },
+    Skipped(RmwResult),
+}
+
+pub struct Cluster {
+    cfg: ClusterConfig,
+    me: NodeId,
+    mesh: Rc<Mesh>,
+    members: RefCell<BTreeMap<String, String>>,
+    ring: RefCell<Rc<Ring>>,
+    addrs: RefCell<HashMap<NodeId, String>>,
+    peers: RefCell<HashMap<NodeId, Rc<AsyncClient>>>,
+    down_until: RefCell<HashMap<NodeId, Instant>>,
+    next_id: Cell<u64>,
+}
+
+impl Cluster {
+    pub fn new(cfg: ClusterConfig, mesh: Rc<Mesh>) -> Rc<Self> {
+        let me = node_id_of(&cfg.node_name);
+        let mut members = BTreeMap::new();
+        members.insert(cfg.node_name.clone(), cfg.advertise.clone());
+        let c = Rc::new(Cluster {
+            me,
+            mesh,
+            members: RefCell::new(members),
+            ring: RefCell::new(Rc::new(Ring::new())),
+            addrs: RefCell::new(HashMap::new()),
+            peers: RefCell::new(HashMap::new()),
+            down_until: RefCell::new(HashMap::new()),
+            next_id: Cell::new(1),
+            cfg,
+        });
+        c.rebuild_ring();
+        c
+    }
+
+    pub fn me(&self) -> NodeId {
+        self.me
+    }
+
+    pub fn config(&self) -> &ClusterConfig {
+        &self.cfg
+    }
+
+    pub fn members(&self) -> Vec<Member> {
+        self.members.borrow().iter().map(|(n, a)| Member { name: n.clone(), addr: a.clone() }).collect()
+    }
+
+    /// Add what `list` knows; rebuild the ring if anything changed.
+    pub fn merge_members(&self, list: &[Member]) {
+        let mut changed = false;
+        {
+            let mut m = self.members.borrow_mut();
+            for x in list {
+                if x.name.is_empty() || x.addr.is_empty() {
+                    continue;
+                }
+                if m.get(&x.name) != Some(&x.addr) {
+                    m.insert(x.name.clone(), x.addr.clone());
+                    changed = true;
+                }
+            }
+        }
+        if changed {
+            self.rebuild_ring();
+        }
+    }
+
+    fn rebuild_ring(&self) {
+        let members = self.members.borrow();
+        let ids: Vec<NodeId> = members.keys().map(|n| node_id_of(n)).collect();
+        match Ring::build(&ids, self.cfg.vnodes) {
+            Ok(r) => *self.ring.borrow_mut() = Rc::new(r),
+            Err(e) => tracing::error!(error = %e, "cannot build the ring"),
+        }
+        *self.addrs.borrow_mut() = members.iter().map(|(n, a)| (node_id_of(n), a.clone())).collect();
+        if self.mesh.shard() == 0 {
+            tracing::info!(members = ?members.keys().collect::<Vec<_>>(), "ring rebuilt");
+        }
+    }
+
+    fn is_up(&self, node: NodeId) -> bool {
+        node == self.me || self.down_until.borrow().get(&node).is_none_or(|t| Instant::now() >= *t)
+    }
+
+    /// Exchange member lists with every seed and member, forever.
+    pub async fn gossip_loop(self: Rc<Self>, shutdown: std::sync::Arc<Shutdown>) {
+        let mut period = Duration::from_millis(200);
+        while !shutdown.is_requested() {
+            let mut targets: Vec<String> = self.cfg.seeds.clone();
+            targets.extend(self.members.borrow().values().filter(|a| **a != self.cfg.advertise).cloned());
+            targets.sort();
+            targets.dedup();
+            for addr in targets {
+                if let Ok(Ok(c)) = glommio::timer::timeout(Duration::from_secs(1), async {
+                    crate::client::AsyncConn::connect(&addr)
+                        .await
+                        .map_err(|e| glommio::GlommioError::IoError(std::io::Error::other(e.to_string())))
+                })
+                .await
+                .map(Ok::<_, ()>)
+                {
+                    if let Ok(Response::Members(list)) = c.call(&Request::Members(self.members())).await {
+                        self.merge_members(&list);
+                    }
+                    c.close();
+                }
+            }
+            glommio::timer::sleep(period).await;
+            period = (period * 2).min(Duration::from_secs(2));
+        }
+    }
+
+    async fn peer(&self, node: NodeId) -> Option<Rc<AsyncClient>> {
+        if let Some(p) = self.peers.borrow().get(&node) {
+            if !p.is_closed() {
+                return Some(p.clone());
+            }
+        }
+        let addr = self.addrs.borrow().get(&node).cloned()?;
+        match glommio::timer::timeout(Duration::from_millis(500), async {
+            AsyncClient::connect(&addr)
+                .await
+                .map_err(|e| glommio::GlommioError::IoError(std::io::Error::other(e.to_string())))
+        })
+        .await
+        {
+            Ok(c) => {
+                let c = Rc::new(c);
+                self.peers.borrow_mut().insert(node, c.clone());
+                self.down_until.borrow_mut().remove(&node);
+                Some(c)
+            }
+            Err(_) => {
+                self.down_until.borrow_mut().insert(node, Instant::now() + Duration::from_millis(500));
+                None
+            }
+        }
+    }
+
+    /// Deliver one replica message to `node` (this node: its owning shard).
+    async fn send(&self, node: NodeId, partition: &[u8], req: ReplicaRequest, rmw: Option<RmwOp>) -> Sent {
+        let id = req.id();
+        let unreachable = || Sent::Reply(ReplicaReply::Failed { id, failure: ReplicaFailure::Storage }, None);
+        if node == self.me {
+            let shard = ring::shard_of(ring::token(partition), self.mesh.shards());
+            return match self.mesh.call(shard, ShardOp::Replica { req, rmw }).await {
+                ShardReply::Replica(r, x) => Sent::Reply(r, x),
+                ShardReply::RmwSkipped(x) => Sent::Skipped(x),
+                ShardReply::Failed(k, m) => Sent::Error(k, m),
+                other => Sent::Error(FailKind::Internal, format!("unexpected {other:?}")),
+            };
+        }
+        if !self.is_up(node) {
+            return unreachable();
+        }
+        let Some(peer) = self.peer(node).await else { return unreachable() };
+        let Ok(message) = req.encode() else {
+            return Sent::Reply(ReplicaReply::Failed { id, failure: ReplicaFailure::TooLarge }, None);
+        };
+        let frame = Request::Replica(ReplicaFrame { partition: partition.to_vec(), message });
+        match peer.call(partition, &frame).await {
+            Ok(Response::Replica(bytes)) => match ReplicaReply::decode(&bytes) {
+                Ok(r) => Sent::Reply(r, None),
+                Err(_) => unreachable(),
+            },
+            _ => {
+                self.peers.borrow_mut().remove(&node);
+                self.down_until.borrow_mut().insert(node, Instant::now() + Duration::from_millis(200));
+                unreachable()
+            }
+        }
+    }
+
+    fn params(&self, key: Vec<u8>, partition: &[u8], op: OpKind, level: Option<Consistency>) -> Params {
+        let ring = self.ring.borrow().clone();
+        let mut plan = self.cfg.replication.plan(&ring, partition, op, level);
+        plan.live_first(|n| self.is_up(n));
+        let id = self.next_id.get();
+        self.next_id.set(id + 1);
+        Params {
+            id,
+            key,
+            replicas: plan.replicas,
+            me: self.me,
+            required: plan.required,
+            now_ms: now_ms(),
+            timeout_ms: self.cfg.request_timeout_ms,
+        }
+    }
+
+    /// Quorum read of one key: the merged sibling set.
+    pub async fn read(
+        self: &Rc<Self>,
+        partition: &[u8],
+        sort: &[u8],
+        level: Option<Consistency>,
+    ) -> Result<SiblingSet, OpError> {
+        let c = Coordinator::get(self.params(keys::encode(partition, sort), partition, OpKind::Read, level));
+        match self.drive(c, partition.to_vec(), None).await? {
+            Driven::Outcome(Outcome::Read(set), _) => Ok(set),
+            _ => Err(OpError::Failed(FailKind::Internal, "unexpected outcome of a read".into())),
+        }
+    }
+
+    /// Quorum write. `ctx`: the causal context the client read (None: supersede
+    /// everything the coordinating replica holds, last-writer-wins).
+    /// `Err(Forward)` is returned as `Ok(Forwarded(node))` for the caller to relay.
+    pub async fn write(
+        self: &Rc<Self>,
+        partition: &[u8],
+        sort: &[u8],
+        value: Option<Vec<u8>>,
+        ctx: Option<VersionVector>,
+        level: Option<Consistency>,
+    ) -> Result<WriteOutcome, OpError> {
+        let (ctx, rmw) = match ctx {
+            Some(ctx) if !self.cfg.lww => (ctx, None),
+            _ => (VersionVector::new(), Some(RmwOp::Overwrite(value.clone()))),
+        };
+        self.write_op(partition, sort, value, ctx, rmw, level).await
+    }
+
+    /// A read-modify-write coordinated from this node: the new value is
+    /// computed by this node's replica from what it stores (atomic there) and
+    /// replicated like a write. Needs this node to be a replica of the key.
+    pub async fn rmw(
+        self: &Rc<Self>,
+        partition: &[u8],
+        op: RmwOp,
+        level: Option<Consistency>,
+    ) -> Result<WriteOutcome, OpError> {
+        self.write_op(partition, b"", None, VersionVector::new(), Some(op), level).await
+    }
+
+    async fn write_op(
+        self: &Rc<Self>,
+        partition: &[u8],
+        sort: &[u8],
+        value: Option<Vec<u8>>,
+        ctx: VersionVector,
+        rmw: Option<RmwOp>,
+        level: Option<Consistency>,
+    ) -> Result<WriteOutcome, OpError> {
+        let c =
+            Coordinator::put(self.params(keys::encode(partition, sort), partition, OpKind::Write, level), value, ctx);
+        Ok(match self.drive(c, partition.to_vec(), rmw).await? {
+            Driven::Outcome(Outcome::Written { context, .. }, rmw) => {
+                WriteOutcome::Written(Written::Done { context, rmw })
+            }
+            Driven::Outcome(Outcome::Forward(node), _) => {
+                WriteOutcome::Forward(self.addrs.borrow().get(&node).cloned().unwrap_or_default())
+            }
+            Driven::Skipped(r) => WriteOutcome::Written(Written::Skipped(r)),
+            Driven::Outcome(Outcome::Read(_), _) => {
+                return Err(OpError::Failed(FailKind::Internal, "unexpected outcome of a write".into()))
+            }
+        })
+    }
+
+    /// Run a coordinator until it has a result; keep it running in the
+    /// background afterwards if it still has work (read repair).
+    async fn drive(
+        self: &Rc<Self>,
+        mut c: Coordinator,
+        partition: Vec<u8>,
+        mut rmw: Option<RmwOp>,
+    ) -> Result<Driven, OpError> {
+        let (tx, rx) = local_channel::new_unbounded::<(NodeId, Sent)>();
+        let tx = Rc::new(tx);
+        let mut rmw_result = None;
+        loop {
+            while let Some((node, req)) = c.poll_transmit() {
+                let this_rmw =
+                    if node == self.me && matches!(req, ReplicaRequest::Update { .. }) { rmw.take() } else { None };
+                let (me, tx, partition) = (self.clone(), tx.clone(), partition.clone());
+                glommio::spawn_local(async move {
+                    let sent = me.send(node, &partition, req, this_rmw).await;
+                    let _ = tx.send((node, sent)).await;
+                })
+                .detach();
+            }
+            if let Some(res) = c.poll_result() {
+                if !c.is_done() {
+                    let me = self.clone();
+                    glommio::spawn_local(async move { me.finish_in_background(c, rx, partition).await }).detach();
+                }
+                return match res {
+                    Ok(o) => Ok(Driven::Outcome(o, rmw_result)),
+                    Err(e) => Err(OpError::Quorum(e)),
+                };
+            }
+            let wait_ms = c.poll_timeout().map_or(1000, |t| t.saturating_sub(now_ms()).max(1));
+            let next = glommio::timer::timeout(Duration::from_millis(wait_ms), async { Ok(rx.recv().await) }).await;
+            match next {
+                Ok(Some((node, Sent::Reply(reply, x)))) => {
+                    if x.is_some() {
+                        rmw_result = x;
+                    }
+                    c.handle_reply(node, reply, now_ms());
+                }
+                Ok(Some((_, Sent::Skipped(r)))) => return Ok(Driven::Skipped(r)),
+                Ok(Some((_, Sent::Error(k, m)))) => return Err(OpError::Failed(k, m)),
+                Ok(None) | Err(_) => c.handle_timeout(now_ms()),
+            }
+        }
+    }
+
+    async fn finish_in_background(
+        self: Rc<Self>,
+        mut c: Coordinator,
+        rx: local_channel::LocalReceiver<(NodeId, Sent)>,
+        partition: Vec<u8>,
+    ) {
+        while !c.is_done() {
+            while let Some((node, req)) = c.poll_transmit() {
+                let (me, partition) = (self.clone(), partition.clone());
+                // Repair writes: nobody waits for their answers.
+                glommio::spawn_local(async move {
+                    let _ = me.send(node, &partition, req, None).await;
+                })
+                .detach();
+            }
+            if c.is_done() {
+                break;
+            }
+            let wait_ms = c.poll_timeout().map_or(1000, |t| t.saturating_sub(now_ms()).max(1));
+            let next = glommio::timer::timeout(Duration::from_millis(wait_ms), async { Ok(rx.recv().await) }).await;
+            match next {
+                Ok(Some((node, Sent::Reply(reply, _)))) => c.handle_reply(node, reply, now_ms()),
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => c.handle_timeout(now_ms()),
+            }
+        }
+    }
+}
+
+enum Driven {
+    Outcome(Outcome, Option<RmwResult>),
+    Skipped(RmwResult),
+}
+
+/// A coordinated write: done here, or to be relayed to the node at this address.
+pub enum WriteOutcome {
+    Written(Written),
+    Forward(String),
+}
