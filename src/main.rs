@@ -39,6 +39,25 @@ enum Cmd {
         #[command(flatten)]
         c: ClientArgs,
     },
+    /// Run N local nodes on 127.0.0.1 in the foreground (Ctrl-C stops them all).
+    DevCluster {
+        #[arg(long, default_value_t = 3)]
+        nodes: usize,
+        #[arg(long, default_value = "./ringkv-dev-cluster")]
+        base_dir: PathBuf,
+        /// Node i serves the native protocol on base-port + i.
+        #[arg(long, default_value_t = 7070)]
+        base_port: u16,
+        /// Node i serves RESP on resp-base-port + i.
+        #[arg(long, default_value_t = 6380)]
+        resp_base_port: u16,
+        /// Shards per node.
+        #[arg(long, default_value_t = 1)]
+        shards: usize,
+        /// Extra flags for every `serve`, e.g. --extra=--sync=none
+        #[arg(long, allow_hyphen_values = true)]
+        extra: Vec<String>,
+    },
     /// List items of PARTITION as "sort<TAB>value" lines, in sort-key order.
     Scan {
         partition: String,
@@ -98,6 +117,21 @@ struct ServeArgs {
     /// RESP (Redis protocol) port, HOST:PORT or `off`.
     #[arg(long)]
     resp_listen: Option<String>,
+    /// Client addresses (HOST:PORT) of other nodes to join, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    seeds: Option<Vec<String>>,
+    /// Replicas per key, N (default 3; clamped to the cluster size).
+    #[arg(long)]
+    replicas: Option<usize>,
+    /// Replies a read waits for, R (default 2).
+    #[arg(long)]
+    read_quorum: Option<usize>,
+    /// Acknowledgements a write waits for, W (default 2).
+    #[arg(long)]
+    write_quorum: Option<usize>,
+    /// Last-writer-wins for every write (default: concurrent writes become siblings).
+    #[arg(long)]
+    lww: bool,
     /// Memtable size in bytes before a flush.
     #[arg(long)]
     memtable_bytes: Option<usize>,
@@ -137,6 +171,21 @@ fn serve_config(a: ServeArgs) -> Result<ServeConfig, String> {
     }
     if let Some(v) = a.resp_listen {
         c.resp_listen = ringkv::config::parse_resp_listen(&v)?;
+    }
+    if let Some(v) = a.seeds {
+        c.seeds = v.into_iter().filter(|s| !s.is_empty()).collect();
+    }
+    if let Some(v) = a.replicas {
+        c.replication.n = v;
+    }
+    if let Some(v) = a.read_quorum {
+        c.replication.r = v;
+    }
+    if let Some(v) = a.write_quorum {
+        c.replication.w = v;
+    }
+    if a.lww {
+        c.lww = true;
     }
     if let Some(v) = a.memtable_bytes {
         c.memtable_bytes_max = v;
@@ -234,6 +283,12 @@ fn main() -> ExitCode {
                 Err(e) => fail(e),
             }
         }
+        Cmd::DevCluster { nodes, base_dir, base_port, resp_base_port, shards, extra } => {
+            match dev_cluster(nodes, &base_dir, base_port, resp_base_port, shards, &extra) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(e),
+            }
+        }
         Cmd::Scan { partition, from, to, limit, addr } => {
             let from = from.map_or(Bound::Unbounded, |f| Bound::Included(f.into_bytes()));
             let to = to.map_or(Bound::Unbounded, |t| Bound::Excluded(t.into_bytes()));
@@ -250,4 +305,67 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// `ringkv dev-cluster`: start N `ringkv serve` children that know each other,
+/// print where they listen, and stop them all on Ctrl-C / SIGTERM.
+fn dev_cluster(
+    nodes: usize,
+    base_dir: &std::path::Path,
+    base_port: u16,
+    resp_base_port: u16,
+    shards: usize,
+    extra: &[String],
+) -> Result<(), String> {
+    if nodes == 0 || nodes > 64 {
+        return Err("--nodes must be 1..=64".into());
+    }
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let addr = |i: usize| format!("127.0.0.1:{}", base_port as usize + i);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, stop.clone()).map_err(|e| e.to_string())?;
+    }
+    let mut children = Vec::new();
+    for i in 0..nodes {
+        let seeds: Vec<String> = (0..nodes).filter(|&j| j != i).map(addr).collect();
+        let mut cmd = std::process::Command::new(&exe);
+        cmd.arg("serve")
+            .args(["--node-id", &format!("node{}", i + 1)])
+            .args(["--listen", &addr(i)])
+            .args(["--resp-listen", &format!("127.0.0.1:{}", resp_base_port as usize + i)])
+            .arg("--data-dir")
+            .arg(base_dir.join(format!("node{}", i + 1)))
+            .args(["--shards", &shards.to_string()])
+            .args(extra);
+        if !seeds.is_empty() {
+            cmd.args(["--seeds", &seeds.join(",")]);
+        }
+        let child = cmd.spawn().map_err(|e| format!("start node{}: {e}", i + 1))?;
+        println!(
+            "node{}: native {} RESP 127.0.0.1:{} data {} (pid {})",
+            i + 1,
+            addr(i),
+            resp_base_port as usize + i,
+            base_dir.join(format!("node{}", i + 1)).display(),
+            child.id()
+        );
+        children.push(child);
+    }
+    println!("{nodes} nodes running; Ctrl-C stops them all");
+    while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+        if let Some((i, st)) = children.iter_mut().enumerate().find_map(|(i, c)| c.try_wait().ok().flatten().map(|s| (i, s))) {
+            eprintln!("ringkv: node{} exited ({st}); stopping the others", i + 1);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    for c in &children {
+        // SAFETY: signalling our own child processes.
+        unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+    }
+    for mut c in children {
+        let _ = c.wait();
+    }
+    Ok(())
 }
