@@ -354,7 +354,9 @@ fn dev_cluster(
     }
     println!("{nodes} nodes running; Ctrl-C stops them all");
     while !stop.load(std::sync::atomic::Ordering::SeqCst) {
-        if let Some((i, st)) = children.iter_mut().enumerate().find_map(|(i, c)| c.try_wait().ok().flatten().map(|s| (i, s))) {
+        if let Some((i, st)) =
+            children.iter_mut().enumerate().find_map(|(i, c)| c.try_wait().ok().flatten().map(|s| (i, s)))
+        {
             eprintln!("ringkv: node{} exited ({st}); stopping the others", i + 1);
             break;
         }

@@ -210,6 +210,23 @@ impl AsyncClient {
         }
     }
 
+    /// Write superseding every version the coordinating replica holds
+    /// (last-writer-wins for this write); `put` is a blind write whose value
+    /// becomes a sibling of a concurrent one.
+    pub async fn put_overwrite(&self, partition: &[u8], sort: &[u8], value: &[u8]) -> Result<()> {
+        let req = Request::Put(PutRequest {
+            consistency: Consistency::Default,
+            key: Key::new(partition, sort),
+            value: value.to_vec(),
+            context: Vec::new(),
+        });
+        match self.call_with_flags(partition, &req, protocol::FLAG_OVERWRITE).await? {
+            Response::Put(_) => Ok(()),
+            other => Err(ClientError::Protocol(format!("unexpected {:?}", other.opcode()))),
+        }
+    }
+
+    /// Delete every version the coordinating replica holds.
     pub async fn delete(&self, partition: &[u8], sort: &[u8]) -> Result<()> {
         let req = Request::Delete(DeleteRequest {
             consistency: Consistency::Default,

@@ -77,10 +77,21 @@ pub enum Written {
     Skipped(RmwResult),
 }
 
+/// The member table of the node, shared by its shards (so a membership
+/// change reaches every shard at once and all compute the same ring).
+#[derive(Default)]
+pub struct SharedMembers {
+    version: std::sync::atomic::AtomicU64,
+    map: std::sync::Mutex<BTreeMap<String, String>>,
+}
+
 pub struct Cluster {
     cfg: ClusterConfig,
     me: NodeId,
     mesh: Rc<Mesh>,
+    shared: std::sync::Arc<SharedMembers>,
+    /// The version of `shared` the ring below was built from.
+    seen_version: Cell<u64>,
     members: RefCell<BTreeMap<String, String>>,
     ring: RefCell<Rc<Ring>>,
     addrs: RefCell<HashMap<NodeId, String>>,
@@ -90,14 +101,14 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    pub fn new(cfg: ClusterConfig, mesh: Rc<Mesh>) -> Rc<Self> {
+    pub fn new(cfg: ClusterConfig, mesh: Rc<Mesh>, shared: std::sync::Arc<SharedMembers>) -> Rc<Self> {
         let me = node_id_of(&cfg.node_name);
-        let mut members = BTreeMap::new();
-        members.insert(cfg.node_name.clone(), cfg.advertise.clone());
         let c = Rc::new(Cluster {
             me,
             mesh,
-            members: RefCell::new(members),
+            shared,
+            seen_version: Cell::new(u64::MAX),
+            members: RefCell::new(BTreeMap::new()),
             ring: RefCell::new(Rc::new(Ring::new())),
             addrs: RefCell::new(HashMap::new()),
             peers: RefCell::new(HashMap::new()),
@@ -105,8 +116,24 @@ impl Cluster {
             next_id: Cell::new(1),
             cfg,
         });
-        c.rebuild_ring();
+        c.merge_members(&[Member { name: c.cfg.node_name.clone(), addr: c.cfg.advertise.clone() }]);
+        c.refresh();
         c
+    }
+
+    /// Rebuild the ring if the node's member table changed since we last looked.
+    fn refresh(&self) {
+        let v = self.shared.version.load(std::sync::atomic::Ordering::Acquire);
+        if v == self.seen_version.get() {
+            return;
+        }
+        let map = match self.shared.map.lock() {
+            Ok(m) => m.clone(),
+            Err(p) => p.into_inner().clone(),
+        };
+        *self.members.borrow_mut() = map;
+        self.seen_version.set(v);
+        self.rebuild_ring();
     }
 
     pub fn me(&self) -> NodeId {
@@ -118,27 +145,28 @@ impl Cluster {
     }
 
     pub fn members(&self) -> Vec<Member> {
+        self.refresh();
         self.members.borrow().iter().map(|(n, a)| Member { name: n.clone(), addr: a.clone() }).collect()
     }
 
-    /// Add what `list` knows; rebuild the ring if anything changed.
+    /// Add what `list` knows to the node's member table.
     pub fn merge_members(&self, list: &[Member]) {
+        let mut m = match self.shared.map.lock() {
+            Ok(m) => m,
+            Err(p) => p.into_inner(),
+        };
         let mut changed = false;
-        {
-            let mut m = self.members.borrow_mut();
-            for x in list {
-                if x.name.is_empty() || x.addr.is_empty() {
-                    continue;
-                }
-                if m.get(&x.name) != Some(&x.addr) {
-                    m.insert(x.name.clone(), x.addr.clone());
-                    changed = true;
-                }
+        for x in list.iter().filter(|x| !x.name.is_empty() && !x.addr.is_empty()) {
+            if m.get(&x.name) != Some(&x.addr) {
+                m.insert(x.name.clone(), x.addr.clone());
+                changed = true;
             }
         }
         if changed {
-            self.rebuild_ring();
+            self.shared.version.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         }
+        drop(m);
+        self.refresh();
     }
 
     fn rebuild_ring(&self) {
@@ -193,7 +221,8 @@ impl Cluster {
             }
         }
         let addr = self.addrs.borrow().get(&node).cloned()?;
-        match glommio::timer::timeout(Duration::from_millis(500), async {
+        let limit = Duration::from_millis(self.cfg.request_timeout_ms);
+        match glommio::timer::timeout(limit, async {
             AsyncClient::connect(&addr)
                 .await
                 .map_err(|e| glommio::GlommioError::IoError(std::io::Error::other(e.to_string())))
@@ -206,7 +235,8 @@ impl Cluster {
                 self.down_until.borrow_mut().remove(&node);
                 Some(c)
             }
-            Err(_) => {
+            Err(e) => {
+                tracing::debug!(node = %node, addr = %addr, error = %e, "cannot connect to peer");
                 self.down_until.borrow_mut().insert(node, Instant::now() + Duration::from_millis(500));
                 None
             }
@@ -229,7 +259,10 @@ impl Cluster {
         if !self.is_up(node) {
             return unreachable();
         }
-        let Some(peer) = self.peer(node).await else { return unreachable() };
+        let Some(peer) = self.peer(node).await else {
+            tracing::debug!(node = %node, "peer unreachable");
+            return unreachable();
+        };
         let Ok(message) = req.encode() else {
             return Sent::Reply(ReplicaReply::Failed { id, failure: ReplicaFailure::TooLarge }, None);
         };
@@ -239,7 +272,8 @@ impl Cluster {
                 Ok(r) => Sent::Reply(r, None),
                 Err(_) => unreachable(),
             },
-            _ => {
+            other => {
+                tracing::debug!(node = %node, result = ?other.map(|r| r.opcode()), "replica message to peer failed");
                 self.peers.borrow_mut().remove(&node);
                 self.down_until.borrow_mut().insert(node, Instant::now() + Duration::from_millis(200));
                 unreachable()
@@ -248,6 +282,7 @@ impl Cluster {
     }
 
     fn params(&self, key: Vec<u8>, partition: &[u8], op: OpKind, level: Option<Consistency>) -> Params {
+        self.refresh();
         let ring = self.ring.borrow().clone();
         let mut plan = self.cfg.replication.plan(&ring, partition, op, level);
         plan.live_first(|n| self.is_up(n));

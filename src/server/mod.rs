@@ -86,6 +86,7 @@ pub fn serve(cfg: ServeConfig) -> Result<(), String> {
         sync: cfg.sync,
     };
     let addrs: ShardAddrs = Arc::new(Mutex::new(vec![None; cfg.shards]));
+    let members = Arc::new(cluster::SharedMembers::default());
     let mut handles = Vec::new();
     for i in 0..cfg.shards {
         let (senders, receivers) = ends.take(i);
@@ -95,11 +96,12 @@ pub fn serve(cfg: ServeConfig) -> Result<(), String> {
             glommio::Placement::Unbound
         };
         let (cfg, info, shutdown, addrs) = (cfg.clone(), info.clone(), shutdown.clone(), addrs.clone());
+        let members = members.clone();
         let h = glommio::LocalExecutorBuilder::new(placement)
             .name(&format!("shard-{i}"))
             .io_memory(SHARD_IO_MEMORY_BYTES)
             .spawn(move || async move {
-                let r = shard_main(i, cfg, info, senders, receivers, shutdown.clone(), addrs).await;
+                let r = shard_main(i, cfg, info, senders, receivers, shutdown.clone(), addrs, members).await;
                 if let Err(e) = &r {
                     tracing::error!(shard = i, error = %e, "shard failed");
                     shutdown.failed.store(true, Ordering::SeqCst);
@@ -205,6 +207,7 @@ async fn shard_main(
     receivers: Vec<Option<glommio::channels::shared_channel::SharedReceiver<mesh::MeshMsg>>>,
     shutdown: Arc<Shutdown>,
     addrs: ShardAddrs,
+    members: Arc<cluster::SharedMembers>,
 ) -> Result<(), String> {
     let mut opts = Options::new(cfg.data_dir.join(format!("shard-{i}")));
     opts.sync = cfg.sync;
@@ -231,8 +234,10 @@ async fn shard_main(
             lww: cfg.lww,
         },
         mesh.clone(),
+        members,
     );
-    if !cfg.seeds.is_empty() {
+    // One gossip loop per node is enough: the member table is shared.
+    if !cfg.seeds.is_empty() && i == 0 {
         glommio::spawn_local(cluster.clone().gossip_loop(shutdown.clone())).detach();
     }
     let listener = glommio::net::TcpListener::bind(cfg.listen).map_err(|e| format!("bind {}: {e}", cfg.listen))?;
