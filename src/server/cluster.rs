@@ -299,6 +299,13 @@ impl Cluster {
         }
     }
 
+    /// A cluster of one: no coordinator needed (N clamps to 1), just the
+    /// local replica. Same semantics, none of the message machinery.
+    fn alone(&self) -> bool {
+        self.refresh();
+        self.members.borrow().len() == 1
+    }
+
     /// Quorum read of one key: the merged sibling set.
     pub async fn read(
         self: &Rc<Self>,
@@ -306,6 +313,17 @@ impl Cluster {
         sort: &[u8],
         level: Option<Consistency>,
     ) -> Result<SiblingSet, OpError> {
+        if self.alone() {
+            let req = ReplicaRequest::Get { id: 0, key: keys::encode(partition, sort) };
+            return match self.send(self.me, partition, req, None).await {
+                Sent::Reply(ReplicaReply::Got { set, .. }, _) => Ok(set),
+                Sent::Reply(ReplicaReply::Failed { failure, .. }, _) => {
+                    Err(OpError::Quorum(QuorumError::Rejected(failure)))
+                }
+                Sent::Error(k, m) => Err(OpError::Failed(k, m)),
+                _ => Err(OpError::Failed(FailKind::Internal, "unexpected reply to a read".into())),
+            };
+        }
         let c = Coordinator::get(self.params(keys::encode(partition, sort), partition, OpKind::Read, level));
         match self.drive(c, partition.to_vec(), None).await? {
             Driven::Outcome(Outcome::Read(set), _) => Ok(set),
@@ -352,6 +370,20 @@ impl Cluster {
         rmw: Option<RmwOp>,
         level: Option<Consistency>,
     ) -> Result<WriteOutcome, OpError> {
+        if self.alone() {
+            let req = ReplicaRequest::Update { id: 0, key: keys::encode(partition, sort), ctx, value };
+            return match self.send(self.me, partition, req, rmw).await {
+                Sent::Reply(ReplicaReply::Updated { set, .. }, rmw) => {
+                    Ok(WriteOutcome::Written(Written::Done { context: set.context(), rmw }))
+                }
+                Sent::Reply(ReplicaReply::Failed { failure, .. }, _) => {
+                    Err(OpError::Quorum(QuorumError::Rejected(failure)))
+                }
+                Sent::Skipped(r) => Ok(WriteOutcome::Written(Written::Skipped(r))),
+                Sent::Error(k, m) => Err(OpError::Failed(k, m)),
+                Sent::Reply(..) => Err(OpError::Failed(FailKind::Internal, "unexpected reply to a write".into())),
+            };
+        }
         let c =
             Coordinator::put(self.params(keys::encode(partition, sort), partition, OpKind::Write, level), value, ctx);
         Ok(match self.drive(c, partition.to_vec(), rmw).await? {
