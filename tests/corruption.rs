@@ -2,26 +2,14 @@
 //! recovers; a flipped byte in a WAL record, an SSTable block and the manifest
 //! is each reported as corruption naming the file, never a panic or a skip.
 
+mod common;
+
 use std::fs::OpenOptions;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use common::TempDir;
 use ringkv::storage::{DmaDisk, Engine, Error, Options};
-
-struct TempDir(PathBuf);
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let p = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-}
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn options(dir: &Path) -> Options {
     let mut o = Options::new(dir);

@@ -152,15 +152,10 @@ async fn serve_connection(stream: TcpStream, handler: Rc<Handler>, shutdown: Arc
             }
         }
         buf.drain(..start);
-        let read = async { Some(rd.read(&mut chunk).await) };
-        let stop = async {
-            shutdown.wait_requested().await;
-            None
-        };
-        match futures_lite::future::or(read, stop).await {
-            Some(Ok(0)) | None => break,
-            Some(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
-            Some(Err(e)) => {
+        match read_more(&mut rd, &mut buf, &mut chunk, &shutdown).await {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
                 result = Err(e);
                 break;
             }
@@ -173,4 +168,27 @@ async fn serve_connection(stream: TcpStream, handler: Rc<Handler>, shutdown: Arc
     outbox.close();
     writer.await;
     result
+}
+
+/// Read more bytes into `buf`; false at end of stream or once shutdown is
+/// requested (the connection then finishes what it has read and closes).
+pub async fn read_more(
+    rd: &mut (impl futures_lite::AsyncRead + Unpin),
+    buf: &mut Vec<u8>,
+    chunk: &mut [u8],
+    shutdown: &Shutdown,
+) -> std::io::Result<bool> {
+    let read = async { Some(rd.read(chunk).await) };
+    let stop = async {
+        shutdown.wait_requested().await;
+        None
+    };
+    match futures_lite::future::or(read, stop).await {
+        Some(Ok(0)) | None => Ok(false),
+        Some(Ok(n)) => {
+            buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
+            Ok(true)
+        }
+        Some(Err(e)) => Err(e),
+    }
 }

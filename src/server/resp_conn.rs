@@ -19,12 +19,13 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use futures_lite::io::WriteHalf;
-use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use futures_lite::AsyncWriteExt;
 use glommio::net::TcpStream;
 
 use crate::resp::{self, ClientCommand, Command, ProtoVersion, Reply, RespLimits, ScanArgs, SetCondition, TypeFilter};
 use crate::ring;
 use crate::server::cluster::{Cluster, OpError, WriteOutcome, Written};
+use crate::server::connection::read_more;
 use crate::server::mesh::{Mesh, Started};
 use crate::server::shard_op::{FailKind, RmwOp, RmwResult, SetWhen, ShardOp, ShardReply};
 use crate::server::{NodeInfo, Shutdown};
@@ -127,15 +128,10 @@ pub async fn serve(stream: TcpStream, ctx: Rc<RespCtx>, shutdown: Arc<Shutdown>)
             }
         }
         buf.drain(..start);
-        let read = async { Some(rd.read(&mut chunk).await) };
-        let stop = async {
-            shutdown.wait_requested().await;
-            None
-        };
-        match futures_lite::future::or(read, stop).await {
-            Some(Ok(0)) | None => break,
-            Some(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
-            Some(Err(e)) => {
+        match read_more(&mut rd, &mut buf, &mut chunk, &shutdown).await {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
                 result = Err(e);
                 break;
             }
