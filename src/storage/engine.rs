@@ -62,7 +62,7 @@ impl Options {
             dir: dir.into(),
             sync: SyncMode::Always,
             memtable_bytes_max: 64 << 20,
-            max_immutable_memtables: 2,
+            max_immutable_memtables: 4,
             wal_segment_bytes: 64 << 20,
             block_cache_bytes: 256 << 20,
             table: TableOptions::default(),
