@@ -33,6 +33,10 @@ pub const MAX_SET_BYTES: usize = MAX_TOTAL_VALUE_BYTES + MAX_SIBLINGS * 41 + MAX
 /// Longest encoded message (a `Merge` of the largest set under the longest key).
 pub const MAX_MESSAGE_BYTES: usize = MAX_SET_BYTES + MAX_KEY_BYTES + 64;
 
+// A message travels in a REPLICA frame (24-byte header, partition key of at
+// most 1 KiB, two length varints) whose limit is 8 MiB.
+const _: () = assert!(MAX_MESSAGE_BYTES + 24 + 1024 + 20 <= 8 << 20);
+
 const REQ_GET: u8 = 1;
 const REQ_MERGE: u8 = 2;
 const REQ_UPDATE: u8 = 3;

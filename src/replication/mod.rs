@@ -44,8 +44,9 @@ pub use version_vector::{ClockEntry, Dot, VersionVector};
 pub const MAX_SIBLINGS: usize = 64;
 /// Largest value of one sibling.
 pub const MAX_VALUE_BYTES: usize = 4 << 20;
-/// Largest sum of the values of a set.
-pub const MAX_TOTAL_VALUE_BYTES: usize = 8 << 20;
+/// Largest sum of the values of a set: 7 MiB, so that a whole set still fits
+/// in one 8 MiB native-protocol frame when it travels between replicas.
+pub const MAX_TOTAL_VALUE_BYTES: usize = 7 << 20;
 /// Most entries in a clock, stored or as a context.
 pub const MAX_CLOCK_ENTRIES: usize = 128;
 /// Largest encoded causal context handed to a client.
