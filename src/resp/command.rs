@@ -375,7 +375,7 @@ impl Command {
             "exists" => Command::Exists { keys: a.keys()? },
             "mget" => Command::MGet { keys: a.keys()? },
             "mset" | "msetnx" => {
-                if a.len() % 2 != 0 {
+                if !a.len().is_multiple_of(2) {
                     return Err(CommandError::arity(name));
                 }
                 let mut pairs = Vec::with_capacity(a.len() / 2);
@@ -675,7 +675,7 @@ fn parse_config(mut a: Args<'_>) -> Result<ConfigCommand, CommandError> {
         }
         Ok(ConfigCommand::Get(a.rest()))
     } else if sub.eq_ignore_ascii_case(b"set") {
-        if a.len() < 2 || a.len() % 2 != 0 {
+        if a.len() < 2 || !a.len().is_multiple_of(2) {
             return Err(CommandError::arity("config|set"));
         }
         let mut pairs = Vec::with_capacity(a.len() / 2);
@@ -737,7 +737,7 @@ fn parse_set(mut a: Args<'_>) -> Result<Command, CommandError> {
         } else if opt.eq_ignore_ascii_case(b"keepttl") && expiry.is_none() {
             keepttl = true;
         } else if let Some(kind) =
-            exp.filter(|k| !keepttl && expiry.as_ref().map_or(true, |(e, _)| e == k) && a.len() > 0)
+            exp.filter(|k| !keepttl && expiry.as_ref().is_none_or(|(e, _)| e == k) && a.len() > 0)
         {
             expiry = Some((kind, a.next()));
         } else {
@@ -760,7 +760,7 @@ fn parse_getex(mut a: Args<'_>) -> Result<Command, CommandError> {
         if opt.eq_ignore_ascii_case(b"persist") && expiry.is_none() {
             persist = true;
         } else if let Some(kind) =
-            exp.filter(|k| !persist && expiry.as_ref().map_or(true, |(e, _)| e == k) && a.len() > 0)
+            exp.filter(|k| !persist && expiry.as_ref().is_none_or(|(e, _)| e == k) && a.len() > 0)
         {
             expiry = Some((kind, a.next()));
         } else {

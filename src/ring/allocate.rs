@@ -111,7 +111,7 @@ pub(super) fn tokens_for_joiner(tokens: &[(u64, NodeId)], node: NodeId, vnodes: 
                 let a = end.wrapping_sub(width as u64);
                 let edit = Edit::Insert { a, b: end, token: a.wrapping_add(take as u64), node };
                 let delta = b.score_delta(edit);
-                if best.as_ref().map_or(true, |(d, ..)| delta < *d) {
+                if best.as_ref().is_none_or(|(d, ..)| delta < *d) {
                     best = Some((delta, edit, take, donor));
                 }
             }
@@ -144,7 +144,7 @@ pub(super) fn reassign_for_leaver(tokens: &[(u64, NodeId)], node: NodeId) -> Vec
         for &to in weights.keys() {
             let edit = Edit::Reassign { token, from: node, to };
             let delta = b.score_delta(edit);
-            if best.as_ref().map_or(true, |(d, ..)| delta < *d) {
+            if best.as_ref().is_none_or(|(d, ..)| delta < *d) {
                 best = Some((delta, edit, to));
             }
         }

@@ -59,7 +59,7 @@ pub trait DiskFile: 'static {
 }
 
 fn check_aligned(pos: u64, len: usize) -> io::Result<()> {
-    if pos % ALIGN as u64 != 0 || len % ALIGN != 0 {
+    if !pos.is_multiple_of(ALIGN as u64) || !len.is_multiple_of(ALIGN) {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!("unaligned direct write: pos {pos} len {len}"),

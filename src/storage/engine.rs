@@ -544,7 +544,7 @@ impl<D: Disk> Engine<D> {
         let mut n = 0u64;
         while let Some(e) = it.next().await? {
             n += 1;
-            if n % 256 == 0 {
+            if n.is_multiple_of(256) {
                 glommio::yield_if_needed().await;
             }
             if !newest.admit(&e) || (choice.drop_tombstones && e.kind == ValueKind::Tombstone) {

@@ -243,7 +243,7 @@ impl<D: Disk> Wal<D> {
     /// commit when no other task is.
     pub async fn wait_written(&self, seq: SeqNo, sync: bool) -> Result<()> {
         loop {
-            {
+            let follow = {
                 let st = self.state.borrow();
                 if let Some(why) = &st.failed {
                     return Err(Error::ReadOnly(why.clone()));
@@ -251,14 +251,15 @@ impl<D: Disk> Wal<D> {
                 if st.written_seq >= seq {
                     return Ok(());
                 }
-                if st.leader_active {
-                    let wait = self.progress.wait();
-                    drop(st);
-                    wait.await;
-                    continue;
-                }
+                // Waiting for a sequence number nobody appended would spin forever.
+                assert!(st.pending_max_seq >= seq, "waiting for seq {seq} that was never appended");
+                // Another task is leading a group commit: wait for it, then look again.
+                st.leader_active.then(|| self.progress.wait())
+            };
+            match follow {
+                Some(wait) => wait.await,
+                None => self.commit(sync).await?,
             }
-            self.commit(sync).await?;
         }
     }
 
