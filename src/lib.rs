@@ -7,6 +7,7 @@
 pub mod client;
 pub mod config;
 pub mod keys;
+pub mod outbox;
 pub mod protocol;
 pub mod replication;
 pub mod resp;

@@ -3,15 +3,15 @@
 //! matched to callers in order. Any number of calls may be outstanding on a
 //! connection; works against ringkv's RESP port and redis-server 7.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;
 
-use futures_lite::io::{ReadHalf, WriteHalf};
-use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use futures_lite::io::ReadHalf;
+use futures_lite::AsyncReadExt;
 use glommio::channels::local_channel::{self, LocalSender};
 use glommio::net::TcpStream;
-use ringkv::storage::notify::Notify;
+use ringkv::outbox::{write_loop, Outbox};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Reply {
@@ -127,10 +127,8 @@ fn parse_at(buf: &[u8], pos: usize, depth: usize) -> Result<Option<(Reply, usize
 }
 
 struct Shared {
-    out: RefCell<Vec<u8>>,
-    ready: Notify,
+    out: Rc<Outbox>,
     waiters: RefCell<VecDeque<LocalSender<Reply>>>,
-    closed: Cell<bool>,
     why: RefCell<String>,
 }
 
@@ -145,27 +143,30 @@ impl RespConn {
         let _ = stream.set_nodelay(true);
         let (rd, wr) = futures_lite::io::split(stream);
         let shared = Rc::new(Shared {
-            out: RefCell::new(Vec::new()),
-            ready: Notify::default(),
+            out: Rc::new(Outbox::default()),
             waiters: RefCell::new(VecDeque::new()),
-            closed: Cell::new(false),
             why: RefCell::new(String::new()),
         });
-        glommio::spawn_local(write_loop(wr, shared.clone())).detach();
+        let sh = shared.clone();
+        glommio::spawn_local(async move {
+            if let Err(e) = write_loop(wr, sh.out.clone()).await {
+                fail(&sh, format!("write: {e}"));
+            }
+        })
+        .detach();
         glommio::spawn_local(read_loop(rd, shared.clone())).detach();
         Ok(RespConn { shared })
     }
 
     /// Send one command and wait for its reply. Error replies are `Err(Server)`.
     pub async fn call(&self, args: &[&[u8]]) -> Result<Reply, RespError> {
-        if self.shared.closed.get() {
+        if self.shared.out.is_closing() {
             return Err(RespError::Closed(self.shared.why.borrow().clone()));
         }
         let (tx, rx) = local_channel::new_bounded(1);
         // Encoding and queueing the waiter in one step keeps replies in order.
         self.shared.waiters.borrow_mut().push_back(tx);
-        encode_command(args, &mut self.shared.out.borrow_mut());
-        self.shared.ready.notify_all();
+        self.shared.out.push(|out| encode_command(args, out));
         match rx.recv().await {
             Some(Reply::Error(e)) => Err(RespError::Server(e)),
             Some(r) => Ok(r),
@@ -174,8 +175,7 @@ impl RespConn {
     }
 
     pub fn close(&self) {
-        self.shared.closed.set(true);
-        self.shared.ready.notify_all();
+        self.shared.out.close();
     }
 }
 
@@ -185,40 +185,13 @@ impl Drop for RespConn {
     }
 }
 
-async fn write_loop(mut wr: WriteHalf<TcpStream>, shared: Rc<Shared>) {
-    let mut spare = Vec::new();
-    loop {
-        let wait = shared.ready.wait();
-        if shared.out.borrow().is_empty() {
-            if shared.closed.get() {
-                break;
-            }
-            wait.await;
-            continue;
-        }
-        std::mem::swap(&mut spare, &mut *shared.out.borrow_mut());
-        if let Err(e) = async {
-            wr.write_all(&spare).await?;
-            wr.flush().await
-        }
-        .await
-        {
-            fail(&shared, format!("write: {e}"));
-            break;
-        }
-        spare.clear();
-    }
-    let _ = wr.close().await;
-}
-
 fn fail(shared: &Shared, why: String) {
-    if !shared.closed.get() {
+    if shared.why.borrow().is_empty() {
         *shared.why.borrow_mut() = why;
     }
-    shared.closed.set(true);
+    shared.out.close();
     // Dropping the senders wakes every caller with None.
     shared.waiters.borrow_mut().clear();
-    shared.ready.notify_all();
 }
 
 async fn read_loop(mut rd: ReadHalf<TcpStream>, shared: Rc<Shared>) {

@@ -7,24 +7,22 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use futures_lite::io::{ReadHalf, WriteHalf};
-use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use futures_lite::io::ReadHalf;
+use futures_lite::AsyncReadExt;
 use glommio::channels::local_channel::{self, LocalSender};
 use glommio::net::TcpStream;
 
 use super::{ClientError, Result, Topology, CLIENT_NAME};
+use crate::outbox::{write_loop, Outbox};
 use crate::protocol::{
     self, Consistency, DeleteRequest, GetRequest, HandshakeRequest, Key, Limits, PutRequest, Request, Response, Version,
 };
-use crate::storage::notify::Notify;
 
 type Waiters = RefCell<HashMap<u64, LocalSender<Response>>>;
 
 struct Shared {
-    out: RefCell<Vec<u8>>,
-    ready: Notify,
+    out: Rc<Outbox>,
     waiters: Waiters,
-    closed: Cell<bool>,
 }
 
 /// One pipelined connection.
@@ -39,13 +37,12 @@ impl AsyncConn {
             TcpStream::connect(addr).await.map_err(|e| ClientError::Io(std::io::Error::other(e.to_string())))?;
         let _ = stream.set_nodelay(true);
         let (rd, wr) = futures_lite::io::split(stream);
-        let shared = Rc::new(Shared {
-            out: RefCell::new(Vec::new()),
-            ready: Notify::default(),
-            waiters: RefCell::new(HashMap::new()),
-            closed: Cell::new(false),
-        });
-        glommio::spawn_local(write_loop(wr, shared.clone())).detach();
+        let shared = Rc::new(Shared { out: Rc::new(Outbox::default()), waiters: RefCell::new(HashMap::new()) });
+        let out = shared.out.clone();
+        glommio::spawn_local(async move {
+            let _ = write_loop(wr, out).await;
+        })
+        .detach();
         glommio::spawn_local(read_loop(rd, shared.clone())).detach();
         Ok(Rc::new(AsyncConn { shared, next_id: Cell::new(1) }))
     }
@@ -56,25 +53,23 @@ impl AsyncConn {
     }
 
     pub fn close(&self) {
-        self.shared.closed.set(true);
-        self.shared.ready.notify_all();
+        self.shared.out.close();
     }
 
     pub fn is_closed(&self) -> bool {
-        self.shared.closed.get()
+        self.shared.out.is_closing()
     }
 
     /// Send one request with header flags (e.g. `protocol::FLAG_FORWARDED`).
     pub async fn call_with_flags(&self, req: &Request, flags: u16) -> Result<Response> {
-        if self.shared.closed.get() {
+        if self.is_closed() {
             return Err(ClientError::Closed);
         }
         let id = self.next_id.get();
         self.next_id.set(id + 1);
         let (tx, rx) = local_channel::new_bounded(1);
         self.shared.waiters.borrow_mut().insert(id, tx);
-        protocol::encode_request_with_flags(req, id, flags, &mut self.shared.out.borrow_mut());
-        self.shared.ready.notify_all();
+        self.shared.out.push(|out| protocol::encode_request_with_flags(req, id, flags, out));
         match rx.recv().await {
             Some(Response::Error(e)) => Err(ClientError::Server(e)),
             Some(r) => Ok(r),
@@ -87,26 +82,6 @@ impl Drop for AsyncConn {
     fn drop(&mut self) {
         self.close();
     }
-}
-
-async fn write_loop(mut wr: WriteHalf<TcpStream>, shared: Rc<Shared>) {
-    let mut spare = Vec::new();
-    loop {
-        let wait = shared.ready.wait();
-        if shared.out.borrow().is_empty() {
-            if shared.closed.get() {
-                break;
-            }
-            wait.await;
-            continue;
-        }
-        std::mem::swap(&mut spare, &mut *shared.out.borrow_mut());
-        if wr.write_all(&spare).await.is_err() || wr.flush().await.is_err() {
-            break;
-        }
-        spare.clear();
-    }
-    let _ = wr.close().await;
 }
 
 async fn read_loop(mut rd: ReadHalf<TcpStream>, shared: Rc<Shared>) {
@@ -133,9 +108,8 @@ async fn read_loop(mut rd: ReadHalf<TcpStream>, shared: Rc<Shared>) {
         }
     }
     // Fail everything still waiting: dropping the senders wakes the callers with None.
-    shared.closed.set(true);
+    shared.out.close();
     shared.waiters.borrow_mut().clear();
-    shared.ready.notify_all();
 }
 
 /// Shard-aware pipelined client of one node.

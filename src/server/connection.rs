@@ -10,15 +10,15 @@
 //! Bad input: a recoverable error answers that request with ERROR and goes on;
 //! a fatal one sends ERROR with id 0 and closes. Other connections never notice.
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use futures_lite::io::WriteHalf;
-use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use futures_lite::AsyncReadExt;
 use glommio::net::TcpStream;
 
-use crate::protocol::{self, Limits, Response};
+use crate::outbox::{write_loop, Outbox};
+use crate::protocol::{self, Limits};
 use crate::server::handler::Handler;
 use crate::server::Shutdown;
 use crate::storage::notify::Notify;
@@ -61,46 +61,6 @@ impl Connections {
     }
 }
 
-/// Responses encoded and waiting for the writer: request tasks append, the
-/// writer swaps the buffer out and writes it in one go (natural batching).
-#[derive(Default)]
-struct Outbox {
-    buf: RefCell<Vec<u8>>,
-    closing: Cell<bool>,
-    ready: Notify,
-}
-
-impl Outbox {
-    fn push(&self, id: u64, resp: &Response) {
-        protocol::encode_response(resp, id, &mut self.buf.borrow_mut());
-        self.ready.notify_all();
-    }
-    fn close(&self) {
-        self.closing.set(true);
-        self.ready.notify_all();
-    }
-}
-
-async fn write_loop(mut wr: WriteHalf<TcpStream>, outbox: Rc<Outbox>) {
-    let mut spare = Vec::new();
-    loop {
-        let wait = outbox.ready.wait();
-        if outbox.buf.borrow().is_empty() {
-            if outbox.closing.get() {
-                break;
-            }
-            wait.await;
-            continue;
-        }
-        std::mem::swap(&mut spare, &mut *outbox.buf.borrow_mut());
-        if wr.write_all(&spare).await.is_err() || wr.flush().await.is_err() {
-            break;
-        }
-        spare.clear();
-    }
-    let _ = wr.close().await;
-}
-
 async fn serve_connection(stream: TcpStream, handler: Rc<Handler>, shutdown: Arc<Shutdown>) -> std::io::Result<()> {
     let (mut rd, wr) = futures_lite::io::split(stream);
     let max_in_flight = handler.max_in_flight();
@@ -127,14 +87,14 @@ async fn serve_connection(stream: TcpStream, handler: Rc<Handler>, shutdown: Arc
                     let mut fut = Box::pin(async move { h.handle(frame.body, flags).await });
                     // Requests served from memory are done at once: no task needed.
                     if let Some(resp) = futures_lite::future::poll_once(&mut fut).await {
-                        outbox.push(request_id, &resp);
+                        outbox.push(|out| protocol::encode_response(&resp, request_id, out));
                         continue;
                     }
                     in_flight.set(in_flight.get() + 1);
                     let (o, f, d) = (outbox.clone(), in_flight.clone(), done.clone());
                     glommio::spawn_local(async move {
                         let resp = fut.await;
-                        o.push(request_id, &resp);
+                        o.push(|out| protocol::encode_response(&resp, request_id, out));
                         f.set(f.get() - 1);
                         d.notify_all();
                     })
@@ -143,7 +103,7 @@ async fn serve_connection(stream: TcpStream, handler: Rc<Handler>, shutdown: Arc
                 Ok(None) => break,
                 Err(e) => {
                     let (id, reply) = e.reply();
-                    outbox.push(id, &reply);
+                    outbox.push(|out| protocol::encode_response(&reply, id, out));
                     match e.consumed() {
                         Some(n) => start += n,
                         None => break 'conn,
@@ -166,7 +126,7 @@ async fn serve_connection(stream: TcpStream, handler: Rc<Handler>, shutdown: Arc
         done.wait().await;
     }
     outbox.close();
-    writer.await;
+    let _ = writer.await;
     result
 }
 
