@@ -209,3 +209,28 @@ fn sigterm_exits_zero_and_keeps_data_and_lock_refuses_second_start() {
         assert!(c.get(format!("t{i}").as_bytes(), b"").unwrap().is_some(), "t{i}");
     }
 }
+
+#[test]
+fn default_relative_data_dir_works() {
+    // `ringkv serve` with no --data-dir uses ./ringkv-data, a relative path.
+    let dir = TempDir::new("srv-reldir");
+    let addr = free_addr("127.0.0.23");
+    let child = std::process::Command::new(common::BIN)
+        .current_dir(&dir.0)
+        .args(["serve", "--listen", &addr.to_string(), "--resp-listen", "off", "--shards", "2"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut s = Server { child: Some(child), addr, data_dir: dir.0.join("ringkv-data"), args: vec![] };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !common::ping(addr) {
+        assert!(std::time::Instant::now() < deadline, "server with the default data dir did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut c = Client::connect(&addr.to_string()).unwrap();
+    c.put(b"rel", b"", b"ok").unwrap();
+    assert_eq!(c.get(b"rel", b"").unwrap().as_deref(), Some(&b"ok"[..]));
+    assert!(dir.0.join("ringkv-data/shard-0").is_dir());
+    assert!(s.terminate().success());
+}

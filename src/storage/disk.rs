@@ -80,6 +80,16 @@ pub struct DmaDiskFile {
     file: glommio::io::DmaFile,
 }
 
+/// glommio opens directories with `openat(-1, path)`, which fails with EBADF
+/// for a relative path (-1 is not AT_FDCWD): give it absolute paths only.
+fn abs(path: &Path) -> io::Result<PathBuf> {
+    if path.is_absolute() {
+        Ok(path.to_path_buf())
+    } else {
+        Ok(std::env::current_dir()?.join(path))
+    }
+}
+
 fn gio(e: glommio::GlommioError<()>) -> io::Error {
     match e {
         glommio::GlommioError::IoError(e) => e,
@@ -119,6 +129,7 @@ async fn probe_device_once(path: &Path) -> io::Result<()> {
 impl Disk for DmaDisk {
     type File = DmaDiskFile;
     async fn create(&self, path: &Path) -> io::Result<DmaDiskFile> {
+        let path = &abs(path)?;
         probe_device_once(path).await?;
         let file = glommio::io::OpenOptions::new()
             .read(true)
@@ -131,18 +142,19 @@ impl Disk for DmaDisk {
         Ok(DmaDiskFile { file })
     }
     async fn open(&self, path: &Path) -> io::Result<DmaDiskFile> {
+        let path = &abs(path)?;
         probe_device_once(path).await?;
         let file = glommio::io::OpenOptions::new().read(true).write(true).dma_open(path).await.map_err(gio)?;
         Ok(DmaDiskFile { file })
     }
     async fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        glommio::io::rename(from, to).await.map_err(gio)
+        glommio::io::rename(abs(from)?, abs(to)?).await.map_err(gio)
     }
     async fn remove(&self, path: &Path) -> io::Result<()> {
-        glommio::io::remove(path).await.map_err(gio)
+        glommio::io::remove(abs(path)?).await.map_err(gio)
     }
     async fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        let d = glommio::io::Directory::open(dir).await.map_err(gio)?;
+        let d = glommio::io::Directory::open(abs(dir)?).await.map_err(gio)?;
         d.sync().await.map_err(gio)?;
         d.close().await.map_err(gio)
     }
@@ -381,5 +393,28 @@ impl DiskFile for SimFile {
     }
     async fn close(self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The server's default data dir is relative (`./ringkv-data`).
+    #[test]
+    fn dma_disk_works_with_relative_paths() {
+        let rel = PathBuf::from(format!("target/tmp-reldisk-{}", std::process::id()));
+        let dir = rel.clone();
+        crate::rt::block_on(async move {
+            let e = crate::storage::Engine::open(DmaDisk, crate::storage::Options::new(&dir)).await.unwrap();
+            e.put(b"k", b"v").await.unwrap();
+            e.flush().await.unwrap();
+            assert_eq!(e.get(b"k").await.unwrap().as_deref(), Some(&b"v"[..]));
+            e.close().await.unwrap();
+            let e = crate::storage::Engine::open(DmaDisk, crate::storage::Options::new(&dir)).await.unwrap();
+            assert_eq!(e.get(b"k").await.unwrap().as_deref(), Some(&b"v"[..]));
+            e.close().await.unwrap();
+        });
+        std::fs::remove_dir_all(&rel).unwrap();
     }
 }
