@@ -195,19 +195,12 @@ impl Cluster {
             targets.sort();
             targets.dedup();
             for addr in targets {
-                if let Ok(Ok(c)) = glommio::timer::timeout(Duration::from_secs(1), async {
-                    crate::client::AsyncConn::connect(&addr)
-                        .await
-                        .map_err(|e| glommio::GlommioError::IoError(std::io::Error::other(e.to_string())))
-                })
-                .await
-                .map(Ok::<_, ()>)
-                {
-                    if let Ok(Response::Members(list)) = c.call(&Request::Members(self.members())).await {
-                        self.merge_members(&list);
-                    }
-                    c.close();
+                let limit = Duration::from_secs(1);
+                let Ok(c) = within(limit, crate::client::AsyncConn::connect(&addr)).await else { continue };
+                if let Ok(Response::Members(list)) = within(limit, c.call(&Request::Members(self.members()))).await {
+                    self.merge_members(&list);
                 }
+                c.close();
             }
             glommio::timer::sleep(period).await;
             period = (period * 2).min(Duration::from_secs(2));
@@ -222,13 +215,7 @@ impl Cluster {
         }
         let addr = self.addrs.borrow().get(&node).cloned()?;
         let limit = Duration::from_millis(self.cfg.request_timeout_ms);
-        match glommio::timer::timeout(limit, async {
-            AsyncClient::connect(&addr)
-                .await
-                .map_err(|e| glommio::GlommioError::IoError(std::io::Error::other(e.to_string())))
-        })
-        .await
-        {
+        match within(limit, AsyncClient::connect(&addr)).await {
             Ok(c) => {
                 let c = Rc::new(c);
                 self.peers.borrow_mut().insert(node, c.clone());
@@ -475,6 +462,19 @@ impl Cluster {
             }
         }
     }
+}
+
+/// `fut`, unless it fails or takes longer than `limit`.
+async fn within<T, E: std::fmt::Display>(
+    limit: Duration,
+    fut: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, String> {
+    let run = async { fut.await.map_err(|e| e.to_string()) };
+    let expire = async {
+        glommio::timer::sleep(limit).await;
+        Err(format!("no answer within {limit:?}"))
+    };
+    futures_lite::future::or(run, expire).await
 }
 
 enum Driven {
