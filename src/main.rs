@@ -9,6 +9,12 @@ use clap::{Args, Parser, Subcommand};
 use ringkv::client::{Client, ClientError};
 use ringkv::config::{parse_compaction, ServeConfig};
 
+/// glibc malloc took about a fifth of the server's CPU on the write path
+/// (docs/benchmarks.md, "what looked slow"); mimalloc's thread-local pages suit
+/// one executor per core.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "ringkv", version, about = "Thread-per-core, shared-nothing key-value storage node")]
 struct Cli {

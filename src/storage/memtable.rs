@@ -12,15 +12,50 @@ use std::ops::Bound;
 use crate::storage::types::{cmp_internal, Entry, SeqNo, ValueKind};
 
 /// Key of the map: user key, then sequence number descending.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// The key bytes live in the memtable's [`Arena`] (or, for a search key, in
+/// the caller's slice for the length of the call), so an entry costs no heap
+/// allocation of its own. `prefix` holds the key's first 8 bytes (big endian,
+/// zero padded): most comparisons end there, inside the B-tree node, without
+/// following the pointer. Server keys start with an 8-byte ring token, so two
+/// different keys almost never share it.
+#[derive(Clone, Copy)]
 struct InternalKey {
-    key: Vec<u8>,
+    prefix: u64,
     seq: SeqNo,
+    ptr: *const u8,
+    len: usize,
+}
+
+impl InternalKey {
+    /// A key that borrows `key`: valid while `key` is (see the type's docs).
+    fn borrowing(key: &[u8], seq: SeqNo) -> Self {
+        InternalKey { prefix: prefix_of(key), seq, ptr: key.as_ptr(), len: key.len() }
+    }
+
+    fn key(&self) -> &[u8] {
+        // SAFETY: `ptr..ptr+len` is either arena memory, which lives as long
+        // as the memtable and never moves (chunks are never grown), or a slice
+        // borrowed for the duration of one lookup (`borrowing`).
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+}
+
+/// The first 8 bytes as a big-endian number, zero padded. Zero padding keeps
+/// the order: if two prefixes differ, the keys differ in the same direction.
+fn prefix_of(key: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    let n = key.len().min(8);
+    b[..n].copy_from_slice(&key[..n]);
+    u64::from_be_bytes(b)
 }
 
 impl Ord for InternalKey {
     fn cmp(&self, other: &Self) -> Ordering {
-        cmp_internal(&self.key, self.seq, &other.key, other.seq)
+        match self.prefix.cmp(&other.prefix) {
+            Ordering::Equal => cmp_internal(self.key(), self.seq, other.key(), other.seq),
+            o => o,
+        }
     }
 }
 impl PartialOrd for InternalKey {
@@ -28,16 +63,67 @@ impl PartialOrd for InternalKey {
         Some(self.cmp(other))
     }
 }
+impl PartialEq for InternalKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for InternalKey {}
 
-/// Bytes charged per entry on top of key and value (map node, Vec headers).
-const ENTRY_OVERHEAD_BYTES: usize = 64;
+/// The value of an entry: its bytes follow the key's in the arena.
+#[derive(Clone, Copy)]
+struct Slot {
+    kind: ValueKind,
+    value_len: u32,
+}
+
+/// Append-only byte storage in chunks that never move.
+#[derive(Default)]
+struct Arena {
+    chunks: Vec<Vec<u8>>,
+}
+
+const ARENA_CHUNK_BYTES: usize = 1 << 20;
+
+impl Arena {
+    /// Copy `a` then `b` next to each other; returns where `a` starts.
+    fn put(&mut self, a: &[u8], b: &[u8]) -> *const u8 {
+        let need = a.len() + b.len();
+        let fits = self.chunks.last().is_some_and(|c| c.capacity() - c.len() >= need);
+        if !fits {
+            // A chunk is never grown past its capacity, so pointers into it stay valid.
+            self.chunks.push(Vec::with_capacity(need.max(ARENA_CHUNK_BYTES)));
+        }
+        let c = self.chunks.last_mut().expect("a chunk was just ensured");
+        let start = c.len();
+        c.extend_from_slice(a);
+        c.extend_from_slice(b);
+        c[start..].as_ptr()
+    }
+}
+
+/// Bytes charged per entry on top of key and value (its share of a B-tree node).
+const ENTRY_OVERHEAD_BYTES: usize = 48;
 
 #[derive(Default)]
 pub struct Memtable {
-    map: RefCell<BTreeMap<InternalKey, (ValueKind, Vec<u8>)>>,
+    // Declared before `arena`: the map's keys point into it.
+    map: RefCell<BTreeMap<InternalKey, Slot>>,
+    arena: RefCell<Arena>,
     bytes: Cell<usize>,
     max_seq: Cell<SeqNo>,
     min_seq: Cell<SeqNo>,
+}
+
+/// The entry's key and value bytes.
+fn entry_bytes<'a>(k: &'a InternalKey, slot: &Slot) -> (&'a [u8], &'a [u8]) {
+    // SAFETY: `k` is a map entry, so its bytes are in the arena, which outlives
+    // the map borrow `'a` comes from; the value follows the key (`Arena::put`).
+    unsafe {
+        let key = std::slice::from_raw_parts(k.ptr, k.len);
+        let value = std::slice::from_raw_parts(k.ptr.add(k.len), slot.value_len as usize);
+        (key, value)
+    }
 }
 
 impl Memtable {
@@ -51,15 +137,18 @@ impl Memtable {
         if self.min_seq.get() == 0 || seq < self.min_seq.get() {
             self.min_seq.set(seq);
         }
-        self.map.borrow_mut().insert(InternalKey { key: key.to_vec(), seq }, (kind, value.to_vec()));
+        let value_len = u32::try_from(value.len()).expect("values are bounded far below 4 GiB");
+        let ptr = self.arena.borrow_mut().put(key, value);
+        let k = InternalKey { prefix: prefix_of(key), seq, ptr, len: key.len() };
+        self.map.borrow_mut().insert(k, Slot { kind, value_len });
     }
 
     /// Newest version of `key` with seq <= `visible`.
     pub fn get(&self, key: &[u8], visible: SeqNo) -> Option<(SeqNo, ValueKind, Vec<u8>)> {
         let map = self.map.borrow();
-        let from = InternalKey { key: key.to_vec(), seq: visible };
-        let (k, (kind, v)) = map.range(from..).next()?;
-        (k.key == key).then(|| (k.seq, *kind, v.clone()))
+        let (k, slot) = map.range(InternalKey::borrowing(key, visible)..).next()?;
+        let (found, value) = entry_bytes(k, slot);
+        (found == key).then(|| (k.seq, slot.kind, value.to_vec()))
     }
 
     /// The first entry after `after` (exclusive) or at/after `seek` (inclusive),
@@ -69,14 +158,12 @@ impl Memtable {
         let map = self.map.borrow();
         let lower = match pos {
             Cursor::Start => Bound::Unbounded,
-            Cursor::AtOrAfter(key) => Bound::Included(InternalKey { key: key.clone(), seq: SeqNo::MAX }),
-            Cursor::After(key, seq) => Bound::Excluded(InternalKey { key: key.clone(), seq: *seq }),
+            Cursor::AtOrAfter(key) => Bound::Included(InternalKey::borrowing(key, SeqNo::MAX)),
+            Cursor::After(key, seq) => Bound::Excluded(InternalKey::borrowing(key, *seq)),
         };
-        map.range((lower, Bound::Unbounded)).find(|(k, _)| k.seq <= visible).map(|(k, (kind, v))| Entry {
-            key: k.key.clone(),
-            seq: k.seq,
-            kind: *kind,
-            value: v.clone(),
+        map.range((lower, Bound::Unbounded)).find(|(k, _)| k.seq <= visible).map(|(k, slot)| {
+            let (key, value) = entry_bytes(k, slot);
+            Entry { key: key.to_vec(), seq: k.seq, kind: slot.kind, value: value.to_vec() }
         })
     }
 
@@ -104,17 +191,18 @@ impl Memtable {
         mut f: impl FnMut(&[u8], SeqNo, ValueKind, &[u8]),
     ) -> Option<(Vec<u8>, SeqNo)> {
         let map = self.map.borrow();
-        let lower = match after {
+        let lower = match &after {
             None => Bound::Unbounded,
-            Some((key, seq)) => Bound::Excluded(InternalKey { key, seq }),
+            Some((key, seq)) => Bound::Excluded(InternalKey::borrowing(key, *seq)),
         };
         let mut last = None;
-        for (n, (k, (kind, v))) in map.range((lower, Bound::Unbounded)).enumerate() {
+        for (n, (k, slot)) in map.range((lower, Bound::Unbounded)).enumerate() {
             if n == max {
-                return last;
+                return last.map(|(key, seq): (&[u8], SeqNo)| (key.to_vec(), seq));
             }
-            f(&k.key, k.seq, *kind, v);
-            last = Some((k.key.clone(), k.seq));
+            let (key, value) = entry_bytes(k, slot);
+            f(key, k.seq, slot.kind, value);
+            last = Some((key, k.seq));
         }
         None
     }
@@ -127,8 +215,11 @@ impl Memtable {
         let mut map = self.map.borrow_mut();
         for _ in 0..n {
             if map.pop_first().is_none() {
-                return true;
+                break;
             }
+        }
+        if map.is_empty() {
+            self.arena.borrow_mut().chunks.clear();
         }
         map.is_empty()
     }
@@ -202,5 +293,47 @@ mod slice_tests {
         assert!(!m.release_some(4));
         assert!(m.release_some(100));
         assert!(m.is_empty());
+    }
+}
+
+#[cfg(test)]
+mod prop_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    // Short keys over a tiny alphabet with zeros: shared 8-byte prefixes, keys
+    // shorter than the prefix, and keys that differ only by trailing zeros,
+    // which the zero-padded prefix cannot tell apart on its own.
+    fn key() -> impl Strategy<Value = Vec<u8>> {
+        prop::collection::vec(prop::sample::select(vec![0u8, 1, 0xff]), 0..12)
+    }
+
+    proptest! {
+        #[test]
+        fn matches_a_sorted_oracle(keys in prop::collection::vec(key(), 1..200), visible in 0u64..250) {
+            let m = Memtable::new();
+            let mut oracle = Vec::new();
+            for (i, k) in keys.iter().enumerate() {
+                let seq = i as u64 + 1;
+                m.insert(k, seq, ValueKind::Value, &seq.to_le_bytes());
+                oracle.push((k.clone(), seq));
+            }
+            oracle.sort_by(|a, b| cmp_internal(&a.0, a.1, &b.0, b.1));
+            let mut walked = Vec::new();
+            let mut pos = None;
+            loop {
+                pos = m.for_each_after(pos, 7, |k, seq, _, v| {
+                    assert_eq!(v, seq.to_le_bytes());
+                    walked.push((k.to_vec(), seq));
+                });
+                if pos.is_none() { break; }
+            }
+            prop_assert_eq!(&walked, &oracle);
+            for k in &keys {
+                let want = oracle.iter().find(|(ok, s)| ok == k && *s <= visible).map(|e| e.1);
+                prop_assert_eq!(m.get(k, visible).map(|e| e.0), want);
+            }
+            prop_assert!(m.release_some(usize::MAX) && m.is_empty());
+        }
     }
 }

@@ -48,9 +48,17 @@ pub struct TableBuilder {
 
 impl TableBuilder {
     pub fn new(opts: &TableOptions) -> Self {
+        Self::with_buffer(opts, Vec::new())
+    }
+
+    /// A builder that writes the file image into `buf` (cleared first), so a
+    /// caller can hand back the image of the previous table: growing a fresh
+    /// 64 MiB Vec costs reallocation copies and a page fault per page.
+    pub fn with_buffer(opts: &TableOptions, mut buf: Vec<u8>) -> Self {
+        buf.clear();
         TableBuilder {
             opts: opts.clone(),
-            out: Vec::new(),
+            out: buf,
             data: BlockBuilder::new(opts.restart_interval),
             index: BlockBuilder::new(1),
             hashes: Vec::new(),
