@@ -167,3 +167,45 @@ fn lost_quorum_is_a_clear_error_not_a_hang() {
     assert!(c.nodes[0].cli(&["put", "q", "v", "--consistency", "one"]).status.success());
     assert_eq!(String::from_utf8_lossy(&c.nodes[0].cli(&["get", "q", "--consistency", "one"]).stdout), "v\n");
 }
+
+/// On a node that never had a peer, SET and overwrite PUTs skip reading the
+/// stored value (`RmwOp::Blind`). Once a node has been in a cluster it keeps
+/// reading first, even when it later runs alone: its new version must
+/// supersede the other nodes' versions it stores, or they would come back as
+/// siblings when the cluster meets again.
+#[test]
+fn a_node_that_was_clustered_never_overwrites_blindly() {
+    let mut c = start_cluster("cl-blind", ["127.0.0.23", "127.0.0.24", "127.0.0.25"]);
+    let mut a = client(&c.nodes[0]);
+    a.put_overwrite(b"k", b"", b"old", Consistency::All).unwrap();
+    assert!(c.nodes[1].data_dir.join("CLUSTERED").exists(), "marker written once a peer is known");
+    for n in &mut c.nodes {
+        n.terminate();
+    }
+    // node2 alone, without seeds: a cluster of one, but with node1's dot stored.
+    let with_seeds = c.nodes[1].args.clone();
+    let at = with_seeds.iter().position(|a| a == "--seeds").unwrap();
+    c.nodes[1].args.drain(at..at + 2);
+    c.nodes[1].restart();
+    assert_eq!(members(c.nodes[1].addr), 1);
+    client(&c.nodes[1]).put_overwrite(b"k", b"", b"new", Consistency::Default).unwrap();
+    c.nodes[1].terminate();
+    c.nodes[1].args = with_seeds;
+    for n in &mut c.nodes {
+        n.restart();
+    }
+    wait_members(&c.nodes, 3);
+    // node1 still holds "old" under node1's dot; "new" must dominate it.
+    let mut a = client(&c.nodes[0]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let values = loop {
+        match a.get_all(b"k", b"", Consistency::All) {
+            Ok((v, _)) => break v,
+            Err(e) => {
+                assert!(Instant::now() < deadline, "ALL read keeps failing: {e}");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    };
+    assert_eq!(values, vec![b"new".to_vec()]);
+}

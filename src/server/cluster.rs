@@ -79,10 +79,54 @@ pub enum Written {
 
 /// The member table of the node, shared by its shards (so a membership
 /// change reaches every shard at once and all compute the same ring).
-#[derive(Default)]
 pub struct SharedMembers {
     version: std::sync::atomic::AtomicU64,
     map: std::sync::Mutex<BTreeMap<String, String>>,
+    /// Whether this data dir has ever been part of a cluster (the marker
+    /// file exists). Until then no stored version can carry another node's
+    /// dot, which is what makes blind overwrites sound (`RmwOp::Blind`).
+    clustered: std::sync::atomic::AtomicBool,
+    marker: std::path::PathBuf,
+}
+
+/// Created in the data dir the first time the node has a peer; never removed.
+pub const CLUSTERED_MARKER: &str = "CLUSTERED";
+
+impl SharedMembers {
+    pub fn open(data_dir: &std::path::Path) -> Self {
+        let marker = data_dir.join(CLUSTERED_MARKER);
+        SharedMembers {
+            version: Default::default(),
+            map: Default::default(),
+            clustered: std::sync::atomic::AtomicBool::new(marker.exists()),
+            marker,
+        }
+    }
+
+    /// True while no peer has ever been seen by this data dir.
+    pub fn never_clustered(&self) -> bool {
+        !self.clustered.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Record, durably and before any peer's data is taken in, that this
+    /// node is (or was) part of a cluster. A one-off blocking write.
+    pub fn mark_clustered(&self) {
+        if self.clustered.swap(true, std::sync::atomic::Ordering::AcqRel) {
+            return;
+        }
+        let write = || -> std::io::Result<()> {
+            std::fs::File::create(&self.marker)?.sync_all()?;
+            if let Some(dir) = self.marker.parent() {
+                std::fs::File::open(dir)?.sync_all()?;
+            }
+            Ok(())
+        };
+        if let Err(e) = write() {
+            // In memory the flag is set, so this process stays safe; a restart
+            // without the marker would allow blind overwrites again.
+            tracing::error!(error = %e, path = %self.marker.display(), "cannot write the cluster marker");
+        }
+    }
 }
 
 pub struct Cluster {
@@ -144,6 +188,11 @@ impl Cluster {
         &self.cfg
     }
 
+    /// A peer has talked to this node (see `SharedMembers::mark_clustered`).
+    pub fn mark_clustered(&self) {
+        self.shared.mark_clustered();
+    }
+
     pub fn members(&self) -> Vec<Member> {
         self.refresh();
         self.members.borrow().iter().map(|(n, a)| Member { name: n.clone(), addr: a.clone() }).collect()
@@ -165,7 +214,11 @@ impl Cluster {
         if changed {
             self.shared.version.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         }
+        let has_peer = m.len() > 1;
         drop(m);
+        if has_peer {
+            self.shared.mark_clustered();
+        }
         self.refresh();
     }
 
@@ -331,7 +384,7 @@ impl Cluster {
     ) -> Result<WriteOutcome, OpError> {
         let (ctx, rmw) = match ctx {
             Some(ctx) if !self.cfg.lww => (ctx, None),
-            _ => (VersionVector::new(), Some(RmwOp::Overwrite(value.clone()))),
+            _ => (VersionVector::new(), Some(RmwOp::Blind(value.clone()))),
         };
         self.write_op(partition, sort, value, ctx, rmw, level).await
     }
@@ -354,10 +407,16 @@ impl Cluster {
         sort: &[u8],
         value: Option<Vec<u8>>,
         ctx: VersionVector,
-        rmw: Option<RmwOp>,
+        mut rmw: Option<RmwOp>,
         level: Option<Consistency>,
     ) -> Result<WriteOutcome, OpError> {
-        if self.alone() {
+        let alone = self.alone();
+        if let Some(RmwOp::Blind(v)) = &mut rmw {
+            if !(alone && self.shared.never_clustered()) {
+                rmw = Some(RmwOp::Overwrite(v.take()));
+            }
+        }
+        if alone {
             let req = ReplicaRequest::Update { id: 0, key: keys::encode(partition, sort), ctx, value };
             return match self.send(self.me, partition, req, rmw).await {
                 Sent::Reply(ReplicaReply::Updated { set, .. }, rmw) => {

@@ -250,6 +250,8 @@ impl Handler {
 
     /// A replication message from another node, for one of our shards.
     async fn replica(&self, f: ReplicaFrame) -> Response {
+        // Before any peer data is stored: blind overwrites stop being sound.
+        self.cluster.mark_clustered();
         let req = match ReplicaRequest::decode(&f.message) {
             Ok(r) => r,
             Err(e) => return Response::Error(ErrorReply::new(ErrorCode::BadRequest, format!("replica message: {e}"))),

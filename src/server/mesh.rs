@@ -6,8 +6,8 @@
 //! run as their own tasks and spawn one task per request, so a slow request
 //! (a WAL sync) never blocks the channel.
 
+use rustc_hash::FxHashMap;
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
@@ -59,7 +59,7 @@ impl MeshEnds {
 pub struct Mesh {
     me: usize,
     senders: Vec<Option<ConnectedSender<MeshMsg>>>,
-    pending: RefCell<HashMap<u64, LocalSender<ShardReply>>>,
+    pending: RefCell<FxHashMap<u64, LocalSender<ShardReply>>>,
     next_token: Cell<u64>,
     shard: Rc<Shard>,
 }
@@ -93,7 +93,7 @@ impl Mesh {
         let mesh = Rc::new(Mesh {
             me,
             senders: connected,
-            pending: RefCell::new(HashMap::new()),
+            pending: RefCell::new(FxHashMap::default()),
             next_token: Cell::new(1),
             shard,
         });

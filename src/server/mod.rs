@@ -86,7 +86,7 @@ pub fn serve(cfg: ServeConfig) -> Result<(), String> {
         sync: cfg.sync,
     };
     let addrs: ShardAddrs = Arc::new(Mutex::new(vec![None; cfg.shards]));
-    let members = Arc::new(cluster::SharedMembers::default());
+    let members = Arc::new(cluster::SharedMembers::open(&cfg.data_dir));
     let mut handles = Vec::new();
     for i in 0..cfg.shards {
         let (senders, receivers) = ends.take(i);

@@ -303,8 +303,11 @@ impl Conn {
     }
 
     /// A plain write (SET, DEL): supersedes every sibling (last writer wins).
-    async fn overwrite(&self, key: &[u8], value: Option<Vec<u8>>) -> Result<RmwResult, Reply> {
-        match self.ctx.cluster.rmw(key, RmwOp::Overwrite(value.clone()), None).await {
+    /// Supersede what is stored. `blind`: the caller ignores the result, so
+    /// the shard may skip reading the old value (see `RmwOp::Blind`).
+    async fn overwrite(&self, key: &[u8], value: Option<Vec<u8>>, blind: bool) -> Result<RmwResult, Reply> {
+        let op = if blind { RmwOp::Blind(value.clone()) } else { RmwOp::Overwrite(value.clone()) };
+        match self.ctx.cluster.rmw(key, op, None).await {
             Ok(WriteOutcome::Forward(addr)) => relay_overwrite(&addr, key, value).await,
             other => match other {
                 Ok(WriteOutcome::Written(Written::Done { rmw: Some(r), .. })) => Ok(r),
@@ -323,7 +326,7 @@ impl Conn {
         match cmd {
             Command::Get { key } => Box::pin(async move { me.read(&key).await.map_or_else(|e| e, Reply::bulk_or_nil) }),
             Command::Set { key, value, condition: SetCondition::Always, get: false } => {
-                Box::pin(async move { me.overwrite(&key, Some(value)).await.map_or_else(|e| e, |_| Reply::ok()) })
+                Box::pin(async move { me.overwrite(&key, Some(value), true).await.map_or_else(|e| e, |_| Reply::ok()) })
             }
             Command::Set { key, value, condition, get } => {
                 let when = match condition {
@@ -357,7 +360,7 @@ impl Conn {
                     .into_iter()
                     .map(|k| {
                         let me = me.clone();
-                        glommio::spawn_local(async move { me.overwrite(&k, None).await })
+                        glommio::spawn_local(async move { me.overwrite(&k, None, false).await })
                     })
                     .collect();
                 Box::pin(async move {
@@ -403,7 +406,7 @@ impl Conn {
                     .into_iter()
                     .map(|(k, v)| {
                         let me = me.clone();
-                        glommio::spawn_local(async move { me.overwrite(&k, Some(v)).await })
+                        glommio::spawn_local(async move { me.overwrite(&k, Some(v), true).await })
                     })
                     .collect();
                 Box::pin(async move {

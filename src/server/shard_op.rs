@@ -11,8 +11,8 @@
 //! order. [`finish`] is the part that may overlap with later ops: waiting for
 //! the group commit, or doing a read.
 
+use rustc_hash::FxHashSet;
 use std::cell::RefCell;
-use std::collections::HashSet;
 use std::ops::Bound;
 use std::rc::Rc;
 
@@ -78,6 +78,14 @@ pub enum RmwOp {
     /// Write (a value, or a deletion) superseding everything stored; result
     /// `Old { applied: existed, old }`. Last-writer-wins for this write.
     Overwrite(Option<Vec<u8>>),
+    /// `Overwrite` whose caller needs no result (SET, MSET, a native PUT
+    /// with the overwrite flag), so the shard does not read what is stored:
+    /// the new set's fresh dot from this node's counter supersedes every
+    /// version this node ever wrote. Sound only on a node that has never had
+    /// a peer (`SharedMembers::never_clustered`): only then can no stored
+    /// version carry another node's dot. `Cluster` turns it into `Overwrite`
+    /// otherwise. Result `Old { applied: true, old: None }`.
+    Blind(Option<Vec<u8>>),
 }
 
 #[derive(Debug)]
@@ -130,7 +138,7 @@ fn failed(e: StorageError) -> ShardReply {
 pub struct Shard {
     pub engine: Rc<Engine<DmaDisk>>,
     replica: RefCell<Replica>,
-    locked: RefCell<HashSet<Vec<u8>>>,
+    locked: RefCell<FxHashSet<Vec<u8>>>,
     unlocked: Notify,
 }
 
@@ -166,7 +174,7 @@ impl Shard {
         Ok(Shard {
             engine,
             replica: RefCell::new(replica),
-            locked: RefCell::new(HashSet::new()),
+            locked: RefCell::new(FxHashSet::default()),
             unlocked: Notify::default(),
         })
     }
@@ -250,6 +258,7 @@ fn compute(op: RmwOp, current: Option<&[u8]>) -> Result<(Option<Option<Vec<u8>>>
             let existed = old.is_some();
             (Some(value), RmwResult::Old { applied: existed, old })
         }
+        RmwOp::Blind(value) => (Some(value), RmwResult::Old { applied: true, old: None }),
         RmwOp::IncrBy(delta) => match crate::resp::incr_value(current, delta) {
             Ok(n) => (Some(Some(n.to_string().into_bytes())), RmwResult::Int(n)),
             Err(e) => return Err(ShardReply::Failed(FailKind::BadRequest, e.message)),
@@ -277,7 +286,10 @@ async fn replica_op(shard: &Shard, mut req: ReplicaRequest, rmw: Option<RmwOp>) 
             return Pending::Ready(failed(e));
         }
     }
-    let stored = match shard.load(&key).await {
+    // A blind overwrite replaces whatever is stored without looking at it.
+    let blind = matches!(rmw, Some(RmwOp::Blind(_)));
+    let stored = if blind { Ok(None) } else { shard.load(&key).await };
+    let stored = match stored {
         Ok(s) => s,
         Err(e) => {
             tracing::error!(error = %e, "cannot read stored set");

@@ -18,7 +18,9 @@
 //! held across an `.await`.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use rustc_hash::FxHashMap as HashMap;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -132,10 +134,10 @@ pub struct Engine<D: Disk> {
     progress: Notify,
     closing: Cell<bool>,
     tasks: RefCell<Vec<glommio::Task<()>>>,
-    /// The last table image written: its buffer is reused for the next table
-    /// (one flush or compaction runs at a time), sparing a 64 MiB Vec its
-    /// growth copies and page faults each time.
-    spare_image: RefCell<Vec<u8>>,
+    /// Buffers of table images already written, reused for the next tables
+    /// (at most 2: a compaction fills the next while it writes the last one),
+    /// sparing a 64 MiB Vec its growth copies and page faults each time.
+    spare_images: RefCell<Vec<Vec<u8>>>,
 }
 
 fn table_name(id: u64) -> String {
@@ -195,7 +197,7 @@ impl<D: Disk> Engine<D> {
             progress: Notify::default(),
             closing: Cell::new(false),
             tasks: RefCell::new(Vec::new()),
-            spare_image: RefCell::new(Vec::new()),
+            spare_images: RefCell::new(Vec::new()),
         });
         engine.maybe_seal();
         if engine.opts.background {
@@ -475,7 +477,9 @@ impl<D: Disk> Engine<D> {
         loop {
             pos = mem.for_each_after(pos, 1024, |k, seq, kind, v| {
                 if last_key.as_deref() != Some(k) {
-                    last_key = Some(k.to_vec());
+                    let last = last_key.get_or_insert_with(Vec::new);
+                    last.clear();
+                    last.extend_from_slice(k);
                     b.add(k, seq, kind, v);
                 }
             });
@@ -629,13 +633,16 @@ impl<D: Disk> Engine<D> {
         if warm_cache {
             t.prepopulate(&image)?;
         }
-        self.spare_image.replace(image);
+        let mut spare = self.spare_images.borrow_mut();
+        if spare.len() < 2 {
+            spare.push(image);
+        }
         Ok((Rc::new(t), meta))
     }
 
-    /// A table builder writing into the last table's image buffer, if any.
+    /// A table builder writing into a spare image buffer, if there is one.
     fn table_builder(&self) -> TableBuilder {
-        TableBuilder::with_buffer(&self.opts.table, self.spare_image.take())
+        TableBuilder::with_buffer(&self.opts.table, self.spare_images.borrow_mut().pop().unwrap_or_default())
     }
 
     /// Serialise version edits (flush and compaction both install them).
@@ -817,7 +824,7 @@ async fn open_tables<D: Disk>(
     version: &Version,
     cache: &Rc<BlockCache>,
 ) -> Result<HashMap<u64, Rc<Table<D::File>>>> {
-    let mut tables = HashMap::new();
+    let mut tables = HashMap::default();
     for level in version.levels() {
         for info in level {
             let path = dir.join(table_name(info.id));

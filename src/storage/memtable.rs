@@ -9,7 +9,7 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
-use crate::storage::types::{cmp_internal, Entry, SeqNo, ValueKind};
+use crate::storage::types::{cmp_internal, key_prefix, Entry, SeqNo, ValueKind};
 
 /// Key of the map: user key, then sequence number descending.
 ///
@@ -30,7 +30,7 @@ struct InternalKey {
 impl InternalKey {
     /// A key that borrows `key`: valid while `key` is (see the type's docs).
     fn borrowing(key: &[u8], seq: SeqNo) -> Self {
-        InternalKey { prefix: prefix_of(key), seq, ptr: key.as_ptr(), len: key.len() }
+        InternalKey { prefix: key_prefix(key), seq, ptr: key.as_ptr(), len: key.len() }
     }
 
     fn key(&self) -> &[u8] {
@@ -39,15 +39,6 @@ impl InternalKey {
         // borrowed for the duration of one lookup (`borrowing`).
         unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
     }
-}
-
-/// The first 8 bytes as a big-endian number, zero padded. Zero padding keeps
-/// the order: if two prefixes differ, the keys differ in the same direction.
-fn prefix_of(key: &[u8]) -> u64 {
-    let mut b = [0u8; 8];
-    let n = key.len().min(8);
-    b[..n].copy_from_slice(&key[..n]);
-    u64::from_be_bytes(b)
 }
 
 impl Ord for InternalKey {
@@ -139,14 +130,19 @@ impl Memtable {
         }
         let value_len = u32::try_from(value.len()).expect("values are bounded far below 4 GiB");
         let ptr = self.arena.borrow_mut().put(key, value);
-        let k = InternalKey { prefix: prefix_of(key), seq, ptr, len: key.len() };
+        let k = InternalKey { prefix: key_prefix(key), seq, ptr, len: key.len() };
         self.map.borrow_mut().insert(k, Slot { kind, value_len });
     }
 
     /// Newest version of `key` with seq <= `visible`.
     pub fn get(&self, key: &[u8], visible: SeqNo) -> Option<(SeqNo, ValueKind, Vec<u8>)> {
         let map = self.map.borrow();
-        let (k, slot) = map.range(InternalKey::borrowing(key, visible)..).next()?;
+        let probe = InternalKey::borrowing(key, visible);
+        let (k, slot) = map.range(probe..).next()?;
+        // Check the inline prefix first: a miss then touches no arena memory.
+        if k.prefix != probe.prefix || k.len != key.len() {
+            return None;
+        }
         let (found, value) = entry_bytes(k, slot);
         (found == key).then(|| (k.seq, slot.kind, value.to_vec()))
     }

@@ -49,6 +49,17 @@ pub fn cmp_internal(a_key: &[u8], a_seq: SeqNo, b_key: &[u8], b_seq: SeqNo) -> O
     a_key.cmp(b_key).then(b_seq.cmp(&a_seq))
 }
 
+/// A key's first 8 bytes as a big-endian number, zero padded: a cheap first
+/// comparison. Zero padding keeps the order: if two keys' prefixes differ,
+/// the keys compare the same way; if they are equal, compare the keys.
+#[inline]
+pub fn key_prefix(key: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    let n = key.len().min(8);
+    b[..n].copy_from_slice(&key[..n]);
+    u64::from_be_bytes(b)
+}
+
 /// Pack a sequence number and kind into the 8-byte trailer stored with each key.
 #[inline]
 pub fn pack_seq_kind(seq: SeqNo, kind: ValueKind) -> u64 {

@@ -14,7 +14,7 @@ use super::block_builder::common_prefix;
 use super::format::MAX_BLOCK_LEN;
 use crate::storage::codec::Reader;
 use crate::storage::error::DecodeError;
-use crate::storage::types::{unpack_seq_kind, SeqNo, ValueKind};
+use crate::storage::types::{key_prefix, unpack_seq_kind, SeqNo, ValueKind};
 
 #[derive(Debug)]
 pub struct Block {
@@ -22,6 +22,10 @@ pub struct Block {
     /// Start of the restart array = end of the entries.
     restarts_off: usize,
     num_restarts: usize,
+    /// `key_prefix` of each restart key, so the binary search over restarts
+    /// compares integers in one array and decodes an entry only on a tie (an
+    /// index block has one restart per data block: thousands in a table).
+    restart_prefixes: Vec<u64>,
 }
 
 /// One entry parsed in place.
@@ -61,8 +65,9 @@ impl Block {
             .checked_mul(4)
             .and_then(|b| count_off.checked_sub(b))
             .ok_or(DecodeError::Invalid("restart count exceeds block"))?;
-        let block = Block { data, restarts_off, num_restarts: n };
+        let mut block = Block { data, restarts_off, num_restarts: n, restart_prefixes: Vec::new() };
         block.check_restarts()?;
+        block.restart_prefixes = (0..n).map(|i| block.restart_key(i).map(key_prefix)).collect::<Result<_, _>>()?;
         Ok(block)
     }
 
@@ -134,10 +139,16 @@ impl Block {
 
     /// Offset of the last restart whose key is < `target` (or of the first).
     fn seek_restart(&self, target: &[u8]) -> Result<usize, DecodeError> {
+        let tp = key_prefix(target);
         let (mut lo, mut hi) = (0, self.num_restarts);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            if self.restart_key(mid)? < target {
+            let less = match self.restart_prefixes[mid].cmp(&tp) {
+                Ordering::Less => true,
+                Ordering::Greater => false,
+                Ordering::Equal => self.restart_key(mid)? < target,
+            };
+            if less {
                 lo = mid + 1;
             } else {
                 hi = mid;

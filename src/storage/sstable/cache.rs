@@ -10,17 +10,19 @@ use std::collections::BTreeSet;
 use std::rc::Rc;
 
 use lru::LruCache;
+use rustc_hash::FxBuildHasher;
 
 use super::block::Block;
 
 /// Bytes charged per cached block on top of its contents: the LRU node, the
-/// `Rc` header and the `Block` itself, roughly.
+/// `Rc` header and the `Block` itself with its restart prefixes (a 4 KiB data
+/// block has a few restarts), roughly.
 pub const BLOCK_OVERHEAD: usize = 96;
 
 type Key = (u64, u64);
 
 struct Inner {
-    lru: LruCache<Key, Rc<Block>>,
+    lru: LruCache<Key, Rc<Block>, FxBuildHasher>,
     /// The same keys, ordered, so `remove_table` is a range scan rather than
     /// a walk over the whole cache.
     by_table: BTreeSet<Key>,
@@ -42,7 +44,11 @@ impl BlockCache {
     pub fn new(capacity_bytes: usize) -> Self {
         BlockCache {
             capacity: capacity_bytes,
-            inner: RefCell::new(Inner { lru: LruCache::unbounded(), by_table: BTreeSet::new(), bytes: 0 }),
+            inner: RefCell::new(Inner {
+                lru: LruCache::unbounded_with_hasher(FxBuildHasher),
+                by_table: BTreeSet::new(),
+                bytes: 0,
+            }),
             hits: Cell::new(0),
             misses: Cell::new(0),
         }
@@ -112,13 +118,14 @@ impl BlockCache {
 mod tests {
     use super::*;
 
-    /// A valid empty block padded to `len` bytes of contents.
+    /// A valid block of `len` bytes (4, or at least 19): one entry of zeros
+    /// (empty key and value, seq 0) padded with zeros.
     fn block(len: usize) -> Rc<Block> {
         let mut v = vec![0u8; len.max(4)];
         let n = v.len();
         v[n - 4..].copy_from_slice(&0u32.to_le_bytes());
         // Entries region must be empty for 0 restarts, so use one restart at 0
-        // with garbage entries instead when len > 4.
+        // when len > 4: its entry must decode (3 length bytes and a seq).
         if n > 8 {
             v[n - 8..n - 4].copy_from_slice(&0u32.to_le_bytes());
             v[n - 4..].copy_from_slice(&1u32.to_le_bytes());
@@ -168,11 +175,11 @@ mod tests {
         let cache = BlockCache::new(1 << 20);
         for t in 1..=3 {
             for off in [0, 4096, u64::MAX] {
-                cache.insert(t, off, block(10));
+                cache.insert(t, off, block(20));
             }
         }
         cache.remove_table(2);
-        assert_eq!(cache.stats().2, 6 * (10 + BLOCK_OVERHEAD));
+        assert_eq!(cache.stats().2, 6 * (20 + BLOCK_OVERHEAD));
         assert!(cache.peek(2, 0).is_none() && cache.peek(2, u64::MAX).is_none());
         assert!(cache.peek(1, u64::MAX).is_some() && cache.peek(3, 0).is_some());
         cache.remove_table(2);
