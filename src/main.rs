@@ -15,6 +15,30 @@ use ringkv::config::{parse_compaction, ServeConfig};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// `mi_option_purge_delay` in mimalloc v3's `mimalloc.h` (`mi_option_e`); its
+/// default in the v3 sources libmimalloc-sys 0.1.49 builds is 1000 (ms), which
+/// `keep_freed_memory` checks first so a different layout is left alone.
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Keep freed memory instead of returning it to the kernel a second later: the
+/// server frees and reallocates tens of MiB per memtable flush, and each
+/// returned page comes back with a page fault and zeroing (5-12% of CPU under
+/// SET, docs/benchmarks.md). RSS then stays at its peak, which the memtable
+/// and block cache limits bound. `MIMALLOC_PURGE_DELAY` (ms) overrides this.
+fn keep_freed_memory() {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+        return;
+    }
+    // SAFETY: plain option calls, made before any other thread exists.
+    unsafe {
+        if libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) == 1000 {
+            libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1);
+        } else {
+            tracing::warn!("mimalloc option layout differs from the one expected; purge delay left alone");
+        }
+    }
+}
+
 #[derive(Parser)]
 #[command(name = "ringkv", version, about = "Thread-per-core, shared-nothing key-value storage node")]
 struct Cli {
@@ -240,10 +264,13 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     match cli.cmd {
-        Cmd::Serve(a) => match serve_config(a).and_then(ringkv::server::serve) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => fail(e),
-        },
+        Cmd::Serve(a) => {
+            keep_freed_memory();
+            match serve_config(a).and_then(ringkv::server::serve) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(e),
+            }
+        }
         Cmd::Put { key, value, c } => {
             let (p, s) = split_key(&key, c.sort.as_deref());
             let level = match consistency(c.consistency.as_deref()) {
