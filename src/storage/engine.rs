@@ -471,7 +471,7 @@ impl<D: Disk> Engine<D> {
         self.wal.wait_written(mem.max_seq(), sync).await?;
         // No snapshots exist, so only the newest version of each key is kept.
         // Built in slices with yields: a 64 MiB memtable takes ~100 ms to encode.
-        let mut b = self.table_builder();
+        let mut b = self.table_builder(mem.bytes());
         let mut last_key: Option<Vec<u8>> = None;
         let mut pos = None;
         loop {
@@ -549,7 +549,9 @@ impl<D: Disk> Engine<D> {
         let mut it = MergeIter::new(sources, None).await?;
         let mut newest = NewestOnly::default();
         let mut outputs: Vec<(u64, Rc<Table<D::File>>, TableMeta)> = Vec::new();
-        let mut b = self.table_builder();
+        // Outputs end once past the target; allow for the last entry and the meta blocks.
+        let expected = (choice.target_file_bytes + choice.target_file_bytes / 8) as usize;
+        let mut b = self.table_builder(expected);
         let mut n = 0u64;
         while let Some(e) = it.next().await? {
             n += 1;
@@ -561,7 +563,7 @@ impl<D: Disk> Engine<D> {
             }
             b.add(&e.key, e.seq, e.kind, &e.value);
             if b.estimated_size() as u64 >= choice.target_file_bytes {
-                let full = std::mem::replace(&mut b, self.table_builder());
+                let full = std::mem::replace(&mut b, self.table_builder(expected));
                 let id = self.alloc_file_id();
                 let (t, meta) = self.write_table(id, full, false).await?;
                 outputs.push((id, t, meta));
@@ -631,7 +633,7 @@ impl<D: Disk> Engine<D> {
         self.disk.sync_dir(&self.opts.dir).await.map_err(|e| Error::io(&self.opts.dir, e))?;
         let t = Table::open(id, path, f, self.cache.clone()).await?;
         if warm_cache {
-            t.prepopulate(&image)?;
+            t.prepopulate(&image).await?;
         }
         let mut spare = self.spare_images.borrow_mut();
         if spare.len() < 2 {
@@ -640,9 +642,12 @@ impl<D: Disk> Engine<D> {
         Ok((Rc::new(t), meta))
     }
 
-    /// A table builder writing into a spare image buffer, if there is one.
-    fn table_builder(&self) -> TableBuilder {
-        TableBuilder::with_buffer(&self.opts.table, self.spare_images.borrow_mut().pop().unwrap_or_default())
+    /// A table builder writing into a spare image buffer of at least
+    /// `expected` bytes: a growing image would be copied by each realloc
+    /// (tens of milliseconds at 64 MiB, holding the shard).
+    fn table_builder(&self, expected: usize) -> TableBuilder {
+        let spare = self.spare_images.borrow_mut().pop().filter(|b| b.capacity() >= expected);
+        TableBuilder::with_buffer(&self.opts.table, spare.unwrap_or_else(|| Vec::with_capacity(expected)))
     }
 
     /// Serialise version edits (flush and compaction both install them).

@@ -86,6 +86,9 @@ struct State<F: crate::storage::disk::DiskFile> {
     next_segment_id: u64,
     next_record_no: u64,
     pending: Vec<u8>,
+    /// The buffer of the last group written, cleared: the next `pending`, so
+    /// group commits reuse two buffers instead of growing a new one each time.
+    spare: Vec<u8>,
     pending_max_seq: SeqNo,
     /// Every write with seq <= this is on disk (and synced, in `always` and `interval` modes).
     written_seq: SeqNo,
@@ -190,6 +193,7 @@ impl<D: Disk> Wal<D> {
             next_segment_id,
             next_record_no: expect_no.unwrap_or(1),
             pending: Vec::new(),
+            spare: Vec::new(),
             pending_max_seq: rec.last_seq,
             written_seq: rec.last_seq,
             leader_active: false,
@@ -265,7 +269,7 @@ impl<D: Disk> Wal<D> {
 
     /// Write everything pending as one record (the group commit), then sync if asked.
     pub async fn commit(&self, sync: bool) -> Result<()> {
-        let (mut writer, payload, upto, record_no, rotate) = {
+        let (mut writer, mut payload, upto, record_no, rotate) = {
             let mut st = self.state.borrow_mut();
             if let Some(why) = &st.failed {
                 return Err(Error::ReadOnly(why.clone()));
@@ -274,7 +278,8 @@ impl<D: Disk> Wal<D> {
                 return Ok(());
             }
             st.leader_active = true;
-            let payload = std::mem::take(&mut st.pending);
+            let spare = std::mem::take(&mut st.spare);
+            let payload = std::mem::replace(&mut st.pending, spare);
             let writer = st.writer.take().expect("writer present when no leader is active");
             let rotate =
                 st.rotate_requested || writer.end() + (HEADER_BYTES + payload.len()) as u64 > self.opts.segment_bytes;
@@ -284,12 +289,15 @@ impl<D: Disk> Wal<D> {
         let res = self.write_group(&mut writer, &payload, record_no, sync, rotate).await;
         let mut st = self.state.borrow_mut();
         st.leader_active = false;
+        let written = payload.len();
+        payload.clear();
+        st.spare = payload;
         match res {
             Ok(new_writer) => {
                 st.writer = Some(new_writer.unwrap_or(writer));
                 st.next_record_no += 1;
                 st.written_seq = upto;
-                st.bytes_written += (HEADER_BYTES + payload.len()) as u64;
+                st.bytes_written += (HEADER_BYTES + written) as u64;
                 if let Some(seg) = st.segments.back_mut() {
                     seg.max_seq = upto;
                 }
@@ -316,8 +324,6 @@ impl<D: Disk> Wal<D> {
         sync: bool,
         rotate: bool,
     ) -> Result<Option<LogFileWriter<D::File>>> {
-        let mut rec = Vec::with_capacity(HEADER_BYTES + payload.len());
-        log::encode_record(&mut rec, record_no, payload);
         let mut new = None;
         if rotate && writer.end() > 0 {
             // Everything in the old segment must be durable before anything goes
@@ -326,7 +332,7 @@ impl<D: Disk> Wal<D> {
             new = Some(self.open_next_segment().await?);
         }
         let w = new.as_mut().unwrap_or(writer);
-        w.write(&rec).await.map_err(|e| Error::io(w.path(), e))?;
+        w.write_record(record_no, payload).await.map_err(|e| Error::io(w.path(), e))?;
         if sync {
             w.sync().await.map_err(|e| Error::io(w.path(), e))?;
         }

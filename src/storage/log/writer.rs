@@ -41,21 +41,35 @@ impl<F: DiskFile> LogFileWriter<F> {
 
     /// Write `records` (already encoded) at the end. Not durable until `sync`.
     pub async fn write(&mut self, records: &[u8]) -> io::Result<()> {
-        let mut buf = std::mem::take(&mut self.tail);
-        buf.extend_from_slice(records);
-        let logical = buf.len();
-        buf.resize(align_up(logical), 0);
-        let res = self.file.write_at(self.tail_offset, &buf).await;
-        let full = logical / ALIGN * ALIGN;
-        buf.truncate(logical);
+        let old_len = self.tail.len();
+        self.tail.extend_from_slice(records);
+        self.write_tail(old_len).await
+    }
+
+    /// Encode one record straight into the write buffer and write it.
+    pub async fn write_record(&mut self, record_no: u64, payload: &[u8]) -> io::Result<()> {
+        let old_len = self.tail.len();
+        super::encode_record(&mut self.tail, record_no, payload);
+        self.write_tail(old_len).await
+    }
+
+    /// Write `tail` (the old partial block, then what was appended after
+    /// `old_len`), then keep only the new partial block. The buffer keeps its
+    /// capacity, so steady-state writes allocate nothing.
+    async fn write_tail(&mut self, old_len: usize) -> io::Result<()> {
+        let logical = self.tail.len();
+        self.tail.resize(align_up(logical), 0);
+        let res = self.file.write_at(self.tail_offset, &self.tail).await;
+        self.tail.truncate(logical);
         if res.is_err() {
             // Keep the old tail: the caller will not write again after an error
             // (the log fails closed), but keep the state consistent anyway.
-            buf.truncate(logical - records.len());
-            self.tail = buf;
+            self.tail.truncate(old_len);
             return res;
         }
-        self.tail = buf.split_off(full);
+        let full = logical / ALIGN * ALIGN;
+        self.tail.copy_within(full.., 0);
+        self.tail.truncate(logical - full);
         self.tail_offset += full as u64;
         Ok(())
     }
