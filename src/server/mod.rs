@@ -32,11 +32,6 @@ use mesh::{Mesh, MeshEnds};
 /// start within the default 8 MiB `ulimit -l` (see tuning/README.md).
 pub const SHARD_IO_MEMORY_BYTES: usize = 2 << 20;
 
-/// How long a task may run before `yield_if_needed` gives the other task
-/// queues a turn. glommio's default is 100 ms, so a memtable flush (which
-/// yields between slices) held a shard's requests for up to ~140 ms.
-pub const SHARD_PREEMPT: std::time::Duration = std::time::Duration::from_millis(1);
-
 /// Process-wide shutdown state shared by the shard threads.
 #[derive(Default)]
 pub struct Shutdown {
@@ -105,7 +100,6 @@ pub fn serve(cfg: ServeConfig) -> Result<(), String> {
         let h = glommio::LocalExecutorBuilder::new(placement)
             .name(&format!("shard-{i}"))
             .io_memory(SHARD_IO_MEMORY_BYTES)
-            .preempt_timer(SHARD_PREEMPT)
             // With RINGKV_DETECT_STALLS set, glommio logs (at WARN) a backtrace of
             // any task that runs well past its time slice (tuning/README.md).
             .detect_stalls(

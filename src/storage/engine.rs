@@ -35,6 +35,7 @@ use crate::storage::manifest::ManifestState;
 use crate::storage::manifest_file::ManifestFile;
 use crate::storage::memtable::Memtable;
 use crate::storage::notify::Notify;
+use crate::storage::slice::Slice;
 use crate::storage::sstable::{BlockCache, Table, TableBuilder, TableMeta, TableOptions};
 use crate::storage::types::{SeqNo, ValueKind};
 use crate::storage::version::{TableInfo, Version, VersionEdit};
@@ -474,8 +475,9 @@ impl<D: Disk> Engine<D> {
         let mut b = self.table_builder(mem.bytes());
         let mut last_key: Option<Vec<u8>> = None;
         let mut pos = None;
+        let mut slice = Slice::default();
         loop {
-            pos = mem.for_each_after(pos, 1024, |k, seq, kind, v| {
+            pos = mem.for_each_after(pos, 256, |k, seq, kind, v| {
                 if last_key.as_deref() != Some(k) {
                     let last = last_key.get_or_insert_with(Vec::new);
                     last.clear();
@@ -486,7 +488,7 @@ impl<D: Disk> Engine<D> {
             if pos.is_none() {
                 break;
             }
-            glommio::yield_if_needed().await;
+            slice.tick().await;
         }
         let id = self.alloc_file_id();
         let (table, meta) = self.write_table(id, b, true).await?;
@@ -510,7 +512,7 @@ impl<D: Disk> Engine<D> {
         // Free the flushed memtable in slices, unless a reader still holds it.
         if Rc::strong_count(&mem) == 1 {
             while !mem.release_some(4096) {
-                glommio::yield_if_needed().await;
+                slice.tick().await;
             }
         }
         Ok(true)
@@ -553,10 +555,11 @@ impl<D: Disk> Engine<D> {
         let expected = (choice.target_file_bytes + choice.target_file_bytes / 8) as usize;
         let mut b = self.table_builder(expected);
         let mut n = 0u64;
+        let mut slice = Slice::default();
         while let Some(e) = it.next().await? {
             n += 1;
-            if n.is_multiple_of(256) {
-                glommio::yield_if_needed().await;
+            if n.is_multiple_of(64) {
+                slice.tick().await;
             }
             if !newest.admit(&e) || (choice.drop_tombstones && e.kind == ValueKind::Tombstone) {
                 continue;

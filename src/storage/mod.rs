@@ -21,6 +21,7 @@ pub mod manifest;
 pub mod manifest_file;
 pub mod memtable;
 pub mod notify;
+pub mod slice;
 pub mod sstable;
 pub mod version;
 pub mod wal;

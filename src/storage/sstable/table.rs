@@ -15,6 +15,7 @@ use super::format::{unwrap_block, BlockHandle, Footer, FOOTER_LEN, MAX_BLOCK_LEN
 use super::properties::{Properties, TableMeta};
 use crate::storage::disk::{DiskFile, ALIGN};
 use crate::storage::error::{DecodeError, Error, Result};
+use crate::storage::slice::Slice;
 use crate::storage::types::{cmp_internal, Entry, SeqNo, ValueKind};
 
 /// Bytes a [`TableIter`] reads at once when streaming data blocks: large
@@ -133,17 +134,14 @@ impl<F: DiskFile> Table<F> {
     /// Put every data block of this table into the block cache from `image`,
     /// the file's bytes as just written (flush does this: with O_DIRECT there
     /// is no page cache, and a fresh table would otherwise start cold).
-    /// Yields to other tasks every 256 blocks: decoding a 64 MiB table's
-    /// blocks at once would hold the shard for tens of milliseconds.
+    /// Runs in time slices: decoding a 64 MiB table's blocks at once would
+    /// hold the shard for tens of milliseconds.
     pub async fn prepopulate(&self, image: &[u8]) -> Result<()> {
         let mut it = BlockIter::new(self.index.clone());
         it.seek_to_first().map_err(|e| self.corrupt(self.index_offset, e))?;
-        let mut n = 0u32;
+        let mut slice = Slice::default();
         while it.valid() {
-            n += 1;
-            if n.is_multiple_of(256) {
-                glommio::yield_if_needed().await;
-            }
+            slice.tick().await;
             let h = self.data_handle(it.value())?;
             let end = h.offset as usize + h.disk_len();
             let raw = image
