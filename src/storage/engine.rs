@@ -551,8 +551,10 @@ impl<D: Disk> Engine<D> {
         let mut it = MergeIter::new(sources, None).await?;
         let mut newest = NewestOnly::default();
         let mut outputs: Vec<(u64, Rc<Table<D::File>>, TableMeta)> = Vec::new();
-        // Outputs end once past the target; allow for the last entry and the meta blocks.
-        let expected = (choice.target_file_bytes + choice.target_file_bytes / 8) as usize;
+        // An output ends once past the target (tiered: unbounded) and is at
+        // most the inputs' size; allow for the last entry and the meta blocks.
+        let bound = choice.target_file_bytes.min(bytes_read);
+        let expected = bound.saturating_add(bound / 8) as usize;
         let mut b = self.table_builder(expected);
         let mut n = 0u64;
         let mut slice = Slice::default();
