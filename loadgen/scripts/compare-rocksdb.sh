@@ -7,7 +7,8 @@
 #   WORKDIR  scratch directory on the disk to measure (not tmpfs: O_DIRECT); it
 #            gets ringkv/, rocksdb/ (both wiped) and out/ (results, CONFIG_rN.txt)
 #   REPS     repetitions (default 3); summarize with loadgen/scripts/summarize.py WORKDIR/out
-#   SECTIONS any of "main amp hist diag" (default: all)
+#   SECTIONS any of "main amp hist diag" (default: all), or "pair": only the first two
+#            runs of main (ringkv, and db_bench with a 10 bits/key filter)
 set -euo pipefail
 trap 'echo "compare-rocksdb.sh: failed: $BASH_COMMAND" >&2' ERR
 W=${1:?usage: compare-rocksdb.sh WORKDIR [REPS] [SECTIONS]}
@@ -43,9 +44,11 @@ has() { [[ " $SECTIONS " == *" $1 "* ]]; }
 
 for r in $(seq 1 "$REPS"); do
   echo "rep $r $(date +%T) loadavg $(cut -d' ' -f1-3 /proc/loadavg)"
-  if has main; then
+  if has main || has pair; then
     rk --num 1000000 --benchmarks $MAIN --settle >"$OUT/ringkv_main_r$r.txt" 2>&1
     rocks --benchmarks=$MAIN --bloom_bits=10 "${ROCKS[@]}" >"$OUT/rocks_bloom10_r$r.txt" 2>&1
+  fi
+  if has main; then
     rocks --benchmarks=$MAIN "${ROCKS[@]}" >"$OUT/rocks_nobloom_r$r.txt" 2>&1
     rocks --benchmarks=$MAIN --bloom_bits=10 --use_direct_reads=1 --use_direct_io_for_flush_and_compaction=1 \
       --cache_size=268435456 "${ROCKS[@]}" >"$OUT/rocks_direct_r$r.txt" 2>&1
