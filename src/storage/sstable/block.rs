@@ -143,10 +143,10 @@ impl Block {
         let (mut lo, mut hi) = (0, self.num_restarts);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            let less = match self.restart_prefixes[mid].cmp(&tp) {
-                Ordering::Less => true,
-                Ordering::Greater => false,
-                Ordering::Equal => self.restart_key(mid)? < target,
+            let less = match self.restart_prefixes.get(mid).map(|p| p.cmp(&tp)) {
+                Some(Ordering::Less) => true,
+                Some(Ordering::Greater) => false,
+                _ => self.restart_key(mid)? < target,
             };
             if less {
                 lo = mid + 1;
