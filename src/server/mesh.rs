@@ -6,9 +6,10 @@
 //! run as their own tasks and spawn one task per request, so a slow request
 //! (a WAL sync) never blocks the channel.
 
-use rustc_hash::FxHashMap;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+
+use rustc_hash::FxHashMap;
 
 use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
 use glommio::channels::shared_channel::{self, ConnectedReceiver, ConnectedSender, SharedReceiver, SharedSender};

@@ -303,8 +303,8 @@ impl Conn {
     }
 
     /// A plain write (SET, DEL): supersedes every sibling (last writer wins).
-    /// Supersede what is stored. `blind`: the caller ignores the result, so
-    /// the shard may skip reading the old value (see `RmwOp::Blind`).
+    /// `blind`: the caller ignores the result, so the shard may skip reading
+    /// the old value (see `RmwOp::Blind`).
     async fn overwrite(&self, key: &[u8], value: Option<Vec<u8>>, blind: bool) -> Result<RmwResult, Reply> {
         let op = if blind { RmwOp::Blind(value.clone()) } else { RmwOp::Overwrite(value.clone()) };
         match self.ctx.cluster.rmw(key, op, None).await {

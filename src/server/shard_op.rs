@@ -11,10 +11,11 @@
 //! order. [`finish`] is the part that may overlap with later ops: waiting for
 //! the group commit, or doing a read.
 
-use rustc_hash::FxHashSet;
 use std::cell::RefCell;
 use std::ops::Bound;
 use std::rc::Rc;
+
+use rustc_hash::FxHashSet;
 
 use crate::keys;
 use crate::replication::{

@@ -19,12 +19,12 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
-
-use rustc_hash::FxHashMap as HashMap;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::Duration;
+
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::storage::batch::WriteBatch;
 use crate::storage::compaction::{CompactionChoice, CompactionStrategy};
