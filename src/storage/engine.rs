@@ -419,7 +419,7 @@ impl<D: Disk> Engine<D> {
             if past_end {
                 break;
             }
-            if newest.admit(&e) && e.kind == ValueKind::Value {
+            if newest.admit(&e.key) && e.kind == ValueKind::Value {
                 out.push((e.key, e.value));
                 if out.len() >= limit {
                     break;
@@ -473,15 +473,12 @@ impl<D: Disk> Engine<D> {
         // No snapshots exist, so only the newest version of each key is kept.
         // Built in slices with yields: a 64 MiB memtable takes ~100 ms to encode.
         let mut b = self.table_builder(mem.bytes());
-        let mut last_key: Option<Vec<u8>> = None;
+        let mut newest = NewestOnly::default();
         let mut pos = None;
         let mut slice = Slice::default();
         loop {
             pos = mem.for_each_after(pos, 256, |k, seq, kind, v| {
-                if last_key.as_deref() != Some(k) {
-                    let last = last_key.get_or_insert_with(Vec::new);
-                    last.clear();
-                    last.extend_from_slice(k);
+                if newest.admit(k) {
                     b.add(k, seq, kind, v);
                 }
             });
@@ -563,7 +560,7 @@ impl<D: Disk> Engine<D> {
             if n.is_multiple_of(64) {
                 slice.tick().await;
             }
-            if !newest.admit(&e) || (choice.drop_tombstones && e.kind == ValueKind::Tombstone) {
+            if !newest.admit(&e.key) || (choice.drop_tombstones && e.kind == ValueKind::Tombstone) {
                 continue;
             }
             b.add(&e.key, e.seq, e.kind, &e.value);

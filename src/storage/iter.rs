@@ -155,16 +155,20 @@ impl<F: DiskFile> MergeIter<F> {
 /// Keeps the newest version of each key from an internal-order stream.
 #[derive(Default)]
 pub struct NewestOnly {
+    /// The last key admitted, in a buffer reused from key to key.
     last_key: Option<Vec<u8>>,
 }
 
 impl NewestOnly {
-    /// True if `e` is the newest version of its key seen so far (the first one).
-    pub fn admit(&mut self, e: &Entry) -> bool {
-        if self.last_key.as_deref() == Some(e.key.as_slice()) {
+    /// True if `key` (of the next entry in internal order) is the newest
+    /// version of its key seen so far (the first one).
+    pub fn admit(&mut self, key: &[u8]) -> bool {
+        if self.last_key.as_deref() == Some(key) {
             return false;
         }
-        self.last_key = Some(e.key.clone());
+        let last = self.last_key.get_or_insert_with(Vec::new);
+        last.clear();
+        last.extend_from_slice(key);
         true
     }
 }
