@@ -19,6 +19,9 @@ pub struct ServeConfig {
     pub compaction: CompactionStrategy,
     pub memtable_bytes_max: usize,
     pub block_cache_bytes: usize,
+    /// Keep each shard's WAL zero-filled this far past its end (0: preallocate
+    /// segments instead); see tuning/README.md.
+    pub wal_zero_ahead_bytes: u64,
     /// Most requests one connection may have in flight before the server stops reading from it.
     pub max_in_flight_per_connection: usize,
     /// Pin shard i to CPU i.
@@ -59,6 +62,7 @@ impl Default for ServeConfig {
             compaction: CompactionStrategy::default(),
             memtable_bytes_max: 64 << 20,
             block_cache_bytes: 256 << 20,
+            wal_zero_ahead_bytes: 4 << 20,
             max_in_flight_per_connection: 1024,
             pin_cores: true,
             node_id: "node1".into(),
@@ -85,6 +89,7 @@ pub struct FileConfig {
     pub compaction: Option<String>,
     pub memtable_bytes_max: Option<usize>,
     pub block_cache_bytes: Option<usize>,
+    pub wal_zero_ahead_bytes: Option<u64>,
     pub max_in_flight_per_connection: Option<usize>,
     pub pin_cores: Option<bool>,
     pub node_id: Option<String>,
@@ -131,6 +136,9 @@ impl ServeConfig {
         }
         if let Some(v) = f.block_cache_bytes {
             self.block_cache_bytes = v;
+        }
+        if let Some(v) = f.wal_zero_ahead_bytes {
+            self.wal_zero_ahead_bytes = v;
         }
         if let Some(v) = f.max_in_flight_per_connection {
             self.max_in_flight_per_connection = v;

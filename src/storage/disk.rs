@@ -34,6 +34,10 @@ pub trait Disk: Clone + 'static {
     async fn create(&self, path: &Path) -> io::Result<Self::File>;
     /// Open an existing file for reading and writing.
     async fn open(&self, path: &Path) -> io::Result<Self::File>;
+    /// Open an existing file whose writes are durable when they complete
+    /// (`O_DSYNC`): `write_at` then also does what `sync_data` would for the
+    /// bytes it wrote, in the same operation.
+    async fn open_dsync(&self, path: &Path) -> io::Result<Self::File>;
     async fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
     async fn remove(&self, path: &Path) -> io::Result<()>;
     /// Make creations, renames and removals in `dir` durable.
@@ -147,6 +151,18 @@ impl Disk for DmaDisk {
         let file = glommio::io::OpenOptions::new().read(true).write(true).dma_open(path).await.map_err(gio)?;
         Ok(DmaDiskFile { file })
     }
+    async fn open_dsync(&self, path: &Path) -> io::Result<DmaDiskFile> {
+        let path = &abs(path)?;
+        probe_device_once(path).await?;
+        let file = glommio::io::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_DSYNC)
+            .dma_open(path)
+            .await
+            .map_err(gio)?;
+        Ok(DmaDiskFile { file })
+    }
     async fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         glommio::io::rename(abs(from)?, abs(to)?).await.map_err(gio)
     }
@@ -251,6 +267,8 @@ pub struct SimFile {
     path: PathBuf,
     data: Rc<RefCell<SimFileData>>,
     disk: SimDisk,
+    /// Opened with `open_dsync`: each write is durable when it returns.
+    dsync: bool,
 }
 
 impl SimDisk {
@@ -302,11 +320,14 @@ impl Disk for SimDisk {
     async fn create(&self, path: &Path) -> io::Result<SimFile> {
         let data = Rc::new(RefCell::new(SimFileData::default()));
         self.state.borrow_mut().files.insert(path.to_path_buf(), data.clone());
-        Ok(SimFile { path: path.to_path_buf(), data, disk: self.clone() })
+        Ok(SimFile { path: path.to_path_buf(), data, disk: self.clone(), dsync: false })
     }
     async fn open(&self, path: &Path) -> io::Result<SimFile> {
         let data = self.state.borrow().files.get(path).cloned().ok_or_else(|| Self::not_found(path))?;
-        Ok(SimFile { path: path.to_path_buf(), data, disk: self.clone() })
+        Ok(SimFile { path: path.to_path_buf(), data, disk: self.clone(), dsync: false })
+    }
+    async fn open_dsync(&self, path: &Path) -> io::Result<SimFile> {
+        Ok(SimFile { dsync: true, ..self.open(path).await? })
     }
     async fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         let mut st = self.state.borrow_mut();
@@ -364,13 +385,20 @@ impl DiskFile for SimFile {
                 }
                 *n -= 1;
             }
+            if self.dsync && st.fail_syncs {
+                return Err(io::Error::other(format!("injected O_DSYNC write failure on {}", self.path.display())));
+            }
         }
         let mut d = self.data.borrow_mut();
         let end = pos as usize + data.len();
-        if d.current.len() < end {
-            d.current.resize(end, 0);
+        let targets = if self.dsync { 2 } else { 1 };
+        for t in 0..targets {
+            let bytes = if t == 0 { &mut d.current } else { &mut d.durable };
+            if bytes.len() < end {
+                bytes.resize(end, 0);
+            }
+            bytes[pos as usize..end].copy_from_slice(data);
         }
-        d.current[pos as usize..end].copy_from_slice(data);
         Ok(())
     }
     async fn sync_data(&self) -> io::Result<()> {

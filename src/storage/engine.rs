@@ -50,6 +50,10 @@ pub struct Options {
     /// Writes wait while this many sealed memtables are waiting for flush.
     pub max_immutable_memtables: usize,
     pub wal_segment_bytes: u64,
+    /// Keep WAL segments zero-filled this far past the end of the log, from a
+    /// background task (see `wal.rs`); 0: preallocate them instead. Off by
+    /// default here (tests open many engines); the server turns it on.
+    pub wal_zero_ahead_bytes: u64,
     pub block_cache_bytes: usize,
     pub table: TableOptions,
     pub compaction: CompactionStrategy,
@@ -67,6 +71,7 @@ impl Options {
             memtable_bytes_max: 64 << 20,
             max_immutable_memtables: 4,
             wal_segment_bytes: 64 << 20,
+            wal_zero_ahead_bytes: 0,
             block_cache_bytes: 256 << 20,
             table: TableOptions::default(),
             compaction: CompactionStrategy::default(),
@@ -166,6 +171,8 @@ impl<D: Disk> Engine<D> {
             sync: opts.sync,
             segment_bytes: opts.wal_segment_bytes,
             max_pending_bytes: 4 << 20,
+            // The filler runs as a background task.
+            zero_ahead_bytes: if opts.background { opts.wal_zero_ahead_bytes } else { 0 },
         };
         let (wal, rec) = Wal::open(disk.clone(), wal_opts, state.flushed_seq, |op| {
             mem.insert(op.key, op.seq, op.kind, op.value);
@@ -711,7 +718,24 @@ impl<D: Disk> Engine<D> {
             let e = engine.clone();
             tasks.push(spawn(Box::pin(async move { e.sync_loop(period, sync).await }), flush_tq)?);
         }
+        if engine.opts.wal_zero_ahead_bytes > 0 {
+            let e = engine.clone();
+            tasks.push(spawn(Box::pin(async move { e.wal_fill_loop().await }), flush_tq)?);
+        }
         Ok(())
+    }
+
+    /// Keep the WAL's current segment zero-filled ahead of the log.
+    async fn wal_fill_loop(self: Rc<Self>) {
+        loop {
+            let (changed, work) = (self.wal.fill_changed(), self.work.wait());
+            if self.closing.get() {
+                return;
+            }
+            if !self.wal.zero_ahead().await {
+                futures_lite::future::or(changed, work).await;
+            }
+        }
     }
 
     async fn flush_loop(self: Rc<Self>) {

@@ -88,7 +88,7 @@ impl<D: Disk> ManifestFile<D> {
         let id = state.next_file_id.max(1);
         state.next_file_id = id + 1;
         let path = dir.join(manifest_name(id));
-        let mut writer = log::create(disk, dir, &path, 0).await?;
+        let mut writer = log::create(disk, dir, &path, log::FileMode::default()).await?;
         let mut payload = Vec::new();
         state.snapshot_edit().encode(&mut payload);
         let mut rec = Vec::new();

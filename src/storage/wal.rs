@@ -9,8 +9,23 @@
 //! A failed write or sync fails the log for good: the kernel may have dropped
 //! the dirty data, so retrying and reporting success would lie.
 //!
-//! Segments are named `wal-<id>.log`, preallocated, and never reused. A segment
-//! can be removed once every write in it is in a durable SSTable.
+//! Segments are named `wal-<id>.log` and never reused. A segment can be
+//! removed once every write in it is in a durable SSTable.
+//!
+//! **Zero fill.** A direct write into space that `fallocate` reserved, or past
+//! the end of the file, changes file metadata (the extent becomes written, the
+//! size grows). ext4 then cannot issue the write from the submitting thread
+//! (io_uring hands it to a worker), and the sync must commit the journal. A
+//! write over blocks already written is a plain overwrite. So with
+//! `zero_ahead_bytes > 0`, a background task ([`Wal::zero_ahead`]) keeps the
+//! current segment written with zeros (and synced) that far past the end of
+//! the log, a chunk at a time, and segments are not preallocated. Zeros past
+//! the end are what recovery expects anyway (docs/FORMAT.md). The leader never
+//! writes a block while a zero write to it is in flight, and the filler starts
+//! each chunk past everything the leader has issued.
+//!
+//! In `always` mode, segments are opened `O_DSYNC`: the write of a group commit
+//! is its sync, one operation instead of a write and an fdatasync.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -18,7 +33,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::storage::batch::{decode_batches, Op};
-use crate::storage::disk::{Disk, DiskFile};
+use crate::storage::disk::{Disk, DiskFile, ALIGN};
 use crate::storage::error::{Error, Result};
 use crate::storage::log::{self, LogFileWriter, HEADER_BYTES};
 use crate::storage::notify::Notify;
@@ -70,6 +85,25 @@ pub struct WalOptions {
     pub segment_bytes: u64,
     /// A writer waits for a background write when this much is pending (non-`always` modes).
     pub max_pending_bytes: usize,
+    /// Keep the current segment zero-filled this far past the end of the log
+    /// (see the module docs). 0: preallocate segments with `fallocate` instead.
+    pub zero_ahead_bytes: u64,
+}
+
+/// Size of one zero write of the filler.
+const ZERO_CHUNK_BYTES: u64 = 1 << 20;
+
+/// The zero fill of the current segment.
+#[derive(Default)]
+struct Fill {
+    /// The segment described (the last one).
+    segment: u64,
+    /// Every block of it below this has been written (records or zeros).
+    written_to: u64,
+    /// A zero write in flight: (segment, start, end).
+    in_flight: Option<(u64, u64, u64)>,
+    /// A zero write failed: the log goes on without filling.
+    disabled: bool,
 }
 
 struct Segment {
@@ -97,6 +131,7 @@ struct State<F: crate::storage::disk::DiskFile> {
     failed: Option<String>,
     /// Bytes written to segment files, for write-amplification accounting.
     bytes_written: u64,
+    fill: Fill,
 }
 
 pub struct Wal<D: Disk> {
@@ -104,6 +139,10 @@ pub struct Wal<D: Disk> {
     opts: WalOptions,
     state: RefCell<State<D::File>>,
     progress: Notify,
+    /// Zero fill: a chunk finished, or the log needs more filled space.
+    fill_changed: Notify,
+    /// The filler's handle on the current segment: (segment id, file).
+    fill_file: RefCell<Option<(u64, D::File)>>,
 }
 
 /// What recovery found.
@@ -183,8 +222,16 @@ impl<D: Disk> Wal<D> {
             }
         }
         let next_segment_id = ids.last().map_or(1, |l| l + 1);
+        let mode = Self::file_mode(&opts);
+        let mut fill = Fill::default();
         let writer = match last {
-            Some((path, buf, end)) => Some(log::resume(&disk, &path, &buf, end, opts.segment_bytes).await?),
+            Some((path, buf, end)) => {
+                // Zero fill resumes after the file's length (a file made with
+                // preallocation reads as written up to its size, too).
+                fill.segment = ids.last().copied().unwrap_or_default();
+                fill.written_to = buf.len() as u64;
+                Some(log::resume(&disk, &path, &buf, end, mode).await?)
+            }
             None => None,
         };
         let state = State {
@@ -200,8 +247,16 @@ impl<D: Disk> Wal<D> {
             rotate_requested: false,
             failed: None,
             bytes_written: 0,
+            fill,
         };
-        let wal = Wal { disk, opts, state: RefCell::new(state), progress: Notify::default() };
+        let wal = Wal {
+            disk,
+            opts,
+            state: RefCell::new(state),
+            progress: Notify::default(),
+            fill_changed: Notify::default(),
+            fill_file: RefCell::new(None),
+        };
         if wal.state.borrow().writer.is_none() {
             wal.rotate_now().await?;
         }
@@ -210,6 +265,13 @@ impl<D: Disk> Wal<D> {
 
     pub fn sync_mode(&self) -> SyncMode {
         self.opts.sync
+    }
+
+    fn file_mode(opts: &WalOptions) -> log::FileMode {
+        log::FileMode {
+            preallocate_bytes: if opts.zero_ahead_bytes > 0 { 0 } else { opts.segment_bytes },
+            dsync: opts.sync == SyncMode::Always,
+        }
     }
 
     /// Add an encoded batch whose last sequence number is `last_seq`. Sequence
@@ -301,8 +363,12 @@ impl<D: Disk> Wal<D> {
                 if let Some(seg) = st.segments.back_mut() {
                     seg.max_seq = upto;
                 }
+                let fill_wanted = self.fill_wanted(&st);
                 drop(st);
                 self.progress.notify_all();
+                if fill_wanted {
+                    self.fill_changed.notify_all();
+                }
                 Ok(())
             }
             Err(e) => {
@@ -332,6 +398,7 @@ impl<D: Disk> Wal<D> {
             new = Some(self.open_next_segment().await?);
         }
         let w = new.as_mut().unwrap_or(writer);
+        self.claim_blocks(w.write_end_after(HEADER_BYTES + payload.len())).await;
         w.write_record(record_no, payload).await.map_err(|e| Error::io(w.path(), e))?;
         if sync {
             w.sync().await.map_err(|e| Error::io(w.path(), e))?;
@@ -347,10 +414,14 @@ impl<D: Disk> Wal<D> {
             id
         };
         let path = self.opts.dir.join(segment_name(id));
-        let w = log::create(&self.disk, &self.opts.dir, &path, self.opts.segment_bytes).await?;
+        let w = log::create(&self.disk, &self.opts.dir, &path, Self::file_mode(&self.opts)).await?;
         let mut st = self.state.borrow_mut();
         let max_seq = st.written_seq;
         st.segments.push_back(Segment { id, path, max_seq });
+        st.fill.segment = id;
+        st.fill.written_to = 0;
+        drop(st);
+        self.fill_changed.notify_all();
         Ok(w)
     }
 
@@ -358,6 +429,103 @@ impl<D: Disk> Wal<D> {
         let w = self.open_next_segment().await?;
         self.state.borrow_mut().writer = Some(w);
         Ok(())
+    }
+
+    /// The leader is about to write the current segment up to `write_end`:
+    /// wait while a zero write to those blocks is in flight, then mark them
+    /// taken, so the filler starts past them.
+    async fn claim_blocks(&self, write_end: u64) {
+        loop {
+            let wait = self.fill_changed.wait();
+            {
+                let mut st = self.state.borrow_mut();
+                let segment = st.segments.back().map_or(0, |s| s.id);
+                let busy = matches!(st.fill.in_flight, Some((seg, start, _)) if seg == segment && start < write_end);
+                if !busy {
+                    if st.fill.segment == segment {
+                        st.fill.written_to = st.fill.written_to.max(write_end);
+                    }
+                    return;
+                }
+            }
+            wait.await;
+        }
+    }
+
+    /// Whether the filler has work: the current segment is filled less than
+    /// `zero_ahead_bytes` past the end of the log.
+    fn fill_wanted(&self, st: &State<D::File>) -> bool {
+        let f = &st.fill;
+        let log_end = st.writer.as_ref().map_or(f.written_to, LogFileWriter::end);
+        self.opts.zero_ahead_bytes > 0
+            && !f.disabled
+            && f.in_flight.is_none()
+            && st.failed.is_none()
+            && f.written_to < self.opts.segment_bytes
+            && f.written_to < log_end + self.opts.zero_ahead_bytes
+    }
+
+    /// Completes when the zero fill may have work (see [`Wal::zero_ahead`]).
+    pub fn fill_changed(&self) -> crate::storage::notify::Wait<'_> {
+        self.fill_changed.wait()
+    }
+
+    /// Write (and sync) one chunk of zeros past the end of the current
+    /// segment's filled space, if the log is less than `zero_ahead_bytes`
+    /// from it. False: nothing to do. A failure only turns filling off: the
+    /// log works without it (a failing disk fails the log by itself).
+    pub async fn zero_ahead(&self) -> bool {
+        let (segment, path, start, end) = {
+            let mut st = self.state.borrow_mut();
+            if !self.fill_wanted(&st) {
+                return false;
+            }
+            let Some(seg) = st.segments.back() else { return false };
+            let (segment, path) = (seg.id, seg.path.clone());
+            let start = st.fill.written_to;
+            let end = (start + ZERO_CHUNK_BYTES).min(self.opts.segment_bytes);
+            let end = end - end % ALIGN as u64;
+            if end <= start {
+                return false;
+            }
+            st.fill.in_flight = Some((segment, start, end));
+            (segment, path, start, end)
+        };
+        let res = self.write_zeros(segment, &path, start, end).await;
+        let mut st = self.state.borrow_mut();
+        st.fill.in_flight = None;
+        match res {
+            Ok(()) if st.fill.segment == segment => st.fill.written_to = st.fill.written_to.max(end),
+            Ok(()) => {}
+            Err(e) => {
+                tracing::warn!(file = %path.display(), error = %e, "WAL: zero fill failed; going on without it");
+                st.fill.disabled = true;
+            }
+        }
+        drop(st);
+        self.fill_changed.notify_all();
+        true
+    }
+
+    async fn write_zeros(&self, segment: u64, path: &Path, start: u64, end: u64) -> std::io::Result<()> {
+        let cached = self.fill_file.borrow_mut().take();
+        let file = match cached {
+            Some((seg, f)) if seg == segment => f,
+            other => {
+                if let Some((_, old)) = other {
+                    old.close().await?;
+                }
+                self.disk.open(path).await?
+            }
+        };
+        let zeros = vec![0u8; (end - start) as usize];
+        let res = async {
+            file.write_at(start, &zeros).await?;
+            file.sync_data().await
+        }
+        .await;
+        *self.fill_file.borrow_mut() = Some((segment, file));
+        res
     }
 
     /// Start a new segment at the next commit, so that the writes before this
@@ -401,6 +569,10 @@ impl<D: Disk> Wal<D> {
             let p = w.path().to_path_buf();
             w.close().await.map_err(|e| Error::io(&p, e))?;
         }
+        let fill_file = self.fill_file.borrow_mut().take();
+        if let Some((_, f)) = fill_file {
+            f.close().await.map_err(|e| Error::io(&self.opts.dir, e))?;
+        }
         Ok(())
     }
 
@@ -422,7 +594,13 @@ mod tests {
     use futures_lite::future::block_on;
 
     fn opts(segment_bytes: u64) -> WalOptions {
-        WalOptions { dir: PathBuf::from("/db"), sync: SyncMode::Always, segment_bytes, max_pending_bytes: 1 << 20 }
+        WalOptions {
+            dir: PathBuf::from("/db"),
+            sync: SyncMode::Always,
+            segment_bytes,
+            max_pending_bytes: 1 << 20,
+            zero_ahead_bytes: 0,
+        }
     }
 
     fn put(wal: &Wal<SimDisk>, seq: SeqNo, key: &str) {
@@ -530,5 +708,111 @@ mod tests {
         block_on(wal.wait_written(201, true)).unwrap();
         let (_, seqs) = replay(&disk, opts(8192), 200).unwrap();
         assert_eq!(seqs, vec![201]);
+    }
+
+    fn filled_opts(segment_bytes: u64) -> WalOptions {
+        WalOptions { zero_ahead_bytes: 64 << 10, ..opts(segment_bytes) }
+    }
+
+    fn file_bytes(disk: &SimDisk, path: &Path) -> Vec<u8> {
+        block_on(async {
+            let f = disk.open(path).await.unwrap();
+            log::read_whole(&f, path).await.unwrap()
+        })
+    }
+
+    fn log_end(wal: &Wal<SimDisk>) -> u64 {
+        wal.state.borrow().writer.as_ref().map(LogFileWriter::end).unwrap()
+    }
+
+    /// Every segment holds whole records and then only zeros; returns how many records.
+    fn assert_records_then_zeros(disk: &SimDisk, wal: &Wal<SimDisk>) -> usize {
+        let mut records = 0;
+        for id in wal.segment_ids() {
+            let path = PathBuf::from("/db").join(segment_name(id));
+            let bytes = file_bytes(disk, &path);
+            let scan = log::scan(&bytes, None);
+            assert!(scan.damage.is_none(), "segment {id}: {:?}", scan.damage);
+            assert!(bytes[scan.end as usize..].iter().all(|&b| b == 0), "segment {id}: non-zero bytes past the log");
+            records += scan.records.len();
+        }
+        records
+    }
+
+    #[test]
+    fn zero_fill_runs_ahead_of_the_log_and_never_over_records() {
+        const SEGMENT: u64 = 128 << 10;
+        let disk = SimDisk::new();
+        let (wal, _) = replay(&disk, filled_opts(SEGMENT), 0).unwrap();
+        for s in 1..=3000 {
+            put(&wal, s, &"k".repeat(50));
+            block_on(wal.wait_written(s, true)).unwrap();
+            if s % 7 == 0 {
+                while block_on(wal.zero_ahead()) {}
+                let path = PathBuf::from("/db").join(segment_name(*wal.segment_ids().last().unwrap()));
+                let filled = disk.file_len(&path).unwrap() as u64;
+                assert!(filled >= (log_end(&wal) + (64 << 10)).min(SEGMENT), "fill fell behind: {filled}");
+                // The filler wrote only past the log: one record per commit, all there.
+                assert_eq!(assert_records_then_zeros(&disk, &wal), s as usize);
+            }
+        }
+        assert!(wal.segment_count() > 2);
+        assert_records_then_zeros(&disk, &wal);
+        disk.crash();
+        let (wal, seqs) = replay(&disk, filled_opts(SEGMENT), 0).unwrap();
+        assert_eq!(seqs, (1..=3000).collect::<Vec<_>>());
+        assert_records_then_zeros(&disk, &wal);
+    }
+
+    #[test]
+    fn leader_waits_for_a_zero_write_to_its_blocks() {
+        let disk = SimDisk::new();
+        let (wal, _) = replay(&disk, filled_opts(1 << 20), 0).unwrap();
+        let seg = wal.segment_ids()[0];
+        wal.state.borrow_mut().fill.in_flight = Some((seg, 0, 64 << 10));
+        put(&wal, 1, "a");
+        let released = std::cell::Cell::new(false);
+        block_on(futures_lite::future::zip(
+            async {
+                wal.commit(true).await.unwrap();
+                assert!(released.get(), "the leader wrote blocks a zero write was still writing");
+            },
+            async {
+                futures_lite::future::yield_now().await;
+                released.set(true);
+                wal.state.borrow_mut().fill.in_flight = None;
+                wal.fill_changed.notify_all();
+            },
+        ));
+        // The filler goes on after the blocks the leader took.
+        assert!(wal.state.borrow().fill.written_to >= 4096);
+    }
+
+    #[test]
+    fn torn_tail_in_a_zero_filled_segment_is_zeroed_in_place() {
+        let disk = SimDisk::new();
+        let (wal, _) = replay(&disk, filled_opts(1 << 20), 0).unwrap();
+        for s in 1..=3 {
+            put(&wal, s, "key");
+            block_on(wal.wait_written(s, true)).unwrap();
+        }
+        while block_on(wal.zero_ahead()) {}
+        let end = log_end(&wal) as usize;
+        drop(wal);
+        let path = PathBuf::from("/db").join(segment_name(1));
+        let filled = disk.file_len(&path).unwrap();
+        assert!(filled > end + 8192);
+        // A torn write left bytes past the end, in two blocks.
+        disk.corrupt(&path, end + 10);
+        disk.corrupt(&path, end + 5000);
+        let (wal, seqs) = replay(&disk, filled_opts(1 << 20), 0).unwrap();
+        assert_eq!(seqs, vec![1, 2, 3]);
+        assert_eq!(disk.file_len(&path), Some(filled), "the filled space is kept");
+        assert!(file_bytes(&disk, &path)[end..].iter().all(|&b| b == 0));
+        put(&wal, 4, "key");
+        block_on(wal.wait_written(4, true)).unwrap();
+        disk.crash();
+        let (_, seqs) = replay(&disk, filled_opts(1 << 20), 0).unwrap();
+        assert_eq!(seqs, vec![1, 2, 3, 4]);
     }
 }

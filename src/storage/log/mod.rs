@@ -17,39 +17,63 @@ pub async fn read_whole<F: DiskFile>(file: &F, path: &Path) -> Result<Vec<u8>> {
     file.read_at(0, len as usize).await.map_err(|e| Error::io(path, e))
 }
 
-/// Open `path` to append after its valid data ending at `end`, after
-/// truncating anything beyond (a torn tail) so it reads as zeros again.
+/// How a log file is kept on disk.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FileMode {
+    /// Reserve this much with `fallocate` (keeping the size) when the file is
+    /// made, and after cutting a torn tail. 0: reserve nothing; the WAL then
+    /// fills its segments with zeros ahead of the log instead (`wal.rs`).
+    pub preallocate_bytes: u64,
+    /// Open with `O_DSYNC`: each write is durable when it completes, and
+    /// [`LogFileWriter::sync`] has nothing left to do.
+    pub dsync: bool,
+}
+
+async fn open_mode<D: Disk>(disk: &D, path: &Path, mode: FileMode) -> Result<D::File> {
+    let file = if mode.dsync { disk.open_dsync(path).await } else { disk.open(path).await };
+    file.map_err(|e| Error::io(path, e))
+}
+
+/// Open `path` to append after its valid data ending at `end`. Bytes past
+/// `end` must read as zeros again (a torn tail must not be taken for records
+/// later): with preallocation the file is cut at `end` and reserved again;
+/// without, the torn bytes are overwritten with zeros and the file keeps its
+/// length (the zero-filled space past the log stays written).
 pub async fn resume<D: Disk>(
     disk: &D,
     path: &Path,
     buf: &[u8],
     end: u64,
-    preallocate_bytes: u64,
+    mode: FileMode,
 ) -> Result<LogFileWriter<D::File>> {
-    let file = disk.open(path).await.map_err(|e| Error::io(path, e))?;
-    if (buf.len() as u64) > end {
+    let file = open_mode(disk, path, mode).await?;
+    let tail_start = (end - end % ALIGN as u64) as usize;
+    let after = buf.get(end as usize..).unwrap_or_default();
+    if mode.preallocate_bytes > 0 && !after.is_empty() {
         file.truncate(end).await.map_err(|e| Error::io(path, e))?;
-        if preallocate_bytes > 0 {
-            file.preallocate(preallocate_bytes).await.map_err(|e| Error::io(path, e))?;
-        }
+        file.preallocate(mode.preallocate_bytes).await.map_err(|e| Error::io(path, e))?;
+        file.sync_data().await.map_err(|e| Error::io(path, e))?;
+    } else if let Some(last) = after.iter().rposition(|&b| b != 0) {
+        let garbage_end = crate::storage::disk::align_up(end as usize + last + 1);
+        let mut blocks = buf[tail_start..end as usize].to_vec();
+        blocks.resize(garbage_end - tail_start, 0);
+        file.write_at(tail_start as u64, &blocks).await.map_err(|e| Error::io(path, e))?;
         file.sync_data().await.map_err(|e| Error::io(path, e))?;
     }
-    let tail_start = (end - end % ALIGN as u64) as usize;
     let tail = buf.get(tail_start..end as usize).unwrap_or(&[]).to_vec();
-    Ok(LogFileWriter::new(file, path.to_path_buf(), end, tail))
+    Ok(LogFileWriter::new(file, path.to_path_buf(), end, tail, mode.dsync))
 }
 
 /// Create a fresh log file and make its name durable.
-pub async fn create<D: Disk>(
-    disk: &D,
-    dir: &Path,
-    path: &Path,
-    preallocate_bytes: u64,
-) -> Result<LogFileWriter<D::File>> {
-    let file = disk.create(path).await.map_err(|e| Error::io(path, e))?;
-    if preallocate_bytes > 0 {
-        file.preallocate(preallocate_bytes).await.map_err(|e| Error::io(path, e))?;
+pub async fn create<D: Disk>(disk: &D, dir: &Path, path: &Path, mode: FileMode) -> Result<LogFileWriter<D::File>> {
+    let mut file = disk.create(path).await.map_err(|e| Error::io(path, e))?;
+    if mode.preallocate_bytes > 0 {
+        file.preallocate(mode.preallocate_bytes).await.map_err(|e| Error::io(path, e))?;
     }
     disk.sync_dir(dir).await.map_err(|e| Error::io(dir, e))?;
-    Ok(LogFileWriter::new(file, path.to_path_buf(), 0, Vec::new()))
+    if mode.dsync {
+        file.close().await.map_err(|e| Error::io(path, e))?;
+        file = open_mode(disk, path, mode).await?;
+    }
+    Ok(LogFileWriter::new(file, path.to_path_buf(), 0, Vec::new(), mode.dsync))
 }

@@ -19,15 +19,24 @@ pub struct LogFileWriter<F: DiskFile> {
     tail_offset: u64,
     /// Bytes from `tail_offset` to the logical end of the log; shorter than ALIGN between writes.
     tail: Vec<u8>,
+    /// The file was opened `O_DSYNC`: writes are durable when they complete.
+    dsync: bool,
 }
 
 impl<F: DiskFile> LogFileWriter<F> {
     /// Resume writing `file` whose valid data ends at `end`; `tail` holds the
-    /// file's bytes from `end` rounded down to ALIGN up to `end`.
-    pub fn new(file: F, path: PathBuf, end: u64, tail: Vec<u8>) -> Self {
+    /// file's bytes from `end` rounded down to ALIGN up to `end`. `dsync`:
+    /// the file was opened with `Disk::open_dsync`.
+    pub fn new(file: F, path: PathBuf, end: u64, tail: Vec<u8>, dsync: bool) -> Self {
         let tail_offset = end - (end % ALIGN as u64);
         assert_eq!(tail.len() as u64, end - tail_offset, "tail must be the partial last block");
-        LogFileWriter { file, path, tail_offset, tail }
+        LogFileWriter { file, path, tail_offset, tail, dsync }
+    }
+
+    /// Where a write of `payload_len` more bytes would end on disk (the
+    /// writer writes whole blocks from the start of the partial one).
+    pub fn write_end_after(&self, payload_len: usize) -> u64 {
+        self.tail_offset + align_up(self.tail.len() + payload_len) as u64
     }
 
     pub fn path(&self) -> &Path {
@@ -74,7 +83,11 @@ impl<F: DiskFile> LogFileWriter<F> {
         Ok(())
     }
 
+    /// Make everything written durable (nothing to do for an `O_DSYNC` file).
     pub async fn sync(&self) -> io::Result<()> {
+        if self.dsync {
+            return Ok(());
+        }
         self.file.sync_data().await
     }
 
