@@ -5,10 +5,10 @@
 //! goes through the replication layer (`replication::Replica`), even on a
 //! single node, so the format never changes when a node joins a cluster.
 //!
-//! Every op runs in two phases. [`start`] is the *ordered* part: writes are
-//! paced, take their key lock, read the stored set, and are applied to the
-//! engine (`write_start`); ops started one after another take effect in that
-//! order. [`finish`] is the part that may overlap with later ops: waiting for
+//! Every op runs in two phases. [`start`] is the *ordered* part: ops take
+//! their key lock; writes are paced, read the stored set, and are applied to
+//! the engine (`write_start`); reads read. Ops started one after another on a
+//! key take effect in that order, even when one of them has to wait. [`finish`] is the part that may overlap with later ops: waiting for
 //! the group commit, or doing a read.
 
 use std::cell::RefCell;
@@ -139,23 +139,21 @@ fn failed(e: StorageError) -> ShardReply {
 pub struct Shard {
     pub engine: Rc<Engine<DmaDisk>>,
     replica: RefCell<Replica>,
-    locked: RefCell<FxHashSet<Vec<u8>>>,
+    /// Keys with an op in its ordered part, by 64-bit hash: two keys that
+    /// share a hash only wait for each other, which is harmless.
+    locked: RefCell<FxHashSet<u64>>,
     unlocked: Notify,
 }
 
-/// Holds keys locked; unlocks on drop.
+/// Holds a key locked; unlocks on drop.
 struct KeyGuard<'a> {
     shard: &'a Shard,
-    keys: Vec<Vec<u8>>,
+    hash: u64,
 }
 
 impl Drop for KeyGuard<'_> {
     fn drop(&mut self) {
-        let mut l = self.shard.locked.borrow_mut();
-        for k in &self.keys {
-            l.remove(k);
-        }
-        drop(l);
+        self.shard.locked.borrow_mut().remove(&self.hash);
         self.shard.unlocked.notify_all();
     }
 }
@@ -180,20 +178,18 @@ impl Shard {
         })
     }
 
-    async fn wait_unlocked(&self, key: &[u8]) {
+    /// Wait until no other op holds `key`, then hold it. Reads lock too: an
+    /// op whose ordered part waits (a dot-counter lease sync, pacing, a read
+    /// from disk) must not be overtaken by ops started after it on the key.
+    async fn lock(&self, key: &[u8]) -> KeyGuard<'_> {
+        let hash = xxhash_rust::xxh3::xxh3_64(key);
         loop {
             let wait = self.unlocked.wait();
-            if !self.locked.borrow().contains(key) {
-                return;
+            if self.locked.borrow_mut().insert(hash) {
+                return KeyGuard { shard: self, hash };
             }
             wait.await;
         }
-    }
-
-    async fn lock(&self, key: Vec<u8>) -> KeyGuard<'_> {
-        self.wait_unlocked(&key).await;
-        self.locked.borrow_mut().insert(key.clone());
-        KeyGuard { shard: self, keys: vec![key] }
     }
 
     /// The stored set of `key` (None if never written), even if not durable yet.
@@ -278,10 +274,27 @@ fn compute(op: RmwOp, current: Option<&[u8]>) -> Result<(Option<Option<Vec<u8>>>
 }
 
 async fn replica_op(shard: &Shard, mut req: ReplicaRequest, rmw: Option<RmwOp>) -> Pending {
+    if let (ReplicaRequest::Get { id, key }, None) = (&req, &rmw) {
+        // A plain read: what `Replica::handle` answers for a Get, without its
+        // bookkeeping (clock, dot counter).
+        let id = *id;
+        let _guard = shard.lock(key).await;
+        return match shard.load(key).await {
+            Ok(stored) => {
+                let reply = ShardReply::Replica(ReplicaReply::Got { id, set: stored.unwrap_or_default() }, None);
+                // What it saw must be durable before it is reported.
+                Pending::Durable(shard.engine.last_seq(), reply)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read stored set");
+                replica_failed(&req, ReplicaFailure::Storage)
+            }
+        };
+    }
     let key = req.key().to_vec();
     // The lock first (taken at once when free): ops on one key keep the order
     // they were started in, even if pacing makes one of them wait.
-    let _guard = shard.lock(key.clone()).await;
+    let _guard = shard.lock(&key).await;
     if !matches!(req, ReplicaRequest::Get { .. }) {
         if let Err(e) = shard.engine.pace().await {
             return Pending::Ready(failed(e));

@@ -6,7 +6,11 @@
 
 use std::cell::{Cell, RefCell};
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
+use std::collections::hash_map::Entry as HashSlot;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasherDefault;
+
+use xxhash_rust::xxh3::xxh3_64;
 use std::ops::Bound;
 
 use crate::storage::types::{cmp_internal, key_prefix, Entry, SeqNo, ValueKind};
@@ -144,13 +148,69 @@ const ENTRY_OVERHEAD_BYTES: usize = 48;
 pub struct Memtable {
     // Declared before `arena`: the map's keys point into it.
     map: RefCell<BTreeMap<InternalKey, Slot>>,
+    /// The newest version of each key, by the key's 64-bit hash, so a point
+    /// read needs no B-tree search (one probe, then the key bytes). Two keys
+    /// that share a hash share a slot: the later insert takes it, and reads
+    /// of the other key find a different key there and search the B-tree.
+    /// An insert always takes its key's slot, so an empty slot proves the key
+    /// is not in the memtable. Points into the arena, like `map`.
+    newest: RefCell<HashMap<u64, Point, BuildHasherDefault<PrehashedKey>>>,
     arena: RefCell<Arena>,
     bytes: Cell<usize>,
     max_seq: Cell<SeqNo>,
     min_seq: Cell<SeqNo>,
 }
 
+/// A slot of `Memtable::newest`: where a version's key and value are.
+#[derive(Clone, Copy)]
+struct Point {
+    ptr: *const u8,
+    key_len: u32,
+    value_len: u32,
+    seq: SeqNo,
+    kind: ValueKind,
+}
+
+/// Keys of `Memtable::newest` are xxh3 hashes already: use them as they are.
+#[derive(Default)]
+struct PrehashedKey(u64);
+
+impl std::hash::Hasher for PrehashedKey {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is used (the map's keys are u64).
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+/// Bytes charged for a new slot of `Memtable::newest` (entry and table share).
+const POINT_OVERHEAD_BYTES: usize = 40;
+
 /// The entry's key and value bytes.
+/// The key of `Memtable::newest`. Unit tests fold it into 64 values, so that
+/// keys share slots often and the B-tree fallback is tested too.
+fn point_hash(key: &[u8]) -> u64 {
+    let h = xxh3_64(key);
+    if cfg!(test) {
+        h % 64
+    } else {
+        h
+    }
+}
+
+fn point_key(p: &Point) -> &[u8] {
+    // SAFETY: a `Point` is made from an arena entry, and the arena lives as
+    // long as the memtable and never moves its bytes (see `InternalKey::key`).
+    unsafe { std::slice::from_raw_parts(p.ptr, p.key_len as usize) }
+}
+
 fn entry_bytes<'a>(k: &'a InternalKey, slot: &Slot) -> (&'a [u8], &'a [u8]) {
     // SAFETY: `k` is a map entry, so its bytes are in the arena, which outlives
     // the map borrow `'a` comes from; the value follows the key (`Arena::put`).
@@ -176,10 +236,33 @@ impl Memtable {
         let ptr = self.arena.borrow_mut().put(key, value);
         let k = InternalKey { prefix: prefix16(key), seq, ptr, len: key.len() };
         self.map.borrow_mut().insert(k, Slot { kind, value_len });
+        let key_len = u32::try_from(key.len()).expect("keys are bounded far below 4 GiB");
+        let point = Point { ptr, key_len, value_len, seq, kind };
+        match self.newest.borrow_mut().entry(point_hash(key)) {
+            HashSlot::Vacant(v) => {
+                v.insert(point);
+                self.bytes.set(self.bytes.get() + POINT_OVERHEAD_BYTES);
+            }
+            // Versions arrive in sequence order; keep the newer one anyway.
+            HashSlot::Occupied(mut o) if o.get().seq <= seq || point_key(o.get()) != key => {
+                o.insert(point);
+            }
+            HashSlot::Occupied(_) => {}
+        }
     }
 
     /// Newest version of `key` with seq <= `visible`.
     pub fn get(&self, key: &[u8], visible: SeqNo) -> Option<(SeqNo, ValueKind, Vec<u8>)> {
+        match self.newest.borrow().get(&point_hash(key)) {
+            None => return None,
+            Some(p) if p.seq <= visible && point_key(p) == key => {
+                // SAFETY: as `point_key`; the value follows the key.
+                let value = unsafe { std::slice::from_raw_parts(p.ptr.add(p.key_len as usize), p.value_len as usize) };
+                return Some((p.seq, p.kind, value.to_vec()));
+            }
+            // Another key with the same hash, or a version too new to see.
+            Some(_) => {}
+        }
         let map = self.map.borrow();
         let probe = InternalKey::borrowing(key, visible);
         let (k, slot) = map.range(probe..).next()?;
@@ -258,6 +341,8 @@ impl Memtable {
                 break;
             }
         }
+        // No reader can see this memtable any more: the point index can go at once.
+        *self.newest.borrow_mut() = HashMap::default();
         if map.is_empty() {
             self.arena.borrow_mut().release();
         }
@@ -355,7 +440,11 @@ mod prop_tests {
 
     proptest! {
         #[test]
-        fn matches_a_sorted_oracle(keys in prop::collection::vec(key(), 1..200), visible in 0u64..250) {
+        fn matches_a_sorted_oracle(
+            keys in prop::collection::vec(key(), 1..200),
+            probes in prop::collection::vec(key(), 0..20),
+            visible in 0u64..250,
+        ) {
             let m = Memtable::new();
             let mut oracle = Vec::new();
             for (i, k) in keys.iter().enumerate() {
@@ -374,9 +463,11 @@ mod prop_tests {
                 if pos.is_none() { break; }
             }
             prop_assert_eq!(&walked, &oracle);
-            for k in &keys {
-                let want = oracle.iter().find(|(ok, s)| ok == k && *s <= visible).map(|e| e.1);
-                prop_assert_eq!(m.get(k, visible).map(|e| e.0), want);
+            // Point reads, of present keys and of probes that may be absent
+            // (test builds fold the point index into 64 slots: many collide).
+            for k in keys.iter().chain(&probes) {
+                let want = oracle.iter().find(|(ok, s)| ok == k && *s <= visible).map(|e| (e.1, e.1.to_le_bytes().to_vec()));
+                prop_assert_eq!(m.get(k, visible).map(|e| (e.0, e.2)), want);
             }
             prop_assert!(m.release_some(usize::MAX) && m.is_empty());
         }
