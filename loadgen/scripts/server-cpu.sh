@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Throughput and server CPU per request of one `ringkv serve` under redis-benchmark:
+# starts BIN on a fresh data dir, optionally loads keys, runs each test, prints
+# redis-benchmark's summary line and the server's (utime+stime)/requests. This is
+# the "CPU/op" of the A/B tables in docs/benchmarks.md; run two binaries
+# alternately to compare them.
+#
+# Usage: [env] loadgen/scripts/server-cpu.sh
+#   BIN (default target/release/ringkv), SYNC (none), SHARDS (1), P (16),
+#   N requests per test (300000), KEYS: -r of redis-benchmark (1000000),
+#   TESTS (set get), PRELOAD: SET this many requests over KEYS first (0),
+#   PORT: RESP port (16479), NPORT: native port (17170), DATA (/var/tmp/ringkv-server-cpu; wiped)
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+BIN=${BIN:-$ROOT/target/release/ringkv}
+SYNC=${SYNC:-none}; SHARDS=${SHARDS:-1}; P=${P:-16}; N=${N:-300000}; KEYS=${KEYS:-1000000}
+TESTS=${TESTS:-set get}; PRELOAD=${PRELOAD:-0}; PORT=${PORT:-16479}
+DATA=${DATA:-/var/tmp/ringkv-server-cpu}
+rm -rf "$DATA"
+"$BIN" serve --listen "127.0.0.1:${NPORT:-17170}" --resp-listen "127.0.0.1:$PORT" --data-dir "$DATA" \
+  --sync "$SYNC" --shards "$SHARDS" >/dev/null 2>&1 &
+SPID=$!
+trap 'kill $SPID 2>/dev/null; wait $SPID 2>/dev/null; rm -rf "$DATA"' EXIT
+for _ in $(seq 100); do [[ $(redis-cli -p "$PORT" ping 2>/dev/null) == PONG ]] && break; sleep 0.1; done
+bench() { redis-benchmark -p "$PORT" -t "$1" -n "$2" -c 50 -r "$KEYS" -d 100 -P "$P" -q 2>&1 | tr '\r' '\n' | grep -v '^$' | tail -1; }
+[[ $PRELOAD -gt 0 ]] && bench set "$PRELOAD" >/dev/null
+cpu() { awk '{print $14+$15}' "/proc/$SPID/stat"; } # clock ticks (1/100 s)
+for t in $TESTS; do
+  c0=$(cpu)
+  r=$(bench "$t" "$N")
+  c1=$(cpu)
+  echo "$r  server_cpu_us/op=$(echo "scale=3; ($c1-$c0)*10000/$N" | bc)"
+done
