@@ -768,7 +768,8 @@ impl<D: Disk> Engine<D> {
 
     async fn sync_loop(self: Rc<Self>, period: Duration, sync: bool) {
         while !self.closing.get() {
-            glommio::timer::sleep(period).await;
+            // `none` mode also writes as soon as enough is pending.
+            futures_lite::future::or(glommio::timer::sleep(period), self.wal.write_behind()).await;
             if let Err(e) = self.wal.commit(sync).await {
                 self.fail_background(&e);
                 return;
