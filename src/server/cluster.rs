@@ -341,7 +341,7 @@ impl Cluster {
 
     /// A cluster of one: no coordinator needed (N clamps to 1), just the
     /// local replica. Same semantics, none of the message machinery.
-    fn alone(&self) -> bool {
+    pub fn alone(&self) -> bool {
         self.refresh();
         self.members.borrow().len() == 1
     }

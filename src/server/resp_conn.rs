@@ -218,7 +218,7 @@ impl Conn {
             return true;
         }
         let mut rest = self.start(cmd);
-        if self.ctx.cluster.members().len() > 1 {
+        if !self.ctx.cluster.alone() {
             // In a cluster, replicas answer in any order: run commands one at a
             // time so each sees the effects of the ones before it.
             let r = rest.await;
@@ -306,9 +306,14 @@ impl Conn {
     /// `blind`: the caller ignores the result, so the shard may skip reading
     /// the old value (see `RmwOp::Blind`).
     async fn overwrite(&self, key: &[u8], value: Option<Vec<u8>>, blind: bool) -> Result<RmwResult, Reply> {
-        let op = if blind { RmwOp::Blind(value.clone()) } else { RmwOp::Overwrite(value.clone()) };
+        // Only a cluster forwards: keep a copy of the value for that alone.
+        let kept = (!self.ctx.cluster.alone()).then(|| value.clone());
+        let op = if blind { RmwOp::Blind(value) } else { RmwOp::Overwrite(value) };
         match self.ctx.cluster.rmw(key, op, None).await {
-            Ok(WriteOutcome::Forward(addr)) => relay_overwrite(&addr, key, value).await,
+            Ok(WriteOutcome::Forward(addr)) => match kept {
+                Some(value) => relay_overwrite(&addr, key, value).await,
+                None => Err(Reply::Error("TRYAGAIN ringkv: the node joined a cluster during the write".into())),
+            },
             other => match other {
                 Ok(WriteOutcome::Written(Written::Done { rmw: Some(r), .. })) => Ok(r),
                 Ok(WriteOutcome::Written(Written::Skipped(r))) => Ok(r),
