@@ -8,8 +8,9 @@
 //! Every op runs in two phases. [`start`] is the *ordered* part: ops take
 //! their key lock; writes are paced, read the stored set, and are applied to
 //! the engine (`write_start`); reads read. Ops started one after another on a
-//! key take effect in that order, even when one of them has to wait. [`finish`] is the part that may overlap with later ops: waiting for
-//! the group commit, or doing a read.
+//! key take effect in that order, even when one of them has to wait.
+//! [`finish`] is the part that may overlap with later ops: waiting for the
+//! group commit, or a scan.
 
 use std::cell::RefCell;
 use std::ops::Bound;

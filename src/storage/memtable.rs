@@ -10,8 +10,8 @@ use std::collections::hash_map::Entry as HashSlot;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::BuildHasherDefault;
 
-use xxhash_rust::xxh3::xxh3_64;
 use std::ops::Bound;
+use xxhash_rust::xxh3::xxh3_64;
 
 use crate::storage::types::{cmp_internal, key_prefix, Entry, SeqNo, ValueKind};
 
