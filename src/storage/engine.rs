@@ -374,21 +374,18 @@ impl<D: Disk> Engine<D> {
     /// For read-modify-write on the owning shard, whose own write will be
     /// acknowledged only after everything before it is durable.
     pub async fn get_latest(&self, key: &[u8]) -> Result<Option<(SeqNo, Option<Vec<u8>>)>> {
-        let (mems, tables) = {
-            let inner = self.inner.borrow();
-            let mut mems = Vec::with_capacity(1 + inner.imm.len());
-            mems.push(inner.mem.clone());
-            mems.extend(inner.imm.iter().cloned());
-            let tables: Vec<_> =
-                inner.version.tables_for_key(key).iter().filter_map(|t| inner.tables.get(&t.id).cloned()).collect();
-            (mems, tables)
-        };
         let found = |seq, kind, v| Some((seq, (kind == ValueKind::Value).then_some(v)));
-        for m in &mems {
-            if let Some((seq, kind, v)) = m.get(key, SeqNo::MAX) {
-                return Ok(found(seq, kind, v));
+        // The memtables are searched in place (no allocation on this, the
+        // common path); the tables to search are taken under the same borrow.
+        let tables: Vec<_> = {
+            let inner = self.inner.borrow();
+            for m in std::iter::once(&inner.mem).chain(&inner.imm) {
+                if let Some((seq, kind, v)) = m.get(key, SeqNo::MAX) {
+                    return Ok(found(seq, kind, v));
+                }
             }
-        }
+            inner.version.tables_for_key(key).iter().filter_map(|t| inner.tables.get(&t.id).cloned()).collect()
+        };
         for t in &tables {
             if let Some((seq, kind, v)) = t.get(key).await? {
                 return Ok(found(seq, kind, v));
