@@ -218,6 +218,12 @@ impl SiblingSet {
         self.lww_winner().and_then(|(_, v)| v.value.as_deref())
     }
 
+    /// [`resolve_lww`](Self::resolve_lww), moving the value out of the set.
+    pub fn into_lww(mut self) -> Option<Vec<u8>> {
+        let (winner, _) = self.lww_winner()?;
+        self.siblings.remove(&winner)?.value
+    }
+
     /// Keeps only the LWW winner (last-write-wins keyspaces: bounded siblings).
     /// The clock is kept, so the losers count as superseded everywhere.
     pub fn collapse_lww(&mut self) {

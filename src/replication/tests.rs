@@ -129,6 +129,7 @@ fn lww_is_deterministic() {
     t.update(&empty, v("a1"), A, 5).unwrap();
     t.update(&empty, v("b1"), B, 5).unwrap();
     assert_eq!(t.resolve_lww(), Some(&b"b1"[..]));
+    assert_eq!(t.clone().into_lww().as_deref(), t.resolve_lww());
     t.update(&empty, v("a2"), A, 5).unwrap();
     assert_eq!(t.resolve_lww(), Some(&b"a2"[..]));
     // A tombstone can win.
@@ -136,6 +137,7 @@ fn lww_is_deterministic() {
     d.update(&empty, v("x"), A, 1).unwrap();
     d.update(&empty, None, B, 2).unwrap();
     assert_eq!(d.resolve_lww(), None);
+    assert_eq!(d.clone().into_lww(), None);
     assert_eq!(SiblingSet::new().resolve_lww(), None);
     // Collapsing keeps the winner and the clock; losers stay superseded.
     let before = t.clone();

@@ -282,7 +282,7 @@ impl Conn {
     /// The value a RESP client sees: the last-writer-wins choice among siblings.
     async fn read(&self, key: &[u8]) -> Result<Option<Vec<u8>>, Reply> {
         match self.ctx.cluster.read(key, b"", None).await {
-            Ok(set) => Ok(set.resolve_lww().map(<[u8]>::to_vec)),
+            Ok(set) => Ok(set.into_lww()),
             Err(e) => Err(op_error(e)),
         }
     }
