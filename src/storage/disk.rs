@@ -133,38 +133,24 @@ async fn probe_device_once(path: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Open `path` for reading and writing with O_DIRECT, plus what `opts` asks.
+async fn open_dma(path: &Path, opts: &mut glommio::io::OpenOptions) -> io::Result<DmaDiskFile> {
+    let path = &abs(path)?;
+    probe_device_once(path).await?;
+    let file = opts.read(true).write(true).dma_open(path).await.map_err(gio)?;
+    Ok(DmaDiskFile { file })
+}
+
 impl Disk for DmaDisk {
     type File = DmaDiskFile;
     async fn create(&self, path: &Path) -> io::Result<DmaDiskFile> {
-        let path = &abs(path)?;
-        probe_device_once(path).await?;
-        let file = glommio::io::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .dma_open(path)
-            .await
-            .map_err(gio)?;
-        Ok(DmaDiskFile { file })
+        open_dma(path, glommio::io::OpenOptions::new().create(true).truncate(true)).await
     }
     async fn open(&self, path: &Path) -> io::Result<DmaDiskFile> {
-        let path = &abs(path)?;
-        probe_device_once(path).await?;
-        let file = glommio::io::OpenOptions::new().read(true).write(true).dma_open(path).await.map_err(gio)?;
-        Ok(DmaDiskFile { file })
+        open_dma(path, &mut glommio::io::OpenOptions::new()).await
     }
     async fn open_dsync(&self, path: &Path) -> io::Result<DmaDiskFile> {
-        let path = &abs(path)?;
-        probe_device_once(path).await?;
-        let file = glommio::io::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .custom_flags(libc::O_DSYNC)
-            .dma_open(path)
-            .await
-            .map_err(gio)?;
-        Ok(DmaDiskFile { file })
+        open_dma(path, glommio::io::OpenOptions::new().custom_flags(libc::O_DSYNC)).await
     }
     async fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         glommio::io::rename(abs(from)?, abs(to)?).await.map_err(gio)
@@ -398,15 +384,17 @@ impl DiskFile for SimFile {
                 return Err(io::Error::other(format!("injected O_DSYNC write failure on {}", self.path.display())));
             }
         }
-        let mut d = self.data.borrow_mut();
-        let end = pos as usize + data.len();
-        let targets = if self.dsync { 2 } else { 1 };
-        for t in 0..targets {
-            let bytes = if t == 0 { &mut d.current } else { &mut d.durable };
+        let put = |bytes: &mut Vec<u8>| {
+            let end = pos as usize + data.len();
             if bytes.len() < end {
                 bytes.resize(end, 0);
             }
             bytes[pos as usize..end].copy_from_slice(data);
+        };
+        let mut d = self.data.borrow_mut();
+        put(&mut d.current);
+        if self.dsync {
+            put(&mut d.durable);
         }
         Ok(())
     }

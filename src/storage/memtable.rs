@@ -9,8 +9,8 @@ use std::cmp::Ordering;
 use std::collections::hash_map::Entry as HashSlot;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::BuildHasherDefault;
-
 use std::ops::Bound;
+
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::storage::types::{cmp_internal, key_prefix, Entry, SeqNo, ValueKind};
@@ -193,7 +193,6 @@ impl std::hash::Hasher for PrehashedKey {
 /// Bytes charged for a new slot of `Memtable::newest` (entry and table share).
 const POINT_OVERHEAD_BYTES: usize = 40;
 
-/// The entry's key and value bytes.
 /// The key of `Memtable::newest`. Unit tests fold it into 64 values, so that
 /// keys share slots often and the B-tree fallback is tested too.
 fn point_hash(key: &[u8]) -> u64 {
@@ -211,6 +210,7 @@ fn point_key(p: &Point) -> &[u8] {
     unsafe { std::slice::from_raw_parts(p.ptr, p.key_len as usize) }
 }
 
+/// The entry's key and value bytes.
 fn entry_bytes<'a>(k: &'a InternalKey, slot: &Slot) -> (&'a [u8], &'a [u8]) {
     // SAFETY: `k` is a map entry, so its bytes are in the arena, which outlives
     // the map borrow `'a` comes from; the value follows the key (`Arena::put`).

@@ -101,15 +101,13 @@ static ZEROS: [u8; ZERO_CHUNK_BYTES as usize] = [0; ZERO_CHUNK_BYTES as usize];
 /// growing them (copies, page faults) was ~15% of a fresh server's CPU.
 const WRITE_BEHIND_BYTES: usize = 256 << 10;
 
-/// The zero fill of the current segment.
+/// The zero fill of the current segment (the last one).
 #[derive(Default)]
 struct Fill {
-    /// The segment described (the last one).
-    segment: u64,
     /// Every block of it below this has been written (records or zeros).
     written_to: u64,
-    /// A zero write in flight: (segment, start, end).
-    in_flight: Option<(u64, u64, u64)>,
+    /// A zero write in flight: (segment id, start offset).
+    in_flight: Option<(u64, u64)>,
     /// A zero write failed: the log goes on without filling.
     disabled: bool,
 }
@@ -164,6 +162,11 @@ pub struct Recovered {
     pub ops: u64,
     /// A torn tail that was cut off: (file, offset).
     pub truncated_tail: Option<(PathBuf, u64)>,
+}
+
+/// Id of the segment being written (the last one; 0 before the first).
+fn current_segment<F: DiskFile>(st: &State<F>) -> u64 {
+    st.segments.back().map_or(0, |s| s.id)
 }
 
 fn segment_name(id: u64) -> String {
@@ -238,7 +241,6 @@ impl<D: Disk> Wal<D> {
             Some((path, buf, end)) => {
                 // Zero fill resumes after the file's length (a file made with
                 // preallocation reads as written up to its size, too).
-                fill.segment = ids.last().copied().unwrap_or_default();
                 fill.written_to = buf.len() as u64;
                 Some(log::resume(&disk, &path, &buf, end, mode).await?)
             }
@@ -434,7 +436,6 @@ impl<D: Disk> Wal<D> {
         let mut st = self.state.borrow_mut();
         let max_seq = st.written_seq;
         st.segments.push_back(Segment { id, path, max_seq });
-        st.fill.segment = id;
         st.fill.written_to = 0;
         drop(st);
         self.fill_changed.notify_all();
@@ -455,12 +456,10 @@ impl<D: Disk> Wal<D> {
             let wait = self.fill_changed.wait();
             {
                 let mut st = self.state.borrow_mut();
-                let segment = st.segments.back().map_or(0, |s| s.id);
-                let busy = matches!(st.fill.in_flight, Some((seg, start, _)) if seg == segment && start < write_end);
+                let busy =
+                    matches!(st.fill.in_flight, Some((seg, start)) if seg == current_segment(&st) && start < write_end);
                 if !busy {
-                    if st.fill.segment == segment {
-                        st.fill.written_to = st.fill.written_to.max(write_end);
-                    }
+                    st.fill.written_to = st.fill.written_to.max(write_end);
                     return;
                 }
             }
@@ -509,14 +508,15 @@ impl<D: Disk> Wal<D> {
             if end <= start {
                 return false;
             }
-            st.fill.in_flight = Some((segment, start, end));
+            st.fill.in_flight = Some((segment, start));
             (segment, path, start, end)
         };
         let res = self.write_zeros(segment, &path, start, end).await;
         let mut st = self.state.borrow_mut();
         st.fill.in_flight = None;
         match res {
-            Ok(()) if st.fill.segment == segment => st.fill.written_to = st.fill.written_to.max(end),
+            // Unless the log moved to a new segment meanwhile.
+            Ok(()) if current_segment(&st) == segment => st.fill.written_to = st.fill.written_to.max(end),
             Ok(()) => {}
             Err(e) => {
                 tracing::warn!(file = %path.display(), error = %e, "WAL: zero fill failed; going on without it");
@@ -789,7 +789,7 @@ mod tests {
         let disk = SimDisk::new();
         let (wal, _) = replay(&disk, filled_opts(1 << 20), 0).unwrap();
         let seg = wal.segment_ids()[0];
-        wal.state.borrow_mut().fill.in_flight = Some((seg, 0, 64 << 10));
+        wal.state.borrow_mut().fill.in_flight = Some((seg, 0));
         put(&wal, 1, "a");
         let released = std::cell::Cell::new(false);
         block_on(futures_lite::future::zip(
