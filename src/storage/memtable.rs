@@ -3,47 +3,101 @@
 //! Single-threaded (one shard owns it). Entries are inserted when their batch
 //! is appended to the WAL and become *visible* to readers only once the WAL has
 //! them (see `Engine`): every lookup here takes a `visible` sequence bound.
+//!
+//! Layout: each distinct key has one [`Head`] in the [`Arena`] (its bytes and
+//! a pointer to its newest [`Version`]); each version links to the next older
+//! one. The B-tree orders the keys, one entry per key, and the point index
+//! maps a key's hash to its head. Overwriting a key already here therefore
+//! costs one hash probe and an arena append, no B-tree search: under a SET
+//! load that rewrites its keys, most inserts. Versions of a key come out
+//! newest first, which is the internal order (key ascending, seq descending).
 
 use std::cell::{Cell, RefCell};
 use std::cmp::Ordering;
 use std::collections::hash_map::Entry as HashSlot;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::hash::BuildHasherDefault;
+use std::mem::size_of;
 use std::ops::Bound;
+use std::ptr;
 
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::storage::types::{cmp_internal, key_prefix, Entry, SeqNo, ValueKind};
+use crate::storage::types::{key_prefix, Entry, SeqNo, ValueKind};
 
-/// Key of the map: user key, then sequence number descending.
-///
-/// The key bytes live in the memtable's [`Arena`] (or, for a search key, in
-/// the caller's slice for the length of the call), so an entry costs no heap
-/// allocation of its own. `prefix` holds the key's first 16 bytes as two
-/// big-endian numbers (zero padded): most comparisons end there, inside the
-/// B-tree node, without following the pointer. Server keys start with an
-/// 8-byte ring token; keys of the db_bench kind (16 decimal digits) share
-/// their first 8 bytes, which is why 16.
-#[derive(Clone, Copy)]
-struct InternalKey {
-    prefix: (u64, u64),
-    seq: SeqNo,
-    ptr: *const u8,
-    len: usize,
+/// A distinct key: followed in the arena by its `key_len` bytes.
+#[repr(C)]
+struct Head {
+    /// The newest version (never null once the head is linked in).
+    newest: *mut Version,
+    /// Its seq, so that the common insert (a newer version) does not read
+    /// the old version (a cache miss: a third of the insert's time).
+    newest_seq: SeqNo,
+    key_len: u32,
 }
 
-impl InternalKey {
-    /// A key that borrows `key`: valid while `key` is (see the type's docs).
-    fn borrowing(key: &[u8], seq: SeqNo) -> Self {
-        InternalKey { prefix: prefix16(key), seq, ptr: key.as_ptr(), len: key.len() }
-    }
+/// One version of a key: followed in the arena by its `value_len` bytes.
+#[repr(C)]
+struct Version {
+    /// The next older version of the same key, or null.
+    prev: *mut Version,
+    seq: SeqNo,
+    value_len: u32,
+    kind: ValueKind,
+}
 
-    fn key(&self) -> &[u8] {
-        // SAFETY: `ptr..ptr+len` is either arena memory, which lives as long
-        // as the memtable and never moves (chunks are never grown), or a slice
-        // borrowed for the duration of one lookup (`borrowing`).
-        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+// SAFETY (for the helpers below and every dereference in this file): heads
+// and versions are written into arena chunks that live as long as the
+// memtable and never move (`Arena`); afterwards only their links (`newest`,
+// `newest_seq`, `prev`) change, by `insert`. They are only read or written
+// through raw pointers derived from the chunk's base pointer. The memtable is
+// used by one thread, and no slice into the arena outlives the `&self` borrow
+// it was taken under (or, for a `Probe`, the probe).
+
+fn head_key<'a>(h: *const Head) -> &'a [u8] {
+    unsafe { std::slice::from_raw_parts(h.cast::<u8>().add(size_of::<Head>()), (*h).key_len as usize) }
+}
+
+fn version_value<'a>(v: *const Version) -> &'a [u8] {
+    unsafe { std::slice::from_raw_parts(v.cast::<u8>().add(size_of::<Version>()), (*v).value_len as usize) }
+}
+
+/// The first version from `v` on (newest first) with seq <= `visible` and,
+/// if given, < `before`.
+fn visible_from(mut v: *const Version, visible: SeqNo, before: Option<SeqNo>) -> Option<*const Version> {
+    let bound = match before {
+        Some(0) => return None,
+        Some(b) => visible.min(b - 1),
+        None => visible,
+    };
+    while !v.is_null() {
+        if unsafe { (*v).seq } <= bound {
+            return Some(v);
+        }
+        v = unsafe { (*v).prev };
     }
+    None
+}
+
+/// The newest version of the key of `h` visible as `visible_from` says.
+fn visible_version(h: *const Head, visible: SeqNo, before: Option<SeqNo>) -> Option<*const Version> {
+    visible_from(unsafe { (*h).newest }, visible, before)
+}
+
+fn entry_of(h: *const Head, v: *const Version) -> Entry {
+    let (seq, kind) = unsafe { ((*v).seq, (*v).kind) };
+    Entry { key: head_key(h).to_vec(), seq, kind, value: version_value(v).to_vec() }
+}
+
+/// Key of the B-tree: a key's head, with its first 16 bytes inline as two
+/// big-endian numbers (zero padded) so that most comparisons end inside the
+/// node without following the pointer. Server keys start with an 8-byte ring
+/// token; keys of the db_bench kind (16 decimal digits) share their first 8
+/// bytes, which is why 16.
+#[derive(Clone, Copy)]
+struct KeyRef {
+    prefix: (u64, u64),
+    head: *mut Head,
 }
 
 /// The first 16 bytes as two zero-padded big-endian numbers; like
@@ -52,37 +106,76 @@ fn prefix16(key: &[u8]) -> (u64, u64) {
     (key_prefix(key), key_prefix(key.get(8..).unwrap_or_default()))
 }
 
-impl Ord for InternalKey {
+impl Ord for KeyRef {
     fn cmp(&self, other: &Self) -> Ordering {
         match self.prefix.cmp(&other.prefix) {
-            Ordering::Equal => cmp_internal(self.key(), self.seq, other.key(), other.seq),
+            Ordering::Equal => head_key(self.head).cmp(head_key(other.head)),
             o => o,
         }
     }
 }
-impl PartialOrd for InternalKey {
+impl PartialOrd for KeyRef {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
-impl PartialEq for InternalKey {
+impl PartialEq for KeyRef {
     fn eq(&self, other: &Self) -> bool {
         self.cmp(other) == Ordering::Equal
     }
 }
-impl Eq for InternalKey {}
+impl Eq for KeyRef {}
 
-/// The value of an entry: its bytes follow the key's in the arena.
-#[derive(Clone, Copy)]
-struct Slot {
-    kind: ValueKind,
-    value_len: u32,
+/// A B-tree search key for `key`: a head laid out like the arena's, in a
+/// heap buffer of its own (u64s, for the head's alignment), so moving the
+/// `Probe` does not move what its `KeyRef` points to. The buffer is reused
+/// from probe to probe on a thread (scans make one per entry).
+struct Probe {
+    buf: Vec<u64>,
+    prefix: (u64, u64),
 }
 
-/// Append-only byte storage in chunks that never move.
+thread_local! {
+    static PROBE_BUF: Cell<Vec<u64>> = const { Cell::new(Vec::new()) };
+}
+
+impl Probe {
+    fn new(key: &[u8]) -> Probe {
+        let len = size_of::<Head>() + key.len();
+        let mut buf = PROBE_BUF.with(Cell::take);
+        buf.clear();
+        buf.resize(len.div_ceil(8), 0);
+        let base = buf.as_mut_ptr().cast::<u8>();
+        let key_len = u32::try_from(key.len()).expect("keys are bounded far below 4 GiB");
+        // SAFETY: `buf` holds `len` bytes, 8-aligned; the head then the key fit.
+        unsafe {
+            ptr::write(base.cast::<Head>(), Head { newest: ptr::null_mut(), newest_seq: 0, key_len });
+            ptr::copy_nonoverlapping(key.as_ptr(), base.add(size_of::<Head>()), key.len());
+        }
+        Probe { buf, prefix: prefix16(key) }
+    }
+
+    /// Valid while `self` is.
+    fn key_ref(&mut self) -> KeyRef {
+        KeyRef { prefix: self.prefix, head: self.buf.as_mut_ptr().cast::<Head>() }
+    }
+}
+
+impl Drop for Probe {
+    fn drop(&mut self) {
+        PROBE_BUF.with(|b| b.set(std::mem::take(&mut self.buf)));
+    }
+}
+
+/// Append-only storage in chunks that never move. Records are 8-aligned
+/// (chunks are `u64`s). Chunks are only ever accessed through
+/// `Vec::as_mut_ptr` (their length stays 0), so pointers handed out stay
+/// valid as more records are written.
 #[derive(Default)]
 struct Arena {
-    chunks: Vec<Vec<u8>>,
+    chunks: Vec<Vec<u64>>,
+    /// Bytes used in the last chunk.
+    used: usize,
 }
 
 const ARENA_CHUNK_BYTES: usize = 1 << 20;
@@ -93,18 +186,59 @@ thread_local! {
     /// Chunks of freed memtables, reused by the next ones on this thread (one
     /// shard per thread). Fresh memory costs a page fault and the kernel
     /// zeroing each page: 11% of the server's samples under SET before this.
-    static SPARE_CHUNKS: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+    static SPARE_CHUNKS: RefCell<Vec<Vec<u64>>> = const { RefCell::new(Vec::new()) };
+    /// The point index of the last freed memtable, emptied, for the next
+    /// one: grown from nothing, each memtable's index rehashed itself about
+    /// 20 times into fresh pages (4% of the server's samples under SET).
+    static SPARE_POINTS: RefCell<Option<PointIndex>> = const { RefCell::new(None) };
 }
 
 impl Arena {
-    fn new_chunk(need: usize) -> Vec<u8> {
+    fn new_chunk(need: usize) -> Vec<u64> {
         if need <= ARENA_CHUNK_BYTES {
-            if let Some(mut c) = SPARE_CHUNKS.with(|s| s.borrow_mut().pop()) {
-                c.clear();
+            if let Some(c) = SPARE_CHUNKS.with(|s| s.borrow_mut().pop()) {
                 return c;
             }
         }
-        Vec::with_capacity(need.max(ARENA_CHUNK_BYTES))
+        Vec::with_capacity(need.max(ARENA_CHUNK_BYTES).div_ceil(8))
+    }
+
+    /// Room for `n` bytes at an 8-aligned address.
+    fn alloc(&mut self, n: usize) -> *mut u8 {
+        let start = self.used.next_multiple_of(8);
+        let fits = self.chunks.last().is_some_and(|c| c.capacity() * 8 >= start + n);
+        let start = if fits {
+            start
+        } else {
+            self.chunks.push(Self::new_chunk(n));
+            0
+        };
+        self.used = start + n;
+        let c = self.chunks.last_mut().expect("a chunk was just ensured");
+        // SAFETY: `start + n` is within the chunk's capacity.
+        unsafe { c.as_mut_ptr().cast::<u8>().add(start) }
+    }
+
+    fn head(&mut self, key: &[u8]) -> *mut Head {
+        let key_len = u32::try_from(key.len()).expect("keys are bounded far below 4 GiB");
+        let p = self.alloc(size_of::<Head>() + key.len());
+        // SAFETY: `p` has room for the head and the key (`alloc`).
+        unsafe {
+            ptr::write(p.cast::<Head>(), Head { newest: ptr::null_mut(), newest_seq: 0, key_len });
+            ptr::copy_nonoverlapping(key.as_ptr(), p.add(size_of::<Head>()), key.len());
+        }
+        p.cast()
+    }
+
+    fn version(&mut self, seq: SeqNo, kind: ValueKind, value: &[u8]) -> *mut Version {
+        let value_len = u32::try_from(value.len()).expect("values are bounded far below 4 GiB");
+        let p = self.alloc(size_of::<Version>() + value.len());
+        // SAFETY: `p` has room for the version and the value (`alloc`).
+        unsafe {
+            ptr::write(p.cast::<Version>(), Version { prev: ptr::null_mut(), seq, value_len, kind });
+            ptr::copy_nonoverlapping(value.as_ptr(), p.add(size_of::<Version>()), value.len());
+        }
+        p.cast()
     }
 
     /// Give every chunk back to the spare list (or to the allocator).
@@ -112,26 +246,12 @@ impl Arena {
         SPARE_CHUNKS.with(|s| {
             let mut spare = s.borrow_mut();
             for c in self.chunks.drain(..) {
-                if c.capacity() == ARENA_CHUNK_BYTES && spare.len() < MAX_SPARE_CHUNKS {
+                if c.capacity() * 8 == ARENA_CHUNK_BYTES && spare.len() < MAX_SPARE_CHUNKS {
                     spare.push(c);
                 }
             }
         });
-    }
-
-    /// Copy `a` then `b` next to each other; returns where `a` starts.
-    fn put(&mut self, a: &[u8], b: &[u8]) -> *const u8 {
-        let need = a.len() + b.len();
-        let fits = self.chunks.last().is_some_and(|c| c.capacity() - c.len() >= need);
-        if !fits {
-            // A chunk is never grown past its capacity, so pointers into it stay valid.
-            self.chunks.push(Self::new_chunk(need));
-        }
-        let c = self.chunks.last_mut().expect("a chunk was just ensured");
-        let start = c.len();
-        c.extend_from_slice(a);
-        c.extend_from_slice(b);
-        c[start..].as_ptr()
+        self.used = 0;
     }
 }
 
@@ -141,37 +261,41 @@ impl Drop for Arena {
     }
 }
 
-/// Bytes charged per entry on top of key and value (its share of a B-tree node).
-const ENTRY_OVERHEAD_BYTES: usize = 48;
+/// Bytes charged per version on top of its value (header, alignment).
+const VERSION_OVERHEAD_BYTES: usize = size_of::<Version>() + 4;
+/// Bytes charged per distinct key on top of its bytes: head and alignment,
+/// its share of a B-tree node, its point index slot (at the table's load).
+const KEY_OVERHEAD_BYTES: usize = size_of::<Head>() + 4 + 40 + 24;
+
+type PointIndex = HashMap<u64, Point, BuildHasherDefault<PrehashedKey>>;
+
+/// A slot of the point index: a key's head and, as the head has it, its
+/// newest version. A read then loads both at once instead of one after the
+/// other (the version is elsewhere in the arena once the key is overwritten).
+#[derive(Clone, Copy)]
+struct Point {
+    head: *mut Head,
+    newest: *mut Version,
+}
 
 #[derive(Default)]
 pub struct Memtable {
-    // Declared before `arena`: the map's keys point into it.
-    map: RefCell<BTreeMap<InternalKey, Slot>>,
-    /// The newest version of each key, by the key's 64-bit hash, so a point
-    /// read needs no B-tree search (one probe, then the key bytes). Two keys
-    /// that share a hash share a slot: the later insert takes it, and reads
-    /// of the other key find a different key there and search the B-tree.
-    /// An insert always takes its key's slot, so an empty slot proves the key
-    /// is not in the memtable. Points into the arena, like `map`.
-    newest: RefCell<HashMap<u64, Point, BuildHasherDefault<PrehashedKey>>>,
+    // Declared before `arena`: both point into it.
+    keys: RefCell<BTreeSet<KeyRef>>,
+    /// Each key's head by the key's 64-bit hash, so that point reads and
+    /// overwrites need no B-tree search. Two keys that share a hash share a
+    /// slot: the later insert takes it, and the other key is then found
+    /// through the B-tree. A key's first insert always takes its slot, so an
+    /// empty slot proves the key is not in the memtable.
+    points: RefCell<PointIndex>,
     arena: RefCell<Arena>,
     bytes: Cell<usize>,
+    versions: Cell<usize>,
     max_seq: Cell<SeqNo>,
     min_seq: Cell<SeqNo>,
 }
 
-/// A slot of `Memtable::newest`: where a version's key and value are.
-#[derive(Clone, Copy)]
-struct Point {
-    ptr: *const u8,
-    key_len: u32,
-    value_len: u32,
-    seq: SeqNo,
-    kind: ValueKind,
-}
-
-/// Keys of `Memtable::newest` are xxh3 hashes already: use them as they are.
+/// Keys of `Memtable::points` are xxh3 hashes already: use them as they are.
 #[derive(Default)]
 struct PrehashedKey(u64);
 
@@ -190,10 +314,7 @@ impl std::hash::Hasher for PrehashedKey {
     }
 }
 
-/// Bytes charged for a new slot of `Memtable::newest` (entry and table share).
-const POINT_OVERHEAD_BYTES: usize = 40;
-
-/// The key of `Memtable::newest`. Unit tests fold it into 64 values, so that
+/// The key of `Memtable::points`. Unit tests fold it into 64 values, so that
 /// keys share slots often and the B-tree fallback is tested too.
 fn point_hash(key: &[u8]) -> u64 {
     let h = xxh3_64(key);
@@ -204,89 +325,105 @@ fn point_hash(key: &[u8]) -> u64 {
     }
 }
 
-fn point_key(p: &Point) -> &[u8] {
-    // SAFETY: a `Point` is made from an arena entry, and the arena lives as
-    // long as the memtable and never moves its bytes (see `InternalKey::key`).
-    unsafe { std::slice::from_raw_parts(p.ptr, p.key_len as usize) }
-}
-
-/// The entry's key and value bytes.
-fn entry_bytes<'a>(k: &'a InternalKey, slot: &Slot) -> (&'a [u8], &'a [u8]) {
-    // SAFETY: `k` is a map entry, so its bytes are in the arena, which outlives
-    // the map borrow `'a` comes from; the value follows the key (`Arena::put`).
-    unsafe {
-        let key = std::slice::from_raw_parts(k.ptr, k.len);
-        let value = std::slice::from_raw_parts(k.ptr.add(k.len), slot.value_len as usize);
-        (key, value)
-    }
-}
-
 impl Memtable {
     pub fn new() -> Self {
-        Self::default()
+        let points = SPARE_POINTS.with(|s| s.borrow_mut().take()).unwrap_or_default();
+        Memtable { points: RefCell::new(points), ..Self::default() }
     }
 
     pub fn insert(&self, key: &[u8], seq: SeqNo, kind: ValueKind, value: &[u8]) {
-        self.bytes.set(self.bytes.get() + key.len() + value.len() + ENTRY_OVERHEAD_BYTES);
         self.max_seq.set(self.max_seq.get().max(seq));
         if self.min_seq.get() == 0 || seq < self.min_seq.get() {
             self.min_seq.set(seq);
         }
-        let value_len = u32::try_from(value.len()).expect("values are bounded far below 4 GiB");
-        let ptr = self.arena.borrow_mut().put(key, value);
-        let k = InternalKey { prefix: prefix16(key), seq, ptr, len: key.len() };
-        self.map.borrow_mut().insert(k, Slot { kind, value_len });
-        let key_len = u32::try_from(key.len()).expect("keys are bounded far below 4 GiB");
-        let point = Point { ptr, key_len, value_len, seq, kind };
-        match self.newest.borrow_mut().entry(point_hash(key)) {
-            HashSlot::Vacant(v) => {
-                v.insert(point);
-                self.bytes.set(self.bytes.get() + POINT_OVERHEAD_BYTES);
+        let mut bytes = value.len() + VERSION_OVERHEAD_BYTES;
+        let mut arena = self.arena.borrow_mut();
+        let v = arena.version(seq, kind, value);
+        let mut points = self.points.borrow_mut();
+        let slot = points.entry(point_hash(key));
+        let found = match &slot {
+            HashSlot::Occupied(o) if head_key(o.get().head) == key => Some(o.get().head),
+            HashSlot::Occupied(_) => self.keys.borrow().get(&Probe::new(key).key_ref()).map(|k| k.head),
+            HashSlot::Vacant(_) => None,
+        };
+        let head = match found {
+            Some(h) => h,
+            None => {
+                let h = arena.head(key);
+                self.keys.borrow_mut().insert(KeyRef { prefix: prefix16(key), head: h });
+                bytes += key.len() + KEY_OVERHEAD_BYTES;
+                h
             }
-            // Versions arrive in sequence order; keep the newer one anyway.
-            HashSlot::Occupied(mut o) if o.get().seq <= seq || point_key(o.get()) != key => {
-                o.insert(point);
+        };
+        // SAFETY: `head` and `v` are arena records (see the note on `head_key`).
+        unsafe {
+            if (*head).newest.is_null() || (*head).newest_seq < seq {
+                // The usual case: versions arrive in sequence order.
+                (*v).prev = (*head).newest;
+                (*head).newest = v;
+                (*head).newest_seq = seq;
+                self.versions.set(self.versions.get() + 1);
+            } else {
+                // An older version (or the same one again): walk to its place.
+                let mut at: *mut *mut Version = &raw mut (*head).newest;
+                while !(*at).is_null() && (**at).seq > seq {
+                    at = &raw mut (**at).prev;
+                }
+                if !(*at).is_null() && (**at).seq == seq {
+                    // As a B-tree insert of the same entry would: the later write wins.
+                    (*v).prev = (**at).prev;
+                    bytes = 0;
+                } else {
+                    (*v).prev = *at;
+                    self.versions.set(self.versions.get() + 1);
+                }
+                *at = v;
             }
-            HashSlot::Occupied(_) => {}
+            // The latest insert holds the slot.
+            let point = Point { head, newest: (*head).newest };
+            match slot {
+                HashSlot::Occupied(mut o) => {
+                    o.insert(point);
+                }
+                HashSlot::Vacant(e) => {
+                    e.insert(point);
+                }
+            }
         }
+        self.bytes.set(self.bytes.get() + bytes);
     }
 
     /// Newest version of `key` with seq <= `visible`.
     pub fn get(&self, key: &[u8], visible: SeqNo) -> Option<(SeqNo, ValueKind, Vec<u8>)> {
-        match self.newest.borrow().get(&point_hash(key)) {
+        let newest = match self.points.borrow().get(&point_hash(key)) {
             None => return None,
-            Some(p) if p.seq <= visible && point_key(p) == key => {
-                // SAFETY: as `point_key`; the value follows the key.
-                let value = unsafe { std::slice::from_raw_parts(p.ptr.add(p.key_len as usize), p.value_len as usize) };
-                return Some((p.seq, p.kind, value.to_vec()));
-            }
-            // Another key with the same hash, or a version too new to see.
-            Some(_) => {}
-        }
-        let map = self.map.borrow();
-        let probe = InternalKey::borrowing(key, visible);
-        let (k, slot) = map.range(probe..).next()?;
-        // Check the inline prefix first: a miss then touches no arena memory.
-        if k.prefix != probe.prefix || k.len != key.len() {
-            return None;
-        }
-        let (found, value) = entry_bytes(k, slot);
-        (found == key).then(|| (k.seq, slot.kind, value.to_vec()))
+            Some(p) if head_key(p.head) == key => p.newest,
+            // Another key with the same hash holds the slot.
+            Some(_) => unsafe { (*self.keys.borrow().get(&Probe::new(key).key_ref())?.head).newest },
+        };
+        let v = visible_from(newest, visible, None)?;
+        // SAFETY: an arena record (see the note on `head_key`).
+        let (seq, kind) = unsafe { ((*v).seq, (*v).kind) };
+        Some((seq, kind, version_value(v).to_vec()))
     }
 
     /// The first entry after `after` (exclusive) or at/after `seek` (inclusive),
     /// skipping versions newer than `visible`. Re-seeks on every call so no
     /// borrow is held across awaits.
     pub fn next_entry(&self, pos: &Cursor, visible: SeqNo) -> Option<Entry> {
-        let map = self.map.borrow();
-        let lower = match pos {
-            Cursor::Start => Bound::Unbounded,
-            Cursor::AtOrAfter(key) => Bound::Included(InternalKey::borrowing(key, SeqNo::MAX)),
-            Cursor::After(key, seq) => Bound::Excluded(InternalKey::borrowing(key, *seq)),
+        let keys = self.keys.borrow();
+        let (key, older_than) = match pos {
+            Cursor::Start => {
+                return keys.iter().find_map(|k| visible_version(k.head, visible, None).map(|v| entry_of(k.head, v)))
+            }
+            Cursor::AtOrAfter(key) => (key, None),
+            // Older versions of the same key come first, then the next keys.
+            Cursor::After(key, seq) => (key, Some(*seq)),
         };
-        map.range((lower, Bound::Unbounded)).find(|(k, _)| k.seq <= visible).map(|(k, slot)| {
-            let (key, value) = entry_bytes(k, slot);
-            Entry { key: key.to_vec(), seq: k.seq, kind: slot.kind, value: value.to_vec() }
+        let mut probe = Probe::new(key);
+        keys.range(probe.key_ref()..).enumerate().find_map(|(i, k)| {
+            let before = if i == 0 && head_key(k.head) == key.as_slice() { older_than } else { None };
+            visible_version(k.head, visible, before).map(|v| entry_of(k.head, v))
         })
     }
 
@@ -294,11 +431,12 @@ impl Memtable {
     pub fn bytes(&self) -> usize {
         self.bytes.get()
     }
+    /// Versions held.
     pub fn len(&self) -> usize {
-        self.map.borrow().len()
+        self.versions.get()
     }
     pub fn is_empty(&self) -> bool {
-        self.map.borrow().is_empty()
+        self.keys.borrow().is_empty()
     }
     pub fn max_seq(&self) -> SeqNo {
         self.max_seq.get()
@@ -313,40 +451,63 @@ impl Memtable {
         max: usize,
         mut f: impl FnMut(&[u8], SeqNo, ValueKind, &[u8]),
     ) -> Option<(Vec<u8>, SeqNo)> {
-        let map = self.map.borrow();
-        let lower = match &after {
-            None => Bound::Unbounded,
-            Some((key, seq)) => Bound::Excluded(InternalKey::borrowing(key, *seq)),
-        };
-        let mut last = None;
-        for (n, (k, slot)) in map.range((lower, Bound::Unbounded)).enumerate() {
-            if n == max {
-                return last.map(|(key, seq): (&[u8], SeqNo)| (key.to_vec(), seq));
+        let keys = self.keys.borrow();
+        let mut probe = after.as_ref().map(|(key, _)| Probe::new(key));
+        let lower = probe.as_mut().map_or(Bound::Unbounded, |p| Bound::Included(p.key_ref()));
+        let mut n = 0;
+        let mut last: Option<(*const Head, SeqNo)> = None;
+        for k in keys.range((lower, Bound::Unbounded)) {
+            let key = head_key(k.head);
+            // SAFETY: arena records (see the note on `head_key`).
+            let mut v: *const Version = unsafe { (*k.head).newest };
+            if let Some((after_key, after_seq)) = &after {
+                if key == after_key.as_slice() {
+                    while !v.is_null() && unsafe { (*v).seq } >= *after_seq {
+                        v = unsafe { (*v).prev };
+                    }
+                }
             }
-            let (key, value) = entry_bytes(k, slot);
-            f(key, k.seq, slot.kind, value);
-            last = Some((key, k.seq));
+            while !v.is_null() {
+                if n == max {
+                    return last.map(|(h, seq)| (head_key(h).to_vec(), seq));
+                }
+                let (seq, kind) = unsafe { ((*v).seq, (*v).kind) };
+                f(key, seq, kind, version_value(v));
+                last = Some((k.head, seq));
+                n += 1;
+                v = unsafe { (*v).prev };
+            }
         }
         None
     }
 
-    /// Free up to `n` entries (oldest keys first); true once empty. For
-    /// releasing a flushed memtable in slices: dropping a 64 MiB B-tree at once
-    /// stalls the shard for tens of milliseconds. Only for a memtable no reader
-    /// can see any more.
+    /// Free up to `n` keys (smallest first); true once empty. For releasing a
+    /// flushed memtable in slices: dropping a 64 MiB B-tree at once stalls
+    /// the shard for tens of milliseconds. Only for a memtable no reader can
+    /// see any more.
     pub fn release_some(&self, n: usize) -> bool {
-        let mut map = self.map.borrow_mut();
+        let mut keys = self.keys.borrow_mut();
         for _ in 0..n {
-            if map.pop_first().is_none() {
+            if keys.pop_first().is_none() {
                 break;
             }
         }
-        // No reader can see this memtable any more: the point index can go at once.
-        *self.newest.borrow_mut() = HashMap::default();
-        if map.is_empty() {
+        // No reader can see this memtable any more: the point index can go at
+        // once, to the next memtable (the larger one, if one is spare already).
+        let mut points = std::mem::take(&mut *self.points.borrow_mut());
+        if points.capacity() > 0 {
+            points.clear();
+            SPARE_POINTS.with(|s| {
+                let mut spare = s.borrow_mut();
+                if spare.as_ref().is_none_or(|p| p.capacity() < points.capacity()) {
+                    *spare = Some(points);
+                }
+            });
+        }
+        if keys.is_empty() {
             self.arena.borrow_mut().release();
         }
-        map.is_empty()
+        keys.is_empty()
     }
 }
 
@@ -439,35 +600,53 @@ mod prop_tests {
     }
 
     proptest! {
+        /// Against a B-tree of (key, seq descending) -> value. With `shuffled`,
+        /// sequence numbers come in any order and repeat (a repeat of a key's
+        /// version replaces it), which the engine never does but the memtable
+        /// allows.
         #[test]
         fn matches_a_sorted_oracle(
             keys in prop::collection::vec(key(), 1..200),
             probes in prop::collection::vec(key(), 0..20),
             visible in 0u64..250,
+            shuffled in any::<bool>(),
+            seqs in prop::collection::vec(1u64..60, 200),
         ) {
             let m = Memtable::new();
-            let mut oracle = Vec::new();
+            let mut oracle = std::collections::BTreeMap::new();
             for (i, k) in keys.iter().enumerate() {
-                let seq = i as u64 + 1;
-                m.insert(k, seq, ValueKind::Value, &seq.to_le_bytes());
-                oracle.push((k.clone(), seq));
+                let seq = if shuffled { seqs[i] } else { i as u64 + 1 };
+                let value = (i as u64).to_le_bytes();
+                m.insert(k, seq, ValueKind::Value, &value);
+                oracle.insert((k.clone(), std::cmp::Reverse(seq)), value.to_vec());
             }
-            oracle.sort_by(|a, b| cmp_internal(&a.0, a.1, &b.0, b.1));
+            let oracle: Vec<(Vec<u8>, u64, Vec<u8>)> =
+                oracle.into_iter().map(|((k, s), v)| (k, s.0, v)).collect();
+            prop_assert_eq!(m.len(), oracle.len());
             let mut walked = Vec::new();
             let mut pos = None;
             loop {
-                pos = m.for_each_after(pos, 7, |k, seq, _, v| {
-                    assert_eq!(v, seq.to_le_bytes());
-                    walked.push((k.to_vec(), seq));
-                });
+                pos = m.for_each_after(pos, 7, |k, seq, _, v| walked.push((k.to_vec(), seq, v.to_vec())));
                 if pos.is_none() { break; }
             }
             prop_assert_eq!(&walked, &oracle);
-            // Point reads, of present keys and of probes that may be absent
-            // (test builds fold the point index into 64 slots: many collide).
+            // A cursor walk at `visible` sees the versions at or below it.
+            let mut seen = Vec::new();
+            let mut cur = Cursor::Start;
+            while let Some(e) = m.next_entry(&cur, visible) {
+                seen.push((e.key.clone(), e.seq, e.value));
+                cur = Cursor::After(e.key, e.seq);
+            }
+            let want: Vec<_> = oracle.iter().filter(|e| e.1 <= visible).cloned().collect();
+            prop_assert_eq!(&seen, &want);
+            // Point reads and seeks, of present keys and of probes that may be
+            // absent (test builds fold the point index into 64 slots: many collide).
             for k in keys.iter().chain(&probes) {
-                let want = oracle.iter().find(|(ok, s)| ok == k && *s <= visible).map(|e| (e.1, e.1.to_le_bytes().to_vec()));
+                let want = oracle.iter().find(|(ok, s, _)| ok == k && *s <= visible).map(|e| (e.1, e.2.clone()));
                 prop_assert_eq!(m.get(k, visible).map(|e| (e.0, e.2)), want);
+                let want = oracle.iter().find(|(ok, s, _)| ok >= k && *s <= visible).map(|e| (e.0.clone(), e.1));
+                let got = m.next_entry(&Cursor::AtOrAfter(k.clone()), visible).map(|e| (e.key, e.seq));
+                prop_assert_eq!(got, want);
             }
             prop_assert!(m.release_some(usize::MAX) && m.is_empty());
         }
