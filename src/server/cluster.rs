@@ -24,7 +24,7 @@ use crate::replication::{
     ReplicationConfig, SiblingSet, VersionVector,
 };
 use crate::ring::{self, NodeId, Ring};
-use crate::server::mesh::Mesh;
+use crate::server::mesh::{Mesh, Started};
 use crate::server::shard_op::{now_ms, FailKind, RmwOp, RmwResult, ShardOp, ShardReply};
 use crate::server::Shutdown;
 
@@ -288,8 +288,8 @@ impl Cluster {
         let id = req.id();
         let unreachable = || Sent::Reply(ReplicaReply::Failed { id, failure: ReplicaFailure::Storage }, None);
         if node == self.me {
-            let shard = ring::shard_of(ring::token(partition), self.mesh.shards());
-            return match self.mesh.call(shard, ShardOp::Replica { req, rmw }).await {
+            let started = self.start_local(partition, req, rmw).await;
+            return match self.mesh.finish(started).await {
                 ShardReply::Replica(r, x) => Sent::Reply(r, x),
                 ShardReply::RmwSkipped(x) => Sent::Skipped(x),
                 ShardReply::Failed(k, m) => Sent::Error(k, m),
@@ -319,6 +319,26 @@ impl Cluster {
                 unreachable()
             }
         }
+    }
+
+    /// The ordered part of a replica message to this node's shard that owns
+    /// `partition`; `Mesh::finish` does the rest.
+    async fn start_local(&self, partition: &[u8], req: ReplicaRequest, rmw: Option<RmwOp>) -> Started {
+        let shard = ring::shard_of(ring::token(partition), self.mesh.shards());
+        self.mesh.start(shard, ShardOp::Replica { req, rmw }).await
+    }
+
+    /// The ordered part of a blind overwrite of `partition` (see
+    /// `RmwOp::Blind`), if this node is alone and never was clustered (else
+    /// the value back, for the general path). The rest, `Mesh::finish` then
+    /// [`local_write_outcome`], holds no lock: the caller may leave it for
+    /// later, after starting more ops.
+    pub async fn start_blind(&self, partition: &[u8], value: Option<Vec<u8>>) -> Result<Started, Option<Vec<u8>>> {
+        if !(self.alone() && self.shared.never_clustered()) {
+            return Err(value);
+        }
+        let req = ReplicaRequest::Update { id: 0, key: keys::encode(partition, b""), ctx: VersionVector::new(), value: None };
+        Ok(self.start_local(partition, req, Some(RmwOp::Blind(value))).await)
     }
 
     fn params(&self, key: Vec<u8>, partition: &[u8], op: OpKind, level: Option<Consistency>) -> Params {
@@ -418,17 +438,8 @@ impl Cluster {
         }
         if alone {
             let req = ReplicaRequest::Update { id: 0, key: keys::encode(partition, sort), ctx, value };
-            return match self.send(self.me, partition, req, rmw).await {
-                Sent::Reply(ReplicaReply::Updated { set, .. }, rmw) => {
-                    Ok(WriteOutcome::Written(Written::Done { context: set.context(), rmw }))
-                }
-                Sent::Reply(ReplicaReply::Failed { failure, .. }, _) => {
-                    Err(OpError::Quorum(QuorumError::Rejected(failure)))
-                }
-                Sent::Skipped(r) => Ok(WriteOutcome::Written(Written::Skipped(r))),
-                Sent::Error(k, m) => Err(OpError::Failed(k, m)),
-                Sent::Reply(..) => Err(OpError::Failed(FailKind::Internal, "unexpected reply to a write".into())),
-            };
+            let started = self.start_local(partition, req, rmw).await;
+            return local_write_outcome(self.mesh.finish(started).await);
         }
         let c =
             Coordinator::put(self.params(keys::encode(partition, sort), partition, OpKind::Write, level), value, ctx);
@@ -545,4 +556,17 @@ enum Driven {
 pub enum WriteOutcome {
     Written(Written),
     Forward(String),
+}
+
+/// What a write on this node alone came to, from its shard's reply.
+pub fn local_write_outcome(reply: ShardReply) -> Result<WriteOutcome, OpError> {
+    match reply {
+        ShardReply::Replica(ReplicaReply::Updated { set, .. }, rmw) => {
+            Ok(WriteOutcome::Written(Written::Done { context: set.context(), rmw }))
+        }
+        ShardReply::Replica(ReplicaReply::Failed { failure, .. }, _) => Err(OpError::Quorum(QuorumError::Rejected(failure))),
+        ShardReply::RmwSkipped(r) => Ok(WriteOutcome::Written(Written::Skipped(r))),
+        ShardReply::Failed(k, m) => Err(OpError::Failed(k, m)),
+        other => Err(OpError::Failed(FailKind::Internal, format!("unexpected reply to a write: {other:?}"))),
+    }
 }

@@ -24,7 +24,7 @@ use glommio::net::TcpStream;
 
 use crate::resp::{self, ClientCommand, Command, ProtoVersion, Reply, RespLimits, ScanArgs, SetCondition, TypeFilter};
 use crate::ring;
-use crate::server::cluster::{Cluster, OpError, WriteOutcome, Written};
+use crate::server::cluster::{local_write_outcome, Cluster, OpError, WriteOutcome, Written};
 use crate::server::connection::read_more;
 use crate::server::mesh::{Mesh, Started};
 use crate::server::shard_op::{FailKind, RmwOp, RmwResult, SetWhen, ShardOp, ShardReply};
@@ -61,6 +61,11 @@ struct Conn {
 enum Item {
     Now(ProtoVersion, Reply),
     Later(ProtoVersion, glommio::Task<Reply>),
+    /// A blind overwrite past its ordered part: the write loop finishes it
+    /// in turn (it holds no lock), with no task of its own. Under `--sync
+    /// always` that is waiting for its group commit, which one wait covers
+    /// for every reply queued behind it.
+    Overwritten(ProtoVersion, Started),
     Close,
 }
 
@@ -99,7 +104,7 @@ pub async fn serve(stream: TcpStream, ctx: Rc<RespCtx>, shutdown: Arc<Shutdown>)
     let conn = Rc::new(Conn { ctx, id, proto: Cell::new(ProtoVersion::Resp2), name: RefCell::new(None) });
     let (mut rd, wr) = futures_lite::io::split(stream);
     let queue = Rc::new(Queue::default());
-    let writer = glommio::spawn_local(write_loop(wr, queue.clone()));
+    let writer = glommio::spawn_local(write_loop(wr, queue.clone(), conn.ctx.mesh.clone()));
     let limits = RespLimits::DEFAULT;
     let mut buf = Vec::with_capacity(READ_CHUNK_BYTES);
     let mut chunk = vec![0u8; READ_CHUNK_BYTES];
@@ -142,24 +147,20 @@ pub async fn serve(stream: TcpStream, ctx: Rc<RespCtx>, shutdown: Arc<Shutdown>)
     result
 }
 
-async fn write_loop(mut wr: WriteHalf<TcpStream>, queue: Rc<Queue>) {
+async fn write_loop(mut wr: WriteHalf<TcpStream>, queue: Rc<Queue>, mesh: Rc<Mesh>) {
     let mut out = Vec::new();
     loop {
         let item = queue.items.borrow_mut().pop_front();
         queue.changed.notify_all();
         match item {
             Some(Item::Now(proto, r)) => resp::encode(&r, proto, &mut out),
-            Some(Item::Later(proto, mut task)) => {
-                let r = match futures_lite::future::poll_once(&mut task).await {
-                    Some(r) => r,
-                    None => {
-                        // Not ready: send what is ready first, then wait.
-                        if flush(&mut wr, &mut out).await.is_err() {
-                            return;
-                        }
-                        task.await
-                    }
-                };
+            Some(Item::Later(proto, task)) => {
+                let Some(r) = in_turn(&mut wr, &mut out, task).await else { return };
+                resp::encode(&r, proto, &mut out);
+            }
+            Some(Item::Overwritten(proto, started)) => {
+                let Some(r) = in_turn(&mut wr, &mut out, mesh.finish(started)).await else { return };
+                let r = overwrite_result(local_write_outcome(r)).map_or_else(|e| e, |_| Reply::ok());
                 resp::encode(&r, proto, &mut out);
             }
             Some(Item::Close) => {
@@ -181,6 +182,17 @@ async fn write_loop(mut wr: WriteHalf<TcpStream>, queue: Rc<Queue>) {
             return;
         }
     }
+}
+
+/// The output of the reply at the head of the queue. If it is not ready,
+/// what is ready goes out first; None if that fails.
+async fn in_turn<T>(wr: &mut WriteHalf<TcpStream>, out: &mut Vec<u8>, f: impl Future<Output = T>) -> Option<T> {
+    let mut f = std::pin::pin!(f);
+    if let Some(r) = futures_lite::future::poll_once(&mut f).await {
+        return Some(r);
+    }
+    flush(wr, out).await.ok()?;
+    Some(f.await)
 }
 
 async fn flush(wr: &mut WriteHalf<TcpStream>, out: &mut Vec<u8>) -> std::io::Result<()> {
@@ -217,6 +229,24 @@ impl Conn {
             queue.push(Item::Now(self.proto.get(), r));
             return true;
         }
+        // A plain SET: its ordered part now, the rest in the write loop.
+        let cmd = match cmd {
+            Command::Set { key, value, condition: SetCondition::Always, get: false } => {
+                match self.ctx.cluster.start_blind(&key, Some(value)).await {
+                    Ok(started) => {
+                        queue.push(Item::Overwritten(proto, started));
+                        return true;
+                    }
+                    Err(value) => Command::Set {
+                        key,
+                        value: value.unwrap_or_default(),
+                        condition: SetCondition::Always,
+                        get: false,
+                    },
+                }
+            }
+            cmd => cmd,
+        };
         let mut rest = self.start(cmd);
         if !self.ctx.cluster.alone() {
             // In a cluster, replicas answer in any order: run commands one at a
@@ -314,12 +344,7 @@ impl Conn {
                 Some(value) => relay_overwrite(&addr, key, value).await,
                 None => Err(Reply::Error("TRYAGAIN ringkv: the node joined a cluster during the write".into())),
             },
-            other => match other {
-                Ok(WriteOutcome::Written(Written::Done { rmw: Some(r), .. })) => Ok(r),
-                Ok(WriteOutcome::Written(Written::Skipped(r))) => Ok(r),
-                Ok(_) => Ok(RmwResult::Old { applied: true, old: None }),
-                Err(e) => Err(op_error(e)),
-            },
+            other => overwrite_result(other),
         }
     }
 
@@ -570,6 +595,16 @@ fn int_reply(r: Result<RmwResult, Reply>) -> Reply {
         Ok(RmwResult::Int(n)) => Reply::Integer(n),
         Ok(other) => Reply::Error(format!("ERR ringkv: unexpected {other:?}")),
         Err(e) => e,
+    }
+}
+
+/// The result of an overwrite written here (not forwarded).
+fn overwrite_result(outcome: Result<WriteOutcome, OpError>) -> Result<RmwResult, Reply> {
+    match outcome {
+        Ok(WriteOutcome::Written(Written::Done { rmw: Some(r), .. })) => Ok(r),
+        Ok(WriteOutcome::Written(Written::Skipped(r))) => Ok(r),
+        Ok(_) => Ok(RmwResult::Old { applied: true, old: None }),
+        Err(e) => Err(op_error(e)),
     }
 }
 
