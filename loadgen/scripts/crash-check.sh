@@ -5,7 +5,8 @@
 # acknowledged write is there. Prints the counts and the server's recovery line.
 #
 # Usage: loadgen/scripts/crash-check.sh [KILL_AFTER_S] [DIR]
-#   env: SYNC (always), SHARDS (1), KEYS (200000), VALUE (200), P (16), CONNS (20)
+#   env: SYNC (always), SHARDS (1), KEYS (200000), VALUE (200), P (16), CONNS (20),
+#        PROTO (native, or resp: the writes go to the RESP port as SETs)
 # Needs: cargo build --release -p ringkv --bin ringkv -p ringkv-loadgen
 set -uo pipefail
 AFTER=${1:-5}
@@ -13,10 +14,12 @@ D=${2:-/var/tmp/ringkv-crash-check}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 B=$ROOT/target/release
 ADDR=127.0.0.77:17270
+RESP_ADDR=127.0.0.77:17271
+if [[ ${PROTO:-native} == resp ]]; then TARGET=resp://$RESP_ADDR; else TARGET=native://$ADDR; fi
 rm -rf "$D"; mkdir -p "$D"
 SPID=
 start() {
-  "$B/ringkv" serve --listen $ADDR --resp-listen off --data-dir "$D/data" --sync "${SYNC:-always}" \
+  "$B/ringkv" serve --listen $ADDR --resp-listen $RESP_ADDR --data-dir "$D/data" --sync "${SYNC:-always}" \
     --shards "${SHARDS:-1}" >>"$D/server.log" 2>&1 &
   SPID=$!
   for _ in $(seq 100); do "$B/ringkv" get probe --addr $ADDR >/dev/null 2>&1; [[ $? -le 1 ]] && return; sleep 0.1; done
@@ -24,7 +27,7 @@ start() {
 }
 trap '[[ -n $SPID ]] && kill -9 $SPID 2>/dev/null' EXIT
 start
-"$B/ringkv-loadgen" run --target native://$ADDR --read-pct 0 --keys "${KEYS:-200000}" --value-size "${VALUE:-200}" \
+"$B/ringkv-loadgen" run --target "$TARGET" --read-pct 0 --keys "${KEYS:-200000}" --value-size "${VALUE:-200}" \
   --pipeline "${P:-16}" --connections "${CONNS:-20}" --duration $((AFTER + 30)) --warmup 0 --verify "$D/verify.log" \
   >/dev/null 2>&1 &
 LPID=$!
@@ -32,7 +35,7 @@ sleep "$AFTER"
 kill -9 $SPID; wait $SPID 2>/dev/null; wait $LPID
 echo "acknowledged: $(grep -c '^A ' "$D/verify.log")"
 start
-"$B/ringkv-loadgen" check --verify "$D/verify.log" --target native://$ADDR | tail -1
+"$B/ringkv-loadgen" check --verify "$D/verify.log" --target "$TARGET" | tail -1
 rc=${PIPESTATUS[0]}
 kill $SPID; wait $SPID 2>/dev/null; SPID=
 grep -a "WAL replayed" "$D/server.log" | sed 's/\x1b\[[0-9;]*m//g' | tail -1

@@ -236,15 +236,17 @@ fn ycsb_a_over_native_and_resp_writes_json_and_plots() {
     }
 }
 
-#[test]
-fn verify_run_across_sigkill_then_check() {
-    let dir = TempDir::new("verify");
-    let data = dir.0.join("data");
-    let log = dir.0.join("verify.log");
-    let mut server = Server::start("127.0.0.42", &data, &["--shards", "2", "--sync", "always"]);
+/// Writes with `--verify` over `proto` (native or resp), a SIGKILL of the
+/// server mid-run, a restart, and a `check` over both protocols that finds
+/// every acknowledged write. Returns the restarted server and the log.
+fn kill_mid_run_then_check(dir: &TempDir, ip: &str, proto: &str) -> (Server, PathBuf) {
+    let data = dir.0.join(format!("data-{proto}"));
+    let log = dir.0.join(format!("verify-{proto}.log"));
+    let mut server = Server::start(ip, &data, &["--shards", "2", "--sync", "always"]);
+    let target = if proto == "resp" { format!("resp://{}", server.resp) } else { format!("native://{}", server.native) };
     // Writes only (read-pct 0) over a small key space, so keys are rewritten often.
     let mut run = Command::new(LOADGEN)
-        .args(["run", "--target", &format!("native://{}", server.native), "--read-pct", "0", "--keys", "300"])
+        .args(["run", "--target", &target, "--read-pct", "0", "--keys", "300"])
         .args(["--pipeline", "8", "--connections", "2", "--duration", "10", "--warmup", "0", "--verify"])
         .arg(&log)
         .stdout(Stdio::null())
@@ -265,19 +267,28 @@ fn verify_run_across_sigkill_then_check() {
     assert!(st.success(), "run should report errors and exit 0, got {st}");
     let text = std::fs::read_to_string(&log).unwrap();
     let acks = text.lines().filter(|l| l.starts_with("A ")).count();
-    assert!(acks > 100, "too few acknowledged writes logged: {acks}");
+    assert!(acks > 100, "too few acknowledged writes logged over {proto}: {acks}");
 
-    let server = Server::start("127.0.0.42", &data, &["--shards", "2", "--sync", "always"]);
+    let server = Server::start(ip, &data, &["--shards", "2", "--sync", "always"]);
     for target in [format!("native://{}", server.native), format!("resp://{}", server.resp)] {
         let o = loadgen(&["check", "--verify", log.to_str().unwrap(), "--target", &target], Duration::from_secs(60));
         assert!(
             o.status.success(),
-            "check over {target} failed:\n{}\n{}",
+            "check over {target} of writes over {proto} failed:\n{}\n{}",
             String::from_utf8_lossy(&o.stdout),
             String::from_utf8_lossy(&o.stderr)
         );
         assert!(String::from_utf8_lossy(&o.stdout).contains("0 lost, 0 wrong value"));
     }
+    (server, log)
+}
+
+#[test]
+fn verify_run_across_sigkill_then_check() {
+    let dir = TempDir::new("verify");
+    drop(kill_mid_run_then_check(&dir, "127.0.0.43", "resp"));
+    let (server, log) = kill_mid_run_then_check(&dir, "127.0.0.42", "native");
+    let text = std::fs::read_to_string(&log).unwrap();
 
     // A lost write must be caught: overwrite one logged key behind the log's back.
     let key = text.lines().find(|l| l.starts_with("A ")).unwrap().split(' ').nth(1).unwrap().to_string();

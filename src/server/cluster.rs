@@ -333,11 +333,16 @@ impl Cluster {
     /// the value back, for the general path). The rest, `Mesh::finish` then
     /// [`local_write_outcome`], holds no lock: the caller may leave it for
     /// later, after starting more ops.
-    pub async fn start_blind(&self, partition: &[u8], value: Option<Vec<u8>>) -> Result<Started, Option<Vec<u8>>> {
+    pub async fn start_blind(
+        &self,
+        partition: &[u8],
+        sort: &[u8],
+        value: Option<Vec<u8>>,
+    ) -> Result<Started, Option<Vec<u8>>> {
         if !(self.alone() && self.shared.never_clustered()) {
             return Err(value);
         }
-        let req = ReplicaRequest::Update { id: 0, key: keys::encode(partition, b""), ctx: VersionVector::new(), value: None };
+        let req = ReplicaRequest::Update { id: 0, key: keys::encode(partition, sort), ctx: VersionVector::new(), value: None };
         Ok(self.start_local(partition, req, Some(RmwOp::Blind(value))).await)
     }
 

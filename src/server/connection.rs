@@ -3,6 +3,10 @@
 //! A reader decodes frames and starts one task per request (so requests on one
 //! connection run concurrently and share group commits); a writer sends the
 //! responses as they complete, batching whatever is ready into one write.
+//! Requests served from memory are answered at once, with no task. So is the
+//! common write, an OVERWRITE put on a node alone: the reader runs its ordered
+//! part, and one finisher task per connection waits for the group commits of
+//! such puts in turn (one wait covers every put queued behind it).
 //! Responses carry request ids and may leave in any order (docs/PROTOCOL.md §7).
 //! At most `max_in_flight_per_connection` requests run at once; beyond that the
 //! reader stops reading (TCP backpressure).
@@ -10,7 +14,8 @@
 //! Bad input: a recoverable error answers that request with ERROR and goes on;
 //! a fatal one sends ERROR with id 0 and closes. Other connections never notice.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -19,7 +24,9 @@ use glommio::net::TcpStream;
 
 use crate::outbox::{write_loop, Outbox};
 use crate::protocol::{self, Limits};
-use crate::server::handler::Handler;
+use crate::protocol::Request;
+use crate::server::handler::{put_response, Handler};
+use crate::server::mesh::{Mesh, Started};
 use crate::server::Shutdown;
 use crate::storage::notify::Notify;
 
@@ -61,6 +68,45 @@ impl Connections {
     }
 }
 
+/// OVERWRITE puts past their ordered part, to answer in turn.
+#[derive(Default)]
+struct Finishing {
+    items: RefCell<VecDeque<(u64, Started)>>,
+    closing: Cell<bool>,
+    changed: Notify,
+}
+
+impl Finishing {
+    fn push(&self, request_id: u64, started: Started) {
+        self.items.borrow_mut().push_back((request_id, started));
+        self.changed.notify_all();
+    }
+
+    fn close(&self) {
+        self.closing.set(true);
+        self.changed.notify_all();
+    }
+}
+
+/// Finish the puts of `puts` one after another and answer each, until closed.
+async fn finish_loop(puts: Rc<Finishing>, mesh: Rc<Mesh>, outbox: Rc<Outbox>, in_flight: Rc<Cell<usize>>, done: Rc<Notify>) {
+    loop {
+        let wait = puts.changed.wait();
+        let next = puts.items.borrow_mut().pop_front();
+        let Some((request_id, started)) = next else {
+            if puts.closing.get() {
+                return;
+            }
+            wait.await;
+            continue;
+        };
+        let resp = put_response(mesh.finish(started).await);
+        outbox.push(|out| protocol::encode_response(&resp, request_id, out));
+        in_flight.set(in_flight.get() - 1);
+        done.notify_all();
+    }
+}
+
 async fn serve_connection(stream: TcpStream, handler: Rc<Handler>, shutdown: Arc<Shutdown>) -> std::io::Result<()> {
     let (mut rd, wr) = futures_lite::io::split(stream);
     let max_in_flight = handler.max_in_flight();
@@ -68,6 +114,9 @@ async fn serve_connection(stream: TcpStream, handler: Rc<Handler>, shutdown: Arc
     let in_flight = Rc::new(Cell::new(0usize));
     let done = Rc::new(Notify::default());
     let writer = glommio::spawn_local(write_loop(wr, outbox.clone()));
+    let puts = Rc::new(Finishing::default());
+    let finisher =
+        glommio::spawn_local(finish_loop(puts.clone(), handler.mesh().clone(), outbox.clone(), in_flight.clone(), done.clone()));
     let limits = Limits::DEFAULT;
     let mut buf: Vec<u8> = Vec::with_capacity(READ_CHUNK_BYTES);
     let mut chunk = vec![0u8; READ_CHUNK_BYTES];
@@ -82,9 +131,20 @@ async fn serve_connection(stream: TcpStream, handler: Rc<Handler>, shutdown: Arc
             match protocol::decode_request(&buf[start..], &limits) {
                 Ok(Some((frame, n))) => {
                     start += n;
-                    let h = handler.clone();
                     let (request_id, flags) = (frame.request_id, frame.flags);
-                    let mut fut = Box::pin(async move { h.handle(frame.body, flags).await });
+                    let body = match frame.body {
+                        Request::Put(p) => match handler.start_put_overwrite(p, flags).await {
+                            Ok(started) => {
+                                in_flight.set(in_flight.get() + 1);
+                                puts.push(request_id, started);
+                                continue;
+                            }
+                            Err(p) => Request::Put(p),
+                        },
+                        body => body,
+                    };
+                    let h = handler.clone();
+                    let mut fut = Box::pin(async move { h.handle(body, flags).await });
                     // Requests served from memory are done at once: no task needed.
                     if let Some(resp) = futures_lite::future::poll_once(&mut fut).await {
                         outbox.push(|out| protocol::encode_response(&resp, request_id, out));
@@ -125,6 +185,8 @@ async fn serve_connection(stream: TcpStream, handler: Rc<Handler>, shutdown: Arc
     while in_flight.get() > 0 {
         done.wait().await;
     }
+    puts.close();
+    finisher.await;
     outbox.close();
     let _ = writer.await;
     result

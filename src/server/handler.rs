@@ -8,13 +8,13 @@ use std::rc::Rc;
 use crate::client::{AsyncClient, ClientError};
 use crate::keys;
 use crate::protocol::{
-    Consistency, DeleteReply, ErrorCode, ErrorReply, GetReply, HandshakeReply, Key, PutItem, PutReply, ReplicaFrame,
+    Consistency, DeleteReply, ErrorCode, ErrorReply, GetReply, HandshakeReply, Key, PutItem, PutReply, PutRequest, ReplicaFrame,
     Request, Response, ScanItem, ScanReply, Status, Version, FLAG_FORWARDED, FLAG_OVERWRITE,
 };
 use crate::replication::{QuorumError, ReplicaFailure, ReplicaRequest, SiblingSet, VersionVector};
 use crate::ring;
-use crate::server::cluster::{Cluster, OpError, WriteOutcome, Written};
-use crate::server::mesh::Mesh;
+use crate::server::cluster::{local_write_outcome, Cluster, OpError, WriteOutcome, Written};
+use crate::server::mesh::{Mesh, Started};
 use crate::server::shard_op::{FailKind, ShardOp, ShardReply};
 use crate::server::NodeInfo;
 
@@ -141,6 +141,10 @@ impl Handler {
         Handler { mesh, info, shard_addrs, cluster }
     }
 
+    pub fn mesh(&self) -> &Rc<Mesh> {
+        &self.mesh
+    }
+
     pub fn max_in_flight(&self) -> usize {
         self.info.max_in_flight_per_connection
     }
@@ -219,15 +223,27 @@ impl Handler {
         forwarded: bool,
         ok: impl FnOnce(Vec<u8>) -> Response,
     ) -> Response {
-        match r {
-            Ok(WriteOutcome::Written(Written::Done { context, .. })) => ok(context.encode().unwrap_or_default()),
-            Ok(WriteOutcome::Written(Written::Skipped(_))) => ok(Vec::new()),
-            Ok(WriteOutcome::Forward(addr)) if !forwarded => self.relay(&addr, req, flags | FLAG_FORWARDED).await,
-            Ok(WriteOutcome::Forward(_)) => Response::Error(ErrorReply::new(
+        match written_response(r, ok) {
+            Ok(resp) => resp,
+            Err(addr) if !forwarded => self.relay(&addr, req, flags | FLAG_FORWARDED).await,
+            Err(_) => Response::Error(ErrorReply::new(
                 ErrorCode::Overloaded,
                 "forwarded to a node that is not a replica either (membership changing): retry",
             )),
-            Err(e) => Response::Error(e),
+        }
+    }
+
+    /// The ordered part of an OVERWRITE put on a node alone (see
+    /// `Cluster::start_blind`); [`put_response`] of `Mesh::finish` is the
+    /// rest, which may be left for later. Any other put comes back.
+    pub async fn start_put_overwrite(&self, p: PutRequest, flags: u16) -> Result<Started, PutRequest> {
+        if flags & FLAG_OVERWRITE == 0 {
+            return Err(p);
+        }
+        let PutRequest { consistency, key, value, context } = p;
+        match self.cluster.start_blind(&key.partition, &key.sort, Some(value)).await {
+            Ok(started) => Ok(started),
+            Err(value) => Err(PutRequest { consistency, key, value: value.unwrap_or_default(), context }),
         }
     }
 
@@ -378,6 +394,26 @@ impl Handler {
         }
         out
     }
+}
+
+/// The response to a write done (or refused) here; the address of a replica
+/// to relay it to if this node is not one.
+fn written_response(r: Result<WriteOutcome, ErrorReply>, ok: impl FnOnce(Vec<u8>) -> Response) -> Result<Response, String> {
+    match r {
+        Ok(WriteOutcome::Written(Written::Done { context, .. })) => Ok(ok(context.encode().unwrap_or_default())),
+        Ok(WriteOutcome::Written(Written::Skipped(_))) => Ok(ok(Vec::new())),
+        Ok(WriteOutcome::Forward(addr)) => Err(addr),
+        Err(e) => Ok(Response::Error(e)),
+    }
+}
+
+/// The response to a put started by `Handler::start_put_overwrite`, from its
+/// shard's reply.
+pub fn put_response(reply: ShardReply) -> Response {
+    let r = local_write_outcome(reply).map_err(op_error);
+    written_response(r, |context| Response::Put(PutReply { context })).unwrap_or_else(|_| {
+        Response::Error(ErrorReply::new(ErrorCode::Internal, "a write on a node alone was forwarded"))
+    })
 }
 
 #[cfg(test)]

@@ -232,7 +232,7 @@ impl Conn {
         // A plain SET: its ordered part now, the rest in the write loop.
         let cmd = match cmd {
             Command::Set { key, value, condition: SetCondition::Always, get: false } => {
-                match self.ctx.cluster.start_blind(&key, Some(value)).await {
+                match self.ctx.cluster.start_blind(&key, b"", Some(value)).await {
                     Ok(started) => {
                         queue.push(Item::Overwritten(proto, started));
                         return true;
