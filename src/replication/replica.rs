@@ -97,14 +97,33 @@ impl ReplicaStore for MemStore {
 }
 
 /// What to do for one request: persist `persist_lease` (if any) and confirm
-/// it with [`Replica::lease_persisted`], then write `write` (if any) under the
+/// it with [`Replica::lease_persisted`], then write [`Step::write`] (if any) under the
 /// request's key, then send `reply` to the coordinator. If either storage step
 /// fails, reply `Failed { failure: Storage }` instead.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Step {
     pub persist_lease: Option<u64>,
-    pub write: Option<SiblingSet>,
+    write: Write,
     pub reply: ReplicaReply,
+}
+
+/// What a step stores.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Write {
+    Nothing,
+    Set(SiblingSet),
+    /// The set the `Updated` reply carries (one copy serves both).
+    Replied,
+}
+
+impl Step {
+    /// The set to store for the key, if any.
+    pub fn write(&self) -> Option<&SiblingSet> {
+        match (&self.write, &self.reply) {
+            (Write::Set(set), _) | (Write::Replied, ReplicaReply::Updated { set, .. }) => Some(set),
+            _ => None,
+        }
+    }
 }
 
 /// One node's replica logic: its id (the actor of the dots it issues), its
@@ -144,13 +163,13 @@ impl Replica {
     pub fn handle(&mut self, stored: Option<SiblingSet>, req: &ReplicaRequest, now_ms: u64) -> Step {
         let id = req.id();
         let step = |write, reply| Step { persist_lease: None, write, reply };
-        let failed = |failure| step(None, ReplicaReply::Failed { id, failure });
+        let failed = |failure| step(Write::Nothing, ReplicaReply::Failed { id, failure });
         let mut set = stored.unwrap_or_default();
         match req {
-            ReplicaRequest::Get { .. } => step(None, ReplicaReply::Got { id, set }),
+            ReplicaRequest::Get { .. } => step(Write::Nothing, ReplicaReply::Got { id, set }),
             ReplicaRequest::Merge { set: incoming, .. } => {
                 if set.descends(incoming) {
-                    return step(None, ReplicaReply::Merged { id });
+                    return step(Write::Nothing, ReplicaReply::Merged { id });
                 }
                 set.merge(incoming);
                 if set.check_limits().is_err() {
@@ -158,15 +177,15 @@ impl Replica {
                     // write with a context shrinks the set (CAUSALITY.md rule 5).
                     return failed(ReplicaFailure::TooLarge);
                 }
-                step(Some(set), ReplicaReply::Merged { id })
+                step(Write::Set(set), ReplicaReply::Merged { id })
             }
             ReplicaRequest::Update { ctx, value, .. } => {
                 match set.update_with_floor(ctx, value.clone(), self.node, now_ms, self.counter.floor()) {
                     Ok(dot) => {
                         set.prune(now_ms, &self.prune);
                         let persist_lease = self.counter.issued(dot.counter);
-                        let reply = ReplicaReply::Updated { id, dot, set: set.clone() };
-                        Step { persist_lease, write: Some(set), reply }
+                        let reply = ReplicaReply::Updated { id, dot, set };
+                        Step { persist_lease, write: Write::Replied, reply }
                     }
                     Err(CausalError::TooLarge { what: "dot counter", .. }) => failed(ReplicaFailure::BadRequest),
                     Err(CausalError::TooLarge { .. }) => failed(ReplicaFailure::TooLarge),
@@ -190,7 +209,7 @@ impl Replica {
             }
             self.lease_persisted(lease);
         }
-        if let Some(set) = &step.write {
+        if let Some(set) = step.write() {
             if let Err(failure) = store.put(req.key(), set) {
                 return ReplicaReply::Failed { id, failure };
             }
@@ -226,9 +245,9 @@ mod tests {
         let mut b = Replica::new(NodeId(2), DotCounter::default());
         let merge = ReplicaRequest::Merge { id: 3, key: b"k".to_vec(), set: set.clone() };
         let step = b.handle(None, &merge, 0);
-        assert_eq!((step.write.as_ref(), &step.reply), (Some(&set), &ReplicaReply::Merged { id: 3 }));
+        assert_eq!((step.write(), &step.reply), (Some(&set), &ReplicaReply::Merged { id: 3 }));
         assert_eq!(b.apply(&mut other, &merge, 0), ReplicaReply::Merged { id: 3 });
-        assert_eq!(b.handle(Some(set.clone()), &merge, 0).write, None);
+        assert_eq!(b.handle(Some(set.clone()), &merge, 0).write(), None);
     }
 
     #[test]

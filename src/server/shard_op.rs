@@ -337,15 +337,15 @@ async fn replica_op(shard: &Shard, mut req: ReplicaRequest, rmw: Option<RmwOp>) 
         }
         shard.replica.borrow_mut().lease_persisted(lease);
     }
-    let reply = ShardReply::Replica(step.reply, rmw_result);
-    let Some(set) = step.write else {
+    let Some(set) = step.write() else {
         // A read: what it saw must be durable before it is reported.
-        return Pending::Durable(shard.engine.last_seq(), reply);
+        return Pending::Durable(shard.engine.last_seq(), ShardReply::Replica(step.reply, rmw_result));
     };
     let bytes = match set.encode() {
         Ok(b) => b,
         Err(_) => return replica_failed(&req, ReplicaFailure::TooLarge),
     };
+    let reply = ShardReply::Replica(step.reply, rmw_result);
     let mut b = WriteBatch::new();
     b.put(&key, &bytes);
     match shard.engine.write_start(&b) {

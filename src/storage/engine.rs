@@ -165,7 +165,7 @@ impl<D: Disk> Engine<D> {
         let tables = open_tables(&disk, &dir, &state.version, &cache).await?;
         remove_orphans(&disk, &dir, &tables).await?;
 
-        let mem = Memtable::new();
+        let mem = new_memtable(&opts);
         let wal_opts = WalOptions {
             dir: dir.clone(),
             sync: opts.sync,
@@ -314,7 +314,7 @@ impl<D: Disk> Engine<D> {
         if inner.mem.bytes() < self.opts.memtable_bytes_max {
             return;
         }
-        let full = std::mem::replace(&mut inner.mem, Rc::new(Memtable::new()));
+        let full = std::mem::replace(&mut inner.mem, Rc::new(new_memtable(&self.opts)));
         inner.imm.push_front(full);
         drop(inner);
         self.wal.request_rotation();
@@ -456,7 +456,7 @@ impl<D: Disk> Engine<D> {
         {
             let mut inner = self.inner.borrow_mut();
             if !inner.mem.is_empty() {
-                let full = std::mem::replace(&mut inner.mem, Rc::new(Memtable::new()));
+                let full = std::mem::replace(&mut inner.mem, Rc::new(new_memtable(&self.opts)));
                 inner.imm.push_front(full);
                 drop(inner);
                 self.wal.request_rotation();
@@ -873,6 +873,12 @@ async fn remove_orphans<F: DiskFile, D: Disk>(disk: &D, dir: &Path, live: &HashM
         }
     }
     Ok(())
+}
+
+/// A memtable sized for what `opts` lets one hold: keys of about 256 bytes
+/// with their value and overhead fill `memtable_bytes_max`.
+fn new_memtable(opts: &Options) -> Memtable {
+    Memtable::with_expected_keys(opts.memtable_bytes_max / 256)
 }
 
 #[cfg(test)]

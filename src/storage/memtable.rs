@@ -327,7 +327,18 @@ fn point_hash(key: &[u8]) -> u64 {
 
 impl Memtable {
     pub fn new() -> Self {
-        let points = SPARE_POINTS.with(|s| s.borrow_mut().take()).unwrap_or_default();
+        Self::with_expected_keys(0)
+    }
+
+    /// A memtable whose point index has room for `keys` keys from the start
+    /// (or, if larger, the index a freed memtable left): growing it from
+    /// nothing rehashes it about 20 times. Room not filled is address space
+    /// the kernel never backs.
+    pub fn with_expected_keys(keys: usize) -> Self {
+        let points = match SPARE_POINTS.with(|s| s.borrow_mut().take()) {
+            Some(p) if p.capacity() >= keys => p,
+            _ => PointIndex::with_capacity_and_hasher(keys, BuildHasherDefault::default()),
+        };
         Memtable { points: RefCell::new(points), ..Self::default() }
     }
 
