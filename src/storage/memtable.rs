@@ -561,7 +561,7 @@ mod slice_tests {
     use super::*;
 
     #[test]
-    fn for_each_after_walks_in_slices_and_release_empties() {
+    fn newest_walk_goes_in_slices_and_release_empties() {
         let m = Memtable::new();
         for i in 0..10u32 {
             m.insert(format!("k{i}").as_bytes(), u64::from(i) + 1, ValueKind::Value, b"v");
