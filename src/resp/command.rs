@@ -21,6 +21,7 @@ pub const REDIS_COMPAT_VERSION: &str = "7.2.0";
 
 /// Commands the RESP port knows, with Redis's arity (positive: exactly that many
 /// arguments including the name; negative: at least that many). COMMAND COUNT is its length.
+/// Sorted by name: `lookup` binary-searches it.
 pub const SUPPORTED_COMMANDS: &[(&str, i32)] = &[
     ("append", 3),
     ("auth", -2),
@@ -301,12 +302,10 @@ impl Command {
         let Some(raw_name) = it.next() else {
             return Err(CommandError::new("ERR empty command"));
         };
-        let lower = raw_name.to_ascii_lowercase();
-        let rest: Vec<Vec<u8>> = it.collect();
-        let Some(&(name, arity)) = SUPPORTED_COMMANDS.iter().find(|(n, _)| n.as_bytes() == lower.as_slice()) else {
-            return Err(unknown_command(&raw_name, &rest));
+        let Some((name, arity)) = lookup(&raw_name) else {
+            return Err(unknown_command(&raw_name, it.as_slice()));
         };
-        let argc = rest.len().saturating_add(1);
+        let argc = it.len().saturating_add(1);
         let ok = match usize::try_from(arity) {
             Ok(exact) => argc == exact,
             Err(_) => argc >= usize::try_from(arity.unsigned_abs()).unwrap_or(usize::MAX),
@@ -314,7 +313,7 @@ impl Command {
         if !ok {
             return Err(CommandError::arity(name));
         }
-        let mut a = Args { it: rest.into_iter(), limits };
+        let mut a = Args { it, limits };
         Ok(match name {
             "ping" => match a.len() {
                 0 => Command::Ping(None),
@@ -541,6 +540,17 @@ impl Args<'_> {
 }
 
 /// Redis 7's `ERR unknown command 'foo', with args beginning with: 'a' 'b' `.
+/// The entry of `SUPPORTED_COMMANDS` for a command name in any case, without
+/// allocating (names are short; the table is sorted).
+fn lookup(raw_name: &[u8]) -> Option<(&'static str, i32)> {
+    let mut buf = [0u8; 32];
+    let lower = buf.get_mut(..raw_name.len())?;
+    lower.copy_from_slice(raw_name);
+    lower.make_ascii_lowercase();
+    let i = SUPPORTED_COMMANDS.binary_search_by(|(n, _)| n.as_bytes().cmp(lower)).ok()?;
+    SUPPORTED_COMMANDS.get(i).copied()
+}
+
 fn unknown_command(name: &[u8], args: &[Vec<u8>]) -> CommandError {
     let mut list = String::new();
     for a in args {
