@@ -16,6 +16,7 @@ fn bench(c: &mut Criterion) {
         sync: SyncMode::Always,
         segment_bytes: 1 << 30,
         max_pending_bytes: 64 << 20,
+        zero_ahead_bytes: 0,
     };
     let (wal, _) = block_on(Wal::open(disk, opts, 0, |_| {})).unwrap();
     let mut seq = 0u64;

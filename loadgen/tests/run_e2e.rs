@@ -243,7 +243,8 @@ fn kill_mid_run_then_check(dir: &TempDir, ip: &str, proto: &str) -> (Server, Pat
     let data = dir.0.join(format!("data-{proto}"));
     let log = dir.0.join(format!("verify-{proto}.log"));
     let mut server = Server::start(ip, &data, &["--shards", "2", "--sync", "always"]);
-    let target = if proto == "resp" { format!("resp://{}", server.resp) } else { format!("native://{}", server.native) };
+    let target =
+        if proto == "resp" { format!("resp://{}", server.resp) } else { format!("native://{}", server.native) };
     // Writes only (read-pct 0) over a small key space, so keys are rewritten often.
     let mut run = Command::new(LOADGEN)
         .args(["run", "--target", &target, "--read-pct", "0", "--keys", "300"])

@@ -342,7 +342,12 @@ impl Cluster {
         if !(self.alone() && self.shared.never_clustered()) {
             return Err(value);
         }
-        let req = ReplicaRequest::Update { id: 0, key: keys::encode(partition, sort), ctx: VersionVector::new(), value: None };
+        let req = ReplicaRequest::Update {
+            id: 0,
+            key: keys::encode(partition, sort),
+            ctx: VersionVector::new(),
+            value: None,
+        };
         Ok(self.start_local(partition, req, Some(RmwOp::Blind(value))).await)
     }
 
@@ -569,7 +574,9 @@ pub fn local_write_outcome(reply: ShardReply) -> Result<WriteOutcome, OpError> {
         ShardReply::Replica(ReplicaReply::Updated { set, .. }, rmw) => {
             Ok(WriteOutcome::Written(Written::Done { context: set.context(), rmw }))
         }
-        ShardReply::Replica(ReplicaReply::Failed { failure, .. }, _) => Err(OpError::Quorum(QuorumError::Rejected(failure))),
+        ShardReply::Replica(ReplicaReply::Failed { failure, .. }, _) => {
+            Err(OpError::Quorum(QuorumError::Rejected(failure)))
+        }
         ShardReply::RmwSkipped(r) => Ok(WriteOutcome::Written(Written::Skipped(r))),
         ShardReply::Failed(k, m) => Err(OpError::Failed(k, m)),
         other => Err(OpError::Failed(FailKind::Internal, format!("unexpected reply to a write: {other:?}"))),

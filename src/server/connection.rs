@@ -23,8 +23,8 @@ use futures_lite::AsyncReadExt;
 use glommio::net::TcpStream;
 
 use crate::outbox::{write_loop, Outbox};
-use crate::protocol::{self, Limits};
 use crate::protocol::Request;
+use crate::protocol::{self, Limits};
 use crate::server::handler::{put_response, Handler};
 use crate::server::mesh::{Mesh, Started};
 use crate::server::Shutdown;
@@ -89,7 +89,13 @@ impl Finishing {
 }
 
 /// Finish the puts of `puts` one after another and answer each, until closed.
-async fn finish_loop(puts: Rc<Finishing>, mesh: Rc<Mesh>, outbox: Rc<Outbox>, in_flight: Rc<Cell<usize>>, done: Rc<Notify>) {
+async fn finish_loop(
+    puts: Rc<Finishing>,
+    mesh: Rc<Mesh>,
+    outbox: Rc<Outbox>,
+    in_flight: Rc<Cell<usize>>,
+    done: Rc<Notify>,
+) {
     loop {
         let wait = puts.changed.wait();
         let next = puts.items.borrow_mut().pop_front();
@@ -115,8 +121,13 @@ async fn serve_connection(stream: TcpStream, handler: Rc<Handler>, shutdown: Arc
     let done = Rc::new(Notify::default());
     let writer = glommio::spawn_local(write_loop(wr, outbox.clone()));
     let puts = Rc::new(Finishing::default());
-    let finisher =
-        glommio::spawn_local(finish_loop(puts.clone(), handler.mesh().clone(), outbox.clone(), in_flight.clone(), done.clone()));
+    let finisher = glommio::spawn_local(finish_loop(
+        puts.clone(),
+        handler.mesh().clone(),
+        outbox.clone(),
+        in_flight.clone(),
+        done.clone(),
+    ));
     let limits = Limits::DEFAULT;
     let mut buf: Vec<u8> = Vec::with_capacity(READ_CHUNK_BYTES);
     let mut chunk = vec![0u8; READ_CHUNK_BYTES];

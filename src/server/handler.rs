@@ -8,8 +8,8 @@ use std::rc::Rc;
 use crate::client::{AsyncClient, ClientError};
 use crate::keys;
 use crate::protocol::{
-    Consistency, DeleteReply, ErrorCode, ErrorReply, GetReply, HandshakeReply, Key, PutItem, PutReply, PutRequest, ReplicaFrame,
-    Request, Response, ScanItem, ScanReply, Status, Version, FLAG_FORWARDED, FLAG_OVERWRITE,
+    Consistency, DeleteReply, ErrorCode, ErrorReply, GetReply, HandshakeReply, Key, PutItem, PutReply, PutRequest,
+    ReplicaFrame, Request, Response, ScanItem, ScanReply, Status, Version, FLAG_FORWARDED, FLAG_OVERWRITE,
 };
 use crate::replication::{QuorumError, ReplicaFailure, ReplicaRequest, SiblingSet, VersionVector};
 use crate::ring;
@@ -398,7 +398,10 @@ impl Handler {
 
 /// The response to a write done (or refused) here; the address of a replica
 /// to relay it to if this node is not one.
-fn written_response(r: Result<WriteOutcome, ErrorReply>, ok: impl FnOnce(Vec<u8>) -> Response) -> Result<Response, String> {
+fn written_response(
+    r: Result<WriteOutcome, ErrorReply>,
+    ok: impl FnOnce(Vec<u8>) -> Response,
+) -> Result<Response, String> {
     match r {
         Ok(WriteOutcome::Written(Written::Done { context, .. })) => Ok(ok(context.encode().unwrap_or_default())),
         Ok(WriteOutcome::Written(Written::Skipped(_))) => Ok(ok(Vec::new())),
