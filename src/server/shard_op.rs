@@ -347,7 +347,7 @@ async fn replica_op(shard: &Shard, mut req: ReplicaRequest, rmw: Option<RmwOp>) 
     };
     let reply = ShardReply::Replica(step.reply, rmw_result);
     let mut b = WriteBatch::new();
-    b.put(&key, &bytes);
+    b.put_owned(key, bytes);
     match shard.engine.write_start(&b) {
         Ok(seq) => Pending::Durable(seq, reply),
         Err(e) => Pending::Ready(failed(e)),

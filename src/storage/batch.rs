@@ -33,9 +33,16 @@ impl WriteBatch {
     pub fn delete(&mut self, key: &[u8]) -> &mut Self {
         self.push(ValueKind::Tombstone, key, &[])
     }
+    /// [`put`](Self::put) of buffers the caller gives up (no copy).
+    pub fn put_owned(&mut self, key: Vec<u8>, value: Vec<u8>) -> &mut Self {
+        self.push_owned(ValueKind::Value, key, value)
+    }
     fn push(&mut self, kind: ValueKind, key: &[u8], value: &[u8]) -> &mut Self {
+        self.push_owned(kind, key.to_vec(), value.to_vec())
+    }
+    fn push_owned(&mut self, kind: ValueKind, key: Vec<u8>, value: Vec<u8>) -> &mut Self {
         self.bytes += 1 + 10 + key.len() + 10 + value.len();
-        self.ops.push((kind, key.to_vec(), value.to_vec()));
+        self.ops.push((kind, key, value));
         self
     }
     pub fn len(&self) -> usize {

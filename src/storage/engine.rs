@@ -292,9 +292,7 @@ impl<D: Disk> Engine<D> {
         let mut inner = self.inner.borrow_mut();
         let first = inner.last_seq + 1;
         let last = inner.last_seq + batch.len() as u64;
-        let mut enc = Vec::with_capacity(batch.approximate_bytes());
-        batch.encode(first, &mut enc);
-        self.wal.append(&enc, last)?;
+        self.wal.append_with(last, |pending| batch.encode(first, pending))?;
         inner.last_seq = last;
         let mem = inner.mem.clone();
         let mut user_bytes = 0;

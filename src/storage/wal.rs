@@ -290,12 +290,18 @@ impl<D: Disk> Wal<D> {
     /// Add an encoded batch whose last sequence number is `last_seq`. Sequence
     /// numbers must be appended in increasing order.
     pub fn append(&self, encoded: &[u8], last_seq: SeqNo) -> Result<()> {
+        self.append_with(last_seq, |pending| pending.extend_from_slice(encoded))
+    }
+
+    /// [`append`](Self::append), with `encode` writing the batch straight
+    /// onto the end of the pending bytes (no buffer of its own).
+    pub fn append_with(&self, last_seq: SeqNo, encode: impl FnOnce(&mut Vec<u8>)) -> Result<()> {
         let mut st = self.state.borrow_mut();
         if let Some(why) = &st.failed {
             return Err(Error::ReadOnly(why.clone()));
         }
         debug_assert!(last_seq > st.pending_max_seq);
-        st.pending.extend_from_slice(encoded);
+        encode(&mut st.pending);
         st.pending_max_seq = last_seq;
         let nudge = self.opts.sync == SyncMode::None && st.pending.len() >= WRITE_BEHIND_BYTES;
         drop(st);
