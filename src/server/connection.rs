@@ -3,10 +3,11 @@
 //! A reader decodes frames and starts one task per request (so requests on one
 //! connection run concurrently and share group commits); a writer sends the
 //! responses as they complete, batching whatever is ready into one write.
-//! Requests served from memory are answered at once, with no task. So is the
-//! common write, an OVERWRITE put on a node alone: the reader runs its ordered
-//! part, and one finisher task per connection waits for the group commits of
-//! such puts in turn (one wait covers every put queued behind it).
+//! Requests served from memory are answered at once, with no task. So are the
+//! common writes on a node alone, blind overwrites (an OVERWRITE put; a delete
+//! with that flag or no context): the reader runs their ordered part, and one
+//! finisher task per connection waits for their group commits in turn (one
+//! wait covers every write queued behind it).
 //! Responses carry request ids and may leave in any order (docs/PROTOCOL.md §7).
 //! At most `max_in_flight_per_connection` requests run at once; beyond that the
 //! reader stops reading (TCP backpressure).
@@ -25,7 +26,7 @@ use glommio::net::TcpStream;
 use crate::outbox::{write_loop, Outbox};
 use crate::protocol::Request;
 use crate::protocol::{self, Limits};
-use crate::server::handler::{put_response, Handler};
+use crate::server::handler::{overwrite_response, Handler, Overwrite};
 use crate::server::mesh::{Mesh, Started};
 use crate::server::Shutdown;
 use crate::storage::notify::Notify;
@@ -68,17 +69,17 @@ impl Connections {
     }
 }
 
-/// OVERWRITE puts past their ordered part, to answer in turn.
+/// Blind overwrites past their ordered part, to answer in turn.
 #[derive(Default)]
 struct Finishing {
-    items: RefCell<VecDeque<(u64, Started)>>,
+    items: RefCell<VecDeque<(u64, Started, Overwrite)>>,
     closing: Cell<bool>,
     changed: Notify,
 }
 
 impl Finishing {
-    fn push(&self, request_id: u64, started: Started) {
-        self.items.borrow_mut().push_back((request_id, started));
+    fn push(&self, request_id: u64, started: Started, kind: Overwrite) {
+        self.items.borrow_mut().push_back((request_id, started, kind));
         self.changed.notify_all();
     }
 
@@ -88,25 +89,25 @@ impl Finishing {
     }
 }
 
-/// Finish the puts of `puts` one after another and answer each, until closed.
+/// Finish the writes of `writes` one after another and answer each, until closed.
 async fn finish_loop(
-    puts: Rc<Finishing>,
+    writes: Rc<Finishing>,
     mesh: Rc<Mesh>,
     outbox: Rc<Outbox>,
     in_flight: Rc<Cell<usize>>,
     done: Rc<Notify>,
 ) {
     loop {
-        let wait = puts.changed.wait();
-        let next = puts.items.borrow_mut().pop_front();
-        let Some((request_id, started)) = next else {
-            if puts.closing.get() {
+        let wait = writes.changed.wait();
+        let next = writes.items.borrow_mut().pop_front();
+        let Some((request_id, started, kind)) = next else {
+            if writes.closing.get() {
                 return;
             }
             wait.await;
             continue;
         };
-        let resp = put_response(mesh.finish(started).await);
+        let resp = overwrite_response(kind, mesh.finish(started).await);
         outbox.push(|out| protocol::encode_response(&resp, request_id, out));
         in_flight.set(in_flight.get() - 1);
         done.notify_all();
@@ -120,9 +121,9 @@ async fn serve_connection(stream: TcpStream, handler: Rc<Handler>, shutdown: Arc
     let in_flight = Rc::new(Cell::new(0usize));
     let done = Rc::new(Notify::default());
     let writer = glommio::spawn_local(write_loop(wr, outbox.clone()));
-    let puts = Rc::new(Finishing::default());
+    let writes = Rc::new(Finishing::default());
     let finisher = glommio::spawn_local(finish_loop(
-        puts.clone(),
+        writes.clone(),
         handler.mesh().clone(),
         outbox.clone(),
         in_flight.clone(),
@@ -144,14 +145,16 @@ async fn serve_connection(stream: TcpStream, handler: Rc<Handler>, shutdown: Arc
                     start += n;
                     let (request_id, flags) = (frame.request_id, frame.flags);
                     let body = match frame.body {
-                        Request::Put(p) => match handler.start_put_overwrite(p, flags).await {
-                            Ok(started) => {
-                                in_flight.set(in_flight.get() + 1);
-                                puts.push(request_id, started);
-                                continue;
+                        body @ (Request::Put(_) | Request::Delete(_)) => {
+                            match handler.start_overwrite(body, flags).await {
+                                Ok((started, kind)) => {
+                                    in_flight.set(in_flight.get() + 1);
+                                    writes.push(request_id, started, kind);
+                                    continue;
+                                }
+                                Err(body) => body,
                             }
-                            Err(p) => Request::Put(p),
-                        },
+                        }
                         body => body,
                     };
                     let h = handler.clone();
@@ -196,7 +199,7 @@ async fn serve_connection(stream: TcpStream, handler: Rc<Handler>, shutdown: Arc
     while in_flight.get() > 0 {
         done.wait().await;
     }
-    puts.close();
+    writes.close();
     finisher.await;
     outbox.close();
     let _ = writer.await;

@@ -233,17 +233,30 @@ impl Handler {
         }
     }
 
-    /// The ordered part of an OVERWRITE put on a node alone (see
-    /// `Cluster::start_blind`); [`put_response`] of `Mesh::finish` is the
-    /// rest, which may be left for later. Any other put comes back.
-    pub async fn start_put_overwrite(&self, p: PutRequest, flags: u16) -> Result<Started, PutRequest> {
-        if flags & FLAG_OVERWRITE == 0 {
-            return Err(p);
-        }
-        let PutRequest { consistency, key, value, context } = p;
-        match self.cluster.start_blind(&key.partition, &key.sort, Some(value)).await {
-            Ok(started) => Ok(started),
-            Err(value) => Err(PutRequest { consistency, key, value: value.unwrap_or_default(), context }),
+    /// The ordered part of a write that is a blind overwrite on a node alone
+    /// (see `Cluster::start_blind`): a PUT with the OVERWRITE flag, or a
+    /// DELETE with it or without a context. [`overwrite_response`] of
+    /// `Mesh::finish` is the rest, which may be left for later. Any other
+    /// request comes back.
+    pub async fn start_overwrite(&self, req: Request, flags: u16) -> Result<(Started, Overwrite), Request> {
+        let overwrite = flags & FLAG_OVERWRITE != 0;
+        match req {
+            Request::Put(p) if overwrite => {
+                let PutRequest { consistency, key, value, context } = p;
+                match self.cluster.start_blind(&key.partition, &key.sort, Some(value)).await {
+                    Ok(started) => Ok((started, Overwrite::Put)),
+                    Err(value) => {
+                        Err(Request::Put(PutRequest { consistency, key, value: value.unwrap_or_default(), context }))
+                    }
+                }
+            }
+            Request::Delete(d) if overwrite || d.context.is_empty() => {
+                match self.cluster.start_blind(&d.key.partition, &d.key.sort, None).await {
+                    Ok(started) => Ok((started, Overwrite::Delete)),
+                    Err(_) => Err(Request::Delete(d)),
+                }
+            }
+            other => Err(other),
         }
     }
 
@@ -410,11 +423,22 @@ fn written_response(
     }
 }
 
-/// The response to a put started by `Handler::start_put_overwrite`, from its
+/// What `Handler::start_overwrite` started.
+#[derive(Clone, Copy, Debug)]
+pub enum Overwrite {
+    Put,
+    Delete,
+}
+
+/// The response to a write started by `Handler::start_overwrite`, from its
 /// shard's reply.
-pub fn put_response(reply: ShardReply) -> Response {
+pub fn overwrite_response(kind: Overwrite, reply: ShardReply) -> Response {
     let r = local_write_outcome(reply).map_err(op_error);
-    written_response(r, |context| Response::Put(PutReply { context })).unwrap_or_else(|_| {
+    let resp = match kind {
+        Overwrite::Put => written_response(r, |context| Response::Put(PutReply { context })),
+        Overwrite::Delete => written_response(r, |_| Response::Delete(DeleteReply { status: Status::Ok })),
+    };
+    resp.unwrap_or_else(|_| {
         Response::Error(ErrorReply::new(ErrorCode::Internal, "a write on a node alone was forwarded"))
     })
 }
