@@ -538,7 +538,6 @@ impl Args<'_> {
     }
 }
 
-/// Redis 7's `ERR unknown command 'foo', with args beginning with: 'a' 'b' `.
 /// The entry of `SUPPORTED_COMMANDS` for a command name in any case, without
 /// allocating. Only names of the same length are compared, byte by byte; a
 /// binary search (a `memcmp` call per step) cost more in a GET profile.
@@ -549,6 +548,7 @@ fn lookup(raw_name: &[u8]) -> Option<(&'static str, i32)> {
         .copied()
 }
 
+/// Redis 7's `ERR unknown command 'foo', with args beginning with: 'a' 'b' `.
 fn unknown_command(name: &[u8], args: &[Vec<u8>]) -> CommandError {
     let mut list = String::new();
     for a in args {

@@ -194,11 +194,17 @@ impl Shard {
     }
 
     /// The stored set of `key` (None if never written), even if not durable yet.
-    async fn load(&self, key: &[u8]) -> Result<Option<SiblingSet>, String> {
-        match self.engine.get_latest(key).await.map_err(|e| e.to_string())? {
-            Some((_, Some(bytes))) => SiblingSet::decode(&bytes).map(Some).map_err(|e| format!("stored set: {e}")),
-            _ => Ok(None),
-        }
+    /// A failure to read or decode it is logged here and is a storage failure.
+    async fn load(&self, key: &[u8]) -> Result<Option<SiblingSet>, ReplicaFailure> {
+        let stored = match self.engine.get_latest(key).await.map_err(|e| e.to_string()) {
+            Ok(Some((_, Some(bytes)))) => SiblingSet::decode(&bytes).map(Some).map_err(|e| format!("stored set: {e}")),
+            Ok(_) => Ok(None),
+            Err(e) => Err(e),
+        };
+        stored.map_err(|e| {
+            tracing::error!(error = %e, "cannot read stored set");
+            ReplicaFailure::Storage
+        })
     }
 }
 
@@ -286,10 +292,7 @@ async fn replica_op(shard: &Shard, mut req: ReplicaRequest, rmw: Option<RmwOp>) 
                 // What it saw must be durable before it is reported.
                 Pending::Durable(shard.engine.last_seq(), reply)
             }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot read stored set");
-                replica_failed(&req, ReplicaFailure::Storage)
-            }
+            Err(failure) => replica_failed(&req, failure),
         };
     }
     let key = req.key().to_vec();
@@ -306,10 +309,7 @@ async fn replica_op(shard: &Shard, mut req: ReplicaRequest, rmw: Option<RmwOp>) 
     let stored = if blind { Ok(None) } else { shard.load(&key).await };
     let stored = match stored {
         Ok(s) => s,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot read stored set");
-            return replica_failed(&req, ReplicaFailure::Storage);
-        }
+        Err(failure) => return replica_failed(&req, failure),
     };
     let mut rmw_result = None;
     if let Some(op) = rmw {

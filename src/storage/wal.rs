@@ -637,6 +637,22 @@ mod tests {
         wal.append(&enc, seq).unwrap();
     }
 
+    /// `put`, then its own synced group commit: one record.
+    fn put_committed(wal: &Wal<SimDisk>, seq: SeqNo, key: &str) {
+        put(wal, seq, key);
+        block_on(wal.wait_written(seq, true)).unwrap();
+    }
+
+    /// A fresh log with records 1, 2 and 3, one commit each.
+    fn three_records(o: WalOptions) -> (SimDisk, Wal<SimDisk>) {
+        let disk = SimDisk::new();
+        let (wal, _) = replay(&disk, o, 0).unwrap();
+        for s in 1..=3 {
+            put_committed(&wal, s, "key");
+        }
+        (disk, wal)
+    }
+
     fn replay(disk: &SimDisk, o: WalOptions, skip: SeqNo) -> Result<(Wal<SimDisk>, Vec<SeqNo>)> {
         let mut seqs = Vec::new();
         let (w, _) = block_on(Wal::open(disk.clone(), o, skip, |op| seqs.push(op.seq)))?;
@@ -676,12 +692,7 @@ mod tests {
 
     #[test]
     fn torn_tail_recovers_and_middle_damage_is_an_error() {
-        let disk = SimDisk::new();
-        let (wal, _) = replay(&disk, opts(1 << 20), 0).unwrap();
-        for s in 1..=3 {
-            put(&wal, s, "key");
-            block_on(wal.wait_written(s, true)).unwrap();
-        }
+        let (disk, _wal) = three_records(opts(1 << 20));
         let path = PathBuf::from("/db").join(segment_name(1));
         let len = disk.file_len(&path).unwrap();
         assert_eq!(len % 4096, 0);
@@ -721,8 +732,7 @@ mod tests {
         let disk = SimDisk::new();
         let (wal, _) = replay(&disk, opts(8192), 0).unwrap();
         for s in 1..=200 {
-            put(&wal, s, &"k".repeat(100));
-            block_on(wal.wait_written(s, true)).unwrap();
+            put_committed(&wal, s, &"k".repeat(100));
         }
         assert!(wal.segment_count() > 2);
         let (_, seqs) = replay(&disk, opts(8192), 0).unwrap();
@@ -771,8 +781,7 @@ mod tests {
         let disk = SimDisk::new();
         let (wal, _) = replay(&disk, filled_opts(SEGMENT), 0).unwrap();
         for s in 1..=3000 {
-            put(&wal, s, &"k".repeat(50));
-            block_on(wal.wait_written(s, true)).unwrap();
+            put_committed(&wal, s, &"k".repeat(50));
             if s % 7 == 0 {
                 while block_on(wal.zero_ahead()) {}
                 let path = PathBuf::from("/db").join(segment_name(*wal.segment_ids().last().unwrap()));
@@ -816,12 +825,7 @@ mod tests {
 
     #[test]
     fn torn_tail_in_a_zero_filled_segment_is_zeroed_in_place() {
-        let disk = SimDisk::new();
-        let (wal, _) = replay(&disk, filled_opts(1 << 20), 0).unwrap();
-        for s in 1..=3 {
-            put(&wal, s, "key");
-            block_on(wal.wait_written(s, true)).unwrap();
-        }
+        let (disk, wal) = three_records(filled_opts(1 << 20));
         while block_on(wal.zero_ahead()) {}
         let end = log_end(&wal) as usize;
         drop(wal);
