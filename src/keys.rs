@@ -35,6 +35,22 @@ pub fn encode(pk: &[u8], sk: &[u8]) -> Vec<u8> {
     k
 }
 
+/// `f` of the engine key of an item, built on the stack when it is short (no
+/// allocation); `token` is `ring::token(pk)`, which the caller has already.
+pub fn with_encoded<R>(token: u64, pk: &[u8], sk: &[u8], f: impl FnOnce(&[u8]) -> R) -> R {
+    const SHORT: usize = 128;
+    let len = 10 + pk.len() + sk.len();
+    if len > SHORT {
+        return f(&encode(pk, sk));
+    }
+    let mut buf = [0u8; SHORT];
+    buf[..8].copy_from_slice(&token.to_be_bytes());
+    buf[8..10].copy_from_slice(&(pk.len() as u16).to_be_bytes());
+    buf[10..10 + pk.len()].copy_from_slice(pk);
+    buf[10 + pk.len()..len].copy_from_slice(sk);
+    f(&buf[..len])
+}
+
 /// Split an engine key back into (token, partition key, sort key).
 pub fn decode(key: &[u8]) -> Option<(u64, &[u8], &[u8])> {
     let token = u64::from_be_bytes(key.get(..8)?.try_into().ok()?);
@@ -60,5 +76,13 @@ mod tests {
         assert!(encode(b"user1", b"") < encode(b"user1", b"\0"));
         assert_eq!(decode(b"short"), None);
         assert_eq!(decode(&[0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 1]), None);
+    }
+
+    #[test]
+    fn encoded_on_the_stack_is_the_same_key() {
+        for (pk, sk) in [(&b"k"[..], &b""[..]), (b"user1", b"2024"), (&[7u8; 100][..], &[9u8; 100][..])] {
+            let k = with_encoded(ring::token(pk), pk, sk, <[u8]>::to_vec);
+            assert_eq!(k, encode(pk, sk));
+        }
     }
 }

@@ -136,6 +136,13 @@ fn protocol_errors_close_only_that_connection() {
         let _ = bad.read_to_end(&mut resp); // the server answers and closes
         assert!(resp.starts_with(b"-ERR Protocol error"), "{:?}", String::from_utf8_lossy(&resp));
     }
+    // Commands before the garbage in the same read are answered first, in order.
+    let mut bad = TcpStream::connect(addr).unwrap();
+    bad.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    bad.write_all(b"*2\r\n$3\r\nGET\r\n$1\r\nx\r\n*1\r\n$4\r\nPING\r\n*-5x\r\n").unwrap();
+    let mut resp = Vec::new();
+    let _ = bad.read_to_end(&mut resp);
+    assert!(resp.starts_with(b"$1\r\n1\r\n+PONG\r\n-ERR Protocol error"), "{:?}", String::from_utf8_lossy(&resp));
     good.write_all(b"*2\r\n$3\r\nGET\r\n$1\r\nx\r\n").unwrap();
     read_until(&mut good, b"$1\r\n1\r\n");
 }

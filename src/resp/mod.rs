@@ -43,7 +43,7 @@ pub mod value;
 mod tests;
 
 pub use command::{
-    config_get, config_set, hello_reply, incr_value, ClientCommand, Command, CommandError, CommandSub, ConfigCommand,
+    config_get, config_set, hello_reply, hot_key, incr_value, ClientCommand, Command, CommandError, CommandSub, ConfigCommand,
     ScanArgs, SetCondition, TypeFilter, ERR_EXPIRY_UNSUPPORTED, ERR_STRING_TOO_LONG, REDIS_COMPAT_VERSION,
     SUPPORTED_COMMANDS,
 };

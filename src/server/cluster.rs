@@ -27,6 +27,7 @@ use crate::ring::{self, NodeId, Ring};
 use crate::server::mesh::{Mesh, Started};
 use crate::server::shard_op::{now_ms, FailKind, RmwOp, RmwResult, ShardOp, ShardReply};
 use crate::server::Shutdown;
+use crate::storage::{memtable, Prefetch};
 
 #[derive(Debug, Clone)]
 pub struct ClusterConfig {
@@ -318,6 +319,17 @@ impl Cluster {
                 self.down_until.borrow_mut().insert(node, Instant::now() + Duration::from_millis(200));
                 unreachable()
             }
+        }
+    }
+
+    /// A hint that a point read or write of (partition, sort) is coming: if
+    /// this thread's shard owns the partition, start loading what it will
+    /// touch in the memtables (`Engine::prefetch`, whose stages these are).
+    pub fn prefetch(&self, partition: &[u8], sort: &[u8], stage: Prefetch) {
+        let token = ring::token(partition);
+        if ring::shard_of(token, self.mesh.shards()) == self.mesh.shard() {
+            let hash = keys::with_encoded(token, partition, sort, memtable::key_hash);
+            self.mesh.engine().prefetch(hash, stage);
         }
     }
 

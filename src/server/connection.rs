@@ -30,8 +30,14 @@ use crate::server::handler::{overwrite_response, Handler, Overwrite};
 use crate::server::mesh::{Mesh, Started};
 use crate::server::Shutdown;
 use crate::storage::notify::Notify;
+use crate::storage::Prefetch;
 
 const READ_CHUNK_BYTES: usize = 64 << 10;
+/// Requests decoded and not yet run, the next to run included (both ports).
+/// A key's index slot is prefetched when its request is decoded, its entry
+/// when the request before it runs (`Engine::prefetch`): each stage has one
+/// request's work to land in.
+pub const PARSE_AHEAD: usize = 3;
 
 /// The live connections of one shard, so shutdown can wait for them.
 #[derive(Default, Clone)]
@@ -133,6 +139,10 @@ async fn serve_connection(stream: TcpStream, handler: Rc<Handler>, shutdown: Arc
     let mut buf: Vec<u8> = Vec::with_capacity(READ_CHUNK_BYTES);
     let mut chunk = vec![0u8; READ_CHUNK_BYTES];
     let mut result = Ok(());
+    // Frames decoded but not yet run: decoding runs ahead so that their keys
+    // can be prefetched (see `PARSE_AHEAD`).
+    let mut ahead = VecDeque::with_capacity(PARSE_AHEAD);
+    let mut fatal = false;
     'conn: loop {
         // Decode every whole frame we have.
         let mut start = 0;
@@ -140,9 +150,29 @@ async fn serve_connection(stream: TcpStream, handler: Rc<Handler>, shutdown: Arc
             while in_flight.get() >= max_in_flight {
                 done.wait().await;
             }
-            match protocol::decode_request(&buf[start..], &limits) {
-                Ok(Some((frame, n))) => {
-                    start += n;
+            while ahead.len() < PARSE_AHEAD && !fatal {
+                match protocol::decode_request(&buf[start..], &limits) {
+                    Ok(Some((frame, n))) => {
+                        start += n;
+                        handler.prefetch(&frame.body, Prefetch::Slot);
+                        ahead.push_back(Ok(frame));
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        match e.consumed() {
+                            Some(n) => start += n,
+                            None => fatal = true,
+                        }
+                        ahead.push_back(Err(e));
+                    }
+                }
+            }
+            let Some(next) = ahead.pop_front() else { break };
+            if let Some(Ok(f)) = ahead.front() {
+                handler.prefetch(&f.body, Prefetch::Entry);
+            }
+            match next {
+                Ok(frame) => {
                     let (request_id, flags) = (frame.request_id, frame.flags);
                     let body = match frame.body {
                         body @ (Request::Put(_) | Request::Delete(_)) => {
@@ -174,13 +204,11 @@ async fn serve_connection(stream: TcpStream, handler: Rc<Handler>, shutdown: Arc
                     })
                     .detach();
                 }
-                Ok(None) => break,
                 Err(e) => {
                     let (id, reply) = e.reply();
                     outbox.push(|out| protocol::encode_response(&reply, id, out));
-                    match e.consumed() {
-                        Some(n) => start += n,
-                        None => break 'conn,
+                    if e.consumed().is_none() {
+                        break 'conn;
                     }
                 }
             }

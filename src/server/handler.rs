@@ -17,6 +17,7 @@ use crate::server::cluster::{local_write_outcome, Cluster, OpError, WriteOutcome
 use crate::server::mesh::{Mesh, Started};
 use crate::server::shard_op::{FailKind, ShardOp, ShardReply};
 use crate::server::NodeInfo;
+use crate::storage::Prefetch;
 
 /// Items a SCAN returns when the client asks for 0 (the server default).
 pub const SCAN_DEFAULT_LIMIT: usize = 1000;
@@ -151,6 +152,18 @@ impl Handler {
 
     fn shard_of(&self, partition: &[u8]) -> usize {
         ring::shard_of(ring::token(partition), self.info.shards)
+    }
+
+    /// A hint that `req` comes soon, if it reads or writes one key: see
+    /// `Cluster::prefetch`, whose stages these are.
+    pub fn prefetch(&self, req: &Request, stage: Prefetch) {
+        let key = match req {
+            Request::Get(r) => &r.key,
+            Request::Put(r) => &r.key,
+            Request::Delete(r) => &r.key,
+            _ => return,
+        };
+        self.cluster.prefetch(&key.partition, &key.sort, stage);
     }
 
     pub async fn handle(&self, req: Request, flags: u16) -> Response {

@@ -25,11 +25,12 @@ use glommio::net::TcpStream;
 use crate::resp::{self, ClientCommand, Command, ProtoVersion, Reply, RespLimits, ScanArgs, SetCondition, TypeFilter};
 use crate::ring;
 use crate::server::cluster::{local_write_outcome, Cluster, OpError, WriteOutcome, Written};
-use crate::server::connection::read_more;
+use crate::server::connection::{read_more, PARSE_AHEAD};
 use crate::server::mesh::{Mesh, Started};
 use crate::server::shard_op::{FailKind, RmwOp, RmwResult, SetWhen, ShardOp, ShardReply};
 use crate::server::{NodeInfo, Shutdown};
 use crate::storage::notify::Notify;
+use crate::storage::Prefetch;
 
 const READ_CHUNK_BYTES: usize = 64 << 10;
 /// Commands read but not yet answered, per connection, before reading pauses.
@@ -109,27 +110,41 @@ pub async fn serve(stream: TcpStream, ctx: Rc<RespCtx>, shutdown: Arc<Shutdown>)
     let mut buf = Vec::with_capacity(READ_CHUNK_BYTES);
     let mut chunk = vec![0u8; READ_CHUNK_BYTES];
     let mut result = Ok(());
+    // Commands parsed but not yet run: parsing runs ahead so that their keys
+    // can be prefetched (`Conn::prefetch`, `PARSE_AHEAD`).
+    let mut ahead = VecDeque::with_capacity(PARSE_AHEAD);
+    let mut bad = None;
     'conn: loop {
         let mut start = 0;
         loop {
             while queue.items.borrow().len() >= MAX_QUEUED_REPLIES {
                 queue.changed.wait().await;
             }
-            match resp::parse_command(&buf[start..], &limits) {
-                Ok(Some((args, n))) => {
-                    start += n;
-                    if args.is_empty() {
-                        continue;
+            while ahead.len() < PARSE_AHEAD && bad.is_none() {
+                match resp::parse_command(&buf[start..], &limits) {
+                    Ok(Some((args, n))) => {
+                        start += n;
+                        if !args.is_empty() {
+                            conn.prefetch(&args, Prefetch::Slot);
+                            ahead.push_back(args);
+                        }
                     }
-                    if !conn.dispatch(args, &limits, &queue).await {
-                        break 'conn;
-                    }
+                    Ok(None) => break,
+                    Err(e) => bad = Some(e),
                 }
-                Ok(None) => break,
-                Err(e) => {
+            }
+            let Some(args) = ahead.pop_front() else {
+                if let Some(e) = bad.take() {
                     queue.push(Item::Now(conn.proto.get(), e.reply()));
                     break 'conn;
                 }
+                break;
+            };
+            if let Some(next) = ahead.front() {
+                conn.prefetch(next, Prefetch::Entry);
+            }
+            if !conn.dispatch(args, &limits, &queue).await {
+                break 'conn;
             }
         }
         buf.drain(..start);
@@ -207,6 +222,15 @@ async fn flush(wr: &mut WriteHalf<TcpStream>, out: &mut Vec<u8>) -> std::io::Res
 impl Conn {
     fn mesh(&self) -> &Rc<Mesh> {
         &self.ctx.mesh
+    }
+
+    /// A hint that the command `args` comes soon (a GET or SET: see
+    /// `resp::hot_key`); `Slot` when it is parsed, `Entry` one command before
+    /// it runs.
+    fn prefetch(&self, args: &[Vec<u8>], stage: Prefetch) {
+        if let Some(key) = resp::hot_key(args) {
+            self.ctx.cluster.prefetch(key, b"", stage);
+        }
     }
 
     /// Handle one command; false: close the connection after the replies so far.

@@ -41,6 +41,15 @@ use crate::storage::types::{SeqNo, ValueKind};
 use crate::storage::version::{TableInfo, Version, VersionEdit};
 use crate::storage::wal::{SyncMode, Wal, WalOptions};
 
+/// The two stages of [`Engine::prefetch`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Prefetch {
+    /// The key's index slots.
+    Slot,
+    /// The key's entries the slots point to.
+    Entry,
+}
+
 #[derive(Debug, Clone)]
 pub struct Options {
     pub dir: PathBuf,
@@ -250,6 +259,20 @@ impl<D: Disk> Engine<D> {
         batch.validate().map_err(Error::InvalidArgument)?;
         self.check_writable()?;
         self.apply_to_memtable(batch)
+    }
+
+    /// A hint that a point read or write of the key with this
+    /// [`crate::storage::memtable::key_hash`] is coming: start loading what it will touch in
+    /// the memtables. Call with [`Prefetch::Slot`] first and, some work
+    /// later (the slot must have arrived to be read), [`Prefetch::Entry`].
+    pub fn prefetch(&self, hash: u64, stage: Prefetch) {
+        let inner = self.inner.borrow();
+        for m in std::iter::once(&inner.mem).chain(&inner.imm) {
+            match stage {
+                Prefetch::Slot => m.prefetch_slot(hash),
+                Prefetch::Entry => m.prefetch_entry(hash),
+            }
+        }
     }
 
     /// Second half of a write: wait until `seq` is as durable as the sync mode

@@ -11,12 +11,16 @@
 //! costs one hash probe and an arena append, no B-tree search: under a SET
 //! load that rewrites its keys, most inserts. Versions of a key come out
 //! newest first, which is the internal order (key ascending, seq descending).
+//!
+//! A point read or insert of a key not in the CPU's caches waits on two
+//! memory loads one after the other: the index slot, then the key's head (and
+//! newest version) it points to. A caller that knows its next keys can start
+//! both early: [`Memtable::prefetch_slot`], then a little later
+//! [`Memtable::prefetch_entry`].
 
 use std::cell::{Cell, RefCell};
 use std::cmp::Ordering;
-use std::collections::hash_map::Entry as HashSlot;
-use std::collections::{BTreeSet, HashMap};
-use std::hash::BuildHasherDefault;
+use std::collections::BTreeSet;
 use std::mem::size_of;
 use std::ops::Bound;
 use std::ptr;
@@ -193,6 +197,18 @@ thread_local! {
     static SPARE_POINTS: RefCell<Option<PointIndex>> = const { RefCell::new(None) };
 }
 
+/// Start loading the cache line at `p` (a hint: it never faults).
+#[inline(always)]
+fn prefetch<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is only a hint; any address is allowed.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 impl Arena {
     fn new_chunk(need: usize) -> Vec<u64> {
         if need <= ARENA_CHUNK_BYTES {
@@ -265,28 +281,110 @@ impl Drop for Arena {
 const VERSION_OVERHEAD_BYTES: usize = size_of::<Version>() + 4;
 /// Bytes charged per distinct key on top of its bytes: head and alignment,
 /// its share of a B-tree node, its point index slot (at the table's load).
-const KEY_OVERHEAD_BYTES: usize = size_of::<Head>() + 4 + 40 + 24;
+const KEY_OVERHEAD_BYTES: usize = size_of::<Head>() + 4 + 40 + 2 * size_of::<Point>();
 
-type PointIndex = HashMap<u64, Point, BuildHasherDefault<PrehashedKey>>;
-
-/// A slot of the point index: a key's head and, as the head has it, its
-/// newest version. A read then loads both at once instead of one after the
-/// other (the version is elsewhere in the arena once the key is overwritten).
+/// A slot of the point index: a key's hash, its head and, as the head has
+/// it, its newest version (so a read loads head and version at once instead
+/// of one after the other). Empty while `head` is null; all zero bytes is an
+/// empty slot.
 #[derive(Clone, Copy)]
 struct Point {
+    hash: u64,
     head: *mut Head,
     newest: *mut Version,
+}
+
+const EMPTY: Point = Point { hash: 0, head: ptr::null_mut(), newest: ptr::null_mut() };
+
+/// The point index: each distinct key's [`Point`] by the key's 64-bit hash,
+/// open addressing with linear probing, at most half full. Keys are never
+/// removed (a memtable only grows), so there are no tombstones. Its own table
+/// rather than a `HashMap` so that a slot's address follows from the hash
+/// alone, which is what lets a caller prefetch it.
+struct PointIndex {
+    /// A power of two long (or empty).
+    slots: Box<[Point]>,
+    len: usize,
+    /// Slots from here on may still be in use: a freed index is emptied in
+    /// slices (`clear_some`) before the next memtable reuses it.
+    dirty_from: usize,
+}
+
+const MIN_POINT_SLOTS: usize = 16;
+
+impl PointIndex {
+    /// Room for `keys` keys before growing.
+    fn with_capacity(keys: usize) -> Self {
+        let n = keys.saturating_mul(2).next_power_of_two().max(MIN_POINT_SLOTS);
+        // All zero bytes are empty slots: the kernel backs the pages (zeroed)
+        // only once they are touched.
+        // SAFETY: zero is a valid u64 and a valid (null) pointer.
+        let slots = unsafe { Box::<[Point]>::new_zeroed_slice(n).assume_init() };
+        PointIndex { slots, len: 0, dirty_from: 0 }
+    }
+
+    /// Keys it holds before it must grow.
+    fn capacity(&self) -> usize {
+        self.slots.len() / 2
+    }
+
+    fn home(&self, hash: u64) -> usize {
+        hash as usize & (self.slots.len() - 1)
+    }
+
+    /// The slot of `key` (Ok), or the empty slot where it would go (Err).
+    /// The table is never full, so the probe ends.
+    fn find(&self, hash: u64, key: &[u8]) -> Result<usize, usize> {
+        let mask = self.slots.len() - 1;
+        let mut i = self.home(hash);
+        loop {
+            let p = &self.slots[i];
+            if p.head.is_null() {
+                return Err(i);
+            }
+            if p.hash == hash && head_key(p.head) == key {
+                return Ok(i);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Make room for one more key (so a slot found before an insert stays
+    /// valid through it).
+    fn reserve_one(&mut self) {
+        if self.len < self.capacity() {
+            return;
+        }
+        let old = std::mem::replace(self, PointIndex::with_capacity(self.capacity() * 2));
+        let mask = self.slots.len() - 1;
+        for p in old.slots.iter().filter(|p| !p.head.is_null()) {
+            let mut i = self.home(p.hash);
+            while !self.slots[i].head.is_null() {
+                i = (i + 1) & mask;
+            }
+            self.slots[i] = *p;
+        }
+        self.len = old.len;
+    }
+
+    /// Empty up to `n` more slots of a freed index; true once all are empty.
+    fn clear_some(&mut self, n: usize) -> bool {
+        let end = self.dirty_from.saturating_add(n).min(self.slots.len());
+        self.slots[self.dirty_from..end].fill(EMPTY);
+        self.dirty_from = end;
+        if end == self.slots.len() {
+            self.len = 0;
+        }
+        self.len == 0
+    }
 }
 
 #[derive(Default)]
 pub struct Memtable {
     // Declared before `arena`: both point into it.
     keys: RefCell<BTreeSet<KeyRef>>,
-    /// Each key's head by the key's 64-bit hash, so that point reads and
-    /// overwrites need no B-tree search. Two keys that share a hash share a
-    /// slot: the later insert takes it, and the other key is then found
-    /// through the B-tree. A key's first insert always takes its slot, so an
-    /// empty slot proves the key is not in the memtable.
+    /// Each key's head by its hash ([`key_hash`]), so that point reads and
+    /// overwrites need no B-tree search.
     points: RefCell<PointIndex>,
     arena: RefCell<Arena>,
     bytes: Cell<usize>,
@@ -295,28 +393,16 @@ pub struct Memtable {
     min_seq: Cell<SeqNo>,
 }
 
-/// Keys of `Memtable::points` are xxh3 hashes already: use them as they are.
-#[derive(Default)]
-struct PrehashedKey(u64);
-
-impl std::hash::Hasher for PrehashedKey {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        // Only `write_u64` is used (the map's keys are u64).
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = v;
+impl Default for PointIndex {
+    fn default() -> Self {
+        PointIndex::with_capacity(0)
     }
 }
 
-/// The key of `Memtable::points`. Unit tests fold it into 64 values, so that
-/// keys share slots often and the B-tree fallback is tested too.
-fn point_hash(key: &[u8]) -> u64 {
+/// The hash the memtable indexes `key` by, for [`Memtable::prefetch_slot`]
+/// and [`Memtable::prefetch_entry`]. Unit tests fold it into 64 values, so
+/// that different keys share a hash often and the key comparison is tested.
+pub fn key_hash(key: &[u8]) -> u64 {
     let h = xxh3_64(key);
     if cfg!(test) {
         h % 64
@@ -337,7 +423,7 @@ impl Memtable {
     pub fn with_expected_keys(keys: usize) -> Self {
         let points = match SPARE_POINTS.with(|s| s.borrow_mut().take()) {
             Some(p) if p.capacity() >= keys => p,
-            _ => PointIndex::with_capacity_and_hasher(keys, BuildHasherDefault::default()),
+            _ => PointIndex::with_capacity(keys),
         };
         Memtable { points: RefCell::new(points), ..Self::default() }
     }
@@ -351,19 +437,16 @@ impl Memtable {
         let mut arena = self.arena.borrow_mut();
         let v = arena.version(seq, kind, value);
         let mut points = self.points.borrow_mut();
-        let slot = points.entry(point_hash(key));
-        let found = match &slot {
-            HashSlot::Occupied(o) if head_key(o.get().head) == key => Some(o.get().head),
-            HashSlot::Occupied(_) => self.keys.borrow().get(&Probe::new(key).key_ref()).map(|k| k.head),
-            HashSlot::Vacant(_) => None,
-        };
-        let head = match found {
-            Some(h) => h,
-            None => {
+        points.reserve_one();
+        let hash = key_hash(key);
+        let (slot, head) = match points.find(hash, key) {
+            Ok(i) => (i, points.slots[i].head),
+            Err(i) => {
                 let h = arena.head(key);
                 self.keys.borrow_mut().insert(KeyRef { prefix: prefix16(key), head: h });
+                points.len += 1;
                 bytes += key.len() + KEY_OVERHEAD_BYTES;
-                h
+                (i, h)
             }
         };
         // SAFETY: `head` and `v` are arena records (see the note on `head_key`).
@@ -390,32 +473,54 @@ impl Memtable {
                 }
                 *at = v;
             }
-            // The latest insert holds the slot.
-            let point = Point { head, newest: (*head).newest };
-            match slot {
-                HashSlot::Occupied(mut o) => {
-                    o.insert(point);
-                }
-                HashSlot::Vacant(e) => {
-                    e.insert(point);
-                }
-            }
+            points.slots[slot] = Point { hash, head, newest: (*head).newest };
         }
         self.bytes.set(self.bytes.get() + bytes);
     }
 
     /// Newest version of `key` with seq <= `visible`.
     pub fn get(&self, key: &[u8], visible: SeqNo) -> Option<(SeqNo, ValueKind, Vec<u8>)> {
-        let newest = match self.points.borrow().get(&point_hash(key)) {
-            None => return None,
-            Some(p) if head_key(p.head) == key => p.newest,
-            // Another key with the same hash holds the slot.
-            Some(_) => unsafe { (*self.keys.borrow().get(&Probe::new(key).key_ref())?.head).newest },
+        let newest = {
+            let points = self.points.borrow();
+            points.slots[points.find(key_hash(key), key).ok()?].newest
         };
         let v = visible_from(newest, visible, None)?;
         // SAFETY: an arena record (see the note on `head_key`).
         let (seq, kind) = unsafe { ((*v).seq, (*v).kind) };
         Some((seq, kind, version_value(v).to_vec()))
+    }
+
+    /// Start loading the index slot of the key with this [`key_hash`]: the
+    /// first of the two loads a read or insert of it waits on. A hint only.
+    pub fn prefetch_slot(&self, hash: u64) {
+        let points = self.points.borrow();
+        let p = &points.slots[points.home(hash)];
+        prefetch(p);
+        // A slot may straddle two cache lines.
+        prefetch((p as *const Point).cast::<u8>().wrapping_add(size_of::<Point>() - 1));
+    }
+
+    /// Start loading the head and newest version of the key with this
+    /// [`key_hash`], if the index has it: the second load. Reads the slot, so
+    /// it is best some time after [`Memtable::prefetch_slot`]. A hint only.
+    pub fn prefetch_entry(&self, hash: u64) {
+        let points = self.points.borrow();
+        let mask = points.slots.len() - 1;
+        let mut i = points.home(hash);
+        // A few slots at most: a longer probe is rare at half load.
+        for _ in 0..4 {
+            let p = &points.slots[i];
+            if p.head.is_null() {
+                return;
+            }
+            if p.hash == hash {
+                prefetch(p.head);
+                prefetch(p.newest);
+                // The value of a version follows its header.
+                prefetch(p.newest.cast::<u8>().wrapping_add(64));
+            }
+            i = (i + 1) & mask;
+        }
     }
 
     /// The first entry after `after` (exclusive) or at/after `seek` (inclusive),
@@ -492,22 +597,24 @@ impl Memtable {
                 break;
             }
         }
-        // No reader can see this memtable any more: the point index can go at
-        // once, to the next memtable (the larger one, if one is spare already).
-        let mut points = std::mem::take(&mut *self.points.borrow_mut());
-        if points.capacity() > 0 {
-            points.clear();
+        // No reader can see this memtable any more: its point index, emptied
+        // in slices too, goes to the next memtable (the larger one, if one is
+        // spare already).
+        let points_empty = self.points.borrow_mut().clear_some(n.saturating_mul(8));
+        if !(keys.is_empty() && points_empty) {
+            return false;
+        }
+        let points = std::mem::replace(&mut *self.points.borrow_mut(), PointIndex::with_capacity(0));
+        if points.slots.len() > MIN_POINT_SLOTS {
             SPARE_POINTS.with(|s| {
                 let mut spare = s.borrow_mut();
                 if spare.as_ref().is_none_or(|p| p.capacity() < points.capacity()) {
-                    *spare = Some(points);
+                    *spare = Some(PointIndex { dirty_from: 0, ..points });
                 }
             });
         }
-        if keys.is_empty() {
-            self.arena.borrow_mut().release();
-        }
-        keys.is_empty()
+        self.arena.borrow_mut().release();
+        true
     }
 }
 
