@@ -572,10 +572,27 @@ impl Memtable {
         let keys = self.keys.borrow();
         let mut probe = after.as_deref().map(Probe::new);
         let lower = probe.as_mut().map_or(Bound::Unbounded, |p| Bound::Excluded(p.key_ref()));
+        let walk = keys.range((lower, Bound::Unbounded));
+        // Each key costs two dependent cache misses, its head then its newest
+        // version: start them ahead, heads `2 * AHEAD` keys ahead, versions
+        // (from heads that have arrived by then) `AHEAD` keys ahead.
+        const AHEAD: usize = 4;
+        let mut heads = walk.clone().skip(2 * AHEAD);
+        let mut versions = walk.clone().skip(AHEAD);
+        for k in walk.clone().take(2 * AHEAD) {
+            prefetch(k.head);
+        }
         let mut last = None;
-        for (n, k) in keys.range((lower, Bound::Unbounded)).enumerate() {
+        for (n, k) in walk.enumerate() {
             if n == max {
                 return last.map(|h| head_key(h).to_vec());
+            }
+            if let Some(h) = heads.next() {
+                prefetch(h.head);
+            }
+            if let Some(h) = versions.next() {
+                // SAFETY: an arena record (see the note on `head_key`).
+                prefetch(unsafe { (*h.head).newest });
             }
             // SAFETY: arena records (see the note on `head_key`).
             let v: *const Version = unsafe { (*k.head).newest };
