@@ -138,6 +138,16 @@ impl ReplicaRequest {
         }
     }
 
+    /// Move the key out, leaving it empty: for a caller that needs it owned
+    /// and is done with the request's key ([`Replica::handle`] does not read it).
+    ///
+    /// [`Replica::handle`]: crate::replication::Replica::handle
+    pub fn take_key(&mut self) -> Vec<u8> {
+        match self {
+            Self::Get { key, .. } | Self::Merge { key, .. } | Self::Update { key, .. } => std::mem::take(key),
+        }
+    }
+
     /// The wire form. Fails on a key over [`MAX_KEY_BYTES`] or a set/context
     /// that cannot be encoded (over its limits).
     pub fn encode(&self) -> Result<Vec<u8>, MessageError> {

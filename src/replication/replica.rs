@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use crate::ring::NodeId;
 
 use super::messages::{ReplicaFailure, ReplicaReply, ReplicaRequest};
-use super::{CausalError, PruneConfig, SiblingSet};
+use super::{CausalError, PruneConfig, SiblingSet, VersionVector};
 
 /// How far a lease reaches beyond the counter when it is renewed.
 pub const LEASE_STEP: u64 = 10_000;
@@ -117,6 +117,14 @@ enum Write {
 }
 
 impl Step {
+    fn nothing(reply: ReplicaReply) -> Step {
+        Step { persist_lease: None, write: Write::Nothing, reply }
+    }
+
+    fn failed(id: u64, failure: ReplicaFailure) -> Step {
+        Step::nothing(ReplicaReply::Failed { id, failure })
+    }
+
     /// The set to store for the key, if any.
     pub fn write(&self) -> Option<&SiblingSet> {
         match (&self.write, &self.reply) {
@@ -162,36 +170,46 @@ impl Replica {
     /// written), `now_ms` this node's wall clock (the timestamp of a new version).
     pub fn handle(&mut self, stored: Option<SiblingSet>, req: &ReplicaRequest, now_ms: u64) -> Step {
         let id = req.id();
-        let step = |write, reply| Step { persist_lease: None, write, reply };
-        let failed = |failure| step(Write::Nothing, ReplicaReply::Failed { id, failure });
-        let mut set = stored.unwrap_or_default();
         match req {
-            ReplicaRequest::Get { .. } => step(Write::Nothing, ReplicaReply::Got { id, set }),
+            ReplicaRequest::Get { .. } => Step::nothing(ReplicaReply::Got { id, set: stored.unwrap_or_default() }),
             ReplicaRequest::Merge { set: incoming, .. } => {
+                let mut set = stored.unwrap_or_default();
                 if set.descends(incoming) {
-                    return step(Write::Nothing, ReplicaReply::Merged { id });
+                    return Step::nothing(ReplicaReply::Merged { id });
                 }
                 set.merge(incoming);
                 if set.check_limits().is_err() {
                     // Keep the old state: nothing is dropped until a client
                     // write with a context shrinks the set (CAUSALITY.md rule 5).
-                    return failed(ReplicaFailure::TooLarge);
+                    return Step::failed(id, ReplicaFailure::TooLarge);
                 }
-                step(Write::Set(set), ReplicaReply::Merged { id })
+                Step { persist_lease: None, write: Write::Set(set), reply: ReplicaReply::Merged { id } }
             }
-            ReplicaRequest::Update { ctx, value, .. } => {
-                match set.update_with_floor(ctx, value.clone(), self.node, now_ms, self.counter.floor()) {
-                    Ok(dot) => {
-                        set.prune(now_ms, &self.prune);
-                        let persist_lease = self.counter.issued(dot.counter);
-                        let reply = ReplicaReply::Updated { id, dot, set };
-                        Step { persist_lease, write: Write::Replied, reply }
-                    }
-                    Err(CausalError::TooLarge { what: "dot counter", .. }) => failed(ReplicaFailure::BadRequest),
-                    Err(CausalError::TooLarge { .. }) => failed(ReplicaFailure::TooLarge),
-                    Err(_) => failed(ReplicaFailure::BadRequest),
-                }
+            ReplicaRequest::Update { ctx, value, .. } => self.update(stored, id, ctx, value.clone(), now_ms),
+        }
+    }
+
+    /// What [`handle`](Self::handle) does for an `Update { id, ctx, value }`,
+    /// with the value moved in rather than copied (the local write path).
+    pub fn update(
+        &mut self,
+        stored: Option<SiblingSet>,
+        id: u64,
+        ctx: &VersionVector,
+        value: Option<Vec<u8>>,
+        now_ms: u64,
+    ) -> Step {
+        let mut set = stored.unwrap_or_default();
+        match set.update_with_floor(ctx, value, self.node, now_ms, self.counter.floor()) {
+            Ok(dot) => {
+                set.prune(now_ms, &self.prune);
+                let persist_lease = self.counter.issued(dot.counter);
+                let reply = ReplicaReply::Updated { id, dot, set };
+                Step { persist_lease, write: Write::Replied, reply }
             }
+            Err(CausalError::TooLarge { what: "dot counter", .. }) => Step::failed(id, ReplicaFailure::BadRequest),
+            Err(CausalError::TooLarge { .. }) => Step::failed(id, ReplicaFailure::TooLarge),
+            Err(_) => Step::failed(id, ReplicaFailure::BadRequest),
         }
     }
 

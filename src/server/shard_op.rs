@@ -238,8 +238,8 @@ pub async fn finish(shard: &Shard, p: Pending) -> ShardReply {
     }
 }
 
-fn replica_failed(req: &ReplicaRequest, failure: ReplicaFailure) -> Pending {
-    Pending::Ready(ShardReply::Replica(ReplicaReply::Failed { id: req.id(), failure }, None))
+fn replica_failed(id: u64, failure: ReplicaFailure) -> Pending {
+    Pending::Ready(ShardReply::Replica(ReplicaReply::Failed { id, failure }, None))
 }
 
 /// Compute an RMW's new value from the value a RESP client sees.
@@ -292,10 +292,12 @@ async fn replica_op(shard: &Shard, mut req: ReplicaRequest, rmw: Option<RmwOp>) 
                 // What it saw must be durable before it is reported.
                 Pending::Durable(shard.engine.last_seq(), reply)
             }
-            Err(failure) => replica_failed(&req, failure),
+            Err(failure) => replica_failed(id, failure),
         };
     }
-    let key = req.key().to_vec();
+    // `Replica::handle` does not read the key: it moves out, to the batch.
+    let id = req.id();
+    let key = req.take_key();
     // The lock first (taken at once when free): ops on one key keep the order
     // they were started in, even if pacing makes one of them wait.
     let _guard = shard.lock(&key).await;
@@ -309,10 +311,10 @@ async fn replica_op(shard: &Shard, mut req: ReplicaRequest, rmw: Option<RmwOp>) 
     let stored = if blind { Ok(None) } else { shard.load(&key).await };
     let stored = match stored {
         Ok(s) => s,
-        Err(failure) => return replica_failed(&req, failure),
+        Err(failure) => return replica_failed(id, failure),
     };
     let mut rmw_result = None;
-    if let Some(op) = rmw {
+    let step = if let Some(op) = rmw {
         let current = stored.as_ref().and_then(|s| s.resolve_lww());
         let (new, result) = match compute(op, current) {
             Ok(x) => x,
@@ -320,10 +322,11 @@ async fn replica_op(shard: &Shard, mut req: ReplicaRequest, rmw: Option<RmwOp>) 
         };
         let Some(value) = new else { return Pending::Ready(ShardReply::RmwSkipped(result)) };
         let ctx = stored.as_ref().map_or_else(VersionVector::new, SiblingSet::context);
-        req = ReplicaRequest::Update { id: req.id(), key: key.clone(), ctx, value };
         rmw_result = Some(result);
-    }
-    let step = shard.replica.borrow_mut().handle(stored, &req, now_ms());
+        shard.replica.borrow_mut().update(stored, id, &ctx, value, now_ms())
+    } else {
+        shard.replica.borrow_mut().handle(stored, &req, now_ms())
+    };
     if let Some(lease) = step.persist_lease {
         let mut b = WriteBatch::new();
         b.put(LEASE_KEY, &lease.to_le_bytes());
@@ -333,7 +336,7 @@ async fn replica_op(shard: &Shard, mut req: ReplicaRequest, rmw: Option<RmwOp>) 
         };
         if let Err(e) = r {
             tracing::error!(error = %e, "cannot persist the dot-counter lease");
-            return replica_failed(&req, ReplicaFailure::Storage);
+            return replica_failed(id, ReplicaFailure::Storage);
         }
         shard.replica.borrow_mut().lease_persisted(lease);
     }
@@ -343,7 +346,7 @@ async fn replica_op(shard: &Shard, mut req: ReplicaRequest, rmw: Option<RmwOp>) 
     };
     let bytes = match set.encode() {
         Ok(b) => b,
-        Err(_) => return replica_failed(&req, ReplicaFailure::TooLarge),
+        Err(_) => return replica_failed(id, ReplicaFailure::TooLarge),
     };
     let reply = ShardReply::Replica(step.reply, rmw_result);
     let mut b = WriteBatch::new();
