@@ -1,6 +1,7 @@
 //! Property test: random operation sequences against a BTreeMap oracle.
 //!
-//! Operations: put, delete, get, scan, flush, compact, clean reopen, and
+//! Operations: put, delete, get (also without waiting, `get_latest_now`),
+//! scan, flush, compact, clean reopen, and
 //! crash-reopen (SimDisk drops everything not synced: with sync `always`,
 //! every acknowledged write must survive). Run for both compaction strategies,
 //! with tiny memtables and tables so flushes and compactions happen often.
@@ -88,8 +89,15 @@ async fn check(ops: Vec<Op>, strategy: CompactionStrategy) -> Result<(), TestCas
                 model.remove(&key(k));
             }
             Op::Get(k) => {
+                // The no-wait read agrees whenever it answers, and it answers
+                // once a read has brought the key's block into the cache.
+                let now = |e: &Engine<SimDisk>| e.get_latest_now(&key(k)).map(|r| r.unwrap().and_then(|(_, v)| v));
+                if let Some(got) = now(&engine) {
+                    prop_assert_eq!(got.as_ref(), model.get(&key(k)), "get_latest_now {} at op {}", k, i);
+                }
                 let got = engine.get(&key(k)).await.unwrap();
                 prop_assert_eq!(got.as_ref(), model.get(&key(k)), "get {} at op {}", k, i);
+                prop_assert_eq!(now(&engine), Some(got), "get_latest_now {} after get at op {}", k, i);
             }
             Op::Scan(a, b, n) => {
                 let (lo, hi) = (key(a.min(b)), key(a.max(b)));

@@ -413,6 +413,19 @@ impl Cluster {
         }
     }
 
+    /// [`read`](Self::read) of (partition, sort) if it is answered at once:
+    /// this node is alone, this thread's shard owns the key, and the shard
+    /// can answer without waiting (`Shard::read_now`). None: call `read`.
+    /// Spares the caller a task and the general path's futures.
+    pub fn read_now(&self, partition: &[u8], sort: &[u8]) -> Option<Result<SiblingSet, OpError>> {
+        let token = ring::token(partition);
+        if ring::shard_of(token, self.mesh.shards()) != self.mesh.shard() || !self.alone() {
+            return None;
+        }
+        let read = keys::with_encoded(token, partition, sort, |key| self.mesh.local().read_now(key))?;
+        Some(read.map(Option::unwrap_or_default).map_err(|failure| OpError::Quorum(QuorumError::Rejected(failure))))
+    }
+
     /// Quorum write. `ctx`: the causal context the client read (None: supersede
     /// everything the coordinating replica holds, last-writer-wins).
     /// `Err(Forward)` is returned as `Ok(Forwarded(node))` for the caller to relay.

@@ -187,6 +187,12 @@ async fn serve_connection(stream: TcpStream, handler: Rc<Handler>, shutdown: Arc
                         }
                         body => body,
                     };
+                    if let Request::Get(g) = &body {
+                        if let Some(resp) = handler.get_now(g) {
+                            outbox.push(|out| protocol::encode_response(&resp, request_id, out));
+                            continue;
+                        }
+                    }
                     let h = handler.clone();
                     let mut fut = Box::pin(async move { h.handle(body, flags).await });
                     // Requests served from memory are done at once: no task needed.

@@ -8,7 +8,7 @@ use std::rc::Rc;
 use crate::client::{AsyncClient, ClientError};
 use crate::keys;
 use crate::protocol::{
-    Consistency, DeleteReply, ErrorCode, ErrorReply, GetReply, HandshakeReply, Key, PutItem, PutReply, PutRequest,
+    Consistency, DeleteReply, ErrorCode, ErrorReply, GetReply, GetRequest, HandshakeReply, Key, PutItem, PutReply, PutRequest,
     ReplicaFrame, Request, Response, ScanItem, ScanReply, Status, Version, FLAG_FORWARDED, FLAG_OVERWRITE,
 };
 use crate::replication::{QuorumError, ReplicaFailure, ReplicaRequest, SiblingSet, VersionVector};
@@ -164,6 +164,14 @@ impl Handler {
             _ => return,
         };
         self.cluster.prefetch(&key.partition, &key.sort, stage);
+    }
+
+    /// The answer to a GET if it is ready at once (`Cluster::read_now`).
+    pub fn get_now(&self, g: &GetRequest) -> Option<Response> {
+        Some(match self.cluster.read_now(&g.key.partition, &g.key.sort)? {
+            Ok(set) => Response::Get(get_reply(&set, self.cluster.config().lww)),
+            Err(e) => Response::Error(op_error(e)),
+        })
     }
 
     pub async fn handle(&self, req: Request, flags: u16) -> Response {

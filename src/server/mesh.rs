@@ -114,6 +114,11 @@ impl Mesh {
         &self.shard.engine
     }
 
+    /// This thread's shard.
+    pub fn local(&self) -> &Shard {
+        &self.shard
+    }
+
     pub fn shards(&self) -> usize {
         self.senders.len()
     }

@@ -271,6 +271,14 @@ impl Conn {
             }
             cmd => cmd,
         };
+        // A GET answered from memory: no task, no future.
+        if let Command::Get { key } = &cmd {
+            if let Some(r) = self.ctx.cluster.read_now(key, b"") {
+                let reply = r.map_or_else(op_error, |set| Reply::bulk_or_nil(set.into_lww()));
+                queue.push(Item::Now(proto, reply));
+                return true;
+            }
+        }
         let mut rest = self.start(cmd);
         if !self.ctx.cluster.alone() {
             // In a cluster, replicas answer in any order: run commands one at a

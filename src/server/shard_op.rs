@@ -159,6 +159,11 @@ impl Drop for KeyGuard<'_> {
     }
 }
 
+/// The key of `Shard::locked`.
+fn lock_hash(key: &[u8]) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(key)
+}
+
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
@@ -183,7 +188,7 @@ impl Shard {
     /// op whose ordered part waits (a dot-counter lease sync, pacing, a read
     /// from disk) must not be overtaken by ops started after it on the key.
     async fn lock(&self, key: &[u8]) -> KeyGuard<'_> {
-        let hash = xxhash_rust::xxh3::xxh3_64(key);
+        let hash = lock_hash(key);
         loop {
             let wait = self.unlocked.wait();
             if self.locked.borrow_mut().insert(hash) {
@@ -196,16 +201,34 @@ impl Shard {
     /// The stored set of `key` (None if never written), even if not durable yet.
     /// A failure to read or decode it is logged here and is a storage failure.
     async fn load(&self, key: &[u8]) -> Result<Option<SiblingSet>, ReplicaFailure> {
-        let stored = match self.engine.get_latest(key).await.map_err(|e| e.to_string()) {
-            Ok(Some((_, Some(bytes)))) => SiblingSet::decode(&bytes).map(Some).map_err(|e| format!("stored set: {e}")),
-            Ok(_) => Ok(None),
-            Err(e) => Err(e),
-        };
-        stored.map_err(|e| {
-            tracing::error!(error = %e, "cannot read stored set");
-            ReplicaFailure::Storage
-        })
+        stored_set(self.engine.get_latest(key).await)
     }
+
+    /// What a plain read of `key` (`ReplicaRequest::Get`) answers, if it can
+    /// be answered at once: everything written so far is as durable as the
+    /// sync mode promises (so is what the read sees), no op holds the key,
+    /// and no disk read is needed. None: take the general path, which waits.
+    pub fn read_now(&self, key: &[u8]) -> Option<Result<Option<SiblingSet>, ReplicaFailure>> {
+        if !self.engine.durable_now(self.engine.last_seq())
+            || self.locked.borrow().contains(&lock_hash(key))
+        {
+            return None;
+        }
+        Some(stored_set(self.engine.get_latest_now(key)?))
+    }
+}
+
+/// A stored set from what the engine read (see `Shard::load`).
+fn stored_set(read: Result<Option<(SeqNo, Option<Vec<u8>>)>, StorageError>) -> Result<Option<SiblingSet>, ReplicaFailure> {
+    let stored = match read.map_err(|e| e.to_string()) {
+        Ok(Some((_, Some(bytes)))) => SiblingSet::decode(&bytes).map(Some).map_err(|e| format!("stored set: {e}")),
+        Ok(_) => Ok(None),
+        Err(e) => Err(e),
+    };
+    stored.map_err(|e| {
+        tracing::error!(error = %e, "cannot read stored set");
+        ReplicaFailure::Storage
+    })
 }
 
 /// The rest of an op after its ordered part.
@@ -454,4 +477,37 @@ async fn read(engine: &Rc<Engine<DmaDisk>>, op: ShardOp) -> Result<ShardReply, S
         ShardOp::Stats => ShardReply::Stats(Box::new(engine.stats())),
         other => ShardReply::Failed(FailKind::Internal, format!("not a read: {other:?}")),
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::storage::{Options, SyncMode};
+
+    #[test]
+    fn read_now_answers_only_durable_unlocked_reads() {
+        let dir = std::env::temp_dir().join(format!("ringkv-shard-op-test-{}", std::process::id()));
+        let d = dir.clone();
+        crate::rt::block_on(async move {
+            let mut o = Options::new(&d);
+            o.sync = SyncMode::Always;
+            let shard = Shard::open(Engine::open(DmaDisk, o).await.unwrap(), NodeId(1)).await.unwrap();
+            let key = b"k".to_vec();
+            assert!(matches!(shard.read_now(&key), Some(Ok(None))));
+            let req = ReplicaRequest::Update { id: 1, key: key.clone(), ctx: VersionVector::new(), value: None };
+            let p = start(&shard, ShardOp::Replica { req, rmw: Some(RmwOp::Blind(Some(b"v".to_vec()))) }).await;
+            // Written but not durable yet: no answer now (the general path waits).
+            assert!(shard.read_now(&key).is_none());
+            finish(&shard, p).await;
+            let set = shard.read_now(&key).unwrap().unwrap().unwrap();
+            assert_eq!(set.into_lww(), Some(b"v".to_vec()));
+            // An op holding the key: no answer now either.
+            let guard = shard.lock(&key).await;
+            assert!(shard.read_now(&key).is_none());
+            drop(guard);
+            assert!(shard.read_now(&key).is_some());
+        });
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

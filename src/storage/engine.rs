@@ -279,19 +279,18 @@ impl<D: Disk> Engine<D> {
     /// promises (`always`: fdatasync'd, sharing the sync with every write
     /// pending at the time; otherwise at once, unless too much is pending).
     pub async fn wait_durable(&self, seq: SeqNo) -> Result<()> {
-        match self.opts.sync {
-            SyncMode::Always => {
-                if self.wal.written_seq() < seq {
-                    self.wal.wait_written(seq, true).await?;
-                }
-            }
-            SyncMode::Interval(_) | SyncMode::None => {
-                if self.wal.pending_bytes() > 4 << 20 {
-                    self.wal.wait_written(seq, matches!(self.opts.sync, SyncMode::Interval(_))).await?;
-                }
-            }
+        if !self.durable_now(seq) {
+            self.wal.wait_written(seq, !matches!(self.opts.sync, SyncMode::None)).await?;
         }
         Ok(())
+    }
+
+    /// Whether [`Engine::wait_durable`] of `seq` would complete at once.
+    pub fn durable_now(&self, seq: SeqNo) -> bool {
+        match self.opts.sync {
+            SyncMode::Always => self.wal.written_seq() >= seq,
+            SyncMode::Interval(_) | SyncMode::None => self.wal.pending_bytes() <= 4 << 20,
+        }
     }
 
     /// Last sequence number assigned (durable or not).
@@ -413,6 +412,28 @@ impl<D: Disk> Engine<D> {
             }
         }
         Ok(None)
+    }
+
+    /// [`get_latest`](Self::get_latest) if it needs no disk read (found in a
+    /// memtable or a cached block, or ruled out without reading); None if it
+    /// does. For serving reads without a task.
+    pub fn get_latest_now(&self, key: &[u8]) -> Option<Result<Option<(SeqNo, Option<Vec<u8>>)>>> {
+        let found = |seq, kind, v| Some((seq, (kind == ValueKind::Value).then_some(v)));
+        let inner = self.inner.borrow();
+        for m in std::iter::once(&inner.mem).chain(&inner.imm) {
+            if let Some((seq, kind, v)) = m.get(key, SeqNo::MAX) {
+                return Some(Ok(found(seq, kind, v)));
+            }
+        }
+        for t in inner.version.tables_for_key(key) {
+            let Some(t) = inner.tables.get(&t.id) else { continue };
+            match t.get_now(key)? {
+                Ok(Some((seq, kind, v))) => return Some(Ok(found(seq, kind, v))),
+                Ok(None) => {}
+                Err(e) => return Some(Err(e)),
+            }
+        }
+        Some(Ok(None))
     }
 
     /// Up to `limit` live (key, value) pairs with keys in the range, in key order.

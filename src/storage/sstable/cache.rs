@@ -62,6 +62,17 @@ impl BlockCache {
         found
     }
 
+    /// [`get`](Self::get) for a caller that will fall back to `get` on a
+    /// miss: a hit counts and is marked recently used, a miss counts nothing
+    /// (the fallback counts it).
+    pub fn get_cached(&self, table_id: u64, offset: u64) -> Option<Rc<Block>> {
+        let found = self.inner.borrow_mut().lru.get(&(table_id, offset)).cloned();
+        if found.is_some() {
+            self.hits.set(self.hits.get() + 1);
+        }
+        found
+    }
+
     /// Look up without touching stats or recency (for scans, which should
     /// neither promote blocks nor distort the hit rate of point reads).
     pub fn peek(&self, table_id: u64, offset: u64) -> Option<Rc<Block>> {
@@ -157,6 +168,9 @@ mod tests {
         assert!(cache.get(1, 0).is_some());
         assert!(cache.peek(1, 0).is_some()); // not counted
         assert_eq!(cache.stats(), (2, 1, 100 + BLOCK_OVERHEAD));
+        // A hit counts; a miss is left to the `get` that follows it.
+        assert!(cache.get_cached(1, 0).is_some() && cache.get_cached(1, 9).is_none());
+        assert_eq!(cache.stats(), (3, 1, 100 + BLOCK_OVERHEAD));
     }
 
     #[test]

@@ -91,16 +91,37 @@ impl<F: DiskFile> Table<F> {
     /// Newest version of `key` in this table: key range and Bloom filter
     /// first, then the in-memory index, then one data block via the cache.
     pub async fn get(&self, key: &[u8]) -> Result<Option<(SeqNo, ValueKind, Vec<u8>)>> {
+        let Some(handle) = self.block_for(key)? else {
+            return Ok(None);
+        };
+        let block = self.cached_block(handle).await?;
+        self.get_in(&block, handle, key)
+    }
+
+    /// [`get`](Self::get) if it needs no disk read (the block is cached, or
+    /// no block can hold the key); None if it does.
+    pub fn get_now(&self, key: &[u8]) -> Option<Result<Option<(SeqNo, ValueKind, Vec<u8>)>>> {
+        let handle = match self.block_for(key) {
+            Ok(Some(h)) => h,
+            other => return Some(other.map(|_| None)),
+        };
+        let block = self.cache.get_cached(self.id, handle.offset)?;
+        Some(self.get_in(&block, handle, key))
+    }
+
+    /// The data block that may hold `key`: None if the key is out of range,
+    /// the filter rules it out, or it is past the last block.
+    fn block_for(&self, key: &[u8]) -> Result<Option<BlockHandle>> {
         if self.meta.entries == 0 || key < self.meta.smallest.as_slice() || key > self.meta.largest.as_slice() {
             return Ok(None);
         }
         if !self.bloom.may_contain(key) {
             return Ok(None);
         }
-        let Some(handle) = self.find_block(key)? else {
-            return Ok(None);
-        };
-        let block = self.cached_block(handle).await?;
+        self.find_block(key)
+    }
+
+    fn get_in(&self, block: &Block, handle: BlockHandle, key: &[u8]) -> Result<Option<(SeqNo, ValueKind, Vec<u8>)>> {
         let found = block.find_first_ge(key).map_err(|e| self.corrupt(handle.offset, e))?;
         Ok(found.filter(|f| f.key_eq).map(|f| (f.seq, f.kind, f.value.to_vec())))
     }
