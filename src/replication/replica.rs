@@ -189,6 +189,16 @@ impl Replica {
         }
     }
 
+    /// Whether an update of a key with no stored set and an empty context (a
+    /// blind overwrite) issues a dot that the confirmed lease covers, so that
+    /// its step asks for no lease write.
+    pub fn lease_covers_blind_update(&self) -> bool {
+        // Such an update's dot counter is max(1, floor) (`update_with_floor`),
+        // and `DotCounter::issued` asks for a lease once the counter after it
+        // passes the lease.
+        self.counter.floor().max(1) < self.counter.lease_end()
+    }
+
     /// What [`handle`](Self::handle) does for an `Update { id, ctx, value }`,
     /// with the value moved in rather than copied (the local write path).
     pub fn update(
@@ -243,6 +253,21 @@ mod tests {
 
     fn update(id: u64, ctx: VersionVector, v: &str) -> ReplicaRequest {
         ReplicaRequest::Update { id, key: b"k".to_vec(), ctx, value: Some(v.as_bytes().to_vec()) }
+    }
+
+    #[test]
+    fn lease_covers_blind_update_says_when_a_blind_update_needs_no_lease() {
+        for start in [0, 7, LEASE_STEP] {
+            let mut r = Replica::new(NodeId(1), DotCounter::restore(start));
+            for _ in 0..3 * LEASE_STEP + 5 {
+                let covered = r.lease_covers_blind_update();
+                let step = r.update(None, 0, &VersionVector::new(), Some(b"v".to_vec()), 0);
+                assert_eq!(step.persist_lease.is_none(), covered);
+                if let Some(lease) = step.persist_lease {
+                    r.lease_persisted(lease);
+                }
+            }
+        }
     }
 
     #[test]

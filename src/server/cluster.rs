@@ -354,13 +354,18 @@ impl Cluster {
         if !(self.alone() && self.shared.never_clustered()) {
             return Err(value);
         }
-        let req = ReplicaRequest::Update {
-            id: 0,
-            key: keys::encode(partition, sort),
-            ctx: VersionVector::new(),
-            value: None,
-        };
-        Ok(self.start_local(partition, req, Some(RmwOp::Blind(value))).await)
+        let mut key = keys::encode(partition, sort);
+        let mut value = value;
+        let shard = ring::shard_of(ring::token(partition), self.mesh.shards());
+        if shard == self.mesh.shard() {
+            // Most often nothing makes it wait: done here, without `start`'s futures.
+            match self.mesh.local().blind_write_now(key, value) {
+                Ok(p) => return Ok(Started::Local(p)),
+                Err((k, v)) => (key, value) = (k, v),
+            }
+        }
+        let req = ReplicaRequest::Update { id: 0, key, ctx: VersionVector::new(), value: None };
+        Ok(self.mesh.start(shard, ShardOp::Replica { req, rmw: Some(RmwOp::Blind(value)) }).await)
     }
 
     fn params(&self, key: Vec<u8>, partition: &[u8], op: OpKind, level: Option<Consistency>) -> Params {

@@ -345,7 +345,7 @@ impl<D: Disk> Engine<D> {
     /// compaction debt is at the stop point; sleep a little, growing with the
     /// debt, between the slowdown and stop points.
     pub async fn pace(&self) -> Result<()> {
-        if !self.opts.background {
+        if self.pace_now() {
             return Ok(());
         }
         let mut stalled_since = None;
@@ -372,6 +372,15 @@ impl<D: Disk> Engine<D> {
             }
             return Ok(());
         }
+    }
+
+    /// Whether [`Engine::pace`] lets a write through at once.
+    pub fn pace_now(&self) -> bool {
+        if !self.opts.background {
+            return true;
+        }
+        let inner = self.inner.borrow();
+        inner.imm.len() < self.opts.max_immutable_memtables && self.opts.compaction.write_pressure(&inner.version) <= 0.0
     }
 
     // ------------------------------------------------------------------ reads
