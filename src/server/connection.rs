@@ -113,7 +113,11 @@ async fn finish_loop(
             wait.await;
             continue;
         };
-        let resp = overwrite_response(kind, mesh.finish(started).await);
+        let reply = match mesh.finish_now(started) {
+            Ok(r) => r,
+            Err(started) => mesh.finish(started).await,
+        };
+        let resp = overwrite_response(kind, reply);
         outbox.push(|out| protocol::encode_response(&resp, request_id, out));
         in_flight.set(in_flight.get() - 1);
         done.notify_all();

@@ -14,7 +14,7 @@ use rustc_hash::FxHashMap;
 use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
 use glommio::channels::shared_channel::{self, ConnectedReceiver, ConnectedSender, SharedReceiver, SharedSender};
 
-use crate::server::shard_op::{finish, start, FailKind, Pending, Shard, ShardOp, ShardReply};
+use crate::server::shard_op::{finish, finish_now, start, FailKind, Pending, Shard, ShardOp, ShardReply};
 use crate::storage::{DmaDisk, Engine};
 
 /// Messages in flight per directed pair of shards.
@@ -148,6 +148,15 @@ impl Mesh {
             return Started::Failed(ShardReply::Failed(FailKind::Unavailable, format!("shard {shard} is gone")));
         }
         Started::Remote(shard, reply_rx)
+    }
+
+    /// [`Mesh::finish`] of `s` if it needs no wait, else `s` back.
+    pub fn finish_now(&self, s: Started) -> Result<ShardReply, Started> {
+        match s {
+            Started::Local(p) => finish_now(&self.shard, p).map_err(Started::Local),
+            Started::Failed(r) => Ok(r),
+            s @ Started::Remote(..) => Err(s),
+        }
     }
 
     pub async fn finish(&self, s: Started) -> ShardReply {

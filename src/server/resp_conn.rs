@@ -22,6 +22,7 @@ use futures_lite::io::WriteHalf;
 use futures_lite::AsyncWriteExt;
 use glommio::net::TcpStream;
 
+use crate::replication::ReplicaReply;
 use crate::resp::{self, ClientCommand, Command, ProtoVersion, Reply, RespLimits, ScanArgs, SetCondition, TypeFilter};
 use crate::ring;
 use crate::server::cluster::{local_write_outcome, Cluster, OpError, WriteOutcome, Written};
@@ -174,8 +175,18 @@ async fn write_loop(mut wr: WriteHalf<TcpStream>, queue: Rc<Queue>, mesh: Rc<Mes
                 resp::encode(&r, proto, &mut out);
             }
             Some(Item::Overwritten(proto, started)) => {
-                let Some(r) = in_turn(&mut wr, &mut out, mesh.finish(started)).await else { return };
-                let r = overwrite_result(local_write_outcome(r)).map_or_else(|e| e, |_| Reply::ok());
+                let r = match mesh.finish_now(started) {
+                    Ok(r) => r,
+                    Err(started) => {
+                        let Some(r) = in_turn(&mut wr, &mut out, mesh.finish(started)).await else { return };
+                        r
+                    }
+                };
+                let r = match r {
+                    // Written: a SET shows no causal context, so build none.
+                    ShardReply::Replica(ReplicaReply::Updated { .. }, _) => Reply::ok(),
+                    r => overwrite_result(local_write_outcome(r)).map_or_else(|e| e, |_| Reply::ok()),
+                };
                 resp::encode(&r, proto, &mut out);
             }
             Some(Item::Close) => {
