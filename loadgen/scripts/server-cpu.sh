@@ -13,7 +13,8 @@
 #     measured seconds only. LG: the loadgen binary (target/release/ringkv-loadgen)
 #   N requests per test (300000), KEYS: -r of redis-benchmark (1000000),
 #   TESTS (set get), PRELOAD: SET this many requests over KEYS first (0),
-#   PORT: RESP port (16479), NPORT: native port (17170), DATA (/var/tmp/ringkv-server-cpu; wiped)
+#   PORT: RESP port (16479), NPORT: native port (17170), DATA (/var/tmp/ringkv-server-cpu; wiped),
+#   EXTRA: more `ringkv serve` flags, e.g. "--memtable-bytes 1000000000" to keep every key in memtables
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BIN=${BIN:-$ROOT/target/release/ringkv}
@@ -22,7 +23,7 @@ TESTS=${TESTS:-set get}; PRELOAD=${PRELOAD:-0}; PORT=${PORT:-16479}
 DATA=${DATA:-/var/tmp/ringkv-server-cpu}
 rm -rf "$DATA"
 "$BIN" serve --listen "127.0.0.1:${NPORT:-17170}" --resp-listen "127.0.0.1:$PORT" --data-dir "$DATA" \
-  --sync "$SYNC" --shards "$SHARDS" >/dev/null 2>&1 &
+  --sync "$SYNC" --shards "$SHARDS" ${EXTRA:-} >/dev/null 2>&1 &
 SPID=$!
 trap 'kill $SPID 2>/dev/null; wait $SPID 2>/dev/null; rm -rf "$DATA"' EXIT
 for _ in $(seq 100); do [[ $(redis-cli -p "$PORT" ping 2>/dev/null) == PONG ]] && break; sleep 0.1; done
