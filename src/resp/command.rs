@@ -538,9 +538,6 @@ impl Args<'_> {
     }
 }
 
-/// The entry of `SUPPORTED_COMMANDS` for a command name in any case, without
-/// allocating. Only names of the same length are compared, byte by byte; a
-/// binary search (a `memcmp` call per step) cost more in a GET profile.
 /// The key of a GET or SET with these arguments (the commands clients
 /// pipeline in bulk), before they are parsed and checked: for a prefetch hint
 /// (`Cluster::prefetch`). None for any other command.
@@ -550,6 +547,9 @@ pub fn hot_key(args: &[Vec<u8>]) -> Option<&[u8]> {
     args.get(1).filter(|_| hot).map(Vec::as_slice)
 }
 
+/// The entry of `SUPPORTED_COMMANDS` for a command name in any case, without
+/// allocating. Only names of the same length are compared, byte by byte; a
+/// binary search (a `memcmp` call per step) cost more in a GET profile.
 fn lookup(raw_name: &[u8]) -> Option<(&'static str, i32)> {
     SUPPORTED_COMMANDS
         .iter()

@@ -43,9 +43,9 @@ pub mod value;
 mod tests;
 
 pub use command::{
-    config_get, config_set, hello_reply, hot_key, incr_value, ClientCommand, Command, CommandError, CommandSub, ConfigCommand,
-    ScanArgs, SetCondition, TypeFilter, ERR_EXPIRY_UNSUPPORTED, ERR_STRING_TOO_LONG, REDIS_COMPAT_VERSION,
-    SUPPORTED_COMMANDS,
+    config_get, config_set, hello_reply, hot_key, incr_value, ClientCommand, Command, CommandError, CommandSub,
+    ConfigCommand, ScanArgs, SetCondition, TypeFilter, ERR_EXPIRY_UNSUPPORTED, ERR_STRING_TOO_LONG,
+    REDIS_COMPAT_VERSION, SUPPORTED_COMMANDS,
 };
 pub use encode::encode;
 pub use error::RespError;

@@ -349,13 +349,12 @@ impl Cluster {
         &self,
         partition: &[u8],
         sort: &[u8],
-        value: Option<Vec<u8>>,
+        mut value: Option<Vec<u8>>,
     ) -> Result<Started, Option<Vec<u8>>> {
         if !(self.alone() && self.shared.never_clustered()) {
             return Err(value);
         }
         let mut key = keys::encode(partition, sort);
-        let mut value = value;
         let shard = ring::shard_of(ring::token(partition), self.mesh.shards());
         if shard == self.mesh.shard() {
             // Most often nothing makes it wait: done here, without `start`'s futures.

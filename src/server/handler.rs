@@ -8,8 +8,8 @@ use std::rc::Rc;
 use crate::client::{AsyncClient, ClientError};
 use crate::keys;
 use crate::protocol::{
-    Consistency, DeleteReply, ErrorCode, ErrorReply, GetReply, GetRequest, HandshakeReply, Key, PutItem, PutReply, PutRequest,
-    ReplicaFrame, Request, Response, ScanItem, ScanReply, Status, Version, FLAG_FORWARDED, FLAG_OVERWRITE,
+    Consistency, DeleteReply, ErrorCode, ErrorReply, GetReply, GetRequest, HandshakeReply, Key, PutItem, PutReply,
+    PutRequest, ReplicaFrame, Request, Response, ScanItem, ScanReply, Status, Version, FLAG_FORWARDED, FLAG_OVERWRITE,
 };
 use crate::replication::{QuorumError, ReplicaFailure, ReplicaRequest, SiblingSet, VersionVector};
 use crate::ring;

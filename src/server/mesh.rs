@@ -151,6 +151,7 @@ impl Mesh {
     }
 
     /// [`Mesh::finish`] of `s` if it needs no wait, else `s` back.
+    #[allow(clippy::result_large_err)] // as `shard_op::finish_now`
     pub fn finish_now(&self, s: Started) -> Result<ShardReply, Started> {
         match s {
             Started::Local(p) => finish_now(&self.shard, p).map_err(Started::Local),

@@ -41,6 +41,10 @@ use crate::storage::types::{SeqNo, ValueKind};
 use crate::storage::version::{TableInfo, Version, VersionEdit};
 use crate::storage::wal::{SyncMode, Wal, WalOptions};
 
+/// What [`Engine::get_latest`] finds: the newest version's seq and value
+/// (None for a deletion), or None if the key was never written.
+pub type Latest = Option<(SeqNo, Option<Vec<u8>>)>;
+
 /// The two stages of [`Engine::prefetch`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Prefetch {
@@ -261,10 +265,11 @@ impl<D: Disk> Engine<D> {
         self.apply_to_memtable(batch)
     }
 
-    /// A hint that a point read or write of the key with this
-    /// [`crate::storage::memtable::key_hash`] is coming: start loading what it will touch in
-    /// the memtables. Call with [`Prefetch::Slot`] first and, some work
-    /// later (the slot must have arrived to be read), [`Prefetch::Entry`].
+    /// A hint that a point read or write of the key with this hash
+    /// ([`crate::storage::memtable::key_hash`]) is coming: start loading what
+    /// it will touch in the memtables. Call with [`Prefetch::Slot`] first and,
+    /// some work later (the slot must have arrived to be read),
+    /// [`Prefetch::Entry`].
     pub fn prefetch(&self, hash: u64, stage: Prefetch) {
         let inner = self.inner.borrow();
         for m in std::iter::once(&inner.mem).chain(&inner.imm) {
@@ -380,7 +385,8 @@ impl<D: Disk> Engine<D> {
             return true;
         }
         let inner = self.inner.borrow();
-        inner.imm.len() < self.opts.max_immutable_memtables && self.opts.compaction.write_pressure(&inner.version) <= 0.0
+        inner.imm.len() < self.opts.max_immutable_memtables
+            && self.opts.compaction.write_pressure(&inner.version) <= 0.0
     }
 
     // ------------------------------------------------------------------ reads
@@ -402,7 +408,7 @@ impl<D: Disk> Engine<D> {
     /// `(seq, None)` for a deletion, or `None` if the key was never written.
     /// For read-modify-write on the owning shard, whose own write will be
     /// acknowledged only after everything before it is durable.
-    pub async fn get_latest(&self, key: &[u8]) -> Result<Option<(SeqNo, Option<Vec<u8>>)>> {
+    pub async fn get_latest(&self, key: &[u8]) -> Result<Latest> {
         let found = |seq, kind, v| Some((seq, (kind == ValueKind::Value).then_some(v)));
         // The memtables are searched in place (no allocation on this, the
         // common path); the tables to search are taken under the same borrow.
@@ -426,7 +432,7 @@ impl<D: Disk> Engine<D> {
     /// [`get_latest`](Self::get_latest) if it needs no disk read (found in a
     /// memtable or a cached block, or ruled out without reading); None if it
     /// does. For serving reads without a task.
-    pub fn get_latest_now(&self, key: &[u8]) -> Option<Result<Option<(SeqNo, Option<Vec<u8>>)>>> {
+    pub fn get_latest_now(&self, key: &[u8]) -> Option<Result<Latest>> {
         let found = |seq, kind, v| Some((seq, (kind == ValueKind::Value).then_some(v)));
         let inner = self.inner.borrow();
         for m in std::iter::once(&inner.mem).chain(&inner.imm) {

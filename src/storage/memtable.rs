@@ -286,8 +286,8 @@ const KEY_OVERHEAD_BYTES: usize = size_of::<Head>() + 4 + 40 + (size_of::<Point>
 
 /// A slot of the point index: a key's hash, its head and, as the head has
 /// it, its newest version (so a read loads head and version at once instead
-/// of one after the other). Empty while `head` is null; all zero bytes is an
-/// empty slot.
+/// of one after the other). Meaningful only where its tag is set
+/// ([`PointIndex`]).
 #[derive(Clone, Copy)]
 struct Point {
     hash: u64,

@@ -56,9 +56,10 @@ impl BlockCache {
 
     /// Look up a block, counting a hit or miss and marking it recently used.
     pub fn get(&self, table_id: u64, offset: u64) -> Option<Rc<Block>> {
-        let found = self.inner.borrow_mut().lru.get(&(table_id, offset)).cloned();
-        let counter = if found.is_some() { &self.hits } else { &self.misses };
-        counter.set(counter.get() + 1);
+        let found = self.get_cached(table_id, offset);
+        if found.is_none() {
+            self.misses.set(self.misses.get() + 1);
+        }
         found
     }
 

@@ -26,6 +26,9 @@ pub const READAHEAD_BYTES: usize = 256 * 1024;
 /// `open`, so a plausible-looking footer cannot make us allocate unbounded.
 const MAX_META_REGION: u64 = 3 * MAX_BLOCK_LEN;
 
+/// What a point lookup in a table finds: the key's newest version there.
+pub type Newest = Option<(SeqNo, ValueKind, Vec<u8>)>;
+
 pub struct Table<F: DiskFile> {
     id: u64,
     path: PathBuf,
@@ -90,7 +93,7 @@ impl<F: DiskFile> Table<F> {
 
     /// Newest version of `key` in this table: key range and Bloom filter
     /// first, then the in-memory index, then one data block via the cache.
-    pub async fn get(&self, key: &[u8]) -> Result<Option<(SeqNo, ValueKind, Vec<u8>)>> {
+    pub async fn get(&self, key: &[u8]) -> Result<Newest> {
         let Some(handle) = self.block_for(key)? else {
             return Ok(None);
         };
@@ -100,7 +103,7 @@ impl<F: DiskFile> Table<F> {
 
     /// [`get`](Self::get) if it needs no disk read (the block is cached, or
     /// no block can hold the key); None if it does.
-    pub fn get_now(&self, key: &[u8]) -> Option<Result<Option<(SeqNo, ValueKind, Vec<u8>)>>> {
+    pub fn get_now(&self, key: &[u8]) -> Option<Result<Newest>> {
         let handle = match self.block_for(key) {
             Ok(Some(h)) => h,
             other => return Some(other.map(|_| None)),
@@ -121,7 +124,7 @@ impl<F: DiskFile> Table<F> {
         self.find_block(key)
     }
 
-    fn get_in(&self, block: &Block, handle: BlockHandle, key: &[u8]) -> Result<Option<(SeqNo, ValueKind, Vec<u8>)>> {
+    fn get_in(&self, block: &Block, handle: BlockHandle, key: &[u8]) -> Result<Newest> {
         let found = block.find_first_ge(key).map_err(|e| self.corrupt(handle.offset, e))?;
         Ok(found.filter(|f| f.key_eq).map(|f| (f.seq, f.kind, f.value.to_vec())))
     }
