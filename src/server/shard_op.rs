@@ -527,17 +527,27 @@ async fn read(engine: &Rc<Engine<DmaDisk>>, op: ShardOp) -> Result<ShardReply, S
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    use std::future::Future;
+
     use super::*;
     use crate::storage::{Options, SyncMode};
 
-    #[test]
-    fn read_now_answers_only_durable_unlocked_reads() {
-        let dir = std::env::temp_dir().join(format!("ringkv-shard-op-test-{}", std::process::id()));
+    /// Run `test` on the shard of a fresh engine (`--sync always`) in a
+    /// directory of its own, removed after.
+    fn on_fresh_shard<F: Future<Output = ()> + 'static>(name: &str, test: impl FnOnce(Shard) -> F + 'static) {
+        let dir = std::env::temp_dir().join(format!("ringkv-shard-op-{name}-{}", std::process::id()));
         let d = dir.clone();
         crate::rt::block_on(async move {
             let mut o = Options::new(&d);
             o.sync = SyncMode::Always;
-            let shard = Shard::open(Engine::open(DmaDisk, o).await.unwrap(), NodeId(1)).await.unwrap();
+            test(Shard::open(Engine::open(DmaDisk, o).await.unwrap(), NodeId(1)).await.unwrap()).await;
+        });
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn read_now_answers_only_durable_unlocked_reads() {
+        on_fresh_shard("read-now", |shard| async move {
             let key = b"k".to_vec();
             assert!(matches!(shard.read_now(&key), Some(Ok(None))));
             let req = ReplicaRequest::Update { id: 1, key: key.clone(), ctx: VersionVector::new(), value: None };
@@ -553,17 +563,11 @@ mod tests {
             drop(guard);
             assert!(shard.read_now(&key).is_some());
         });
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn blind_write_now_leaves_what_would_wait_to_the_general_path() {
-        let dir = std::env::temp_dir().join(format!("ringkv-shard-op-blind-{}", std::process::id()));
-        let d = dir.clone();
-        crate::rt::block_on(async move {
-            let mut o = Options::new(&d);
-            o.sync = SyncMode::Always;
-            let shard = Shard::open(Engine::open(DmaDisk, o).await.unwrap(), NodeId(1)).await.unwrap();
+        on_fresh_shard("blind-now", |shard| async move {
             let key = b"k".to_vec();
             // A new node has no lease: its first write must persist one first.
             assert!(shard.blind_write_now(key.clone(), Some(b"v".to_vec())).is_err());
@@ -580,6 +584,5 @@ mod tests {
             assert_eq!(shard.blind_write_now(key.clone(), None).err(), Some((key.clone(), None)));
             drop(guard);
         });
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
