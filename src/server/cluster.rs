@@ -326,11 +326,16 @@ impl Cluster {
     /// this thread's shard owns the partition, start loading what it will
     /// touch in the memtables (`Engine::prefetch`, whose stages these are).
     pub fn prefetch(&self, partition: &[u8], sort: &[u8], stage: Prefetch) {
-        let token = ring::token(partition);
-        if ring::shard_of(token, self.mesh.shards()) == self.mesh.shard() {
+        if let Some(token) = self.local_token(partition) {
             let hash = keys::with_encoded(token, partition, sort, memtable::key_hash);
             self.mesh.engine().prefetch(hash, stage);
         }
+    }
+
+    /// The ring token of `partition` if this thread's shard owns it.
+    fn local_token(&self, partition: &[u8]) -> Option<u64> {
+        let token = ring::token(partition);
+        (ring::shard_of(token, self.mesh.shards()) == self.mesh.shard()).then_some(token)
     }
 
     /// The ordered part of a replica message to this node's shard that owns
@@ -422,10 +427,7 @@ impl Cluster {
     /// can answer without waiting (`Shard::read_now`). None: call `read`.
     /// Spares the caller a task and the general path's futures.
     pub fn read_now(&self, partition: &[u8], sort: &[u8]) -> Option<Result<SiblingSet, OpError>> {
-        let token = ring::token(partition);
-        if ring::shard_of(token, self.mesh.shards()) != self.mesh.shard() || !self.alone() {
-            return None;
-        }
+        let token = self.local_token(partition).filter(|_| self.alone())?;
         let read = keys::with_encoded(token, partition, sort, |key| self.mesh.local().read_now(key))?;
         Some(read.map(Option::unwrap_or_default).map_err(|failure| OpError::Quorum(QuorumError::Rejected(failure))))
     }

@@ -198,6 +198,11 @@ impl Shard {
         }
     }
 
+    /// Whether an op holds `key` (see `lock`).
+    fn is_locked(&self, key: &[u8]) -> bool {
+        self.locked.borrow().contains(&lock_hash(key))
+    }
+
     /// The stored set of `key` (None if never written), even if not durable yet.
     /// A failure to read or decode it is logged here and is a storage failure.
     async fn load(&self, key: &[u8]) -> Result<Option<SiblingSet>, ReplicaFailure> {
@@ -210,10 +215,7 @@ impl Shard {
     /// paced, and the confirmed dot-counter lease covers its dot. Else the
     /// key and value back, for the general path.
     pub fn blind_write_now(&self, key: Vec<u8>, value: Option<Vec<u8>>) -> Result<Pending, (Vec<u8>, Option<Vec<u8>>)> {
-        if self.locked.borrow().contains(&lock_hash(&key))
-            || !self.engine.pace_now()
-            || !self.replica.borrow().lease_covers_blind_update()
-        {
+        if self.is_locked(&key) || !self.engine.pace_now() || !self.replica.borrow().lease_covers_blind_update() {
             return Err((key, value));
         }
         let step = self.replica.borrow_mut().update(None, 0, &VersionVector::new(), value, now_ms());
@@ -236,7 +238,7 @@ impl Shard {
     /// sync mode promises (so is what the read sees), no op holds the key,
     /// and no disk read is needed. None: take the general path, which waits.
     pub fn read_now(&self, key: &[u8]) -> Option<Result<Option<SiblingSet>, ReplicaFailure>> {
-        if !self.engine.durable_now(self.engine.last_seq()) || self.locked.borrow().contains(&lock_hash(key)) {
+        if !self.engine.durable_now(self.engine.last_seq()) || self.is_locked(key) {
             return None;
         }
         Some(stored_set(self.engine.get_latest_now(key)?))

@@ -33,7 +33,7 @@ use crate::storage::error::{Error, Result};
 use crate::storage::iter::{MergeIter, NewestOnly, Source};
 use crate::storage::manifest::ManifestState;
 use crate::storage::manifest_file::ManifestFile;
-use crate::storage::memtable::Memtable;
+use crate::storage::memtable::{self, Memtable};
 use crate::storage::notify::Notify;
 use crate::storage::slice::Slice;
 use crate::storage::sstable::{BlockCache, Table, TableBuilder, TableMeta, TableOptions};
@@ -271,8 +271,7 @@ impl<D: Disk> Engine<D> {
     /// some work later (the slot must have arrived to be read),
     /// [`Prefetch::Entry`].
     pub fn prefetch(&self, hash: u64, stage: Prefetch) {
-        let inner = self.inner.borrow();
-        for m in std::iter::once(&inner.mem).chain(&inner.imm) {
+        for m in self.inner.borrow().memtables() {
             match stage {
                 Prefetch::Slot => m.prefetch_slot(hash),
                 Prefetch::Entry => m.prefetch_entry(hash),
@@ -409,21 +408,18 @@ impl<D: Disk> Engine<D> {
     /// For read-modify-write on the owning shard, whose own write will be
     /// acknowledged only after everything before it is durable.
     pub async fn get_latest(&self, key: &[u8]) -> Result<Latest> {
-        let found = |seq, kind, v| Some((seq, (kind == ValueKind::Value).then_some(v)));
         // The memtables are searched in place (no allocation on this, the
         // common path); the tables to search are taken under the same borrow.
         let tables: Vec<_> = {
             let inner = self.inner.borrow();
-            for m in std::iter::once(&inner.mem).chain(&inner.imm) {
-                if let Some((seq, kind, v)) = m.get(key, SeqNo::MAX) {
-                    return Ok(found(seq, kind, v));
-                }
+            if let Some(found) = inner.latest_in_memtables(key) {
+                return Ok(found);
             }
             inner.version.tables_for_key(key).iter().filter_map(|t| inner.tables.get(&t.id).cloned()).collect()
         };
         for t in &tables {
-            if let Some((seq, kind, v)) = t.get(key).await? {
-                return Ok(found(seq, kind, v));
+            if let Some(found) = t.get(key).await? {
+                return Ok(Some(latest(found)));
             }
         }
         Ok(None)
@@ -433,17 +429,14 @@ impl<D: Disk> Engine<D> {
     /// memtable or a cached block, or ruled out without reading); None if it
     /// does. For serving reads without a task.
     pub fn get_latest_now(&self, key: &[u8]) -> Option<Result<Latest>> {
-        let found = |seq, kind, v| Some((seq, (kind == ValueKind::Value).then_some(v)));
         let inner = self.inner.borrow();
-        for m in std::iter::once(&inner.mem).chain(&inner.imm) {
-            if let Some((seq, kind, v)) = m.get(key, SeqNo::MAX) {
-                return Some(Ok(found(seq, kind, v)));
-            }
+        if let Some(found) = inner.latest_in_memtables(key) {
+            return Some(Ok(found));
         }
         for t in inner.version.tables_for_key(key) {
             let Some(t) = inner.tables.get(&t.id) else { continue };
             match t.get_now(key)? {
-                Ok(Some((seq, kind, v))) => return Some(Ok(found(seq, kind, v))),
+                Ok(Some(found)) => return Some(Ok(Some(latest(found)))),
                 Ok(None) => {}
                 Err(e) => return Some(Err(e)),
             }
@@ -493,8 +486,7 @@ impl<D: Disk> Engine<D> {
     /// Every source a read must merge, captured at one instant.
     fn read_sources(&self, visible: SeqNo) -> Vec<Source<D::File>> {
         let inner = self.inner.borrow();
-        let mut sources = vec![Source::mem(inner.mem.clone(), visible)];
-        sources.extend(inner.imm.iter().map(|m| Source::mem(m.clone(), visible)));
+        let mut sources: Vec<_> = inner.memtables().map(|m| Source::mem(m.clone(), visible)).collect();
         for (level, tables) in inner.version.levels().iter().enumerate() {
             let open: Vec<_> = tables.iter().filter_map(|t| inner.tables.get(&t.id).cloned()).collect();
             if level == 0 {
@@ -930,6 +922,26 @@ async fn remove_orphans<F: DiskFile, D: Disk>(disk: &D, dir: &Path, live: &HashM
         }
     }
     Ok(())
+}
+
+impl<F: DiskFile> Inner<F> {
+    /// The active memtable, then the sealed ones newest first: the order
+    /// reads search them in.
+    fn memtables(&self) -> impl Iterator<Item = &Rc<Memtable>> {
+        std::iter::once(&self.mem).chain(&self.imm)
+    }
+
+    /// What the memtables know of `key` for [`Engine::get_latest`], if any.
+    /// The key is hashed once for all of them.
+    fn latest_in_memtables(&self, key: &[u8]) -> Option<Latest> {
+        let hash = memtable::key_hash(key);
+        self.memtables().find_map(|m| m.get_hashed(key, hash, SeqNo::MAX)).map(|found| Some(latest(found)))
+    }
+}
+
+/// A version as [`Latest`] reports it: no value for a deletion.
+fn latest((seq, kind, value): (SeqNo, ValueKind, Vec<u8>)) -> (SeqNo, Option<Vec<u8>>) {
+    (seq, (kind == ValueKind::Value).then_some(value))
 }
 
 /// A memtable sized for what `opts` lets one hold: keys of about 256 bytes

@@ -494,9 +494,15 @@ impl Memtable {
 
     /// Newest version of `key` with seq <= `visible`.
     pub fn get(&self, key: &[u8], visible: SeqNo) -> Option<(SeqNo, ValueKind, Vec<u8>)> {
+        self.get_hashed(key, key_hash(key), visible)
+    }
+
+    /// [`get`](Self::get) of a key whose [`key_hash`] is `hash`, for a caller
+    /// that looks in several memtables and hashes once.
+    pub fn get_hashed(&self, key: &[u8], hash: u64, visible: SeqNo) -> Option<(SeqNo, ValueKind, Vec<u8>)> {
         let newest = {
             let points = self.points.borrow();
-            points.slots[points.find(key_hash(key), key).ok()?].newest
+            points.slots[points.find(hash, key).ok()?].newest
         };
         let v = visible_from(newest, visible, None)?;
         // SAFETY: an arena record (see the note on `head_key`).
