@@ -211,6 +211,44 @@ fn sigterm_exits_zero_and_keeps_data_and_lock_refuses_second_start() {
 }
 
 #[test]
+fn a_second_server_on_the_same_ports_is_refused() {
+    // The shards share their ports with SO_REUSEPORT, which would let a
+    // second process join silently and take half the connections.
+    let dir = TempDir::new("srv-ports");
+    let resp = free_addr("127.0.0.7").to_string();
+    let s = Server::start(free_addr("127.0.0.7"), &dir.0.join("a"), &["--shards", "1", "--resp-listen", &resp]);
+    let taken = [
+        ("native", s.addr.to_string(), free_addr("127.0.0.7").to_string()),
+        ("RESP", free_addr("127.0.0.7").to_string(), resp.clone()),
+    ];
+    for (which, native, resp) in taken {
+        let mut child = std::process::Command::new(common::BIN)
+            .args(["serve", "--listen", &native, "--resp-listen", &resp, "--data-dir"])
+            .arg(dir.0.join(format!("b-{which}")))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while child.try_wait().unwrap().is_none() {
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{which}: a second server started on a port the first one holds");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let other = child.wait_with_output().unwrap();
+        assert_eq!(other.status.code(), Some(2), "{which}: {other:?}");
+        assert!(String::from_utf8_lossy(&other.stderr).contains("in use"), "{which}: {other:?}");
+    }
+    // The first server still has every connection.
+    let mut c = Client::connect(&s.addr.to_string()).unwrap();
+    c.put(b"k", b"", b"v").unwrap();
+    assert_eq!(c.get(b"k", b"").unwrap(), Some(b"v".to_vec()));
+}
+
+#[test]
 fn default_relative_data_dir_works() {
     // `ringkv serve` with no --data-dir uses ./ringkv-data, a relative path.
     let dir = TempDir::new("srv-reldir");

@@ -74,6 +74,7 @@ type ShardAddrs = Arc<Mutex<Vec<Option<SocketAddr>>>>;
 pub fn serve(cfg: ServeConfig) -> Result<(), String> {
     cfg.validate()?;
     let _lock = lock::DirLock::acquire(&cfg.data_dir)?;
+    check_ports_free(&cfg)?;
     let shutdown = Arc::new(Shutdown::default());
     install_signal_handlers(shutdown.clone())?;
     let mut ends = MeshEnds::new(cfg.shards);
@@ -134,6 +135,40 @@ pub fn serve(cfg: ServeConfig) -> Result<(), String> {
         Some(e) => Err(e),
         None => Ok(()),
     }
+}
+
+/// Refuse to start on a port that something already listens on. The shards
+/// bind with SO_REUSEPORT, to share the client ports among themselves, and
+/// Linux lets any socket of the same user with that option join the group:
+/// a second ringkv on the same ports would silently take half the
+/// connections, and its writes would seem lost to clients of the first. So
+/// each port is probed with a connect first. (A plain bind cannot be the
+/// probe: it also fails on the TIME_WAIT sockets a restarted server leaves.)
+/// A process killed a moment ago may still accept for a few milliseconds
+/// (its io_uring is torn down asynchronously), so the probe gives it a second.
+fn check_ports_free(cfg: &ServeConfig) -> Result<(), String> {
+    let mut addrs = vec![cfg.listen];
+    addrs.extend(cfg.resp_listen);
+    if let Some(base) = cfg.shard_port_base {
+        addrs.extend((0..cfg.shards).map(|i| SocketAddr::new(cfg.listen.ip(), base.saturating_add(i as u16))));
+    }
+    for addr in addrs.into_iter().filter(|a| a.port() != 0) {
+        let mut target = addr;
+        if addr.ip().is_unspecified() {
+            target.set_ip(match addr {
+                SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+            });
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(1);
+        while std::net::TcpStream::connect_timeout(&target, Duration::from_millis(200)).is_ok() {
+            if std::time::Instant::now() > deadline {
+                return Err(format!("cannot listen on {addr}: address in use (another server listens there)"));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    Ok(())
 }
 
 fn install_signal_handlers(shutdown: Arc<Shutdown>) -> Result<(), String> {

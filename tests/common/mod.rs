@@ -85,6 +85,11 @@ impl Server {
             data_dir.display().to_string(),
         ];
         args.extend(extra.iter().map(|s| s.to_string()));
+        // Tests run in parallel: none may take the default RESP port (a
+        // server refuses a port that another one listens on).
+        if !extra.contains(&"--resp-listen") {
+            args.extend(["--resp-listen".to_string(), "off".to_string()]);
+        }
         let mut s = Server { child: None, addr, data_dir: data_dir.to_path_buf(), args };
         s.spawn();
         s
