@@ -139,11 +139,15 @@ fn put_clock(out: &mut Vec<u8>, vv: &VersionVector) -> Result<(), CausalError> {
     }
     put_varint(out, vv.len() as u64);
     for (node, e) in vv.iter() {
-        put_varint(out, u64::from(node.0));
-        put_varint(out, e.counter);
-        put_varint(out, e.timestamp_ms);
+        put_clock_entry(out, node, e.counter, e.timestamp_ms);
     }
     Ok(())
+}
+
+fn put_clock_entry(out: &mut Vec<u8>, node: NodeId, counter: u64, timestamp_ms: u64) {
+    put_varint(out, u64::from(node.0));
+    put_varint(out, counter);
+    put_varint(out, timestamp_ms);
 }
 
 fn read_clock(r: &mut Reader<'_>) -> Result<VersionVector, CausalError> {
@@ -199,18 +203,38 @@ pub(super) fn encode_set(set: &SiblingSet) -> Result<Vec<u8>, CausalError> {
     put_clock(&mut out, set.context_ref())?;
     put_varint(&mut out, set.len() as u64);
     for (dot, version) in set.siblings() {
-        put_varint(&mut out, u64::from(dot.node.0));
-        put_varint(&mut out, dot.counter);
-        put_varint(&mut out, version.timestamp_ms);
-        match &version.value {
-            None => out.push(TAG_TOMBSTONE),
-            Some(v) => {
-                out.push(TAG_VALUE);
-                put_varint(&mut out, v.len() as u64);
-                out.extend_from_slice(v);
-            }
+        put_sibling(&mut out, *dot, version.timestamp_ms, version.value.as_deref());
+    }
+    Ok(seal(out))
+}
+
+fn put_sibling(out: &mut Vec<u8>, dot: Dot, timestamp_ms: u64, value: Option<&[u8]>) {
+    put_clock_entry(out, dot.node, dot.counter, timestamp_ms);
+    match value {
+        None => out.push(TAG_TOMBSTONE),
+        Some(v) => {
+            out.push(TAG_VALUE);
+            put_varint(out, v.len() as u64);
+            out.extend_from_slice(v);
         }
     }
+}
+
+/// The stored form of the set a blind overwrite writes (no stored set, an
+/// empty context): one version at `dot`, stamped `timestamp_ms`, under a
+/// clock of that dot alone. The bytes of [`encode_set`] of that set, without
+/// building it (a blind SET's hot path).
+pub(super) fn encode_blind(dot: Dot, timestamp_ms: u64, value: Option<&[u8]>) -> Result<Vec<u8>, CausalError> {
+    let len = value.map_or(0, <[u8]>::len);
+    if len > MAX_VALUE_BYTES {
+        return Err(CausalError::TooLarge { what: "value bytes", got: len, max: MAX_VALUE_BYTES });
+    }
+    let mut out = Vec::with_capacity(len + 64);
+    out.push(SET_VERSION);
+    put_varint(&mut out, 1);
+    put_clock_entry(&mut out, dot.node, dot.counter, timestamp_ms);
+    put_varint(&mut out, 1);
+    put_sibling(&mut out, dot, timestamp_ms, value);
     Ok(seal(out))
 }
 

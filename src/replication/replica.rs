@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use crate::ring::NodeId;
 
 use super::messages::{ReplicaFailure, ReplicaReply, ReplicaRequest};
-use super::{CausalError, PruneConfig, SiblingSet, VersionVector};
+use super::{CausalError, Dot, PruneConfig, SiblingSet, VersionVector};
 
 /// How far a lease reaches beyond the counter when it is renewed.
 pub const LEASE_STEP: u64 = 10_000;
@@ -199,6 +199,22 @@ impl Replica {
         self.counter.floor().max(1) < self.counter.lease_end()
     }
 
+    /// The dot that [`update`](Self::update) of a blind overwrite (no stored
+    /// set, an empty context) issues, issued the same way, for a caller that
+    /// writes the set itself (`SiblingSet::encode_blind`) instead of having
+    /// `update` build it. None, and nothing issued, unless the confirmed lease
+    /// covers it ([`Self::lease_covers_blind_update`]): else a lease must be
+    /// made durable first, which `update` asks for.
+    pub fn issue_blind_dot(&mut self) -> Option<Dot> {
+        if !self.lease_covers_blind_update() {
+            return None;
+        }
+        let dot = Dot { node: self.node, counter: self.counter.floor().max(1) };
+        let lease = self.counter.issued(dot.counter);
+        debug_assert!(lease.is_none(), "a covered blind update asked for lease {lease:?}");
+        Some(dot)
+    }
+
     /// What [`handle`](Self::handle) does for an `Update { id, ctx, value }`,
     /// with the value moved in rather than copied (the local write path).
     pub fn update(
@@ -268,6 +284,38 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_blind_dot_and_encoding_are_what_update_issues_and_writes() {
+        let values: [Option<Vec<u8>>; 4] = [None, Some(Vec::new()), Some(vec![7; 100]), Some(vec![1; 300])];
+        for (start, node) in [(0, 1), (7, 2), (LEASE_STEP, 300)] {
+            // Two replicas in step: one updates, the other takes the blind path.
+            let mut r = Replica::new(NodeId(node), DotCounter::restore(start));
+            let mut b = Replica::new(NodeId(node), DotCounter::restore(start));
+            for i in 0..3 * LEASE_STEP + 5 {
+                let (value, now) = (values[i as usize % 4].clone(), 1_700_000_000_000 + i * 37);
+                let blind = b.issue_blind_dot();
+                let step = r.update(None, 0, &VersionVector::new(), value.clone(), now);
+                assert_eq!(blind.is_some(), step.persist_lease.is_none(), "issued exactly when covered");
+                let ReplicaReply::Updated { dot, set, .. } = &step.reply else { panic!("{:?}", step.reply) };
+                match blind {
+                    Some(d) => {
+                        assert_eq!(d, *dot);
+                        assert_eq!(SiblingSet::encode_blind(d, now, value.as_deref()).unwrap(), set.encode().unwrap());
+                    }
+                    None => {
+                        // Not covered: nothing was issued; the general path asks for a lease.
+                        let lease = step.persist_lease.unwrap();
+                        b.update(None, 0, &VersionVector::new(), value, now);
+                        r.lease_persisted(lease);
+                        b.lease_persisted(lease);
+                    }
+                }
+            }
+        }
+        let too_big = vec![0; crate::replication::MAX_VALUE_BYTES + 1];
+        assert!(SiblingSet::encode_blind(Dot { node: NodeId(1), counter: 1 }, 0, Some(&too_big)).is_err());
     }
 
     #[test]

@@ -261,6 +261,13 @@ impl SiblingSet {
         Ok(())
     }
 
+    /// The stored form of what a blind overwrite writes: the set that
+    /// `update` of an empty set with an empty context makes, holding `value`
+    /// at `dot` stamped `timestamp_ms`, encoded without being built.
+    pub fn encode_blind(dot: Dot, timestamp_ms: u64, value: Option<&[u8]>) -> Result<Vec<u8>, CausalError> {
+        codec::encode_blind(dot, timestamp_ms, value)
+    }
+
     /// The stored form (CAUSALITY.md). Fails if a limit is exceeded.
     pub fn encode(&self) -> Result<Vec<u8>, CausalError> {
         codec::encode_set(self)

@@ -605,11 +605,41 @@ pub fn local_write_outcome(reply: ShardReply) -> Result<WriteOutcome, OpError> {
         ShardReply::Replica(ReplicaReply::Updated { set, .. }, rmw) => {
             Ok(WriteOutcome::Written(Written::Done { context: set.context(), rmw }))
         }
+        ShardReply::Overwritten { dot, timestamp_ms } => {
+            let mut context = VersionVector::new();
+            context.add(dot, timestamp_ms);
+            let rmw = Some(RmwResult::Old { applied: true, old: None });
+            Ok(WriteOutcome::Written(Written::Done { context, rmw }))
+        }
         ShardReply::Replica(ReplicaReply::Failed { failure, .. }, _) => {
             Err(OpError::Quorum(QuorumError::Rejected(failure)))
         }
         ShardReply::RmwSkipped(r) => Ok(WriteOutcome::Written(Written::Skipped(r))),
         ShardReply::Failed(k, m) => Err(OpError::Failed(k, m)),
         other => Err(OpError::Failed(FailKind::Internal, format!("unexpected reply to a write: {other:?}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::replication::{DotCounter, Replica};
+
+    /// A blind overwrite done at once (`ShardReply::Overwritten`) answers the
+    /// causal context that the general path's `Updated` set would have.
+    #[test]
+    fn an_overwrite_done_at_once_answers_the_context_update_would() {
+        let mut r = Replica::new(NodeId(3), DotCounter::restore(1000));
+        let step = r.update(None, 0, &VersionVector::new(), Some(b"v".to_vec()), 1_700_000_000_123);
+        let ReplicaReply::Updated { dot, set, .. } = step.reply else { panic!() };
+        let context = |reply| match local_write_outcome(reply) {
+            Ok(WriteOutcome::Written(Written::Done { context, rmw })) => (context, rmw),
+            _ => panic!("not written"),
+        };
+        let rmw = || Some(RmwResult::Old { applied: true, old: None });
+        let general = context(ShardReply::Replica(ReplicaReply::Updated { id: 0, dot, set }, rmw()));
+        let at_once = context(ShardReply::Overwritten { dot, timestamp_ms: 1_700_000_000_123 });
+        assert_eq!(at_once.0, general.0);
+        assert!(matches!(at_once.1, Some(RmwResult::Old { applied: true, old: None })));
     }
 }

@@ -184,7 +184,9 @@ async fn write_loop(mut wr: WriteHalf<TcpStream>, queue: Rc<Queue>, mesh: Rc<Mes
                 };
                 let r = match r {
                     // Written: a SET shows no causal context, so build none.
-                    ShardReply::Replica(ReplicaReply::Updated { .. }, _) => Reply::ok(),
+                    ShardReply::Overwritten { .. } | ShardReply::Replica(ReplicaReply::Updated { .. }, _) => {
+                        Reply::ok()
+                    }
                     r => overwrite_result(local_write_outcome(r)).map_or_else(|e| e, |_| Reply::ok()),
                 };
                 resp::encode(&r, proto, &mut out);

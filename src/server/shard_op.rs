@@ -20,7 +20,7 @@ use rustc_hash::FxHashSet;
 
 use crate::keys;
 use crate::replication::{
-    DotCounter, Replica, ReplicaFailure, ReplicaReply, ReplicaRequest, SiblingSet, Step, VersionVector,
+    Dot, DotCounter, Replica, ReplicaFailure, ReplicaReply, ReplicaRequest, SiblingSet, Step, VersionVector,
 };
 use crate::ring::NodeId;
 use crate::storage::notify::Notify;
@@ -113,6 +113,14 @@ pub type ScanRow = (Vec<u8>, SiblingSet);
 #[derive(Debug)]
 pub enum ShardReply {
     Replica(ReplicaReply, Option<RmwResult>),
+    /// A blind overwrite done by [`Shard::blind_write_now`]: the key now holds
+    /// one version, at `dot` and stamped `timestamp_ms`, under a clock of that
+    /// dot alone (the set `Replica::update` would have built, and replied
+    /// with, as `Updated`).
+    Overwritten {
+        dot: Dot,
+        timestamp_ms: u64,
+    },
     /// An `rmw` that decided not to write (e.g. SET NX on an existing key).
     RmwSkipped(RmwResult),
     Rows(Vec<ScanRow>),
@@ -226,22 +234,23 @@ impl Shard {
     /// paced, and the confirmed dot-counter lease covers its dot. Else the
     /// key and value back, for the general path.
     pub fn blind_write_now(&self, key: Vec<u8>, value: Option<Vec<u8>>) -> Result<Pending, (Vec<u8>, Option<Vec<u8>>)> {
-        if self.is_locked(&key) || !self.engine.pace_now() || !self.replica.borrow().lease_covers_blind_update() {
+        if self.is_locked(&key) || !self.engine.pace_now() {
             return Err((key, value));
         }
-        let step = self.replica.borrow_mut().update(None, 0, &VersionVector::new(), value, now_ms());
-        if let Some(lease) = step.persist_lease {
-            // Not reached (the lease covers the dot); if it were, the lease
-            // goes into the log ahead of the write, so it is durable before the
-            // write is acknowledged. It stays unconfirmed: a later update asks again.
-            debug_assert!(false, "blind update asked for lease {lease}");
-            let mut b = WriteBatch::new();
-            b.put(LEASE_KEY, &lease.to_le_bytes());
-            if let Err(e) = self.engine.write_start(&b) {
-                return Ok(Pending::Ready(failed(e)));
-            }
-        }
-        Ok(write_step(self, key, 0, step, Some(RmwResult::Old { applied: true, old: None })))
+        let Some(dot) = self.replica.borrow_mut().issue_blind_dot() else { return Err((key, value)) };
+        // The set `update` would build is one version under a clock of its
+        // dot: encoded straight away, it needs no set built and dropped.
+        let timestamp_ms = now_ms();
+        let bytes = match SiblingSet::encode_blind(dot, timestamp_ms, value.as_deref()) {
+            Ok(b) => b,
+            Err(_) => return Ok(replica_failed(0, ReplicaFailure::TooLarge)),
+        };
+        let mut b = WriteBatch::new();
+        b.put_owned(key, bytes);
+        Ok(match self.engine.write_start(&b) {
+            Ok(seq) => Pending::Durable(seq, ShardReply::Overwritten { dot, timestamp_ms }),
+            Err(e) => Pending::Ready(failed(e)),
+        })
     }
 
     /// What a plain read of `key` (`ReplicaRequest::Get`) answers, if it can
@@ -602,7 +611,7 @@ mod tests {
             // Covered now: done at once, acknowledged once durable.
             let Ok(p) = shard.blind_write_now(key.clone(), Some(b"w".to_vec())) else { panic!("not done at once") };
             assert!(shard.read_now(&key).is_none(), "not durable yet");
-            assert!(matches!(finish(&shard, p).await, ShardReply::Replica(ReplicaReply::Updated { .. }, _)));
+            assert!(matches!(finish(&shard, p).await, ShardReply::Overwritten { .. }));
             assert_eq!(shard.read_now(&key).unwrap().unwrap().unwrap().into_lww(), Some(b"w".to_vec()));
             // A key another op holds: back to the caller, untouched.
             let guard = shard.lock(&key).await;
