@@ -332,10 +332,13 @@ impl<D: Disk> Engine<D> {
         Ok(last)
     }
 
-    /// Seal the active memtable if it is full.
+    /// Seal the active memtable if it is full, or if what it took in (with
+    /// overwrites in place, it may hold much less) grew the WAL by
+    /// [`WAL_PER_MEMTABLE`] times its size: the WAL is released only by flushes.
     fn maybe_seal(&self) {
         let mut inner = self.inner.borrow_mut();
-        if inner.mem.bytes() < self.opts.memtable_bytes_max {
+        let max = self.opts.memtable_bytes_max;
+        if inner.mem.bytes() < max && inner.mem.logged_bytes() < max.saturating_mul(WAL_PER_MEMTABLE) {
             return;
         }
         let full = std::mem::replace(&mut inner.mem, Rc::new(new_memtable(&self.opts)));
@@ -943,6 +946,12 @@ impl<F: DiskFile> Inner<F> {
 fn latest((seq, kind, value): (SeqNo, ValueKind, Vec<u8>)) -> (SeqNo, Option<Vec<u8>>) {
     (seq, (kind == ValueKind::Value).then_some(value))
 }
+
+/// How much WAL an active memtable may stand for, in memtable sizes, before
+/// it is sealed and flushed even if not full (overwrites in place keep it
+/// small): bounds the log kept, and replayed at recovery, to about this many
+/// times `memtable_bytes_max` per shard.
+const WAL_PER_MEMTABLE: usize = 4;
 
 /// A memtable sized for what `opts` lets one hold: keys of about 256 bytes
 /// with their value and overhead fill `memtable_bytes_max`.

@@ -12,14 +12,15 @@ use std::rc::Rc;
 
 use crate::storage::disk::DiskFile;
 use crate::storage::error::Result;
-use crate::storage::memtable::{Cursor, Memtable};
+use crate::storage::memtable::{Cursor, Memtable, Reading};
 use crate::storage::sstable::{Table, TableIter};
 use crate::storage::types::{cmp_internal, Entry, SeqNo};
 
 /// One ordered stream of entries.
 pub enum Source<F: DiskFile> {
     Mem {
-        mem: Rc<Memtable>,
+        /// Held for the scan's life: the versions at its barrier stay.
+        mem: Reading,
         cursor: Cursor,
         visible: SeqNo,
     },
@@ -34,7 +35,7 @@ pub enum Source<F: DiskFile> {
 
 impl<F: DiskFile> Source<F> {
     pub fn mem(mem: Rc<Memtable>, visible: SeqNo) -> Self {
-        Source::Mem { mem, cursor: Cursor::Start, visible }
+        Source::Mem { mem: Reading::new(mem), cursor: Cursor::Start, visible }
     }
     pub fn table(t: &Rc<Table<F>>) -> Self {
         Source::Table(Table::iter(t))

@@ -24,6 +24,7 @@ use std::collections::BTreeSet;
 use std::mem::size_of;
 use std::ops::Bound;
 use std::ptr;
+use std::rc::Rc;
 
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -40,20 +41,28 @@ struct Head {
     key_len: u32,
 }
 
-/// One version of a key: followed in the arena by its `value_len` bytes.
+/// One version of a key: followed in the arena by its `value_len` bytes,
+/// then `slack` more that it may grow into (see [`Memtable::insert`]).
 #[repr(C)]
 struct Version {
     /// The next older version of the same key, or null.
     prev: *mut Version,
     seq: SeqNo,
     value_len: u32,
+    /// Room after the value: a newer value of up to `value_len + slack`
+    /// bytes may take its place. In the struct's padding.
+    slack: u16,
     kind: ValueKind,
 }
+
+const _: () = assert!(size_of::<Version>() == 24);
 
 // SAFETY (for the helpers below and every dereference in this file): heads
 // and versions are written into arena chunks that live as long as the
 // memtable and never move (`Arena`); afterwards only their links (`newest`,
-// `newest_seq`, `prev`) change, by `insert`. They are only read or written
+// `newest_seq`, `prev`) change, by `insert`, and a key's newest version may
+// be overwritten in place by `insert` (its value, `value_len`, `slack`,
+// `seq`, `kind`) while no `Reading` exists. They are only read or written
 // through raw pointers derived from the chunk's base pointer. The memtable is
 // used by one thread, and no slice into the arena outlives the `&self` borrow
 // it was taken under (or, for a `Probe`, the probe).
@@ -251,7 +260,7 @@ impl Arena {
         let p = self.alloc(size_of::<Version>() + value.len());
         // SAFETY: `p` has room for the version and the value (`alloc`).
         unsafe {
-            ptr::write(p.cast::<Version>(), Version { prev: ptr::null_mut(), seq, value_len, kind });
+            ptr::write(p.cast::<Version>(), Version { prev: ptr::null_mut(), seq, value_len, slack: 0, kind });
             ptr::copy_nonoverlapping(value.as_ptr(), p.add(size_of::<Version>()), value.len());
         }
         p.cast()
@@ -402,9 +411,60 @@ pub struct Memtable {
     points: RefCell<PointIndex>,
     arena: RefCell<Arena>,
     bytes: Cell<usize>,
+    /// What the inserts would have taken with no overwrite in place.
+    logged: Cell<usize>,
+    /// Live [`Reading`]s: while there is one, no version is overwritten.
+    readers: Cell<usize>,
     versions: Cell<usize>,
     max_seq: Cell<SeqNo>,
     min_seq: Cell<SeqNo>,
+}
+
+/// A reader's hold on a memtable, for reads of versions older than a key's
+/// newest (a scan at its barrier): while one exists, [`Memtable::insert`]
+/// keeps every version.
+pub struct Reading(Rc<Memtable>);
+
+impl Reading {
+    pub fn new(mem: Rc<Memtable>) -> Self {
+        mem.readers.set(mem.readers.get() + 1);
+        Reading(mem)
+    }
+}
+
+impl std::ops::Deref for Reading {
+    type Target = Memtable;
+    fn deref(&self) -> &Memtable {
+        &self.0
+    }
+}
+
+impl Drop for Reading {
+    fn drop(&mut self) {
+        self.0.readers.set(self.0.readers.get() - 1);
+    }
+}
+
+/// Overwrite `head`'s newest version with a newer one, in place, if it is
+/// older than `seq` and the value fits in its room. False: nothing changed.
+///
+/// # Safety
+/// `head` is a linked-in head of this memtable's arena, and no one may read
+/// the version it overwrites (no `Reading`: every other read is of the newest).
+unsafe fn overwrite_in_place(head: *mut Head, seq: SeqNo, kind: ValueKind, value: &[u8]) -> bool {
+    let v = (*head).newest;
+    if v.is_null() || (*head).newest_seq >= seq {
+        return false;
+    }
+    let room = (*v).value_len as usize + usize::from((*v).slack);
+    let Some(slack) = room.checked_sub(value.len()).and_then(|s| u16::try_from(s).ok()) else { return false };
+    ptr::copy_nonoverlapping(value.as_ptr(), v.cast::<u8>().add(size_of::<Version>()), value.len());
+    (*v).value_len = value.len() as u32;
+    (*v).slack = slack;
+    (*v).seq = seq;
+    (*v).kind = kind;
+    (*head).newest_seq = seq;
+    true
 }
 
 impl Default for PointIndex {
@@ -442,18 +502,31 @@ impl Memtable {
         Memtable { points: RefCell::new(points), ..Self::default() }
     }
 
+    /// Add a version of `key`. A newer version of a key already here takes
+    /// the place of the newest one, if it fits and no [`Reading`] exists:
+    /// every other read wants only the newest, so an overwrite-heavy load
+    /// neither grows the memtable nor fills it towards a flush (the WAL
+    /// still grows: see [`Memtable::logged_bytes`]).
     pub fn insert(&self, key: &[u8], seq: SeqNo, kind: ValueKind, value: &[u8]) {
         self.max_seq.set(self.max_seq.get().max(seq));
         if self.min_seq.get() == 0 || seq < self.min_seq.get() {
             self.min_seq.set(seq);
         }
         let mut bytes = value.len() + VERSION_OVERHEAD_BYTES;
-        let mut arena = self.arena.borrow_mut();
-        let v = arena.version(seq, kind, value);
+        self.logged.set(self.logged.get() + key.len() + bytes);
         let mut points = self.points.borrow_mut();
         points.reserve_one();
         let hash = key_hash(key);
-        let (slot, head) = match points.find(hash, key) {
+        let found = points.find(hash, key);
+        if let Ok(i) = found {
+            // SAFETY: a linked-in head; with no reader, no one reads past the newest.
+            if self.readers.get() == 0 && unsafe { overwrite_in_place(points.slots[i].head, seq, kind, value) } {
+                return;
+            }
+        }
+        let mut arena = self.arena.borrow_mut();
+        let v = arena.version(seq, kind, value);
+        let (slot, head) = match found {
             Ok(i) => (i, points.slots[i].head),
             Err(i) => {
                 let h = arena.head(key);
@@ -566,6 +639,12 @@ impl Memtable {
         })
     }
 
+    /// What the inserts so far would have taken without overwrites in
+    /// place: about what they added to the WAL since this memtable started.
+    pub fn logged_bytes(&self) -> usize {
+        self.logged.get()
+    }
+
     /// Approximate memory used, in bytes.
     pub fn bytes(&self) -> usize {
         self.bytes.get()
@@ -672,7 +751,8 @@ mod tests {
 
     #[test]
     fn newest_visible_version_wins() {
-        let m = Memtable::new();
+        let m = Rc::new(Memtable::new());
+        let _reading = Reading::new(m.clone()); // keep the older versions
         m.insert(b"a", 1, ValueKind::Value, b"1");
         m.insert(b"a", 3, ValueKind::Value, b"3");
         m.insert(b"a", 5, ValueKind::Tombstone, b"");
@@ -687,7 +767,8 @@ mod tests {
 
     #[test]
     fn cursor_walks_in_internal_order() {
-        let m = Memtable::new();
+        let m = Rc::new(Memtable::new());
+        let _reading = Reading::new(m.clone()); // keep the older versions
         for (k, s) in [(b"a", 1), (b"a", 4), (b"b", 2), (b"c", 3)] {
             m.insert(k, s, ValueKind::Value, b"x");
         }
@@ -758,18 +839,29 @@ mod prop_tests {
             visible in 0u64..250,
             shuffled in any::<bool>(),
             seqs in prop::collection::vec(1u64..60, 200),
+            value_lens in prop::collection::vec(0usize..12, 200),
+            held in any::<bool>(),
         ) {
-            let m = Memtable::new();
+            let m = Rc::new(Memtable::new());
+            // Held: every version stays. Not: a newer version may take the
+            // newest one's place, and only reads of the newest are defined.
+            let reading = held.then(|| Reading::new(m.clone()));
+            let visible = if held { visible } else { SeqNo::MAX };
             let mut oracle = std::collections::BTreeMap::new();
             for (i, k) in keys.iter().enumerate() {
                 let seq = if shuffled { seqs[i] } else { i as u64 + 1 };
-                let value = (i as u64).to_le_bytes();
+                let value = (i as u64).to_le_bytes().repeat(2)[..value_lens[i]].to_vec();
                 m.insert(k, seq, ValueKind::Value, &value);
-                oracle.insert((k.clone(), std::cmp::Reverse(seq)), value.to_vec());
+                oracle.insert((k.clone(), std::cmp::Reverse(seq)), value);
             }
-            let oracle: Vec<(Vec<u8>, u64, Vec<u8>)> =
+            let mut oracle: Vec<(Vec<u8>, u64, Vec<u8>)> =
                 oracle.into_iter().map(|((k, s), v)| (k, s.0, v)).collect();
-            prop_assert_eq!(m.len(), oracle.len());
+            if held {
+                prop_assert_eq!(m.len(), oracle.len());
+            } else {
+                prop_assert!(m.len() <= oracle.len());
+                oracle.dedup_by(|b, a| a.0 == b.0);
+            }
             // The flush walk: the newest version of each key, in key order.
             let mut walked = Vec::new();
             let mut pos = None;
@@ -787,6 +879,10 @@ mod prop_tests {
                 seen.push((e.key.clone(), e.seq, e.value));
                 cur = Cursor::After(e.key, e.seq);
             }
+            if !held {
+                // Versions a longer value could not replace stay behind the newest.
+                seen.dedup_by(|b, a| a.0 == b.0);
+            }
             let want: Vec<_> = oracle.iter().filter(|e| e.1 <= visible).cloned().collect();
             prop_assert_eq!(&seen, &want);
             // Point reads and seeks, of present keys and of probes that may be
@@ -798,7 +894,32 @@ mod prop_tests {
                 let got = m.next_entry(&Cursor::AtOrAfter(k.clone()), visible).map(|e| (e.key, e.seq));
                 prop_assert_eq!(got, want);
             }
+            drop(reading);
             prop_assert!(m.release_some(usize::MAX) && m.is_empty());
         }
+    }
+
+    #[test]
+    fn a_reading_keeps_the_versions_it_may_see() {
+        let m = Rc::new(Memtable::new());
+        m.insert(b"k", 1, ValueKind::Value, b"one");
+        let before = m.bytes();
+        m.insert(b"k", 2, ValueKind::Value, b"two");
+        assert_eq!(m.bytes(), before, "overwritten in place");
+        assert_eq!((m.len(), m.get(b"k", 1)), (1, None));
+        let r = Reading::new(m.clone());
+        m.insert(b"k", 3, ValueKind::Value, b"six");
+        assert_eq!(m.get(b"k", 2).map(|e| e.2), Some(b"two".to_vec()), "kept for the reader");
+        drop(r);
+        // A shorter value takes the place; a longer one than the room does not.
+        m.insert(b"k", 4, ValueKind::Tombstone, b"");
+        m.insert(b"k", 5, ValueKind::Value, b"ten");
+        assert_eq!((m.len(), m.get(b"k", SeqNo::MAX)), (2, Some((5, ValueKind::Value, b"ten".to_vec()))));
+        m.insert(b"k", 6, ValueKind::Value, b"seven");
+        assert_eq!((m.len(), m.get(b"k", SeqNo::MAX)), (3, Some((6, ValueKind::Value, b"seven".to_vec()))));
+        // An older version than the newest never takes its place.
+        m.insert(b"k", 5, ValueKind::Value, b"x");
+        assert_eq!(m.get(b"k", SeqNo::MAX).map(|e| e.0), Some(6));
+        assert!(m.logged_bytes() > m.bytes());
     }
 }
