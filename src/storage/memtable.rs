@@ -28,7 +28,7 @@ use std::rc::Rc;
 
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::storage::types::{key_prefix, Entry, SeqNo, ValueKind};
+use crate::storage::types::{key_prefix, prefetch, Entry, SeqNo, ValueKind};
 
 /// A distinct key: followed in the arena by its `key_len` bytes.
 #[repr(C)]
@@ -204,18 +204,6 @@ thread_local! {
     /// one: grown from nothing, each memtable's index rehashed itself about
     /// 20 times into fresh pages (4% of the server's samples under SET).
     static SPARE_POINTS: RefCell<Option<PointIndex>> = const { RefCell::new(None) };
-}
-
-/// Start loading the cache line at `p` (a hint: it never faults).
-#[inline(always)]
-fn prefetch<T>(p: *const T) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch is only a hint; any address is allowed.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
 }
 
 impl Arena {

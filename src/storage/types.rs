@@ -73,6 +73,18 @@ pub fn unpack_seq_kind(v: u64) -> Result<(SeqNo, ValueKind), DecodeError> {
     Ok((v >> 8, ValueKind::try_from((v & 0xff) as u8)?))
 }
 
+/// Start loading the cache line at `p` (a hint: it never faults).
+#[inline(always)]
+pub fn prefetch<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is only a hint; any address is allowed.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

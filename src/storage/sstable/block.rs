@@ -14,7 +14,7 @@ use super::block_builder::common_prefix;
 use super::format::MAX_BLOCK_LEN;
 use crate::storage::codec::Reader;
 use crate::storage::error::DecodeError;
-use crate::storage::types::{key_prefix, unpack_seq_kind, SeqNo, ValueKind};
+use crate::storage::types::{key_prefix, prefetch, unpack_seq_kind, SeqNo, ValueKind};
 
 #[derive(Debug)]
 pub struct Block {
@@ -139,6 +139,14 @@ impl Block {
 
     /// Offset of the last restart whose key is < `target` (or of the first).
     fn seek_restart(&self, target: &[u8]) -> Result<usize, DecodeError> {
+        if self.num_restarts == 0 {
+            return Ok(0);
+        }
+        self.restart(self.seek_restart_index(target)?)
+    }
+
+    /// Index of the last restart whose key is < `target` (or 0).
+    fn seek_restart_index(&self, target: &[u8]) -> Result<usize, DecodeError> {
         let tp = key_prefix(target);
         let (mut lo, mut hi) = (0, self.num_restarts);
         while lo < hi {
@@ -154,10 +162,7 @@ impl Block {
                 hi = mid;
             }
         }
-        if self.num_restarts == 0 {
-            return Ok(0);
-        }
-        self.restart(lo.saturating_sub(1))
+        Ok(lo.saturating_sub(1))
     }
 
     /// The first entry whose user key is >= `target`, found without building
@@ -165,7 +170,18 @@ impl Block {
     /// An entry sharing more than `m` bytes with its predecessor orders like
     /// it (still < target); otherwise only its suffix needs comparing.
     pub fn find_first_ge(&self, target: &[u8]) -> Result<Option<Found<'_>>, DecodeError> {
-        let mut off = self.seek_restart(target)?;
+        if self.num_restarts == 0 {
+            return Ok(None);
+        }
+        let i = self.seek_restart_index(target)?;
+        let mut off = self.restart(i)?;
+        // The scan reads entries one after another, each offset found in the
+        // last: ask for every line up to the next restart's entry at once, so
+        // that its cache misses overlap instead of following each other.
+        let run_end = if i + 1 < self.num_restarts { self.restart(i + 1)? + 64 } else { self.restarts_off };
+        for line in (off..run_end.min(self.restarts_off)).step_by(64) {
+            prefetch(self.data.as_ptr().wrapping_add(line));
+        }
         let (mut m, mut prev_len) = (0usize, 0usize);
         while off < self.restarts_off {
             let e = self.entry_at(off)?;
