@@ -176,10 +176,11 @@ impl Block {
         let i = self.seek_restart_index(target)?;
         let mut off = self.restart(i)?;
         // The scan reads entries one after another, each offset found in the
-        // last: ask for every line up to the next restart's entry at once, so
-        // that its cache misses overlap instead of following each other.
+        // last: ask for every line up to the next restart's entry (at most
+        // 4 KiB) at once, so that its cache misses overlap instead of
+        // following each other.
         let run_end = if i + 1 < self.num_restarts { self.restart(i + 1)? + 64 } else { self.restarts_off };
-        for line in (off..run_end.min(self.restarts_off)).step_by(64) {
+        for line in (off..run_end.min(self.restarts_off).min(off + 4096)).step_by(64) {
             prefetch(self.data.as_ptr().wrapping_add(line));
         }
         let (mut m, mut prev_len) = (0usize, 0usize);
