@@ -229,7 +229,7 @@ pub(super) fn encode_blind(dot: Dot, timestamp_ms: u64, value: Option<&[u8]>) ->
     if len > MAX_VALUE_BYTES {
         return Err(CausalError::TooLarge { what: "value bytes", got: len, max: MAX_VALUE_BYTES });
     }
-    let mut out = Vec::with_capacity(len + 64);
+    let mut out = Vec::with_capacity(len.saturating_add(64));
     out.push(SET_VERSION);
     put_varint(&mut out, 1);
     put_clock_entry(&mut out, dot.node, dot.counter, timestamp_ms);
