@@ -241,15 +241,9 @@ impl Shard {
         // The set `update` would build is one version under a clock of its
         // dot: encoded straight away, it needs no set built and dropped.
         let timestamp_ms = now_ms();
-        let bytes = match SiblingSet::encode_blind(dot, timestamp_ms, value.as_deref()) {
-            Ok(b) => b,
-            Err(_) => return Ok(replica_failed(0, ReplicaFailure::TooLarge)),
-        };
-        let mut b = WriteBatch::new();
-        b.put_owned(key, bytes);
-        Ok(match self.engine.write_start(&b) {
-            Ok(seq) => Pending::Durable(seq, ShardReply::Overwritten { dot, timestamp_ms }),
-            Err(e) => Pending::Ready(failed(e)),
+        Ok(match SiblingSet::encode_blind(dot, timestamp_ms, value.as_deref()) {
+            Ok(bytes) => put_set(self, key, bytes, ShardReply::Overwritten { dot, timestamp_ms }),
+            Err(_) => replica_failed(0, ReplicaFailure::TooLarge),
         })
     }
 
@@ -434,11 +428,14 @@ fn write_step(shard: &Shard, key: Vec<u8>, id: u64, step: Step, rmw_result: Opti
         // A read: what it saw must be durable before it is reported.
         return Pending::Durable(shard.engine.last_seq(), ShardReply::Replica(step.reply, rmw_result));
     };
-    let bytes = match set.encode() {
-        Ok(b) => b,
-        Err(_) => return replica_failed(id, ReplicaFailure::TooLarge),
-    };
-    let reply = ShardReply::Replica(step.reply, rmw_result);
+    match set.encode() {
+        Ok(bytes) => put_set(shard, key, bytes, ShardReply::Replica(step.reply, rmw_result)),
+        Err(_) => replica_failed(id, ReplicaFailure::TooLarge),
+    }
+}
+
+/// Write the encoded set `bytes` for `key`; `reply` once that is durable.
+fn put_set(shard: &Shard, key: Vec<u8>, bytes: Vec<u8>, reply: ShardReply) -> Pending {
     let mut b = WriteBatch::new();
     b.put_owned(key, bytes);
     match shard.engine.write_start(&b) {
