@@ -14,7 +14,7 @@ use rustc_hash::FxHashMap;
 use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
 use glommio::channels::shared_channel::{self, ConnectedReceiver, ConnectedSender, SharedReceiver, SharedSender};
 
-use crate::server::shard_op::{finish, finish_now, start, FailKind, Pending, Shard, ShardOp, ShardReply};
+use crate::server::shard_op::{finish, finish_now, start, start_now, FailKind, Pending, Shard, ShardOp, ShardReply};
 use crate::storage::{DmaDisk, Engine};
 
 /// Messages in flight per directed pair of shards.
@@ -170,21 +170,42 @@ impl Mesh {
         }
     }
 
+    /// Send `msg` to shard `to` at once, or from a task of its own while the
+    /// channel is full. A shard is gone only at shutdown: nothing to do then.
+    fn respond(self: &Rc<Self>, to: usize, msg: MeshMsg) {
+        let Some(Some(tx)) = self.senders.get(to) else { return };
+        if let Err(glommio::GlommioError::WouldBlock(glommio::ResourceType::Channel(msg))) = tx.try_send(msg) {
+            let m = self.clone();
+            glommio::spawn_local(async move {
+                if let Some(Some(tx)) = m.senders.get(to) {
+                    let _ = tx.send(msg).await;
+                }
+            })
+            .detach();
+        }
+    }
+
     async fn receive_loop(self: Rc<Self>, rx: ConnectedReceiver<MeshMsg>) {
         while let Some(msg) = rx.recv().await {
             match msg {
                 MeshMsg::Request { from, token, op } => {
-                    // The ordered part here, in arrival order; the rest in its own task.
-                    let p = start(&self.shard, op).await;
-                    let m = self.clone();
-                    glommio::spawn_local(async move {
-                        let reply = finish(&m.shard, p).await;
-                        if let Some(Some(tx)) = m.senders.get(from) {
-                            // The requester is gone only at shutdown; nothing to do then.
-                            let _ = tx.send(MeshMsg::Response { token, reply }).await;
+                    // The ordered part here, in arrival order; the rest, if it
+                    // must wait, in its own task.
+                    let p = match start_now(&self.shard, op) {
+                        Ok(p) => p,
+                        Err(op) => start(&self.shard, op).await,
+                    };
+                    match finish_now(&self.shard, p) {
+                        Ok(reply) => self.respond(from, MeshMsg::Response { token, reply }),
+                        Err(p) => {
+                            let m = self.clone();
+                            glommio::spawn_local(async move {
+                                let reply = finish(&m.shard, p).await;
+                                m.respond(from, MeshMsg::Response { token, reply });
+                            })
+                            .detach();
                         }
-                    })
-                    .detach();
+                    }
                 }
                 MeshMsg::Response { token, reply } => {
                     if let Some(tx) = self.pending.borrow_mut().remove(&token) {

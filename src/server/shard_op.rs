@@ -281,6 +281,32 @@ pub enum Pending {
     Read(ShardOp),
 }
 
+/// [`start`] of `op` if nothing would make it wait, else `op` back: a plain
+/// read the shard answers at once (`Shard::read_now`), or a blind overwrite as
+/// `Cluster::start_blind` sends it (`Shard::blind_write_now`). Spares a shard
+/// that receives `op` over the mesh `start`'s futures.
+#[allow(clippy::result_large_err)] // the op handed back unchanged, as `finish_now`
+pub fn start_now(shard: &Shard, op: ShardOp) -> Result<Pending, ShardOp> {
+    match op {
+        ShardOp::Replica { req: ReplicaRequest::Get { id, key }, rmw: None } => match shard.read_now(&key) {
+            Some(Ok(stored)) => {
+                Ok(Pending::Ready(ShardReply::Replica(ReplicaReply::Got { id, set: stored.unwrap_or_default() }, None)))
+            }
+            Some(Err(failure)) => Ok(replica_failed(id, failure)),
+            None => Err(ShardOp::Replica { req: ReplicaRequest::Get { id, key }, rmw: None }),
+        },
+        ShardOp::Replica { req: ReplicaRequest::Update { id: 0, key, ctx, value: None }, rmw: Some(RmwOp::Blind(v)) }
+            if ctx.is_empty() =>
+        {
+            shard.blind_write_now(key, v).map_err(|(key, v)| ShardOp::Replica {
+                req: ReplicaRequest::Update { id: 0, key, ctx, value: None },
+                rmw: Some(RmwOp::Blind(v)),
+            })
+        }
+        op => Err(op),
+    }
+}
+
 /// The ordered part of `op`.
 pub async fn start(shard: &Shard, op: ShardOp) -> Pending {
     match op {
@@ -614,6 +640,49 @@ mod tests {
             let guard = shard.lock(&key).await;
             assert_eq!(shard.blind_write_now(key.clone(), None).err(), Some((key.clone(), None)));
             drop(guard);
+        });
+    }
+
+    #[test]
+    fn start_now_does_what_start_would_or_hands_the_op_back_unchanged() {
+        on_fresh_shard("start-now", |shard| async move {
+            let key = b"k".to_vec();
+            let get = |id| ShardOp::Replica { req: ReplicaRequest::Get { id, key: key.clone() }, rmw: None };
+            let blind = |v: &[u8]| ShardOp::Replica {
+                req: ReplicaRequest::Update { id: 0, key: key.clone(), ctx: VersionVector::new(), value: None },
+                rmw: Some(RmwOp::Blind(Some(v.to_vec()))),
+            };
+            let is_got = |p: &Pending, want: Option<&[u8]>| match p {
+                Pending::Ready(ShardReply::Replica(ReplicaReply::Got { id: 7, set }, None)) => {
+                    set.clone().into_lww().as_deref() == want
+                }
+                _ => false,
+            };
+            assert!(is_got(&start_now(&shard, get(7)).ok().unwrap(), None));
+            // No lease yet: the blind write goes back, as it came, for `start`.
+            let Err(op) = start_now(&shard, blind(b"v")) else { panic!("done without a lease") };
+            assert_eq!(format!("{op:?}"), format!("{:?}", blind(b"v")));
+            finish(&shard, start(&shard, op).await).await;
+            // Covered now: the write and then the read are done at once.
+            let p = start_now(&shard, blind(b"w")).ok().unwrap();
+            assert!(start_now(&shard, get(7)).is_err(), "read of a write not durable yet");
+            assert!(matches!(finish(&shard, p).await, ShardReply::Overwritten { .. }));
+            assert!(is_got(&start_now(&shard, get(7)).ok().unwrap(), Some(b"w")));
+            // A held key, an op with an id or a context, a scan: all go back.
+            let guard = shard.lock(&key).await;
+            assert!(start_now(&shard, get(7)).is_err());
+            assert!(start_now(&shard, blind(b"x")).is_err());
+            drop(guard);
+            let mut ctx = VersionVector::new();
+            ctx.add(Dot { node: NodeId(9), counter: 1 }, 0);
+            let with_ctx = ShardOp::Replica {
+                req: ReplicaRequest::Update { id: 0, key: key.clone(), ctx, value: None },
+                rmw: Some(RmwOp::Blind(None)),
+            };
+            for op in [with_ctx, ShardOp::Scan { start: Vec::new(), end: None, limit: 1 }] {
+                let before = format!("{op:?}");
+                assert_eq!(format!("{:?}", start_now(&shard, op).err().unwrap()), before);
+            }
         });
     }
 }
