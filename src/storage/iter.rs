@@ -16,13 +16,26 @@ use crate::storage::memtable::{Cursor, Memtable, Reading};
 use crate::storage::sstable::{Table, TableIter};
 use crate::storage::types::{cmp_internal, Entry, SeqNo};
 
+/// Entries a memtable source takes per B-tree search: the first run, and
+/// the most (see `Source::Mem`).
+const MEM_RUN_MIN: usize = 4;
+const MEM_RUN_MAX: usize = 128;
+
 /// One ordered stream of entries.
 pub enum Source<F: DiskFile> {
     Mem {
         /// Held for the scan's life: the versions at its barrier stay.
         mem: Reading,
+        /// Where the next run starts: after the last entry taken.
         cursor: Cursor,
         visible: SeqNo,
+        /// Entries taken and not yet returned, in order (reversed: next last).
+        run: Vec<Entry>,
+        /// Length of the next run: doubles from [`MEM_RUN_MIN`] to
+        /// [`MEM_RUN_MAX`], so a short scan copies out little.
+        run_len: usize,
+        /// The last run came up short: nothing follows it.
+        exhausted: bool,
     },
     Table(TableIter<F>),
     /// Non-overlapping tables sorted by key (a level >= 1): opened one at a time.
@@ -35,7 +48,14 @@ pub enum Source<F: DiskFile> {
 
 impl<F: DiskFile> Source<F> {
     pub fn mem(mem: Rc<Memtable>, visible: SeqNo) -> Self {
-        Source::Mem { mem: Reading::new(mem), cursor: Cursor::Start, visible }
+        Source::Mem {
+            mem: Reading::new(mem),
+            cursor: Cursor::Start,
+            visible,
+            run: Vec::new(),
+            run_len: MEM_RUN_MIN,
+            exhausted: false,
+        }
     }
     pub fn table(t: &Rc<Table<F>>) -> Self {
         Source::Table(Table::iter(t))
@@ -47,8 +67,11 @@ impl<F: DiskFile> Source<F> {
     /// Position before the first entry with key >= `key` (None: the start).
     async fn seek(&mut self, key: Option<&[u8]>) -> Result<()> {
         match self {
-            Source::Mem { cursor, .. } => {
+            Source::Mem { cursor, run, run_len, exhausted, .. } => {
                 *cursor = key.map_or(Cursor::Start, |k| Cursor::AtOrAfter(k.to_vec()));
+                run.clear();
+                *run_len = MEM_RUN_MIN;
+                *exhausted = false;
             }
             Source::Table(it) => match key {
                 Some(k) => it.seek(k).await?,
@@ -74,12 +97,17 @@ impl<F: DiskFile> Source<F> {
 
     async fn next(&mut self) -> Result<Option<Entry>> {
         match self {
-            Source::Mem { mem, cursor, visible } => {
-                let e = mem.next_entry(cursor, *visible);
-                if let Some(e) = &e {
-                    *cursor = Cursor::After(e.key.clone(), e.seq);
+            Source::Mem { mem, cursor, visible, run, run_len, exhausted } => {
+                if run.is_empty() && !*exhausted {
+                    *run = mem.next_entries(cursor, *visible, *run_len);
+                    *exhausted = run.len() < *run_len;
+                    *run_len = (*run_len * 2).min(MEM_RUN_MAX);
+                    if let Some(e) = run.last() {
+                        *cursor = Cursor::After(e.key.clone(), e.seq);
+                    }
+                    run.reverse();
                 }
-                Ok(e)
+                Ok(run.pop())
             }
             Source::Table(it) => it.next().await,
             Source::Level { tables, next, cur } => loop {
@@ -143,13 +171,18 @@ impl<F: DiskFile> MergeIter<F> {
     }
 
     pub async fn next(&mut self) -> Result<Option<Entry>> {
-        let Some(top) = self.heap.pop() else { return Ok(None) };
-        if let Some(s) = self.sources.get_mut(top.source) {
-            if let Some(entry) = s.next().await? {
-                self.heap.push(HeapItem { entry, source: top.source });
-            }
-        }
-        Ok(Some(top.entry))
+        let Some(mut top) = self.heap.peek_mut() else { return Ok(None) };
+        let next = match self.sources.get_mut(top.source) {
+            Some(s) => s.next().await?,
+            None => None,
+        };
+        // The source's next entry takes the top's place and sinks as far as
+        // it must: one sift instead of a pop and a push, and none at all
+        // while one source holds a run of the smallest keys.
+        Ok(Some(match next {
+            Some(entry) => std::mem::replace(&mut top.entry, entry),
+            None => std::collections::binary_heap::PeekMut::pop(top).entry,
+        }))
     }
 }
 

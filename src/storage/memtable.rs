@@ -608,23 +608,52 @@ impl Memtable {
     }
 
     /// The first entry after `after` (exclusive) or at/after `seek` (inclusive),
-    /// skipping versions newer than `visible`. Re-seeks on every call so no
-    /// borrow is held across awaits.
+    /// skipping versions newer than `visible`.
     pub fn next_entry(&self, pos: &Cursor, visible: SeqNo) -> Option<Entry> {
+        self.next_entries(pos, visible, 1).pop()
+    }
+
+    /// Up to `max` entries from `pos` on, in internal order, skipping versions
+    /// newer than `visible`: fewer only at the end. One B-tree search per
+    /// call, so a scan takes its entries in runs instead of searching for
+    /// each; no borrow outlives the call (a scan awaits between runs).
+    pub fn next_entries(&self, pos: &Cursor, visible: SeqNo, max: usize) -> Vec<Entry> {
         let keys = self.keys.borrow();
-        let (key, older_than) = match pos {
-            Cursor::Start => {
-                return keys.iter().find_map(|k| visible_version(k.head, visible, None).map(|v| entry_of(k.head, v)))
+        let mut out = Vec::with_capacity(max);
+        // Every visible version of each key (newest first) from `first_before`
+        // on for the first key, then from each key's newest.
+        let mut take = |k: &KeyRef, mut before: Option<SeqNo>| {
+            while out.len() < max {
+                let Some(v) = visible_version(k.head, visible, before) else { break };
+                out.push(entry_of(k.head, v));
+                before = Some(unsafe { (*v).seq });
             }
-            Cursor::AtOrAfter(key) => (key, None),
-            // Older versions of the same key come first, then the next keys.
-            Cursor::After(key, seq) => (key, Some(*seq)),
+            out.len() < max
         };
-        let mut probe = Probe::new(key);
-        keys.range(probe.key_ref()..).enumerate().find_map(|(i, k)| {
-            let before = if i == 0 && head_key(k.head) == key.as_slice() { older_than } else { None };
-            visible_version(k.head, visible, before).map(|v| entry_of(k.head, v))
-        })
+        match pos {
+            Cursor::Start => {
+                for k in keys.iter() {
+                    if !take(k, None) {
+                        break;
+                    }
+                }
+            }
+            Cursor::AtOrAfter(key) | Cursor::After(key, _) => {
+                // Older versions of the same key come first, then the next keys.
+                let older_than = match pos {
+                    Cursor::After(_, seq) => Some(*seq),
+                    _ => None,
+                };
+                let mut probe = Probe::new(key);
+                for (i, k) in keys.range(probe.key_ref()..).enumerate() {
+                    let before = if i == 0 && head_key(k.head) == key.as_slice() { older_than } else { None };
+                    if !take(k, before) {
+                        break;
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// What the inserts so far would have taken without overwrites in
@@ -873,6 +902,24 @@ mod prop_tests {
             }
             let want: Vec<_> = oracle.iter().filter(|e| e.1 <= visible).cloned().collect();
             prop_assert_eq!(&seen, &want);
+            // Runs of any length, resumed after their last entry, walk the same.
+            for run in [1, 2, 3, 5, 64] {
+                let mut ran = Vec::new();
+                let mut cur = Cursor::Start;
+                loop {
+                    let got = m.next_entries(&cur, visible, run);
+                    prop_assert!(got.len() <= run);
+                    let Some(last) = got.last() else { break };
+                    cur = Cursor::After(last.key.clone(), last.seq);
+                    let short = got.len() < run;
+                    ran.extend(got.into_iter().map(|e| (e.key, e.seq, e.value)));
+                    if short { break; }
+                }
+                if !held {
+                    ran.dedup_by(|b, a| a.0 == b.0);
+                }
+                prop_assert_eq!(&ran, &want);
+            }
             // Point reads and seeks, of present keys and of probes that may be
             // absent (test builds fold the point index into 64 slots: many collide).
             for k in keys.iter().chain(&probes) {
