@@ -22,10 +22,16 @@ pub struct Block {
     /// Start of the restart array = end of the entries.
     restarts_off: usize,
     num_restarts: usize,
-    /// `key_prefix` of each restart key, so the binary search over restarts
-    /// compares integers in one array and decodes an entry only on a tie (an
-    /// index block has one restart per data block: thousands in a table).
+    /// `key_prefix` of each restart key past the bytes all restart keys
+    /// share (`common`), so the binary search over restarts compares
+    /// integers in one array and decodes an entry only on a tie (an index
+    /// block has one restart per data block: thousands in a table). Past the
+    /// shared bytes, so that keys with a long common start (db_bench's
+    /// decimal keys) still differ in them.
     restart_prefixes: Vec<u64>,
+    /// Where in `data` the bytes every restart key starts with are (the first
+    /// restart key's first bytes).
+    common: Range<usize>,
 }
 
 /// One entry parsed in place.
@@ -65,9 +71,18 @@ impl Block {
             .checked_mul(4)
             .and_then(|b| count_off.checked_sub(b))
             .ok_or(DecodeError::Invalid("restart count exceeds block"))?;
-        let mut block = Block { data, restarts_off, num_restarts: n, restart_prefixes: Vec::new() };
+        let mut block = Block { data, restarts_off, num_restarts: n, restart_prefixes: Vec::new(), common: 0..0 };
         block.check_restarts()?;
-        block.restart_prefixes = (0..n).map(|i| block.restart_key(i).map(key_prefix)).collect::<Result<_, _>>()?;
+        if n > 0 {
+            // Restart keys ascend, so what the first and last share, all do.
+            let (first, last) = (block.restart_key(0)?, block.restart_key(n - 1)?);
+            let len = common_prefix(first, last);
+            let start = first.as_ptr() as usize - block.data.as_ptr() as usize;
+            block.common = start..start + len;
+            block.restart_prefixes = (0..n)
+                .map(|i| block.restart_key(i).map(|k| key_prefix(k.get(len..).unwrap_or_default())))
+                .collect::<Result<_, _>>()?;
+        }
         Ok(block)
     }
 
@@ -147,7 +162,14 @@ impl Block {
 
     /// Index of the last restart whose key is < `target` (or 0).
     fn seek_restart_index(&self, target: &[u8]) -> Result<usize, DecodeError> {
-        let tp = key_prefix(target);
+        let common = self.data.get(self.common.clone()).unwrap_or_default();
+        match target.get(..common.len()).unwrap_or(target).cmp(common) {
+            // Every restart key is > target, or every one < target.
+            Ordering::Less => return Ok(0),
+            Ordering::Greater => return Ok(self.num_restarts.saturating_sub(1)),
+            Ordering::Equal => {}
+        }
+        let tp = key_prefix(target.get(common.len()..).unwrap_or_default());
         let (mut lo, mut hi) = (0, self.num_restarts);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
@@ -456,13 +478,20 @@ mod tests {
         fn prop_roundtrip_and_seek(
             entries in sorted_entries(),
             interval in 1..20usize,
+            // Bytes every key starts with (the restart search skips them).
+            common in proptest::collection::vec(prop_oneof![Just(b'a'), any::<u8>()], 0..12),
             random_probe in proptest::collection::vec(prop_oneof![Just(b'a'), any::<u8>()], 0..6),
             pick in any::<proptest::sample::Index>(),
-            existing in any::<bool>(),
+            probe_kind in 0..4u8,
         ) {
+            let entries: Vec<E> = entries.into_iter().map(|(k, s, kind, v)| ([&common[..], &k[..]].concat(), s, kind, v)).collect();
             let block = build(&entries, interval);
-            let probe = match (existing, entries.is_empty()) {
-                (true, false) => entries[pick.index(entries.len())].0.clone(),
+            let cut = pick.index(common.len() + 1);
+            let probe = match (probe_kind, entries.is_empty()) {
+                (0, false) => entries[pick.index(entries.len())].0.clone(),
+                // Past the common bytes, at them, short of them, or anywhere.
+                (1, _) => [&common[..], &random_probe[..]].concat(),
+                (2, _) => [&common[..cut], &random_probe[..]].concat(),
                 _ => random_probe,
             };
             prop_assert_eq!(collect(&block), entries.clone());
