@@ -103,7 +103,7 @@ fn pipelined_commands_answer_in_order_and_see_each_other() {
         want.extend_from_slice(b"+OK\r\n");
         req.extend_from_slice(format!("*2\r\n$3\r\nGET\r\n$4\r\nk{i:03}\r\n").as_bytes());
         want.extend_from_slice(format!("$4\r\nv{i:03}\r\n").as_bytes());
-        req.extend_from_slice(format!("*2\r\n$4\r\nINCR\r\n$3\r\nctr\r\n").as_bytes());
+        req.extend_from_slice(b"*2\r\n$4\r\nINCR\r\n$3\r\nctr\r\n");
         want.extend_from_slice(format!(":{}\r\n", i + 1).as_bytes());
         // Overwrites of one key, each seen by the read after it.
         req.extend_from_slice(format!("*3\r\n$3\r\nSET\r\n$4\r\nlast\r\n$4\r\nv{i:03}\r\n").as_bytes());

@@ -171,6 +171,13 @@ pub(crate) fn encode_frame(
     }
 }
 
+/// Optional flag: this request was forwarded by another node (which found it
+/// was not a replica of the key); the receiver must not forward it again.
+pub const FLAG_FORWARDED: u16 = 0x0001;
+/// Required flag on PUT/DELETE: supersede every sibling the coordinating
+/// replica holds (last-writer-wins for this write), whatever the context.
+pub const FLAG_OVERWRITE: u16 = 0x0100;
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 mod tests {
@@ -213,10 +220,3 @@ mod tests {
         assert!(matches!(peek_frame(&huge, &l), Err(FrameError::FrameTooLarge { .. })));
     }
 }
-
-/// Optional flag: this request was forwarded by another node (which found it
-/// was not a replica of the key); the receiver must not forward it again.
-pub const FLAG_FORWARDED: u16 = 0x0001;
-/// Required flag on PUT/DELETE: supersede every sibling the coordinating
-/// replica holds (last-writer-wins for this write), whatever the context.
-pub const FLAG_OVERWRITE: u16 = 0x0100;

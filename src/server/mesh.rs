@@ -25,20 +25,22 @@ pub enum MeshMsg {
     Response { token: u64, reply: ShardReply },
 }
 
+/// One shard's channel ends to every shard (None for itself).
+pub type SenderRow = Vec<Option<SharedSender<MeshMsg>>>;
+pub type ReceiverColumn = Vec<Option<SharedReceiver<MeshMsg>>>;
+
 /// The ends of all channels, made before the shard threads start.
 pub struct MeshEnds {
     /// `senders[i][j]`: shard i sends to shard j (None on the diagonal).
-    pub senders: Vec<Vec<Option<SharedSender<MeshMsg>>>>,
+    pub senders: Vec<SenderRow>,
     /// `receivers[j][i]`: shard j receives from shard i.
-    pub receivers: Vec<Vec<Option<SharedReceiver<MeshMsg>>>>,
+    pub receivers: Vec<ReceiverColumn>,
 }
 
 impl MeshEnds {
     pub fn new(shards: usize) -> Self {
-        let mut senders: Vec<Vec<Option<SharedSender<MeshMsg>>>> =
-            (0..shards).map(|_| (0..shards).map(|_| None).collect()).collect();
-        let mut receivers: Vec<Vec<Option<SharedReceiver<MeshMsg>>>> =
-            (0..shards).map(|_| (0..shards).map(|_| None).collect()).collect();
+        let mut senders: Vec<SenderRow> = (0..shards).map(|_| (0..shards).map(|_| None).collect()).collect();
+        let mut receivers: Vec<ReceiverColumn> = (0..shards).map(|_| (0..shards).map(|_| None).collect()).collect();
         for i in 0..shards {
             for j in 0..shards {
                 if i != j {
@@ -52,7 +54,7 @@ impl MeshEnds {
     }
 
     /// Take shard `me`'s row of senders and column of receivers.
-    pub fn take(&mut self, me: usize) -> (Vec<Option<SharedSender<MeshMsg>>>, Vec<Option<SharedReceiver<MeshMsg>>>) {
+    pub fn take(&mut self, me: usize) -> (SenderRow, ReceiverColumn) {
         (std::mem::take(&mut self.senders[me]), std::mem::take(&mut self.receivers[me]))
     }
 }
@@ -74,12 +76,7 @@ pub enum Started {
 
 impl Mesh {
     /// Connect this shard's ends and start the receiving loops.
-    pub async fn connect(
-        me: usize,
-        senders: Vec<Option<SharedSender<MeshMsg>>>,
-        receivers: Vec<Option<SharedReceiver<MeshMsg>>>,
-        shard: Rc<Shard>,
-    ) -> Rc<Mesh> {
+    pub async fn connect(me: usize, senders: SenderRow, receivers: ReceiverColumn, shard: Rc<Shard>) -> Rc<Mesh> {
         // Connecting an end waits for the other end to connect too, so every
         // receiver connects in its own task while the senders connect here.
         let receiving: Vec<_> =

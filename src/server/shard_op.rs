@@ -295,14 +295,13 @@ pub fn start_now(shard: &Shard, op: ShardOp) -> Result<Pending, ShardOp> {
             Some(Err(failure)) => Ok(replica_failed(id, failure)),
             None => Err(ShardOp::Replica { req: ReplicaRequest::Get { id, key }, rmw: None }),
         },
-        ShardOp::Replica { req: ReplicaRequest::Update { id: 0, key, ctx, value: None }, rmw: Some(RmwOp::Blind(v)) }
-            if ctx.is_empty() =>
-        {
-            shard.blind_write_now(key, v).map_err(|(key, v)| ShardOp::Replica {
-                req: ReplicaRequest::Update { id: 0, key, ctx, value: None },
-                rmw: Some(RmwOp::Blind(v)),
-            })
-        }
+        ShardOp::Replica {
+            req: ReplicaRequest::Update { id: 0, key, ctx, value: None },
+            rmw: Some(RmwOp::Blind(v)),
+        } if ctx.is_empty() => shard.blind_write_now(key, v).map_err(|(key, v)| ShardOp::Replica {
+            req: ReplicaRequest::Update { id: 0, key, ctx, value: None },
+            rmw: Some(RmwOp::Blind(v)),
+        }),
         op => Err(op),
     }
 }
@@ -346,8 +345,12 @@ fn replica_failed(id: u64, failure: ReplicaFailure) -> Pending {
     Pending::Ready(ShardReply::Replica(ReplicaReply::Failed { id, failure }, None))
 }
 
+/// What an RMW writes: None to write nothing, Some(None) a tombstone,
+/// Some(Some(v)) the value v.
+type RmwWrite = Option<Option<Vec<u8>>>;
+
 /// Compute an RMW's new value from the value a RESP client sees.
-fn compute(op: RmwOp, current: Option<&[u8]>) -> Result<(Option<Option<Vec<u8>>>, RmwResult), ShardReply> {
+fn compute(op: RmwOp, current: Option<&[u8]>) -> Result<(RmwWrite, RmwResult), ShardReply> {
     let old = current.map(<[u8]>::to_vec);
     Ok(match op {
         RmwOp::Set { value, when } => {

@@ -167,6 +167,9 @@ fn parse_table_name(name: &str) -> Option<u64> {
     name.strip_suffix(".sst")?.parse().ok()
 }
 
+/// A table a flush or compaction wrote: its id, the table opened, its meta.
+type BuiltTable<F> = (u64, Rc<Table<F>>, TableMeta);
+
 impl<D: Disk> Engine<D> {
     /// Open (or create) the engine in `opts.dir`: load the manifest, open its
     /// tables, remove files no version names, replay the WAL.
@@ -598,7 +601,7 @@ impl<D: Disk> Engine<D> {
         let sources = inputs.iter().map(Source::table).collect();
         let mut it = MergeIter::new(sources, None).await?;
         let mut newest = NewestOnly::default();
-        let mut outputs: Vec<(u64, Rc<Table<D::File>>, TableMeta)> = Vec::new();
+        let mut outputs: Vec<BuiltTable<D::File>> = Vec::new();
         // An output ends once past the target (tiered: unbounded) and is at
         // most the inputs' size; allow for the last entry and the meta blocks.
         let bound = choice.target_file_bytes.min(bytes_read);
