@@ -620,8 +620,8 @@ impl Memtable {
     pub fn next_entries(&self, pos: &Cursor, visible: SeqNo, max: usize) -> Vec<Entry> {
         let keys = self.keys.borrow();
         let mut out = Vec::with_capacity(max);
-        // Every visible version of each key (newest first) from `first_before`
-        // on for the first key, then from each key's newest.
+        // Take the visible versions of key `k` older than `before` (all of
+        // them if None), newest first; false once `max` are taken.
         let mut take = |k: &KeyRef, mut before: Option<SeqNo>| {
             while out.len() < max {
                 let Some(v) = visible_version(k.head, visible, before) else { break };
