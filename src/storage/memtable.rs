@@ -618,39 +618,28 @@ impl Memtable {
     /// call, so a scan takes its entries in runs instead of searching for
     /// each; no borrow outlives the call (a scan awaits between runs).
     pub fn next_entries(&self, pos: &Cursor, visible: SeqNo, max: usize) -> Vec<Entry> {
+        let (from, older_than) = match pos {
+            Cursor::Start => (None, None),
+            Cursor::AtOrAfter(key) => (Some(key.as_slice()), None),
+            // Older versions of the same key come first, then the next keys.
+            Cursor::After(key, seq) => (Some(key.as_slice()), Some(*seq)),
+        };
         let keys = self.keys.borrow();
+        let mut probe = from.map(Probe::new);
+        let lower = probe.as_mut().map_or(Bound::Unbounded, |p| Bound::Included(p.key_ref()));
         let mut out = Vec::with_capacity(max);
-        // Take the visible versions of key `k` older than `before` (all of
-        // them if None), newest first; false once `max` are taken.
-        let mut take = |k: &KeyRef, mut before: Option<SeqNo>| {
+        for (i, k) in keys.range((lower, Bound::Unbounded)).enumerate() {
+            // The visible versions of `k`, newest first; of the cursor's own
+            // key, only those older than where it stopped.
+            let mut before = if i == 0 && from == Some(head_key(k.head)) { older_than } else { None };
             while out.len() < max {
                 let Some(v) = visible_version(k.head, visible, before) else { break };
                 out.push(entry_of(k.head, v));
+                // SAFETY: an arena record (see the note on `head_key`).
                 before = Some(unsafe { (*v).seq });
             }
-            out.len() < max
-        };
-        match pos {
-            Cursor::Start => {
-                for k in keys.iter() {
-                    if !take(k, None) {
-                        break;
-                    }
-                }
-            }
-            Cursor::AtOrAfter(key) | Cursor::After(key, _) => {
-                // Older versions of the same key come first, then the next keys.
-                let older_than = match pos {
-                    Cursor::After(_, seq) => Some(*seq),
-                    _ => None,
-                };
-                let mut probe = Probe::new(key);
-                for (i, k) in keys.range(probe.key_ref()..).enumerate() {
-                    let before = if i == 0 && head_key(k.head) == key.as_slice() { older_than } else { None };
-                    if !take(k, before) {
-                        break;
-                    }
-                }
+            if out.len() == max {
+                break;
             }
         }
         out
