@@ -12,7 +12,9 @@
 #   OUTDIR  gets out/ (one file per run: CONFIG_TEST_rN.{txt,json}) and data/ (wiped)
 #   env: N (redis-benchmark requests per test, default 200000), DUR (loadgen measured
 #        seconds, default 3), KEYS (loadgen key space, default 100000), CONNS (default 50),
-#        SERVERS (default: all six above), RINGKV, LG (binaries; default target/release/)
+#        SERVERS (default: all six above), RINGKV, LG (binaries; default target/release/),
+#        RK_CPU: the CPU a 1-shard ringkv runs on (`--cpus`); default: the one taking the
+#        data disk's interrupts (scripts/disk-irq-cpu.sh); empty: ringkv's default (CPU 0)
 # Needs: `cargo build --release -p ringkv --bin ringkv -p ringkv-loadgen`; redis-server and
 # redis-benchmark 7 (apt-get install redis-server, done here if missing).
 set -euo pipefail
@@ -41,6 +43,8 @@ for b in "$RINGKV" "$LG"; do [[ -x $b ]] || { echo "missing $b: cargo build --re
 OUT=$W/out
 DATA=$W/data
 mkdir -p "$OUT"
+RK_CPU=${RK_CPU-$("$ROOT/loadgen/scripts/disk-irq-cpu.sh" "$DATA")}
+echo "1-shard ringkv runs on CPU ${RK_CPU:-0 (default)}" | tee "$W/placement.txt"
 SPID=
 stop_server() {
   if [[ -n $SPID ]]; then
@@ -82,9 +86,10 @@ start_server() { # CONFIG
     redis-mem) redis-server --bind $HOST --port "$RPORT" --dir "$DATA" --save '' --appendonly no \
                  --daemonize no --logfile "$DATA/redis.log" --protected-mode no & ;;
     rk-*)
-      local sync=${1#rk-}; sync=${sync%-s*}; local shards=${1##*-s}
+      local sync=${1#rk-}; sync=${sync%-s*}; local shards=${1##*-s} cpus=()
+      [[ $shards == 1 && -n $RK_CPU ]] && cpus=(--cpus "$RK_CPU")
       "$RINGKV" serve --listen $HOST:"$NPORT" --resp-listen $HOST:"$RPORT" --data-dir "$DATA/ringkv" \
-        --sync "$sync" --shards "$shards" 2>"$DATA/ringkv.log" & ;;
+        --sync "$sync" --shards "$shards" "${cpus[@]}" 2>"$DATA/ringkv.log" & ;;
   esac
   SPID=$!
   wait_port

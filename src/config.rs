@@ -24,8 +24,11 @@ pub struct ServeConfig {
     pub wal_zero_ahead_bytes: u64,
     /// Most requests one connection may have in flight before the server stops reading from it.
     pub max_in_flight_per_connection: usize,
-    /// Pin shard i to CPU i.
+    /// Pin shard i to CPU i (or to `cpus[i]`).
     pub pin_cores: bool,
+    /// The CPUs the shards run on, in shard order (empty: CPUs 0, 1, ...).
+    /// Setting it sets `shards` to its length unless `shards` is set with it.
+    pub cpus: Vec<usize>,
     pub node_id: String,
     /// Shard i also listens on `listen`'s host at this port + i (None: a free port).
     pub shard_port_base: Option<u16>,
@@ -65,6 +68,7 @@ impl Default for ServeConfig {
             wal_zero_ahead_bytes: 4 << 20,
             max_in_flight_per_connection: 1024,
             pin_cores: true,
+            cpus: Vec::new(),
             node_id: "node1".into(),
             shard_port_base: None,
             advertise_host: None,
@@ -92,6 +96,8 @@ pub struct FileConfig {
     pub wal_zero_ahead_bytes: Option<u64>,
     pub max_in_flight_per_connection: Option<usize>,
     pub pin_cores: Option<bool>,
+    /// A CPU list as `taskset -c` takes it: "1", "0,2", "0-3,6".
+    pub cpus: Option<String>,
     pub node_id: Option<String>,
     pub shard_port_base: Option<u16>,
     pub advertise_host: Option<String>,
@@ -113,7 +119,50 @@ pub fn parse_compaction(s: &str) -> Result<CompactionStrategy, String> {
     }
 }
 
+/// Parse a CPU list as `taskset -c` takes it ("1", "0,2", "0-3,6"), in the
+/// order given; each CPU at most once.
+pub fn parse_cpu_list(s: &str) -> Result<Vec<usize>, String> {
+    let bad = |why: &str| format!("cpus {s:?}: {why} (expected a list such as 1 or 0,2 or 0-3,6)");
+    let num = |t: &str| t.trim().parse::<usize>().map_err(|_| bad(&format!("{t:?} is not a CPU number")));
+    let mut out = Vec::new();
+    for part in s.split(',') {
+        let (lo, hi) = match part.split_once('-') {
+            Some((a, b)) => (num(a)?, num(b)?),
+            None => (num(part)?, num(part)?),
+        };
+        if lo > hi {
+            return Err(bad(&format!("range {lo}-{hi} runs backwards")));
+        }
+        if hi >= 4096 {
+            return Err(bad(&format!("CPU {hi} is out of range")));
+        }
+        for c in lo..=hi {
+            if out.contains(&c) {
+                return Err(bad(&format!("CPU {c} is listed twice")));
+            }
+            out.push(c);
+        }
+    }
+    Ok(out)
+}
+
 impl ServeConfig {
+    /// Run the shards on `cpus`, one each, in order; with `shards` None, one
+    /// shard per listed CPU.
+    pub fn set_cpus(&mut self, cpus: Vec<usize>, shards: Option<usize>) {
+        self.shards = shards.unwrap_or(cpus.len());
+        self.cpus = cpus;
+    }
+
+    /// Where shard `i` runs: `cpus[i]`, else CPU i when there are enough
+    /// CPUs (`available`) for one shard each, else anywhere.
+    pub fn placement(&self, i: usize, available: usize) -> Option<usize> {
+        if !self.cpus.is_empty() {
+            return self.cpus.get(i).copied();
+        }
+        (self.pin_cores && self.shards <= available).then_some(i)
+    }
+
     /// Apply a config file's settings over `self`.
     pub fn apply_file(&mut self, f: FileConfig) -> Result<(), String> {
         if let Some(v) = f.data_dir {
@@ -145,6 +194,9 @@ impl ServeConfig {
         }
         if let Some(v) = f.pin_cores {
             self.pin_cores = v;
+        }
+        if let Some(v) = f.cpus {
+            self.set_cpus(parse_cpu_list(&v)?, f.shards);
         }
         if let Some(v) = f.node_id {
             self.node_id = v;
@@ -202,6 +254,12 @@ impl ServeConfig {
         if self.vnodes == 0 || self.vnodes > crate::ring::MAX_VNODES {
             return Err(format!("vnodes must be 1..={}", crate::ring::MAX_VNODES));
         }
+        if !self.cpus.is_empty() && self.cpus.len() < self.shards {
+            return Err(format!("{} shards but only {} CPUs listed in cpus", self.shards, self.cpus.len()));
+        }
+        if !self.cpus.is_empty() && !self.pin_cores {
+            return Err("cpus pins the shards; it cannot go with pin_cores = false".into());
+        }
         if self.max_in_flight_per_connection == 0 {
             return Err("max_in_flight_per_connection must be at least 1".into());
         }
@@ -224,5 +282,51 @@ mod tests {
         assert!(toml::from_str::<FileConfig>("shardz = 3").is_err());
         let bad: FileConfig = toml::from_str("sync = \"sometimes\"").unwrap();
         assert!(c.apply_file(bad).is_err());
+    }
+
+    #[test]
+    fn cpu_lists_parse_as_taskset_takes_them_and_bad_ones_say_why() {
+        assert_eq!(parse_cpu_list("1").unwrap(), vec![1]);
+        assert_eq!(parse_cpu_list("3,1").unwrap(), vec![3, 1]);
+        assert_eq!(parse_cpu_list("0-3,6").unwrap(), vec![0, 1, 2, 3, 6]);
+        assert_eq!(parse_cpu_list(" 2 - 3 ").unwrap(), vec![2, 3]);
+        for (bad, why) in [
+            ("", "not a CPU number"),
+            ("1,", "not a CPU number"),
+            ("a", "not a CPU number"),
+            ("-1", "not a CPU number"),
+            ("3-1", "backwards"),
+            ("1,0-2", "listed twice"),
+            ("0-99999999999", "out of range"),
+        ] {
+            let e = parse_cpu_list(bad).unwrap_err();
+            assert!(e.contains(why), "{bad:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn cpus_place_the_shards_and_set_their_number_unless_shards_is_given() {
+        let mut c = ServeConfig::default();
+        c.apply_file(toml::from_str("cpus = \"1\"").unwrap()).unwrap();
+        assert_eq!((c.shards, c.placement(0, 2)), (1, Some(1)));
+        c.validate().unwrap();
+
+        let mut c = ServeConfig::default();
+        c.apply_file(toml::from_str("cpus = \"2,0\"\nshards = 1").unwrap()).unwrap();
+        assert_eq!((c.shards, c.placement(0, 4)), (1, Some(2)));
+
+        // More shards than CPUs listed, or listed CPUs without pinning: refused.
+        c.shards = 3;
+        assert!(c.validate().unwrap_err().contains("only 2 CPUs"));
+        c.shards = 2;
+        c.pin_cores = false;
+        assert!(c.validate().is_err());
+
+        // Without a list: CPU i while there are enough CPUs, else unpinned.
+        let mut c = ServeConfig { shards: 2, ..ServeConfig::default() };
+        assert_eq!((c.placement(0, 2), c.placement(1, 2)), (Some(0), Some(1)));
+        assert_eq!(c.placement(1, 1), None);
+        c.pin_cores = false;
+        assert_eq!(c.placement(0, 2), None);
     }
 }

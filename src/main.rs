@@ -49,7 +49,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Run a storage node (default: 127.0.0.1:7070, data in ./ringkv-data).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Store VALUE under KEY ("partition" or "partition/sort").
     Put {
         key: String,
@@ -127,9 +127,13 @@ struct ServeArgs {
     /// Client address, HOST:PORT.
     #[arg(long)]
     listen: Option<String>,
-    /// Number of shards (default: one per CPU).
+    /// Number of shards (default: one per CPU, or per CPU in --cpus).
     #[arg(long)]
     shards: Option<usize>,
+    /// CPUs to run the shards on, in shard order, as `taskset -c` takes them
+    /// (e.g. 1 or 0,2 or 0-3); see tuning/README.md.
+    #[arg(long)]
+    cpus: Option<String>,
     /// always | interval:MS | none
     #[arg(long)]
     sync: Option<String>,
@@ -183,6 +187,9 @@ fn serve_config(a: ServeArgs) -> Result<ServeConfig, String> {
     }
     if let Some(v) = a.shards {
         c.shards = v;
+    }
+    if let Some(v) = a.cpus {
+        c.set_cpus(ringkv::config::parse_cpu_list(&v)?, a.shards);
     }
     if let Some(v) = a.sync {
         c.sync = v.parse()?;
@@ -266,7 +273,7 @@ fn main() -> ExitCode {
     match cli.cmd {
         Cmd::Serve(a) => {
             keep_freed_memory();
-            match serve_config(a).and_then(ringkv::server::serve) {
+            match serve_config(*a).and_then(ringkv::server::serve) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => fail(e),
             }

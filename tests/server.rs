@@ -222,25 +222,8 @@ fn a_second_server_on_the_same_ports_is_refused() {
         ("RESP", free_addr("127.0.0.7").to_string(), resp.clone()),
     ];
     for (which, native, resp) in taken {
-        let mut child = std::process::Command::new(common::BIN)
-            .args(["serve", "--listen", &native, "--resp-listen", &resp, "--data-dir"])
-            .arg(dir.0.join(format!("b-{which}")))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while child.try_wait().unwrap().is_none() {
-            if std::time::Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("{which}: a second server started on a port the first one holds");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let other = child.wait_with_output().unwrap();
-        assert_eq!(other.status.code(), Some(2), "{which}: {other:?}");
-        assert!(String::from_utf8_lossy(&other.stderr).contains("in use"), "{which}: {other:?}");
+        let data = dir.0.join(format!("b-{which}")).display().to_string();
+        refused(&["serve", "--listen", &native, "--resp-listen", &resp, "--data-dir", &data], "in use");
     }
     // The first server still has every connection.
     let mut c = Client::connect(&s.addr.to_string()).unwrap();
@@ -271,4 +254,62 @@ fn default_relative_data_dir_works() {
     assert_eq!(c.get(b"rel", b"").unwrap().as_deref(), Some(&b"ok"[..]));
     assert!(dir.0.join("ringkv-data/shard-0").is_dir());
     assert!(s.terminate().success());
+}
+
+/// `ringkv serve ARGS` must refuse to start: exit code 2 with `why` on stderr.
+fn refused(args: &[&str], why: &str) {
+    let mut child = std::process::Command::new(common::BIN)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{args:?} started (a second server on a port the first one holds?)");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains(why), "{args:?}: {out:?}");
+}
+
+#[test]
+fn cpus_puts_the_shard_on_the_cpu_named_and_bad_lists_are_refused() {
+    let dir = TempDir::new("srv-cpus");
+    // The last CPU this test may run on: a shard there is not on CPU 0.
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let allowed = status.lines().find_map(|l| l.strip_prefix("Cpus_allowed_list:")).unwrap().trim();
+    let cpu = ringkv::config::parse_cpu_list(allowed).unwrap().into_iter().max().unwrap().to_string();
+    let mut s = Server::start(free_addr("127.0.0.26"), &dir.0.join("a"), &["--cpus", &cpu]);
+    let pid = s.child.as_ref().unwrap().id();
+    let shards: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .filter_map(|t| {
+            let t = t.unwrap().path();
+            let comm = std::fs::read_to_string(t.join("comm")).ok()?;
+            comm.starts_with("shard-").then(|| std::fs::read_to_string(t.join("status")).unwrap())
+        })
+        .collect();
+    assert!(!shards.is_empty(), "no shard thread in /proc/{pid}/task");
+    for st in shards {
+        let on = st.lines().find_map(|l| l.strip_prefix("Cpus_allowed_list:")).unwrap().trim();
+        assert_eq!(on, cpu, "a shard thread of `--cpus {cpu}`");
+    }
+    // One CPU listed: one shard.
+    let c = Client::connect(&s.addr.to_string()).unwrap();
+    assert_eq!(c.topology().shards(), 1);
+    assert!(s.terminate().success());
+
+    let addr = free_addr("127.0.0.26").to_string();
+    let base = ["serve", "--listen", &addr, "--resp-listen", "off", "--data-dir"];
+    let data = dir.0.join("b").display().to_string();
+    let with = |more: &[&'static str]| [&base[..], &[data.as_str()], more].concat();
+    refused(&with(&["--cpus", "1-0"]), "runs backwards");
+    refused(&with(&["--cpus", "0", "--shards", "2"]), "2 shards but only 1 CPUs listed");
+    refused(&with(&["--cpus", "4095"]), "CPU 4095 doesn't exist");
 }

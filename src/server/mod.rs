@@ -91,11 +91,7 @@ pub fn serve(cfg: ServeConfig) -> Result<(), String> {
     let mut handles = Vec::new();
     for i in 0..cfg.shards {
         let (senders, receivers) = ends.take(i);
-        let placement = if cfg.pin_cores && cfg.shards <= cpus {
-            glommio::Placement::Fixed(i)
-        } else {
-            glommio::Placement::Unbound
-        };
+        let placement = cfg.placement(i, cpus).map_or(glommio::Placement::Unbound, glommio::Placement::Fixed);
         let (cfg, info, shutdown, addrs) = (cfg.clone(), info.clone(), shutdown.clone(), addrs.clone());
         let members = members.clone();
         let h = glommio::LocalExecutorBuilder::new(placement)
