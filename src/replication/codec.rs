@@ -10,6 +10,7 @@
 #![deny(clippy::unwrap_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -150,9 +151,10 @@ fn put_clock_entry(out: &mut Vec<u8>, node: NodeId, counter: u64, timestamp_ms: 
     put_varint(out, timestamp_ms);
 }
 
-fn read_clock(r: &mut Reader<'_>) -> Result<VersionVector, CausalError> {
+/// Reads a clock, checking it as a [`VersionVector`] must be (nodes strictly
+/// increasing, no zero counter); `each` gets its entries in order.
+fn read_clock_entries(r: &mut Reader<'_>, mut each: impl FnMut(NodeId, ClockEntry)) -> Result<(), CausalError> {
     let n = r.count("clock entries", MAX_CLOCK_ENTRIES)?;
-    let mut vv = VersionVector::new();
     let mut last: Option<NodeId> = None;
     for _ in 0..n {
         let node = r.node()?;
@@ -165,8 +167,14 @@ fn read_clock(r: &mut Reader<'_>) -> Result<VersionVector, CausalError> {
             return Err(CausalError::ZeroCounter);
         }
         last = Some(node);
-        vv.insert_decoded(node, ClockEntry { counter, timestamp_ms });
+        each(node, ClockEntry { counter, timestamp_ms });
     }
+    Ok(())
+}
+
+fn read_clock(r: &mut Reader<'_>) -> Result<VersionVector, CausalError> {
+    let mut vv = VersionVector::new();
+    read_clock_entries(r, |node, e| vv.insert_decoded(node, e))?;
     Ok(vv)
 }
 
@@ -238,15 +246,16 @@ pub(super) fn encode_blind(dot: Dot, timestamp_ms: u64, value: Option<&[u8]>) ->
     Ok(seal(out))
 }
 
-pub(super) fn decode_set(bytes: &[u8]) -> Result<SiblingSet, CausalError> {
-    let mut r = Reader::new(open(bytes)?);
-    let version = r.u8()?;
-    if version != SET_VERSION {
-        return Err(CausalError::UnknownVersion(version));
-    }
-    let clock = read_clock(&mut r)?;
+/// Reads a stored set after its clock: the siblings, each checked as
+/// [`decode_set`] must (dots strictly increasing, covered by the clock, value
+/// limits), then the end. `each` gets every sibling in order, its value as a
+/// range of the reader's buffer.
+fn read_siblings(
+    r: &mut Reader<'_>,
+    covered: impl Fn(Dot) -> bool,
+    mut each: impl FnMut(Dot, u64, Option<Range<usize>>),
+) -> Result<(), CausalError> {
     let n = r.count("siblings", MAX_SIBLINGS)?;
-    let mut siblings = BTreeMap::new();
     let mut last: Option<Dot> = None;
     let mut total: usize = 0;
     for _ in 0..n {
@@ -258,7 +267,7 @@ pub(super) fn decode_set(bytes: &[u8]) -> Result<SiblingSet, CausalError> {
         if last.is_some_and(|l| l >= dot) {
             return Err(CausalError::NotCanonical("siblings"));
         }
-        if !clock.contains(dot) {
+        if !covered(dot) {
             return Err(CausalError::DotNotCovered(dot));
         }
         last = Some(dot);
@@ -274,14 +283,80 @@ pub(super) fn decode_set(bytes: &[u8]) -> Result<SiblingSet, CausalError> {
                         max: MAX_TOTAL_VALUE_BYTES,
                     });
                 }
-                Some(r.bytes(len)?.to_vec())
+                let start = r.pos;
+                r.bytes(len)?;
+                Some(start..r.pos)
             }
             tag => return Err(CausalError::InvalidTag(tag)),
         };
-        siblings.insert(dot, Version { timestamp_ms, value });
+        each(dot, timestamp_ms, value);
     }
-    r.finish()?;
+    r.finish()
+}
+
+/// Opens a stored set: checksum, then version. The reader is at its clock.
+fn open_set(bytes: &[u8]) -> Result<Reader<'_>, CausalError> {
+    let mut r = Reader::new(open(bytes)?);
+    let version = r.u8()?;
+    if version != SET_VERSION {
+        return Err(CausalError::UnknownVersion(version));
+    }
+    Ok(r)
+}
+
+pub(super) fn decode_set(bytes: &[u8]) -> Result<SiblingSet, CausalError> {
+    let mut r = open_set(bytes)?;
+    let clock = read_clock(&mut r)?;
+    let buf = r.buf;
+    let mut siblings = BTreeMap::new();
+    read_siblings(
+        &mut r,
+        |dot| clock.contains(dot),
+        |dot, timestamp_ms, value| {
+            // A range read_siblings took from `buf`: in bounds.
+            let value = value.and_then(|v| buf.get(v)).map(<[u8]>::to_vec);
+            siblings.insert(dot, Version { timestamp_ms, value });
+        },
+    )?;
     Ok(SiblingSet::from_parts(clock, siblings))
+}
+
+/// Where the LWW winner's value is in `bytes`, a stored set: what
+/// `decode_set(bytes)?.into_lww()` returns, without building the set (a GET's
+/// hot path). None: the winner is a tombstone, or there are no siblings.
+/// Refuses exactly what [`decode_set`] refuses.
+pub(super) fn decode_lww(bytes: &[u8]) -> Result<Option<Range<usize>>, CausalError> {
+    let mut r = open_set(bytes)?;
+    let clock_at = r.pos;
+    read_clock_entries(&mut r, |_, _| {})?;
+    let clock = r.buf.get(clock_at..r.pos).unwrap_or_default();
+    // The winner as `SiblingSet::lww_winner` picks it: largest (timestamp, counter, node).
+    let mut best: Option<((u64, u64, NodeId), Option<Range<usize>>)> = None;
+    read_siblings(
+        &mut r,
+        |dot| clock_counter(clock, dot.node) >= dot.counter,
+        |dot, timestamp_ms, value| {
+            let rank = (timestamp_ms, dot.counter, dot.node);
+            if best.as_ref().is_none_or(|(b, _)| rank > *b) {
+                best = Some((rank, value));
+            }
+        },
+    )?;
+    Ok(best.and_then(|(_, value)| value))
+}
+
+/// The counter of `node` in `clock`, a clock's bytes that
+/// [`read_clock_entries`] accepted (0 if absent).
+fn clock_counter(clock: &[u8], node: NodeId) -> u64 {
+    let mut r = Reader::new(clock);
+    let n = r.varint().unwrap_or(0);
+    for _ in 0..n {
+        let (Ok(at), Ok(counter), Ok(_)) = (r.node(), r.varint(), r.varint()) else { break };
+        if at == node {
+            return counter;
+        }
+    }
+    0
 }
 
 #[cfg(test)]
@@ -339,5 +414,47 @@ mod tests {
         );
         // The empty set.
         assert_eq!(decode_set(&sealed(&[1, 0, 0])), Ok(SiblingSet::new()));
+    }
+
+    #[test]
+    fn lww_decode_refuses_what_decode_refuses_and_finds_the_winner() {
+        let sealed = |body: &[u8]| seal(body.to_vec());
+        let winner = |bytes: &[u8]| decode_lww(bytes).map(|r| r.map(|r| bytes[r].to_vec()));
+        // Clock {3: 1, 5: 2}; siblings (3, 1) at t=9 and (5, 2) at t=4: the later timestamp wins.
+        let two = sealed(&[1, 2, 3, 1, 9, 5, 2, 4, 2, 3, 1, 9, 1, 1, 7, 5, 2, 4, 1, 2, 8, 8]);
+        assert_eq!(winner(&two), Ok(Some(vec![7])));
+        // Same timestamps: the larger counter wins, then the larger node.
+        let tie = sealed(&[1, 2, 3, 1, 4, 5, 2, 4, 2, 3, 1, 4, 1, 1, 7, 5, 2, 4, 1, 2, 8, 8]);
+        assert_eq!(winner(&tie), Ok(Some(vec![8, 8])));
+        let tie = sealed(&[1, 2, 3, 2, 4, 5, 1, 4, 2, 3, 2, 4, 1, 1, 7, 5, 1, 4, 1, 2, 8, 8]);
+        assert_eq!(winner(&tie), Ok(Some(vec![7])));
+        let tie = sealed(&[1, 2, 3, 2, 4, 5, 2, 4, 2, 3, 2, 4, 1, 1, 7, 5, 2, 4, 1, 2, 8, 8]);
+        assert_eq!(winner(&tie), Ok(Some(vec![8, 8])));
+        // A tombstone wins: no value.
+        let gone = sealed(&[1, 2, 3, 1, 9, 5, 2, 4, 2, 3, 1, 9, 0, 5, 2, 4, 1, 2, 8, 8]);
+        assert_eq!(winner(&gone), Ok(None));
+        let bodies: &[&[u8]] = &[
+            &[9],
+            &[1, 2, 5, 1, 0, 3, 1, 0, 0],
+            &[1, 1, 5, 0, 0, 0],
+            &[1, 1, 5, 1, 0, 1, 5, 2, 0, 0],
+            // Covered by neither of two clock entries (the second is walked to).
+            &[1, 2, 3, 1, 9, 5, 2, 4, 1, 5, 3, 4, 0],
+            &[1, 2, 3, 1, 9, 5, 2, 4, 1, 4, 1, 4, 0],
+            &[1, 1, 5, 1, 0, 1, 5, 1, 0, 7],
+            &[1, 1, 5, 1, 0, 1, 5, 1, 0, 1, 9, 1],
+            &[1, 0, 0, 0],
+            &[1, 0, 65],
+            &[1, 1, 0x80, 0x80, 0x80, 0x80, 0x10, 1, 0, 0],
+            // Siblings out of order.
+            &[1, 2, 3, 1, 9, 5, 2, 4, 2, 5, 2, 4, 0, 3, 1, 9, 0],
+        ];
+        for body in bodies {
+            let bytes = sealed(body);
+            let err = decode_set(&bytes).expect_err("a bad body");
+            assert_eq!(decode_lww(&bytes), Err(err), "{body:?}");
+        }
+        assert_eq!(decode_lww(&sealed(&[1, 0, 0])), Ok(None));
+        assert!(decode_lww(&[1, 0]).is_err());
     }
 }

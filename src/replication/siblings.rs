@@ -277,4 +277,13 @@ impl SiblingSet {
     pub fn decode(bytes: &[u8]) -> Result<Self, CausalError> {
         codec::decode_set(bytes)
     }
+
+    /// `decode(&bytes)?.into_lww()`, without building the set: the LWW
+    /// winner's value, in `bytes`' own allocation.
+    pub fn decode_lww(mut bytes: Vec<u8>) -> Result<Option<Vec<u8>>, CausalError> {
+        let Some(value) = codec::decode_lww(&bytes)? else { return Ok(None) };
+        bytes.truncate(value.end);
+        bytes.drain(..value.start);
+        Ok(Some(bytes))
+    }
 }

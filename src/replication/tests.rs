@@ -379,6 +379,17 @@ proptest! {
     }
 
     #[test]
+    fn lww_decode_is_decode_then_into_lww(ops in proptest::collection::vec(op(), 0..40), cut in any::<prop::sample::Index>()) {
+        let r = run(&ops, false);
+        for s in r.states.iter().chain([&merge_all(&r.states)]) {
+            let bytes = s.encode().unwrap();
+            prop_assert_eq!(SiblingSet::decode_lww(bytes.clone()).unwrap(), s.clone().into_lww());
+            let cut = &bytes[..cut.index(bytes.len())];
+            prop_assert_eq!(SiblingSet::decode_lww(cut.to_vec()).err(), SiblingSet::decode(cut).err());
+        }
+    }
+
+    #[test]
     fn flipped_bytes_are_detected(ops in proptest::collection::vec(op(), 1..20), at in any::<prop::sample::Index>(), bit in 0..8u8) {
         let r = run(&ops, false);
         let mut bytes = r.states[0].encode().unwrap();
@@ -390,6 +401,7 @@ proptest! {
     #[test]
     fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
         let _ = SiblingSet::decode(&bytes);
+        let _ = SiblingSet::decode_lww(bytes.clone());
         let _ = VersionVector::decode(&bytes);
     }
 
@@ -400,6 +412,8 @@ proptest! {
         if small { for b in body.iter_mut().skip(1) { *b &= 0x0f; } }
         let sum = xxhash_rust::xxh3::xxh3_64(&body) as u32;
         body.extend_from_slice(&sum.to_le_bytes());
+        // The LWW decoder refuses what the full one refuses, and picks the same value.
+        prop_assert_eq!(SiblingSet::decode_lww(body.clone()), SiblingSet::decode(&body).map(SiblingSet::into_lww));
         if let Ok(s) = SiblingSet::decode(&body) {
             // Whatever decodes re-encodes to the same bytes (canonical form).
             prop_assert_eq!(s.encode().unwrap(), body.clone());

@@ -408,9 +408,7 @@ impl Cluster {
             let req = ReplicaRequest::Get { id: 0, key: keys::encode(partition, sort) };
             return match self.send(self.me, partition, req, None).await {
                 Sent::Reply(ReplicaReply::Got { set, .. }, _) => Ok(set),
-                Sent::Reply(ReplicaReply::Failed { failure, .. }, _) => {
-                    Err(OpError::Quorum(QuorumError::Rejected(failure)))
-                }
+                Sent::Reply(ReplicaReply::Failed { failure, .. }, _) => Err(rejected(failure)),
                 Sent::Error(k, m) => Err(OpError::Failed(k, m)),
                 _ => Err(OpError::Failed(FailKind::Internal, "unexpected reply to a read".into())),
             };
@@ -429,7 +427,15 @@ impl Cluster {
     pub fn read_now(&self, partition: &[u8], sort: &[u8]) -> Option<Result<SiblingSet, OpError>> {
         let token = self.local_token(partition).filter(|_| self.alone())?;
         let read = keys::with_encoded(token, partition, sort, |key| self.mesh.local().read_now(key))?;
-        Some(read.map(Option::unwrap_or_default).map_err(|failure| OpError::Quorum(QuorumError::Rejected(failure))))
+        Some(read.map(Option::unwrap_or_default).map_err(rejected))
+    }
+
+    /// [`read_now`](Self::read_now) of the LWW winner's value only
+    /// (`SiblingSet::into_lww` of the set): what a RESP GET answers.
+    pub fn read_lww_now(&self, partition: &[u8], sort: &[u8]) -> Option<Result<Option<Vec<u8>>, OpError>> {
+        let token = self.local_token(partition).filter(|_| self.alone())?;
+        let read = keys::with_encoded(token, partition, sort, |key| self.mesh.local().read_lww_now(key))?;
+        Some(read.map_err(rejected))
     }
 
     /// Quorum write. `ctx`: the causal context the client read (None: supersede
@@ -611,13 +617,16 @@ pub fn local_write_outcome(reply: ShardReply) -> Result<WriteOutcome, OpError> {
             let rmw = Some(RmwResult::Old { applied: true, old: None });
             Ok(WriteOutcome::Written(Written::Done { context, rmw }))
         }
-        ShardReply::Replica(ReplicaReply::Failed { failure, .. }, _) => {
-            Err(OpError::Quorum(QuorumError::Rejected(failure)))
-        }
+        ShardReply::Replica(ReplicaReply::Failed { failure, .. }, _) => Err(rejected(failure)),
         ShardReply::RmwSkipped(r) => Ok(WriteOutcome::Written(Written::Skipped(r))),
         ShardReply::Failed(k, m) => Err(OpError::Failed(k, m)),
         other => Err(OpError::Failed(FailKind::Internal, format!("unexpected reply to a write: {other:?}"))),
     }
+}
+
+/// A replica's refusal, as an op's error.
+fn rejected(failure: ReplicaFailure) -> OpError {
+    OpError::Quorum(QuorumError::Rejected(failure))
 }
 
 #[cfg(test)]

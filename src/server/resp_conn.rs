@@ -286,8 +286,8 @@ impl Conn {
         };
         // A GET answered from memory: no task, no future.
         if let Command::Get { key } = &cmd {
-            if let Some(r) = self.ctx.cluster.read_now(key, b"") {
-                let reply = r.map_or_else(op_error, |set| Reply::bulk_or_nil(set.into_lww()));
+            if let Some(r) = self.ctx.cluster.read_lww_now(key, b"") {
+                let reply = r.map_or_else(op_error, Reply::bulk_or_nil);
                 queue.push(Item::Now(proto, reply));
                 return true;
             }

@@ -20,7 +20,8 @@ use rustc_hash::FxHashSet;
 
 use crate::keys;
 use crate::replication::{
-    Dot, DotCounter, Replica, ReplicaFailure, ReplicaReply, ReplicaRequest, SiblingSet, Step, VersionVector,
+    CausalError, Dot, DotCounter, Replica, ReplicaFailure, ReplicaReply, ReplicaRequest, SiblingSet, Step,
+    VersionVector,
 };
 use crate::ring::NodeId;
 use crate::storage::notify::Notify;
@@ -252,17 +253,40 @@ impl Shard {
     /// sync mode promises (so is what the read sees), no op holds the key,
     /// and no disk read is needed. None: take the general path, which waits.
     pub fn read_now(&self, key: &[u8]) -> Option<Result<Option<SiblingSet>, ReplicaFailure>> {
+        self.read_now_with(key, |bytes| SiblingSet::decode(&bytes))
+    }
+
+    /// [`read_now`](Self::read_now) of what a client that cannot see
+    /// siblings gets (`SiblingSet::into_lww`), decoding only that.
+    pub fn read_lww_now(&self, key: &[u8]) -> Option<Result<Option<Vec<u8>>, ReplicaFailure>> {
+        Some(self.read_now_with(key, SiblingSet::decode_lww)?.map(Option::flatten))
+    }
+
+    fn read_now_with<T>(
+        &self,
+        key: &[u8],
+        decode: impl FnOnce(Vec<u8>) -> Result<T, CausalError>,
+    ) -> Option<Result<Option<T>, ReplicaFailure>> {
         if !self.engine.durable_now(self.engine.last_seq()) || self.is_locked(key) {
             return None;
         }
-        Some(stored_set(self.engine.get_latest_now(key)?))
+        Some(stored(self.engine.get_latest_now(key)?, decode))
     }
 }
 
 /// A stored set from what the engine read (see `Shard::load`).
 fn stored_set(read: Result<Latest, StorageError>) -> Result<Option<SiblingSet>, ReplicaFailure> {
+    stored(read, |bytes| SiblingSet::decode(&bytes))
+}
+
+/// What the engine read, decoded by `decode`; a failure to read or decode
+/// it is logged here and is a storage failure.
+fn stored<T>(
+    read: Result<Latest, StorageError>,
+    decode: impl FnOnce(Vec<u8>) -> Result<T, CausalError>,
+) -> Result<Option<T>, ReplicaFailure> {
     let stored = match read.map_err(|e| e.to_string()) {
-        Ok(Some((_, Some(bytes)))) => SiblingSet::decode(&bytes).map(Some).map_err(|e| format!("stored set: {e}")),
+        Ok(Some((_, Some(bytes)))) => decode(bytes).map(Some).map_err(|e| format!("stored set: {e}")),
         Ok(_) => Ok(None),
         Err(e) => Err(e),
     };
