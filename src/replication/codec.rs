@@ -331,7 +331,7 @@ pub(super) fn decode_lww(bytes: &[u8]) -> Result<Option<Range<usize>>, CausalErr
     read_clock_entries(&mut r, |_, _| {})?;
     let clock = r.buf.get(clock_at..r.pos).unwrap_or_default();
     // The winner as `SiblingSet::lww_winner` picks it: largest (timestamp, counter, node).
-    let mut best: Option<((u64, u64, NodeId), Option<Range<usize>>)> = None;
+    let mut best: Option<(LwwRank, Option<Range<usize>>)> = None;
     read_siblings(
         &mut r,
         |dot| clock_counter(clock, dot.node) >= dot.counter,
@@ -344,6 +344,9 @@ pub(super) fn decode_lww(bytes: &[u8]) -> Result<Option<Range<usize>>, CausalErr
     )?;
     Ok(best.and_then(|(_, value)| value))
 }
+
+/// (timestamp_ms, counter, node) of a sibling: the largest wins under LWW.
+type LwwRank = (u64, u64, NodeId);
 
 /// The counter of `node` in `clock`, a clock's bytes that
 /// [`read_clock_entries`] accepted (0 if absent).
