@@ -321,28 +321,71 @@ pub(super) fn decode_set(bytes: &[u8]) -> Result<SiblingSet, CausalError> {
     Ok(SiblingSet::from_parts(clock, siblings))
 }
 
+/// Checks a stored set as [`decode_set`] does, without building it: gives
+/// `each` every sibling in order, with its value's range in `bytes`, and
+/// returns the range of its clock's encoding (as `put_clock` writes it).
+fn walk_set(bytes: &[u8], each: impl FnMut(Dot, u64, Option<Range<usize>>)) -> Result<Range<usize>, CausalError> {
+    let mut r = open_set(bytes)?;
+    let clock_at = r.pos;
+    read_clock_entries(&mut r, |_, _| {})?;
+    let clock = clock_at..r.pos;
+    let clock_bytes = r.buf.get(clock.clone()).unwrap_or_default();
+    read_siblings(&mut r, |dot| clock_counter(clock_bytes, dot.node) >= dot.counter, each)?;
+    Ok(clock)
+}
+
+/// The range in `bytes` of the LWW winner among what [`walk_set`] gives:
+/// the largest (timestamp, counter, node), as `SiblingSet::lww_winner` picks.
+#[derive(Default)]
+struct LwwWinner(Option<(LwwRank, Option<Range<usize>>)>);
+
+impl LwwWinner {
+    fn offer(&mut self, dot: Dot, timestamp_ms: u64, value: Option<Range<usize>>) {
+        let rank = (timestamp_ms, dot.counter, dot.node);
+        if self.0.as_ref().is_none_or(|(best, _)| rank > *best) {
+            self.0 = Some((rank, value));
+        }
+    }
+
+    /// None: the winner is a tombstone, or there were no siblings.
+    fn value(self) -> Option<Range<usize>> {
+        self.0.and_then(|(_, value)| value)
+    }
+}
+
 /// Where the LWW winner's value is in `bytes`, a stored set: what
 /// `decode_set(bytes)?.into_lww()` returns, without building the set (a GET's
 /// hot path). None: the winner is a tombstone, or there are no siblings.
 /// Refuses exactly what [`decode_set`] refuses.
 pub(super) fn decode_lww(bytes: &[u8]) -> Result<Option<Range<usize>>, CausalError> {
-    let mut r = open_set(bytes)?;
-    let clock_at = r.pos;
-    read_clock_entries(&mut r, |_, _| {})?;
-    let clock = r.buf.get(clock_at..r.pos).unwrap_or_default();
-    // The winner as `SiblingSet::lww_winner` picks it: largest (timestamp, counter, node).
-    let mut best: Option<(LwwRank, Option<Range<usize>>)> = None;
-    read_siblings(
-        &mut r,
-        |dot| clock_counter(clock, dot.node) >= dot.counter,
-        |dot, timestamp_ms, value| {
-            let rank = (timestamp_ms, dot.counter, dot.node);
-            if best.as_ref().is_none_or(|(b, _)| rank > *b) {
-                best = Some((rank, value));
-            }
-        },
-    )?;
-    Ok(best.and_then(|(_, value)| value))
+    let mut winner = LwwWinner::default();
+    walk_set(bytes, |dot, timestamp_ms, value| winner.offer(dot, timestamp_ms, value))?;
+    Ok(winner.value())
+}
+
+/// What a read answers from `bytes`, a stored set, without building the set:
+/// the encoded causal context (`encode_context` of its clock) and its live
+/// values in dot order (`SiblingSet::values`), or with `lww` the LWW
+/// winner's value alone. Refuses exactly what [`decode_set`] refuses.
+pub(super) fn decode_read(bytes: &[u8], lww: bool) -> Result<(Vec<u8>, Vec<Vec<u8>>), CausalError> {
+    let mut winner = LwwWinner::default();
+    let mut values = Vec::new();
+    let clock = walk_set(bytes, |dot, timestamp_ms, value| {
+        if lww {
+            winner.offer(dot, timestamp_ms, value);
+        } else if let Some(v) = value {
+            values.push(v);
+        }
+    })?;
+    if lww {
+        values.extend(winner.value());
+    }
+    let value = |r: Range<usize>| bytes.get(r).unwrap_or_default().to_vec();
+    let clock = bytes.get(clock).unwrap_or_default();
+    let mut context = Vec::with_capacity(clock.len().saturating_add(1 + CHECKSUM_BYTES));
+    context.push(CONTEXT_VERSION);
+    context.extend_from_slice(clock);
+    Ok((seal(context), values.into_iter().map(value).collect()))
 }
 
 /// (timestamp_ms, counter, node) of a sibling: the largest wins under LWW.

@@ -37,7 +37,7 @@ pub use messages::{MessageError, ReplicaFailure, ReplicaReply, ReplicaRequest};
 pub use prune::PruneConfig;
 pub use quorum::{Consistency, OpKind, Plan, ReplicationConfig};
 pub use replica::{DotCounter, MemStore, Replica, ReplicaStore, Step};
-pub use siblings::{SiblingSet, Version};
+pub use siblings::{ReadAnswer, SiblingSet, Version};
 pub use version_vector::{ClockEntry, Dot, VersionVector};
 
 /// Most siblings a set may hold (a write that would exceed it is refused).

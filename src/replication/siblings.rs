@@ -29,6 +29,22 @@ pub struct Version {
     pub value: Option<Vec<u8>>,
 }
 
+/// What a GET answers from a stored set ([`SiblingSet::decode_read`]): its
+/// causal context, encoded for the client, and its values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadAnswer {
+    pub context: Vec<u8>,
+    pub values: Vec<Vec<u8>>,
+}
+
+impl ReadAnswer {
+    /// The answer for a key never written: the empty set's.
+    pub fn empty() -> Self {
+        let context = VersionVector::new().encode().unwrap_or_default();
+        ReadAnswer { context, values: Vec::new() }
+    }
+}
+
 /// The concurrent versions of one key and their causal past.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SiblingSet {
@@ -285,5 +301,13 @@ impl SiblingSet {
         bytes.truncate(value.end);
         bytes.drain(..value.start);
         Ok(Some(bytes))
+    }
+
+    /// What a read of the stored set `bytes` answers, without building the
+    /// set: `(context().encode(), values())` of `decode(bytes)`, or with
+    /// `lww` the LWW winner's value (`resolve_lww`) as the only one.
+    pub fn decode_read(bytes: &[u8], lww: bool) -> Result<ReadAnswer, CausalError> {
+        let (context, values) = codec::decode_read(bytes, lww)?;
+        Ok(ReadAnswer { context, values })
     }
 }

@@ -379,6 +379,23 @@ proptest! {
     }
 
     #[test]
+    fn read_decode_is_decode_then_context_and_values(ops in proptest::collection::vec(op(), 0..40), lww in any::<bool>()) {
+        let r = run(&ops, false);
+        for s in r.states.iter().chain([&merge_all(&r.states), &SiblingSet::new()]) {
+            let answer = SiblingSet::decode_read(&s.encode().unwrap(), lww).unwrap();
+            let values: Vec<Vec<u8>> = if lww {
+                s.resolve_lww().map(<[u8]>::to_vec).into_iter().collect()
+            } else {
+                s.values().into_iter().map(<[u8]>::to_vec).collect()
+            };
+            prop_assert_eq!(&answer, &ReadAnswer { context: s.context().encode().unwrap(), values });
+            if s == &SiblingSet::new() {
+                prop_assert_eq!(&answer, &ReadAnswer::empty());
+            }
+        }
+    }
+
+    #[test]
     fn lww_decode_is_decode_then_into_lww(ops in proptest::collection::vec(op(), 0..40), cut in any::<prop::sample::Index>()) {
         let r = run(&ops, false);
         for s in r.states.iter().chain([&merge_all(&r.states)]) {
@@ -402,6 +419,7 @@ proptest! {
     fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
         let _ = SiblingSet::decode(&bytes);
         let _ = SiblingSet::decode_lww(bytes.clone());
+        let _ = SiblingSet::decode_read(&bytes, true);
         let _ = VersionVector::decode(&bytes);
     }
 
@@ -414,6 +432,7 @@ proptest! {
         body.extend_from_slice(&sum.to_le_bytes());
         // The LWW decoder refuses what the full one refuses, and picks the same value.
         prop_assert_eq!(SiblingSet::decode_lww(body.clone()), SiblingSet::decode(&body).map(SiblingSet::into_lww));
+        prop_assert_eq!(SiblingSet::decode_read(&body, false).err(), SiblingSet::decode(&body).err());
         if let Ok(s) = SiblingSet::decode(&body) {
             // Whatever decodes re-encodes to the same bytes (canonical form).
             prop_assert_eq!(s.encode().unwrap(), body.clone());

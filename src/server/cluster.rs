@@ -20,12 +20,12 @@ use crate::client::AsyncClient;
 use crate::keys;
 use crate::protocol::{Member, ReplicaFrame, Request, Response};
 use crate::replication::{
-    Consistency, Coordinator, OpKind, Outcome, Params, QuorumError, ReplicaFailure, ReplicaReply, ReplicaRequest,
-    ReplicationConfig, SiblingSet, VersionVector,
+    Consistency, Coordinator, OpKind, Outcome, Params, QuorumError, ReadAnswer, ReplicaFailure, ReplicaReply,
+    ReplicaRequest, ReplicationConfig, SiblingSet, VersionVector,
 };
 use crate::ring::{self, NodeId, Ring};
 use crate::server::mesh::{Mesh, Started};
-use crate::server::shard_op::{now_ms, FailKind, RmwOp, RmwResult, ShardOp, ShardReply};
+use crate::server::shard_op::{now_ms, FailKind, RmwOp, RmwResult, Shard, ShardOp, ShardReply};
 use crate::server::Shutdown;
 use crate::storage::{memtable, Prefetch};
 
@@ -423,19 +423,32 @@ impl Cluster {
     /// [`read`](Self::read) of (partition, sort) if it is answered at once:
     /// this node is alone, this thread's shard owns the key, and the shard
     /// can answer without waiting (`Shard::read_now`). None: call `read`.
-    /// Spares the caller a task and the general path's futures.
-    pub fn read_now(&self, partition: &[u8], sort: &[u8]) -> Option<Result<SiblingSet, OpError>> {
-        let token = self.local_token(partition).filter(|_| self.alone())?;
-        let read = keys::with_encoded(token, partition, sort, |key| self.mesh.local().read_now(key))?;
-        Some(read.map(Option::unwrap_or_default).map_err(rejected))
+    /// Spares the caller a task and the general path's futures. What a GET
+    /// answers, decoded straight from the stored bytes: the encoded causal
+    /// context and the values (with `lww`, the LWW winner's only), as
+    /// `get_reply` of the set gives them.
+    pub fn read_answer_now(&self, partition: &[u8], sort: &[u8], lww: bool) -> Option<Result<ReadAnswer, OpError>> {
+        let read = self.local_now(partition, sort, |shard, key| shard.read_answer_now(key, lww))?;
+        Some(read.map(|stored| stored.unwrap_or_else(ReadAnswer::empty)))
     }
 
-    /// [`read_now`](Self::read_now) of the LWW winner's value only
-    /// (`SiblingSet::into_lww` of the set): what a RESP GET answers.
+    /// [`read_answer_now`](Self::read_answer_now) of the LWW winner's value
+    /// only (`SiblingSet::into_lww` of the set): what a RESP GET answers.
     pub fn read_lww_now(&self, partition: &[u8], sort: &[u8]) -> Option<Result<Option<Vec<u8>>, OpError>> {
+        self.local_now(partition, sort, |shard, key| shard.read_lww_now(key))
+    }
+
+    /// `read(shard, engine key)` when this node is alone and this thread's
+    /// shard owns (partition, sort); None otherwise, or if `read` is.
+    fn local_now<T>(
+        &self,
+        partition: &[u8],
+        sort: &[u8],
+        read: impl FnOnce(&Shard, &[u8]) -> Option<Result<T, ReplicaFailure>>,
+    ) -> Option<Result<T, OpError>> {
         let token = self.local_token(partition).filter(|_| self.alone())?;
-        let read = keys::with_encoded(token, partition, sort, |key| self.mesh.local().read_lww_now(key))?;
-        Some(read.map_err(rejected))
+        let got = keys::with_encoded(token, partition, sort, |key| read(self.mesh.local(), key))?;
+        Some(got.map_err(rejected))
     }
 
     /// Quorum write. `ctx`: the causal context the client read (None: supersede

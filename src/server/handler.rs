@@ -168,8 +168,8 @@ impl Handler {
 
     /// The answer to a GET if it is ready at once (`Cluster::read_now`).
     pub fn get_now(&self, g: &GetRequest) -> Option<Response> {
-        Some(match self.cluster.read_now(&g.key.partition, &g.key.sort)? {
-            Ok(set) => Response::Get(get_reply(&set, self.cluster.config().lww)),
+        Some(match self.cluster.read_answer_now(&g.key.partition, &g.key.sort, self.cluster.config().lww)? {
+            Ok(a) => Response::Get(GetReply { values: a.values, context: a.context }),
             Err(e) => Response::Error(op_error(e)),
         })
     }

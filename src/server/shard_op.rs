@@ -20,7 +20,7 @@ use rustc_hash::FxHashSet;
 
 use crate::keys;
 use crate::replication::{
-    CausalError, Dot, DotCounter, Replica, ReplicaFailure, ReplicaReply, ReplicaRequest, SiblingSet, Step,
+    CausalError, Dot, DotCounter, ReadAnswer, Replica, ReplicaFailure, ReplicaReply, ReplicaRequest, SiblingSet, Step,
     VersionVector,
 };
 use crate::ring::NodeId;
@@ -260,6 +260,12 @@ impl Shard {
     /// siblings gets (`SiblingSet::into_lww`), decoding only that.
     pub fn read_lww_now(&self, key: &[u8]) -> Option<Result<Option<Vec<u8>>, ReplicaFailure>> {
         Some(self.read_now_with(key, SiblingSet::decode_lww)?.map(Option::flatten))
+    }
+
+    /// [`read_now`](Self::read_now) of what a GET answers: the encoded
+    /// context and the values (`SiblingSet::decode_read`), decoding only that.
+    pub fn read_answer_now(&self, key: &[u8], lww: bool) -> Option<Result<Option<ReadAnswer>, ReplicaFailure>> {
+        self.read_now_with(key, |bytes| SiblingSet::decode_read(&bytes, lww))
     }
 
     fn read_now_with<T>(
