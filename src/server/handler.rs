@@ -166,7 +166,7 @@ impl Handler {
         self.cluster.prefetch(&key.partition, &key.sort, stage);
     }
 
-    /// The answer to a GET if it is ready at once (`Cluster::read_now`).
+    /// The answer to a GET if it is ready at once (`Cluster::read_answer_now`).
     pub fn get_now(&self, g: &GetRequest) -> Option<Response> {
         Some(match self.cluster.read_answer_now(&g.key.partition, &g.key.sort, self.cluster.config().lww)? {
             Ok(a) => Response::Get(GetReply { values: a.values, context: a.context }),
