@@ -224,6 +224,7 @@ impl SiblingSet {
     /// The last-write-wins winner: the sibling with the highest
     /// `(timestamp_ms, counter, node)`, tombstones included. The order is total
     /// and depends only on the siblings, so every replica picks the same winner.
+    /// The stored-bytes decoders pick it the same way (`codec::LwwWinner`).
     pub fn lww_winner(&self) -> Option<(Dot, &Version)> {
         self.siblings.iter().max_by_key(|(d, v)| (v.timestamp_ms, d.counter, d.node)).map(|(&d, v)| (d, v))
     }
