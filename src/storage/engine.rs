@@ -9,6 +9,8 @@
 //!
 //! Read path: active memtable, immutable memtables newest first, then the
 //! tables the Version names for the key (L0 newest first, then one per level).
+//! A point read also searches the memtable flushed last, before the tables
+//! (`Inner::flushed`).
 //!
 //! Background work (flush, compaction, periodic WAL sync) runs in tasks on a
 //! low-shares glommio task queue; with `Options::background == false` nothing
@@ -127,6 +129,16 @@ struct Inner<F: DiskFile> {
     mem: Rc<Memtable>,
     /// Sealed memtables waiting for flush, newest first.
     imm: VecDeque<Rc<Memtable>>,
+    /// The memtable flushed last, kept for point reads until the next flush
+    /// replaces it. Its keys' versions are in the newest L0 table, and every
+    /// newer version is in `mem` or `imm` (memtables flush oldest first), so
+    /// what it holds of a key is the newest version outside them. Right after
+    /// a seal the new memtable holds few keys; a GET of any other key then
+    /// costs a probe here instead of a table read (docs/benchmarks.md,
+    /// eighth pass). Scans read the table instead, and prefetches skip it
+    /// (loading its index for every request cost writes more than it saved).
+    /// Costs one more memtable of memory.
+    flushed: Option<Rc<Memtable>>,
     version: Version,
     tables: HashMap<u64, Rc<Table<F>>>,
     manifest_state: ManifestState,
@@ -201,6 +213,7 @@ impl<D: Disk> Engine<D> {
         let inner = Inner {
             mem: Rc::new(mem),
             imm: VecDeque::new(),
+            flushed: None,
             version: state.version.clone(),
             tables,
             manifest_state: state,
@@ -550,19 +563,21 @@ impl<D: Disk> Engine<D> {
             ..Default::default()
         };
         self.install(edit).await?;
-        {
+        let flushed_seq = mem.max_seq();
+        let replaced = {
             let mut inner = self.inner.borrow_mut();
             inner.tables.insert(id, table);
             inner.imm.pop_back();
             inner.stats.flushes += 1;
             inner.stats.flush_bytes_written += meta.file_size;
-        }
-        self.wal.release(mem.max_seq()).await?;
+            inner.flushed.replace(mem)
+        };
+        self.wal.release(flushed_seq).await?;
         self.progress.notify_all();
         self.work.notify_all();
-        // Free the flushed memtable in slices, unless a reader still holds it.
-        if Rc::strong_count(&mem) == 1 {
-            while !mem.release_some(4096) {
+        // Free the memtable flushed before in slices, unless a reader still holds it.
+        if let Some(old) = replaced.filter(|m| Rc::strong_count(m) == 1) {
+            while !old.release_some(4096) {
                 slice.tick().await;
             }
         }
@@ -937,11 +952,17 @@ impl<F: DiskFile> Inner<F> {
         std::iter::once(&self.mem).chain(&self.imm)
     }
 
+    /// [`memtables`](Self::memtables), then the one flushed last: what a
+    /// point read searches before the tables (see `Inner::flushed`).
+    fn point_memtables(&self) -> impl Iterator<Item = &Rc<Memtable>> {
+        self.memtables().chain(&self.flushed)
+    }
+
     /// What the memtables know of `key` for [`Engine::get_latest`], if any.
     /// The key is hashed once for all of them.
     fn latest_in_memtables(&self, key: &[u8]) -> Option<Latest> {
         let hash = memtable::key_hash(key);
-        self.memtables().find_map(|m| m.get_hashed(key, hash, SeqNo::MAX)).map(|found| Some(latest(found)))
+        self.point_memtables().find_map(|m| m.get_hashed(key, hash, SeqNo::MAX)).map(|found| Some(latest(found)))
     }
 }
 
@@ -1043,6 +1064,48 @@ mod tests {
             disk.crash();
             let e = Engine::open(disk, o).await.unwrap();
             assert_eq!(e.get(b"key1999").await.unwrap().as_deref(), Some(&[7u8; 64][..]));
+        });
+    }
+
+    #[test]
+    fn the_memtable_flushed_last_answers_point_reads_until_the_next_flush() {
+        crate::rt::block_on(async {
+            let e = Engine::open(SimDisk::new(), opts()).await.unwrap();
+            // A GET that reaches a table looks its block up in the cache.
+            let table_reads = |e: &Engine<SimDisk>| {
+                let s = e.stats();
+                s.cache_hits + s.cache_misses
+            };
+            e.put(b"a", b"1").await.unwrap();
+            e.put(b"b", b"1").await.unwrap();
+            e.flush().await.unwrap();
+            let before = table_reads(&e);
+            assert_eq!(e.get(b"a").await.unwrap().as_deref(), Some(&b"1"[..]));
+            assert_eq!(table_reads(&e), before, "served by the memtable flushed last");
+
+            // Newer versions in the active memtable win over it: a value and a deletion.
+            e.put(b"a", b"2").await.unwrap();
+            e.delete(b"b").await.unwrap();
+            assert_eq!(e.get(b"a").await.unwrap().as_deref(), Some(&b"2"[..]));
+            assert_eq!(e.get(b"b").await.unwrap(), None);
+
+            // The next flush replaces it: "a" and "b" are in it now, and a key
+            // only the first flush had is read from its table.
+            e.put(b"c", b"1").await.unwrap();
+            e.flush().await.unwrap();
+            let before = table_reads(&e);
+            assert_eq!(e.get(b"a").await.unwrap().as_deref(), Some(&b"2"[..]));
+            assert_eq!(e.get(b"b").await.unwrap(), None);
+            assert_eq!(table_reads(&e), before);
+            e.put(b"z", b"1").await.unwrap();
+            e.flush().await.unwrap();
+            let before = table_reads(&e);
+            assert_eq!(e.get(b"c").await.unwrap().as_deref(), Some(&b"1"[..]));
+            assert!(table_reads(&e) > before, "c is only in a table now");
+            // Scans never read it twice.
+            let all = e.scan(Bound::Unbounded, Bound::Unbounded, 10).await.unwrap();
+            let keys: Vec<&[u8]> = all.iter().map(|(k, _)| k.as_slice()).collect();
+            assert_eq!(keys, [&b"a"[..], b"c", b"z"]);
         });
     }
 }
