@@ -269,7 +269,7 @@ fn refused(args: &[&str], why: &str) {
         if std::time::Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("{args:?} started (a second server on a port the first one holds?)");
+            panic!("{args:?} started; it should have been refused ({why})");
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -282,9 +282,11 @@ fn refused(args: &[&str], why: &str) {
 fn cpus_puts_the_shard_on_the_cpu_named_and_bad_lists_are_refused() {
     let dir = TempDir::new("srv-cpus");
     // The last CPU this test may run on: a shard there is not on CPU 0.
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let allowed = status.lines().find_map(|l| l.strip_prefix("Cpus_allowed_list:")).unwrap().trim();
-    let cpu = ringkv::config::parse_cpu_list(allowed).unwrap().into_iter().max().unwrap().to_string();
+    // `Cpus_allowed_list` of a /proc status file.
+    let allowed =
+        |status: &str| status.lines().find_map(|l| l.strip_prefix("Cpus_allowed_list:")).unwrap().trim().to_string();
+    let mine = allowed(&std::fs::read_to_string("/proc/self/status").unwrap());
+    let cpu = ringkv::config::parse_cpu_list(&mine).unwrap().into_iter().max().unwrap().to_string();
     let mut s = Server::start(free_addr("127.0.0.26"), &dir.0.join("a"), &["--cpus", &cpu]);
     let pid = s.child.as_ref().unwrap().id();
     let shards: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/task"))
@@ -297,8 +299,7 @@ fn cpus_puts_the_shard_on_the_cpu_named_and_bad_lists_are_refused() {
         .collect();
     assert!(!shards.is_empty(), "no shard thread in /proc/{pid}/task");
     for st in shards {
-        let on = st.lines().find_map(|l| l.strip_prefix("Cpus_allowed_list:")).unwrap().trim();
-        assert_eq!(on, cpu, "a shard thread of `--cpus {cpu}`");
+        assert_eq!(allowed(&st), cpu, "a shard thread of `--cpus {cpu}`");
     }
     // One CPU listed: one shard.
     let c = Client::connect(&s.addr.to_string()).unwrap();

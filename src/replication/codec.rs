@@ -16,7 +16,7 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use crate::ring::NodeId;
 
-use super::siblings::{SiblingSet, Version};
+use super::siblings::{ReadAnswer, SiblingSet, Version};
 use super::version_vector::{ClockEntry, Dot, VersionVector};
 use super::{CausalError, MAX_CLOCK_ENTRIES, MAX_CONTEXT_BYTES, MAX_SIBLINGS, MAX_TOTAL_VALUE_BYTES, MAX_VALUE_BYTES};
 
@@ -367,7 +367,7 @@ pub(super) fn decode_lww(bytes: &[u8]) -> Result<Option<Range<usize>>, CausalErr
 /// the encoded causal context (`encode_context` of its clock) and its live
 /// values in dot order (`SiblingSet::values`), or with `lww` the LWW
 /// winner's value alone. Refuses exactly what [`decode_set`] refuses.
-pub(super) fn decode_read(bytes: &[u8], lww: bool) -> Result<(Vec<u8>, Vec<Vec<u8>>), CausalError> {
+pub(super) fn decode_read(bytes: &[u8], lww: bool) -> Result<ReadAnswer, CausalError> {
     let mut winner = LwwWinner::default();
     let mut values = Vec::new();
     let clock = walk_set(bytes, |dot, timestamp_ms, value| {
@@ -385,7 +385,7 @@ pub(super) fn decode_read(bytes: &[u8], lww: bool) -> Result<(Vec<u8>, Vec<Vec<u
     let mut context = Vec::with_capacity(clock.len().saturating_add(1 + CHECKSUM_BYTES));
     context.push(CONTEXT_VERSION);
     context.extend_from_slice(clock);
-    Ok((seal(context), values.into_iter().map(value).collect()))
+    Ok(ReadAnswer { context: seal(context), values: values.into_iter().map(value).collect() })
 }
 
 /// (timestamp_ms, counter, node) of a sibling: the largest wins under LWW.

@@ -308,7 +308,6 @@ impl SiblingSet {
     /// set: `(context().encode(), values())` of `decode(bytes)`, or with
     /// `lww` the LWW winner's value (`resolve_lww`) as the only one.
     pub fn decode_read(bytes: &[u8], lww: bool) -> Result<ReadAnswer, CausalError> {
-        let (context, values) = codec::decode_read(bytes, lww)?;
-        Ok(ReadAnswer { context, values })
+        codec::decode_read(bytes, lww)
     }
 }
