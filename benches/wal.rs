@@ -17,6 +17,8 @@ fn bench(c: &mut Criterion) {
         segment_bytes: 1 << 30,
         max_pending_bytes: 64 << 20,
         zero_ahead_bytes: 0,
+        // One segment of 1 GiB: nothing rotates or is released.
+        recycle_segments: 0,
     };
     let (wal, _) = block_on(Wal::open(disk, opts, 0, |_| {})).unwrap();
     let mut seq = 0u64;

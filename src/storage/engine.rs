@@ -69,6 +69,9 @@ pub struct Options {
     /// background task (see `wal.rs`); 0: preallocate them instead. Off by
     /// default here (tests open many engines); the server turns it on.
     pub wal_zero_ahead_bytes: u64,
+    /// Keep up to this many released WAL segments to write again instead of
+    /// fresh files (see `wal.rs`): each costs a segment's disk space.
+    pub wal_recycle_segments: usize,
     pub block_cache_bytes: usize,
     pub table: TableOptions,
     pub compaction: CompactionStrategy,
@@ -87,6 +90,7 @@ impl Options {
             max_immutable_memtables: 4,
             wal_segment_bytes: 64 << 20,
             wal_zero_ahead_bytes: 0,
+            wal_recycle_segments: 4,
             block_cache_bytes: 256 << 20,
             table: TableOptions::default(),
             compaction: CompactionStrategy::default(),
@@ -201,6 +205,7 @@ impl<D: Disk> Engine<D> {
             max_pending_bytes: 4 << 20,
             // The filler runs as a background task.
             zero_ahead_bytes: if opts.background { opts.wal_zero_ahead_bytes } else { 0 },
+            recycle_segments: opts.wal_recycle_segments,
         };
         let (wal, rec) = Wal::open(disk.clone(), wal_opts, state.flushed_seq, |op| {
             mem.insert(op.key, op.seq, op.kind, op.value);

@@ -9,8 +9,18 @@
 //! A failed write or sync fails the log for good: the kernel may have dropped
 //! the dirty data, so retrying and reporting success would lie.
 //!
-//! Segments are named `wal-<id>.log` and never reused. A segment can be
-//! removed once every write in it is in a durable SSTable.
+//! Segments are named `wal-<id>.log`. A segment can be released once every
+//! write in it is in a durable SSTable (never the newest one holding a record).
+//!
+//! **Recycling.** A released segment is not always removed: up to
+//! `recycle_segments` of them are renamed to the next segment ids (the names
+//! made durable at once) and kept open, and the next rotations write them
+//! again from offset 0. Their blocks are all written, so a group commit into
+//! one is a plain overwrite, as in a zero-filled segment, with no zeros to
+//! write first. What they held before stays past the log; record numbers only
+//! grow, so recovery never takes it for live records: it stops at the zero
+//! header every write ends with, and a segment holding no record of the
+//! current numbering (a recycled one not reused yet) is removed.
 //!
 //! **Zero fill.** A direct write into space that `fallocate` reserved, or past
 //! the end of the file, changes file metadata (the extent becomes written, the
@@ -88,6 +98,8 @@ pub struct WalOptions {
     /// Keep the current segment zero-filled this far past the end of the log
     /// (see the module docs). 0: preallocate segments with `fallocate` instead.
     pub zero_ahead_bytes: u64,
+    /// Keep up to this many released segments for reuse (see the module docs).
+    pub recycle_segments: usize,
 }
 
 /// Size of one zero write of the filler.
@@ -106,6 +118,8 @@ const WRITE_BEHIND_BYTES: usize = 256 << 10;
 struct Fill {
     /// Every block of it below this has been written (records or zeros).
     written_to: u64,
+    /// Where the blocks the leader last claimed end: the log ends at most here.
+    claimed: u64,
     /// A zero write in flight: (segment id, start offset).
     in_flight: Option<(u64, u64)>,
     /// A zero write failed: the log goes on without filling.
@@ -117,6 +131,16 @@ struct Segment {
     path: PathBuf,
     /// Highest sequence number written to it (0: none yet).
     max_seq: SeqNo,
+    /// A record of it is durable.
+    written: bool,
+}
+
+/// A released segment renamed to a later id, open, waiting to be written again.
+struct Recycled<F: DiskFile> {
+    id: u64,
+    writer: LogFileWriter<F>,
+    /// The file's length: every block below it is written.
+    len: u64,
 }
 
 struct State<F: crate::storage::disk::DiskFile> {
@@ -138,6 +162,11 @@ struct State<F: crate::storage::disk::DiskFile> {
     /// Bytes written to segment files, for write-amplification accounting.
     bytes_written: u64,
     fill: Fill,
+    /// Segments ready for reuse, ids ascending, all above the current one.
+    recycled: VecDeque<Recycled<F>>,
+    /// A release is renaming segments for reuse: it has taken ids below
+    /// `next_segment_id` that are not in `recycled` yet.
+    recycling: bool,
 }
 
 pub struct Wal<D: Disk> {
@@ -151,6 +180,8 @@ pub struct Wal<D: Disk> {
     write_behind: Notify,
     /// The filler's handle on the current segment: (segment id, file).
     fill_file: RefCell<Option<(u64, D::File)>>,
+    /// A release finished renaming segments for reuse.
+    recycled_ready: Notify,
 }
 
 /// What recovery found.
@@ -198,20 +229,28 @@ impl<D: Disk> Wal<D> {
         let mut rec = Recovered { last_seq: 0, records: 0, ops: 0, truncated_tail: None };
         let mut segments = VecDeque::new();
         let mut expect_no: Option<u64> = None;
-        let mut last: Option<(PathBuf, Vec<u8>, u64)> = None;
-        for (i, &id) in ids.iter().enumerate() {
+        // The newest segment holding records so far: (path, bytes, end, damage).
+        type Last = (PathBuf, Vec<u8>, u64, Option<(u64, crate::storage::error::DecodeError)>);
+        let mut last: Option<Last> = None;
+        let mut unused = Vec::new();
+        for &id in &ids {
             let path = dir.join(segment_name(id));
             let file = disk.open(&path).await.map_err(|e| Error::io(&path, e))?;
             let buf = log::read_whole(&file, &path).await?;
             file.close().await.map_err(|e| Error::io(&path, e))?;
             let scan = log::scan(&buf, expect_no);
-            let is_last = i + 1 == ids.len();
-            if let Some((off, err)) = scan.damage.clone() {
-                if !is_last || scan.valid_after_damage.is_some() {
-                    return Err(Error::corruption(&path, off, err));
-                }
-                tracing::warn!(file = %path.display(), offset = off, error = %err, "WAL: torn tail, truncating");
-                rec.truncated_tail = Some((path.clone(), off));
+            if let (Some((off, err)), Some(_)) = (&scan.damage, scan.valid_after_damage) {
+                return Err(Error::corruption(&path, *off, err.clone()));
+            }
+            if scan.records.is_empty() {
+                // Never written: made just before a crash, or recycled and not
+                // reused yet (what it holds numbers below `expect_no`).
+                unused.push(path);
+                continue;
+            }
+            // Damage is a torn tail only in the last segment holding records.
+            if let Some((p, _, _, Some((off, err)))) = &last {
+                return Err(Error::corruption(p, *off, err.clone()));
             }
             let mut max_seq = 0;
             for (off, no, payload) in &scan.records {
@@ -227,22 +266,31 @@ impl<D: Disk> Wal<D> {
                 expect_no = Some(no + 1);
             }
             rec.last_seq = rec.last_seq.max(max_seq);
-            segments.push_back(Segment { id, path: path.clone(), max_seq });
-            let end = scan.end;
+            segments.push_back(Segment { id, path: path.clone(), max_seq, written: true });
+            let (end, damage) = (scan.end, scan.damage.clone());
             drop(scan);
-            if is_last {
-                last = Some((path, buf, end));
-            }
+            last = Some((path, buf, end, damage));
+        }
+        for p in &unused {
+            disk.remove(p).await.map_err(|e| Error::io(p, e))?;
+        }
+        if !unused.is_empty() {
+            disk.sync_dir(&dir).await.map_err(|e| Error::io(&dir, e))?;
         }
         let next_segment_id = ids.last().map_or(1, |l| l + 1);
         let mode = Self::file_mode(&opts);
         let mut fill = Fill::default();
         let writer = match last {
-            Some((path, buf, end)) => {
+            Some((path, buf, end, damage)) => {
+                if let Some((off, err)) = &damage {
+                    tracing::warn!(file = %path.display(), offset = off, error = %err, "WAL: torn tail, truncating");
+                    rec.truncated_tail = Some((path.clone(), *off));
+                }
                 // Zero fill resumes after the file's length (a file made with
                 // preallocation reads as written up to its size, too).
                 fill.written_to = buf.len() as u64;
-                Some(log::resume(&disk, &path, &buf, end, mode).await?)
+                fill.claimed = end;
+                Some(log::resume(&disk, &path, &buf, end, damage.is_some(), mode).await?)
             }
             None => None,
         };
@@ -260,6 +308,8 @@ impl<D: Disk> Wal<D> {
             failed: None,
             bytes_written: 0,
             fill,
+            recycled: VecDeque::new(),
+            recycling: false,
         };
         let wal = Wal {
             disk,
@@ -269,6 +319,7 @@ impl<D: Disk> Wal<D> {
             fill_changed: Notify::default(),
             write_behind: Notify::default(),
             fill_file: RefCell::new(None),
+            recycled_ready: Notify::default(),
         };
         if wal.state.borrow().writer.is_none() {
             wal.rotate_now().await?;
@@ -386,6 +437,7 @@ impl<D: Disk> Wal<D> {
                 st.bytes_written += (HEADER_BYTES + written) as u64;
                 if let Some(seg) = st.segments.back_mut() {
                     seg.max_seq = upto;
+                    seg.written = true;
                 }
                 let fill_wanted = self.fill_wanted(&st);
                 drop(st);
@@ -430,19 +482,36 @@ impl<D: Disk> Wal<D> {
         Ok(new)
     }
 
+    /// The next segment: a recycled one if one is ready, else a fresh file.
     async fn open_next_segment(&self) -> Result<LogFileWriter<D::File>> {
-        let id = {
-            let mut st = self.state.borrow_mut();
-            let id = st.next_segment_id;
-            st.next_segment_id += 1;
-            id
+        // A release renaming segments for reuse holds ids below a fresh one's:
+        // wait for it, so that segments are written in id order.
+        loop {
+            let wait = self.recycled_ready.wait();
+            if !self.state.borrow().recycling {
+                break;
+            }
+            wait.await;
+        }
+        let reused = self.state.borrow_mut().recycled.pop_front();
+        let (id, path, w, filled) = match reused {
+            Some(r) => (r.id, r.writer.path().to_path_buf(), r.writer, r.len),
+            None => {
+                let id = {
+                    let mut st = self.state.borrow_mut();
+                    st.next_segment_id += 1;
+                    st.next_segment_id - 1
+                };
+                let path = self.opts.dir.join(segment_name(id));
+                let w = log::create(&self.disk, &self.opts.dir, &path, Self::file_mode(&self.opts)).await?;
+                (id, path, w, 0)
+            }
         };
-        let path = self.opts.dir.join(segment_name(id));
-        let w = log::create(&self.disk, &self.opts.dir, &path, Self::file_mode(&self.opts)).await?;
         let mut st = self.state.borrow_mut();
         let max_seq = st.written_seq;
-        st.segments.push_back(Segment { id, path, max_seq });
-        st.fill.written_to = 0;
+        st.segments.push_back(Segment { id, path, max_seq, written: false });
+        st.fill.written_to = filled;
+        st.fill.claimed = 0;
         drop(st);
         self.fill_changed.notify_all();
         Ok(w)
@@ -466,6 +535,7 @@ impl<D: Disk> Wal<D> {
                     matches!(st.fill.in_flight, Some((seg, start)) if seg == current_segment(&st) && start < write_end);
                 if !busy {
                     st.fill.written_to = st.fill.written_to.max(write_end);
+                    st.fill.claimed = write_end;
                     return;
                 }
             }
@@ -477,7 +547,8 @@ impl<D: Disk> Wal<D> {
     /// `zero_ahead_bytes` past the end of the log.
     fn fill_wanted(&self, st: &State<D::File>) -> bool {
         let f = &st.fill;
-        let log_end = st.writer.as_ref().map_or(f.written_to, LogFileWriter::end);
+        // While the leader has the writer out, the log ends at most where its blocks do.
+        let log_end = st.writer.as_ref().map_or(f.claimed, LogFileWriter::end);
         self.opts.zero_ahead_bytes > 0
             && !f.disabled
             && f.in_flight.is_none()
@@ -560,25 +631,55 @@ impl<D: Disk> Wal<D> {
         self.state.borrow_mut().rotate_requested = true;
     }
 
-    /// Remove segments whose writes are all `<= flushed_seq` (never the current one).
+    /// Release segments whose writes are all `<= flushed_seq`, older than the
+    /// newest segment holding a record (so recovery always finds one): keep up
+    /// to `recycle_segments` for reuse, remove the rest. Returns how many.
     pub async fn release(&self, flushed_seq: SeqNo) -> Result<usize> {
-        let doomed: Vec<PathBuf> = {
+        let (doomed, reuse) = {
             let mut st = self.state.borrow_mut();
-            let mut out = Vec::new();
-            while st.segments.len() > 1 && st.segments.front().is_some_and(|s| s.max_seq <= flushed_seq) {
-                if let Some(s) = st.segments.pop_front() {
-                    out.push(s.path);
-                }
+            let keep_from = st.segments.iter().rposition(|s| s.written).unwrap_or(0);
+            let mut released = Vec::new();
+            while released.len() < keep_from && st.segments.front().is_some_and(|s| s.max_seq <= flushed_seq) {
+                released.extend(st.segments.pop_front().map(|s| s.path));
             }
-            out
+            let n = released.len().min(self.opts.recycle_segments.saturating_sub(st.recycled.len()));
+            let mut reuse = Vec::new();
+            for old in released.drain(..n) {
+                reuse.push((old, st.next_segment_id));
+                st.next_segment_id += 1;
+            }
+            st.recycling = !reuse.is_empty();
+            (released, reuse)
         };
-        for p in &doomed {
+        let res = self.remove_and_rename(&doomed, &reuse).await;
+        let mut st = self.state.borrow_mut();
+        st.recycling = false;
+        let res = res.map(|ready| st.recycled.extend(ready));
+        drop(st);
+        self.recycled_ready.notify_all();
+        res.map(|()| doomed.len() + reuse.len())
+    }
+
+    /// Remove `doomed`; rename each of `reuse` to its new id and open it once
+    /// the new names are durable.
+    async fn remove_and_rename(&self, doomed: &[PathBuf], reuse: &[(PathBuf, u64)]) -> Result<Vec<Recycled<D::File>>> {
+        let dir = &self.opts.dir;
+        for p in doomed {
             self.disk.remove(p).await.map_err(|e| Error::io(p, e))?;
         }
-        if !doomed.is_empty() {
-            self.disk.sync_dir(&self.opts.dir).await.map_err(|e| Error::io(&self.opts.dir, e))?;
+        for (old, id) in reuse {
+            self.disk.rename(old, &dir.join(segment_name(*id))).await.map_err(|e| Error::io(old, e))?;
         }
-        Ok(doomed.len())
+        if !doomed.is_empty() || !reuse.is_empty() {
+            self.disk.sync_dir(dir).await.map_err(|e| Error::io(dir, e))?;
+        }
+        let mut ready = Vec::new();
+        for &(_, id) in reuse {
+            let (writer, len) =
+                log::reuse(&self.disk, &dir.join(segment_name(id)), Self::file_mode(&self.opts)).await?;
+            ready.push(Recycled { id, writer, len });
+        }
+        Ok(ready)
     }
 
     pub fn segment_count(&self) -> usize {
@@ -594,6 +695,10 @@ impl<D: Disk> Wal<D> {
             w.sync().await.map_err(|e| Error::io(w.path(), e))?;
             let p = w.path().to_path_buf();
             w.close().await.map_err(|e| Error::io(&p, e))?;
+        }
+        let recycled = std::mem::take(&mut self.state.borrow_mut().recycled);
+        for r in recycled {
+            r.writer.close().await.map_err(|e| Error::io(&self.opts.dir, e))?;
         }
         let fill_file = self.fill_file.borrow_mut().take();
         if let Some((_, f)) = fill_file {
@@ -626,6 +731,7 @@ mod tests {
             segment_bytes,
             max_pending_bytes: 1 << 20,
             zero_ahead_bytes: 0,
+            recycle_segments: 0,
         }
     }
 
@@ -844,6 +950,153 @@ mod tests {
         disk.crash();
         let (_, seqs) = replay(&disk, filled_opts(1 << 20), 0).unwrap();
         assert_eq!(seqs, vec![1, 2, 3, 4]);
+    }
+
+    fn recycling_opts() -> WalOptions {
+        WalOptions { recycle_segments: 2, ..opts(8192) }
+    }
+
+    fn wal_files(disk: &SimDisk) -> Vec<u64> {
+        let names = block_on(disk.list_dir(Path::new("/db"))).unwrap();
+        names.iter().filter_map(|n| parse_segment_name(n)).collect()
+    }
+
+    fn open_rec(disk: &SimDisk, o: WalOptions) -> (Wal<SimDisk>, Recovered, Vec<SeqNo>) {
+        let mut seqs = Vec::new();
+        let (w, rec) = block_on(Wal::open(disk.clone(), o, 0, |op| seqs.push(op.seq))).unwrap();
+        (w, rec, seqs)
+    }
+
+    #[test]
+    fn released_segments_are_written_again_and_what_they_held_is_never_replayed() {
+        let disk = SimDisk::new();
+        let (mut wal, _) = replay(&disk, recycling_opts(), 0).unwrap();
+        let mut seq = 0;
+        let mut reused = 0;
+        for round in 1..=6 {
+            for _ in 0..60 {
+                seq += 1;
+                put_committed(&wal, seq, &"k".repeat(1000));
+            }
+            let current = *wal.segment_ids().last().unwrap();
+            assert!(block_on(wal.release(seq - 30)).unwrap() > 0, "round {round}");
+            let spare: Vec<u64> = wal.state.borrow().recycled.iter().map(|r| r.id).collect();
+            assert_eq!(spare.len(), 2, "round {round}: two segments kept for reuse");
+            assert!(spare.iter().all(|&id| id > current), "round {round}: reused ids come after the current one");
+            assert_eq!(
+                wal_files(&disk).len(),
+                wal.segment_count() + 2,
+                "round {round}: live segments and the two kept"
+            );
+            // Go on a little, into the reused segments, then crash: every record
+            // of the live segments comes back in order, nothing the reused files
+            // held before, and no torn tail is reported.
+            for _ in 0..20 {
+                seq += 1;
+                put_committed(&wal, seq, &"k".repeat(1000));
+            }
+            reused += spare.iter().filter(|id| wal.segment_ids().contains(id)).count();
+            disk.crash();
+            let (w2, rec, seqs) = open_rec(&disk, recycling_opts());
+            assert!(rec.truncated_tail.is_none(), "round {round}: {:?}", rec.truncated_tail);
+            assert_eq!(*seqs.last().unwrap(), seq);
+            assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "round {round}: replay not contiguous");
+            assert!(*seqs.first().unwrap() <= seq - 49, "round {round}: unflushed writes lost");
+            // Kept segments not written again held no record of the current numbering: removed.
+            assert_eq!(wal_files(&disk).len(), w2.segment_count(), "round {round}");
+            wal = w2;
+        }
+        assert_eq!(reused, 12, "both kept segments were written again in every round");
+    }
+
+    #[test]
+    fn every_write_ends_with_a_zero_header_over_what_a_reused_file_held() {
+        use crate::storage::disk::align_up;
+        // A file of valid records numbered 1..=n: what a recycled segment holds.
+        let disk = SimDisk::new();
+        let path = PathBuf::from("/db/old.log");
+        let mut old = Vec::new();
+        let mut n = 0;
+        while old.len() < 64 << 10 {
+            n += 1;
+            log::encode_record(&mut old, n, &[0xab; 100]);
+        }
+        old.resize(align_up(old.len()), 0);
+        block_on(async {
+            disk.create_dir_all(Path::new("/db")).await.unwrap();
+            let f = disk.create(&path).await.unwrap();
+            f.write_at(0, &old).await.unwrap();
+            f.sync_data().await.unwrap();
+        });
+        let (mut w, len) = block_on(log::reuse(&disk, &path, log::FileMode::default())).unwrap();
+        assert_eq!(len, old.len() as u64);
+        // Records ending at each of the last HEADER_BYTES + 1 bytes of a block, and on its end.
+        let mut no = n;
+        for gap in 0..=HEADER_BYTES + 1 {
+            let end = w.end() as usize;
+            let target = (end / ALIGN + 2) * ALIGN - gap;
+            no += 1;
+            block_on(w.write_record(no, &vec![7; target - end - HEADER_BYTES])).unwrap();
+            assert_eq!(w.end() as usize, target);
+            let bytes = file_bytes(&disk, &path);
+            let scan = log::scan(&bytes, Some(n + 1));
+            assert_eq!(scan.damage, None, "record ending {gap} bytes before a block end");
+            assert_eq!(scan.valid_after_damage, None);
+            assert_eq!(scan.records.len() as u64, no - n);
+            assert_eq!(scan.end, w.end());
+        }
+    }
+
+    #[test]
+    fn a_crash_before_the_first_record_of_a_reused_segment_keeps_the_last_written_one() {
+        let disk = SimDisk::new();
+        let (wal, _) = replay(&disk, recycling_opts(), 0).unwrap();
+        for s in 1..=120 {
+            put_committed(&wal, s, &"k".repeat(1000));
+        }
+        block_on(wal.release(120)).unwrap();
+        assert_eq!(wal.state.borrow().recycled.len(), 2);
+        // Switch to a reused segment, write nothing into it, and release everything:
+        // the last segment holding a record must stay.
+        block_on(wal.rotate_now()).unwrap();
+        let current = *wal.segment_ids().last().unwrap();
+        block_on(wal.release(u64::MAX)).unwrap();
+        let live = wal.segment_ids();
+        assert_eq!(live.len(), 2, "{live:?}");
+        assert_eq!(live[1], current);
+        disk.crash();
+        let (wal, rec, seqs) = open_rec(&disk, recycling_opts());
+        assert!(rec.truncated_tail.is_none());
+        assert_eq!(seqs.last(), Some(&120));
+        // Writing goes on in the last written segment, numbered after it.
+        put_committed(&wal, 121, "next");
+        disk.crash();
+        let (_, _, seqs) = open_rec(&disk, recycling_opts());
+        assert_eq!(seqs.last(), Some(&121));
+        assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1));
+    }
+
+    #[test]
+    fn torn_first_record_in_a_reused_segment_is_not_corruption() {
+        let disk = SimDisk::new();
+        let (wal, _) = replay(&disk, recycling_opts(), 0).unwrap();
+        for s in 1..=120 {
+            put_committed(&wal, s, &"k".repeat(1000));
+        }
+        block_on(wal.release(120)).unwrap();
+        wal.request_rotation();
+        put_committed(&wal, 121, "first in a reused segment");
+        let current = *wal.segment_ids().last().unwrap();
+        let path = PathBuf::from("/db").join(segment_name(current));
+        // Tear it: its payload's last byte.
+        let rec_len = HEADER_BYTES + log::scan(&file_bytes(&disk, &path), None).records[0].2.len();
+        disk.corrupt(&path, rec_len - 1);
+        disk.crash();
+        let (wal, _, seqs) = open_rec(&disk, recycling_opts());
+        assert_eq!(seqs.last(), Some(&120));
+        put_committed(&wal, 121, "again");
+        let (_, _, seqs) = open_rec(&disk, recycling_opts());
+        assert_eq!(seqs.last(), Some(&121));
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! Log record format, pure: bytes in, records out.
 //!
 //! Used by both the write-ahead log and the manifest. A log file is a sequence
-//! of records packed back to back from offset 0; the rest of the file reads as
-//! zeros (files are fresh or preallocated, never recycled). See docs/FORMAT.md.
+//! of records packed back to back from offset 0, then a zero header. Past that,
+//! a fresh or preallocated file reads as zeros, and a recycled WAL segment holds
+//! its older records, all numbered below the records that replaced them; a
+//! scan never takes those for live ones. See docs/FORMAT.md.
 //!
 //! ```text
 //! header (24 bytes, little endian):
@@ -123,8 +125,9 @@ pub fn scan(buf: &[u8], first_record_no: Option<u64>) -> Scan<'_> {
     }
     out.end = pos as u64;
     // Zeros or damage: look for any valid record further on that continues
-    // the numbering. Checking the magic first keeps this cheap over zeros.
-    let last_no = out.records.last().map(|r| r.1);
+    // the numbering (records numbered below it are a recycled file's older
+    // contents). Checking the magic first keeps this cheap over zeros.
+    let last_no = out.records.last().map(|r| r.1).or(first_record_no.map(|n| n.saturating_sub(1)));
     out.valid_after_damage = find_valid_after(buf, pos + 1, last_no);
     if out.damage.is_none() && out.valid_after_damage.is_some() {
         out.damage = Some((pos as u64, DecodeError::Invalid("zeroed header before valid records")));

@@ -39,17 +39,24 @@ async fn open_mode<D: Disk>(disk: &D, path: &Path, mode: FileMode) -> Result<D::
 /// later): with preallocation the file is cut at `end` and reserved again;
 /// without, the torn bytes are overwritten with zeros and the file keeps its
 /// length (the zero-filled space past the log stays written).
+///
+/// `damaged`: the scan stopped at damage (a torn tail), not at a zero header.
+/// Only then is anything rewritten: past a zero header, a recycled segment's
+/// older records are never taken for live ones (docs/FORMAT.md).
 pub async fn resume<D: Disk>(
     disk: &D,
     path: &Path,
     buf: &[u8],
     end: u64,
+    damaged: bool,
     mode: FileMode,
 ) -> Result<LogFileWriter<D::File>> {
     let file = open_mode(disk, path, mode).await?;
     let tail_start = (end - end % ALIGN as u64) as usize;
     let after = buf.get(end as usize..).unwrap_or_default();
-    if mode.preallocate_bytes > 0 && !after.is_empty() {
+    if !damaged {
+        // Nothing to mend.
+    } else if mode.preallocate_bytes > 0 {
         file.truncate(end).await.map_err(|e| Error::io(path, e))?;
         file.preallocate(mode.preallocate_bytes).await.map_err(|e| Error::io(path, e))?;
         file.sync_data().await.map_err(|e| Error::io(path, e))?;
@@ -62,6 +69,15 @@ pub async fn resume<D: Disk>(
     }
     let tail = buf.get(tail_start..end as usize).unwrap_or(&[]).to_vec();
     Ok(LogFileWriter::new(file, path.to_path_buf(), end, tail, mode.dsync))
+}
+
+/// Open a log file to write it again from offset 0 over its old contents (a
+/// recycled WAL segment, its name already durable). The records written must
+/// number above every record in it. Returns the writer and the file's length.
+pub async fn reuse<D: Disk>(disk: &D, path: &Path, mode: FileMode) -> Result<(LogFileWriter<D::File>, u64)> {
+    let file = open_mode(disk, path, mode).await?;
+    let len = file.len().await.map_err(|e| Error::io(path, e))?;
+    Ok((LogFileWriter::new(file, path.to_path_buf(), 0, Vec::new(), mode.dsync), len))
 }
 
 /// Create a fresh log file and make its name durable.

@@ -2,7 +2,10 @@
 //!
 //! O_DIRECT writes whole 4 KiB blocks, but records are packed back to back, so
 //! the last block of each write is partly filled. The writer keeps that partial
-//! block in memory and rewrites it, extended, at the next write. Rewriting a
+//! block in memory and rewrites it, extended, at the next write. Each write
+//! ends with at least a header's worth of zeros (one more block when the
+//! record ends within [`HEADER_BYTES`] of a block's end): a reader stops at
+//! that zero header even in a recycled file, whose older bytes lie beyond. Rewriting a
 //! block whose first bytes are already durable is safe under the media
 //! assumption of docs/FORMAT.md: a sector reads back as either its old or its
 //! new contents, and both hold the same bytes for the durable prefix.
@@ -10,6 +13,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
+use super::HEADER_BYTES;
 use crate::storage::disk::{align_up, DiskFile, ALIGN};
 
 pub struct LogFileWriter<F: DiskFile> {
@@ -21,6 +25,12 @@ pub struct LogFileWriter<F: DiskFile> {
     tail: Vec<u8>,
     /// The file was opened `O_DSYNC`: writes are durable when they complete.
     dsync: bool,
+}
+
+/// Bytes one write of `logical` bytes from a block start covers: whole
+/// blocks, with at least a zero header after the data.
+fn padded(logical: usize) -> usize {
+    align_up(logical + HEADER_BYTES)
 }
 
 impl<F: DiskFile> LogFileWriter<F> {
@@ -36,7 +46,7 @@ impl<F: DiskFile> LogFileWriter<F> {
     /// Where a write of `payload_len` more bytes would end on disk (the
     /// writer writes whole blocks from the start of the partial one).
     pub fn write_end_after(&self, payload_len: usize) -> u64 {
-        self.tail_offset + align_up(self.tail.len() + payload_len) as u64
+        self.tail_offset + padded(self.tail.len() + payload_len) as u64
     }
 
     pub fn path(&self) -> &Path {
@@ -67,7 +77,7 @@ impl<F: DiskFile> LogFileWriter<F> {
     /// capacity, so steady-state writes allocate nothing.
     async fn write_tail(&mut self, old_len: usize) -> io::Result<()> {
         let logical = self.tail.len();
-        self.tail.resize(align_up(logical), 0);
+        self.tail.resize(padded(logical), 0);
         let res = self.file.write_at(self.tail_offset, &self.tail).await;
         self.tail.truncate(logical);
         if res.is_err() {
