@@ -1047,19 +1047,28 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_crash_before_the_first_record_of_a_reused_segment_keeps_the_last_written_one() {
+    /// Records 1..=120 over several segments, all flushed and released: two
+    /// segments kept for reuse. Returns their ids too.
+    fn two_kept_for_reuse() -> (SimDisk, Wal<SimDisk>, Vec<u64>) {
         let disk = SimDisk::new();
         let (wal, _) = replay(&disk, recycling_opts(), 0).unwrap();
         for s in 1..=120 {
             put_committed(&wal, s, &"k".repeat(1000));
         }
         block_on(wal.release(120)).unwrap();
-        assert_eq!(wal.state.borrow().recycled.len(), 2);
+        let kept: Vec<u64> = wal.state.borrow().recycled.iter().map(|r| r.id).collect();
+        assert_eq!(kept.len(), 2);
+        (disk, wal, kept)
+    }
+
+    #[test]
+    fn a_crash_before_the_first_record_of_a_reused_segment_keeps_the_last_written_one() {
+        let (disk, wal, kept) = two_kept_for_reuse();
         // Switch to a reused segment, write nothing into it, and release everything:
         // the last segment holding a record must stay.
         block_on(wal.rotate_now()).unwrap();
         let current = *wal.segment_ids().last().unwrap();
+        assert_eq!(current, kept[0]);
         block_on(wal.release(u64::MAX)).unwrap();
         let live = wal.segment_ids();
         assert_eq!(live.len(), 2, "{live:?}");
@@ -1078,15 +1087,11 @@ mod tests {
 
     #[test]
     fn torn_first_record_in_a_reused_segment_is_not_corruption() {
-        let disk = SimDisk::new();
-        let (wal, _) = replay(&disk, recycling_opts(), 0).unwrap();
-        for s in 1..=120 {
-            put_committed(&wal, s, &"k".repeat(1000));
-        }
-        block_on(wal.release(120)).unwrap();
+        let (disk, wal, kept) = two_kept_for_reuse();
         wal.request_rotation();
         put_committed(&wal, 121, "first in a reused segment");
         let current = *wal.segment_ids().last().unwrap();
+        assert_eq!(current, kept[0]);
         let path = PathBuf::from("/db").join(segment_name(current));
         // Tear it: its payload's last byte.
         let rec_len = HEADER_BYTES + log::scan(&file_bytes(&disk, &path), None).records[0].2.len();
