@@ -17,6 +17,8 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -147,6 +149,7 @@ async fn serve_connection(stream: TcpStream, handler: Rc<Handler>, shutdown: Arc
     // can be prefetched (see `PARSE_AHEAD`).
     let mut ahead = VecDeque::with_capacity(PARSE_AHEAD);
     let mut fatal = false;
+    let mut stop = std::pin::pin!(shutdown.wait_requested());
     'conn: loop {
         // Decode every whole frame we have.
         let mut start = 0;
@@ -224,7 +227,7 @@ async fn serve_connection(stream: TcpStream, handler: Rc<Handler>, shutdown: Arc
             }
         }
         buf.drain(..start);
-        match read_more(&mut rd, &mut buf, &mut chunk, &shutdown).await {
+        match read_more(&mut rd, &mut buf, &mut chunk, stop.as_mut()).await {
             Ok(true) => {}
             Ok(false) => break,
             Err(e) => {
@@ -244,17 +247,19 @@ async fn serve_connection(stream: TcpStream, handler: Rc<Handler>, shutdown: Arc
     result
 }
 
-/// Read more bytes into `buf`; false at end of stream or once shutdown is
-/// requested (the connection then finishes what it has read and closes).
+/// Read more bytes into `buf`; false at end of stream or once `stop` (the
+/// connection's [`Shutdown::wait_requested`], made once and polled by every
+/// read: a future per read would arm a timer per request) completes. The
+/// connection then finishes what it has read and closes.
 pub async fn read_more(
     rd: &mut (impl futures_lite::AsyncRead + Unpin),
     buf: &mut Vec<u8>,
     chunk: &mut [u8],
-    shutdown: &Shutdown,
+    stop: Pin<&mut impl Future<Output = ()>>,
 ) -> std::io::Result<bool> {
     let read = async { Some(rd.read(chunk).await) };
     let stop = async {
-        shutdown.wait_requested().await;
+        stop.await;
         None
     };
     match futures_lite::future::or(read, stop).await {

@@ -115,6 +115,7 @@ pub async fn serve(stream: TcpStream, ctx: Rc<RespCtx>, shutdown: Arc<Shutdown>)
     // can be prefetched (`Conn::prefetch`, `PARSE_AHEAD`).
     let mut ahead = VecDeque::with_capacity(PARSE_AHEAD);
     let mut bad = None;
+    let mut stop = std::pin::pin!(shutdown.wait_requested());
     'conn: loop {
         let mut start = 0;
         loop {
@@ -149,7 +150,7 @@ pub async fn serve(stream: TcpStream, ctx: Rc<RespCtx>, shutdown: Arc<Shutdown>)
             }
         }
         buf.drain(..start);
-        match read_more(&mut rd, &mut buf, &mut chunk, &shutdown).await {
+        match read_more(&mut rd, &mut buf, &mut chunk, stop.as_mut()).await {
             Ok(true) => {}
             Ok(false) => break,
             Err(e) => {
