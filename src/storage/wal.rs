@@ -20,7 +20,8 @@
 //! write first. What they held before stays past the log; record numbers only
 //! grow, so recovery never takes it for live records: it stops at the zero
 //! header every write ends with, and a segment holding no record of the
-//! current numbering (a recycled one not reused yet) is removed.
+//! current numbering (a recycled one not reused yet) is kept for reuse again
+//! if it follows the last segment holding records, else removed.
 //!
 //! **Zero fill.** A direct write into space that `fallocate` reserved, or past
 //! the end of the file, changes file metadata (the extent becomes written, the
@@ -245,7 +246,7 @@ impl<D: Disk> Wal<D> {
             if scan.records.is_empty() {
                 // Never written: made just before a crash, or recycled and not
                 // reused yet (what it holds numbers below `expect_no`).
-                unused.push(path);
+                unused.push((id, path));
                 continue;
             }
             // Damage is a torn tail only in the last segment holding records.
@@ -271,14 +272,29 @@ impl<D: Disk> Wal<D> {
             drop(scan);
             last = Some((path, buf, end, damage));
         }
-        for p in &unused {
+        // Unused segments after the last one holding records are what a
+        // recycling log keeps for reuse: keep them so (ids ascending, all above
+        // the current segment). The others go, and so do all of them if no
+        // segment holds a record (a reused one must never be the oldest).
+        let mode = Self::file_mode(&opts);
+        let current = segments.back().map(|s| s.id);
+        let mut recycled = VecDeque::new();
+        let mut doomed = Vec::new();
+        for (id, path) in unused {
+            if current.is_some_and(|c| id > c) && recycled.len() < opts.recycle_segments {
+                let (writer, len) = log::reuse(&disk, &path, mode).await?;
+                recycled.push_back(Recycled { id, writer, len });
+            } else {
+                doomed.push(path);
+            }
+        }
+        for p in &doomed {
             disk.remove(p).await.map_err(|e| Error::io(p, e))?;
         }
-        if !unused.is_empty() {
+        if !doomed.is_empty() {
             disk.sync_dir(&dir).await.map_err(|e| Error::io(&dir, e))?;
         }
         let next_segment_id = ids.last().map_or(1, |l| l + 1);
-        let mode = Self::file_mode(&opts);
         let mut fill = Fill::default();
         let writer = match last {
             Some((path, buf, end, damage)) => {
@@ -308,7 +324,7 @@ impl<D: Disk> Wal<D> {
             failed: None,
             bytes_written: 0,
             fill,
-            recycled: VecDeque::new(),
+            recycled,
             recycling: false,
         };
         let wal = Wal {
@@ -1002,8 +1018,10 @@ mod tests {
             assert_eq!(*seqs.last().unwrap(), seq);
             assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "round {round}: replay not contiguous");
             assert!(*seqs.first().unwrap() <= seq - 49, "round {round}: unflushed writes lost");
-            // Kept segments not written again held no record of the current numbering: removed.
-            assert_eq!(wal_files(&disk).len(), w2.segment_count(), "round {round}");
+            // Kept segments not written again hold no record of the current
+            // numbering: kept for reuse again (here both were written again).
+            let pool = w2.state.borrow().recycled.len();
+            assert_eq!(wal_files(&disk).len(), w2.segment_count() + pool, "round {round}");
             wal = w2;
         }
         assert_eq!(reused, 12, "both kept segments were written again in every round");
@@ -1077,11 +1095,19 @@ mod tests {
         let (wal, rec, seqs) = open_rec(&disk, recycling_opts());
         assert!(rec.truncated_tail.is_none());
         assert_eq!(seqs.last(), Some(&120));
-        // Writing goes on in the last written segment, numbered after it.
+        // The two kept segments, never written, are kept for reuse again.
+        let pool: Vec<u64> = wal.state.borrow().recycled.iter().map(|r| r.id).collect();
+        assert_eq!(pool, kept);
+        // Writing goes on in the last written segment, numbered after it,
+        // then in the first kept one.
         put_committed(&wal, 121, "next");
+        assert_eq!(*wal.segment_ids().last().unwrap(), live[0]);
+        wal.request_rotation();
+        put_committed(&wal, 122, "in a reused segment");
+        assert_eq!(*wal.segment_ids().last().unwrap(), kept[0]);
         disk.crash();
         let (_, _, seqs) = open_rec(&disk, recycling_opts());
-        assert_eq!(seqs.last(), Some(&121));
+        assert_eq!(seqs.last(), Some(&122));
         assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1));
     }
 
