@@ -776,9 +776,14 @@ mod tests {
     }
 
     fn replay(disk: &SimDisk, o: WalOptions, skip: SeqNo) -> Result<(Wal<SimDisk>, Vec<SeqNo>)> {
+        replay_recovered(disk, o, skip).map(|(w, _, seqs)| (w, seqs))
+    }
+
+    /// [`replay`], with what recovery reported.
+    fn replay_recovered(disk: &SimDisk, o: WalOptions, skip: SeqNo) -> Result<(Wal<SimDisk>, Recovered, Vec<SeqNo>)> {
         let mut seqs = Vec::new();
-        let (w, _) = block_on(Wal::open(disk.clone(), o, skip, |op| seqs.push(op.seq)))?;
-        Ok((w, seqs))
+        let (w, rec) = block_on(Wal::open(disk.clone(), o, skip, |op| seqs.push(op.seq)))?;
+        Ok((w, rec, seqs))
     }
 
     #[test]
@@ -977,12 +982,6 @@ mod tests {
         names.iter().filter_map(|n| parse_segment_name(n)).collect()
     }
 
-    fn open_rec(disk: &SimDisk, o: WalOptions) -> (Wal<SimDisk>, Recovered, Vec<SeqNo>) {
-        let mut seqs = Vec::new();
-        let (w, rec) = block_on(Wal::open(disk.clone(), o, 0, |op| seqs.push(op.seq))).unwrap();
-        (w, rec, seqs)
-    }
-
     #[test]
     fn released_segments_are_written_again_and_what_they_held_is_never_replayed() {
         let disk = SimDisk::new();
@@ -1013,7 +1012,7 @@ mod tests {
             }
             reused += spare.iter().filter(|id| wal.segment_ids().contains(id)).count();
             disk.crash();
-            let (w2, rec, seqs) = open_rec(&disk, recycling_opts());
+            let (w2, rec, seqs) = replay_recovered(&disk, recycling_opts(), 0).unwrap();
             assert!(rec.truncated_tail.is_none(), "round {round}: {:?}", rec.truncated_tail);
             assert_eq!(*seqs.last().unwrap(), seq);
             assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "round {round}: replay not contiguous");
@@ -1092,7 +1091,7 @@ mod tests {
         assert_eq!(live.len(), 2, "{live:?}");
         assert_eq!(live[1], current);
         disk.crash();
-        let (wal, rec, seqs) = open_rec(&disk, recycling_opts());
+        let (wal, rec, seqs) = replay_recovered(&disk, recycling_opts(), 0).unwrap();
         assert!(rec.truncated_tail.is_none());
         assert_eq!(seqs.last(), Some(&120));
         // The two kept segments, never written, are kept for reuse again.
@@ -1106,7 +1105,7 @@ mod tests {
         put_committed(&wal, 122, "in a reused segment");
         assert_eq!(*wal.segment_ids().last().unwrap(), kept[0]);
         disk.crash();
-        let (_, _, seqs) = open_rec(&disk, recycling_opts());
+        let (_, _, seqs) = replay_recovered(&disk, recycling_opts(), 0).unwrap();
         assert_eq!(seqs.last(), Some(&122));
         assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1));
     }
@@ -1123,10 +1122,10 @@ mod tests {
         let rec_len = HEADER_BYTES + log::scan(&file_bytes(&disk, &path), None).records[0].2.len();
         disk.corrupt(&path, rec_len - 1);
         disk.crash();
-        let (wal, _, seqs) = open_rec(&disk, recycling_opts());
+        let (wal, _, seqs) = replay_recovered(&disk, recycling_opts(), 0).unwrap();
         assert_eq!(seqs.last(), Some(&120));
         put_committed(&wal, 121, "again");
-        let (_, _, seqs) = open_rec(&disk, recycling_opts());
+        let (_, _, seqs) = replay_recovered(&disk, recycling_opts(), 0).unwrap();
         assert_eq!(seqs.last(), Some(&121));
     }
 

@@ -54,18 +54,18 @@ pub async fn resume<D: Disk>(
     let file = open_mode(disk, path, mode).await?;
     let tail_start = (end - end % ALIGN as u64) as usize;
     let after = buf.get(end as usize..).unwrap_or_default();
-    if !damaged {
-        // Nothing to mend.
-    } else if mode.preallocate_bytes > 0 {
-        file.truncate(end).await.map_err(|e| Error::io(path, e))?;
-        file.preallocate(mode.preallocate_bytes).await.map_err(|e| Error::io(path, e))?;
-        file.sync_data().await.map_err(|e| Error::io(path, e))?;
-    } else if let Some(last) = after.iter().rposition(|&b| b != 0) {
-        let garbage_end = crate::storage::disk::align_up(end as usize + last + 1);
-        let mut blocks = buf[tail_start..end as usize].to_vec();
-        blocks.resize(garbage_end - tail_start, 0);
-        file.write_at(tail_start as u64, &blocks).await.map_err(|e| Error::io(path, e))?;
-        file.sync_data().await.map_err(|e| Error::io(path, e))?;
+    if damaged {
+        if mode.preallocate_bytes > 0 {
+            file.truncate(end).await.map_err(|e| Error::io(path, e))?;
+            file.preallocate(mode.preallocate_bytes).await.map_err(|e| Error::io(path, e))?;
+            file.sync_data().await.map_err(|e| Error::io(path, e))?;
+        } else if let Some(last) = after.iter().rposition(|&b| b != 0) {
+            let garbage_end = crate::storage::disk::align_up(end as usize + last + 1);
+            let mut blocks = buf[tail_start..end as usize].to_vec();
+            blocks.resize(garbage_end - tail_start, 0);
+            file.write_at(tail_start as u64, &blocks).await.map_err(|e| Error::io(path, e))?;
+            file.sync_data().await.map_err(|e| Error::io(path, e))?;
+        }
     }
     let tail = buf.get(tail_start..end as usize).unwrap_or(&[]).to_vec();
     Ok(LogFileWriter::new(file, path.to_path_buf(), end, tail, mode.dsync))

@@ -2,13 +2,15 @@
 //!
 //! O_DIRECT writes whole 4 KiB blocks, but records are packed back to back, so
 //! the last block of each write is partly filled. The writer keeps that partial
-//! block in memory and rewrites it, extended, at the next write. Each write
-//! ends with at least a header's worth of zeros (one more block when the
-//! record ends within [`HEADER_BYTES`] of a block's end): a reader stops at
-//! that zero header even in a recycled file, whose older bytes lie beyond. Rewriting a
+//! block in memory and rewrites it, extended, at the next write. Rewriting a
 //! block whose first bytes are already durable is safe under the media
 //! assumption of docs/FORMAT.md: a sector reads back as either its old or its
 //! new contents, and both hold the same bytes for the durable prefix.
+//!
+//! Each write ends with at least a header's worth of zeros (one more block
+//! when the record ends within [`HEADER_BYTES`] of a block's end): a reader
+//! stops at that zero header even in a recycled file, whose older bytes lie
+//! beyond.
 
 use std::io;
 use std::path::{Path, PathBuf};
