@@ -39,6 +39,27 @@ fn keep_freed_memory() {
     }
 }
 
+/// Keep the server's memory on 4 KiB pages. mimalloc marks its arena for
+/// transparent huge pages (`madvise`), so the first touch of each 2 MiB region
+/// faults in and zeroes all of it (and, with the kernel's default `defrag`,
+/// may compact memory first), on the shard's core, in the request path. A
+/// fresh server spent its first ~150 ms clearing pages, and SETs had
+/// multi-millisecond stalls: with huge pages, durable SET p99.9 was 18 ms
+/// against 8 ms without (P16; 20 ms against 3 ms at P1). The price is TLB
+/// misses: memory-speed GETs ran 5-13% slower (docs/benchmarks.md, tenth
+/// pass). Redis, RocksDB and MongoDB advise against THP for the same stalls.
+/// With `MIMALLOC_ALLOW_THP` set (to anything) mimalloc decides instead
+/// (tuning/README.md).
+fn small_pages_only() {
+    if std::env::var_os("MIMALLOC_ALLOW_THP").is_some() {
+        return;
+    }
+    // SAFETY: prctl with integer arguments only; it sets a flag on this process.
+    if unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) } != 0 {
+        tracing::warn!(error = %std::io::Error::last_os_error(), "cannot turn transparent huge pages off");
+    }
+}
+
 #[derive(Parser)]
 #[command(name = "ringkv", version, about = "Thread-per-core, shared-nothing key-value storage node")]
 struct Cli {
@@ -273,6 +294,7 @@ fn main() -> ExitCode {
     match cli.cmd {
         Cmd::Serve(a) => {
             keep_freed_memory();
+            small_pages_only();
             match serve_config(*a).and_then(ringkv::server::serve) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => fail(e),

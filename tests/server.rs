@@ -314,3 +314,20 @@ fn cpus_puts_the_shard_on_the_cpu_named_and_bad_lists_are_refused() {
     refused(&with(&["--cpus", "0", "--shards", "2"]), "2 shards but only 1 CPUs listed");
     refused(&with(&["--cpus", "4095"]), "CPU 4095 doesn't exist");
 }
+
+#[test]
+fn the_server_keeps_its_memory_off_transparent_huge_pages() {
+    // `MIMALLOC_ALLOW_THP` in the environment hands the choice back to mimalloc.
+    if std::env::var_os("MIMALLOC_ALLOW_THP").is_some() {
+        return;
+    }
+    let dir = TempDir::new("srv-thp");
+    let mut s = Server::start(free_addr("127.0.0.2"), &dir.0, &["--shards", "1"]);
+    let pid = s.child.as_ref().expect("running").id();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    // Older kernels have no such line; there is nothing to check then.
+    if let Some(line) = status.lines().find(|l| l.starts_with("THP_enabled:")) {
+        assert_eq!(line.split_whitespace().nth(1), Some("0"), "{line}");
+    }
+    assert!(s.terminate().success());
+}
