@@ -323,13 +323,20 @@ impl Cluster {
     }
 
     /// A hint that a point read or write of (partition, sort) is coming: if
-    /// this thread's shard owns the partition, start loading what it will
-    /// touch in the memtables (`Engine::prefetch`, whose stages these are).
-    pub fn prefetch(&self, partition: &[u8], sort: &[u8], stage: Prefetch) {
-        if let Some(token) = self.local_token(partition) {
-            let hash = keys::with_encoded(token, partition, sort, memtable::key_hash);
-            self.mesh.engine().prefetch(hash, stage);
-        }
+    /// this thread's shard owns the partition, start loading the memtable
+    /// slots it will touch (`Engine::prefetch`'s first stage) and return the
+    /// key's hash for [`Cluster::prefetch_entry`], so that the key is hashed
+    /// once for both stages.
+    pub fn prefetch_slot(&self, partition: &[u8], sort: &[u8]) -> Option<u64> {
+        let token = self.local_token(partition)?;
+        let hash = keys::with_encoded(token, partition, sort, memtable::key_hash);
+        self.mesh.engine().prefetch(hash, Prefetch::Slot);
+        Some(hash)
+    }
+
+    /// The second stage, some work after [`Cluster::prefetch_slot`] returned `hash`.
+    pub fn prefetch_entry(&self, hash: u64) {
+        self.mesh.engine().prefetch(hash, Prefetch::Entry);
     }
 
     /// The ring token of `partition` if this thread's shard owns it.

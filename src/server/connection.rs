@@ -32,7 +32,6 @@ use crate::server::handler::{overwrite_response, Handler, Overwrite};
 use crate::server::mesh::{Mesh, Started};
 use crate::server::Shutdown;
 use crate::storage::notify::Notify;
-use crate::storage::Prefetch;
 
 const READ_CHUNK_BYTES: usize = 64 << 10;
 /// Requests decoded and not yet run, the next to run included (both ports).
@@ -161,8 +160,8 @@ async fn serve_connection(stream: TcpStream, handler: Rc<Handler>, shutdown: Arc
                 match protocol::decode_request(&buf[start..], &limits) {
                     Ok(Some((frame, n))) => {
                         start += n;
-                        handler.prefetch(&frame.body, Prefetch::Slot);
-                        ahead.push_back(Ok(frame));
+                        let hash = handler.prefetch_slot(&frame.body);
+                        ahead.push_back((Ok(frame), hash));
                     }
                     Ok(None) => break,
                     Err(e) => {
@@ -170,13 +169,13 @@ async fn serve_connection(stream: TcpStream, handler: Rc<Handler>, shutdown: Arc
                             Some(n) => start += n,
                             None => fatal = true,
                         }
-                        ahead.push_back(Err(e));
+                        ahead.push_back((Err(e), None));
                     }
                 }
             }
-            let Some(next) = ahead.pop_front() else { break };
-            if let Some(Ok(f)) = ahead.front() {
-                handler.prefetch(&f.body, Prefetch::Entry);
+            let Some((next, _)) = ahead.pop_front() else { break };
+            if let Some(&(_, Some(hash))) = ahead.front() {
+                handler.prefetch_entry(hash);
             }
             match next {
                 Ok(frame) => {

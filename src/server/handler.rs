@@ -17,7 +17,6 @@ use crate::server::cluster::{local_write_outcome, Cluster, OpError, WriteOutcome
 use crate::server::mesh::{Mesh, Started};
 use crate::server::shard_op::{FailKind, ShardOp, ShardReply};
 use crate::server::NodeInfo;
-use crate::storage::Prefetch;
 
 /// Items a SCAN returns when the client asks for 0 (the server default).
 pub const SCAN_DEFAULT_LIMIT: usize = 1000;
@@ -154,16 +153,22 @@ impl Handler {
         ring::shard_of(ring::token(partition), self.info.shards)
     }
 
-    /// A hint that `req` comes soon, if it reads or writes one key: see
-    /// `Cluster::prefetch`, whose stages these are.
-    pub fn prefetch(&self, req: &Request, stage: Prefetch) {
+    /// A hint that `req` comes soon, if it reads or writes one key of this
+    /// shard: see `Cluster::prefetch_slot`. The hash it returns is for
+    /// [`Handler::prefetch_entry`].
+    pub fn prefetch_slot(&self, req: &Request) -> Option<u64> {
         let key = match req {
             Request::Get(r) => &r.key,
             Request::Put(r) => &r.key,
             Request::Delete(r) => &r.key,
-            _ => return,
+            _ => return None,
         };
-        self.cluster.prefetch(&key.partition, &key.sort, stage);
+        self.cluster.prefetch_slot(&key.partition, &key.sort)
+    }
+
+    /// The second stage of the hint, one request before it runs.
+    pub fn prefetch_entry(&self, hash: u64) {
+        self.cluster.prefetch_entry(hash);
     }
 
     /// The answer to a GET if it is ready at once (`Cluster::read_answer_now`).

@@ -31,7 +31,6 @@ use crate::server::mesh::{Mesh, Started};
 use crate::server::shard_op::{FailKind, RmwOp, RmwResult, SetWhen, ShardOp, ShardReply};
 use crate::server::{NodeInfo, Shutdown};
 use crate::storage::notify::Notify;
-use crate::storage::Prefetch;
 
 const READ_CHUNK_BYTES: usize = 64 << 10;
 /// Commands read but not yet answered, per connection, before reading pauses.
@@ -127,23 +126,23 @@ pub async fn serve(stream: TcpStream, ctx: Rc<RespCtx>, shutdown: Arc<Shutdown>)
                     Ok(Some((args, n))) => {
                         start += n;
                         if !args.is_empty() {
-                            conn.prefetch(&args, Prefetch::Slot);
-                            ahead.push_back(args);
+                            let hash = conn.prefetch_slot(&args);
+                            ahead.push_back((args, hash));
                         }
                     }
                     Ok(None) => break,
                     Err(e) => bad = Some(e),
                 }
             }
-            let Some(args) = ahead.pop_front() else {
+            let Some((args, _)) = ahead.pop_front() else {
                 if let Some(e) = bad.take() {
                     queue.push(Item::Now(conn.proto.get(), e.reply()));
                     break 'conn;
                 }
                 break;
             };
-            if let Some(next) = ahead.front() {
-                conn.prefetch(next, Prefetch::Entry);
+            if let Some(&(_, Some(hash))) = ahead.front() {
+                conn.ctx.cluster.prefetch_entry(hash);
             }
             if !conn.dispatch(args, &limits, &queue).await {
                 break 'conn;
@@ -239,12 +238,10 @@ impl Conn {
     }
 
     /// A hint that the command `args` comes soon (a GET or SET: see
-    /// `resp::hot_key`); `Slot` when it is parsed, `Entry` one command before
-    /// it runs.
-    fn prefetch(&self, args: &[Vec<u8>], stage: Prefetch) {
-        if let Some(key) = resp::hot_key(args) {
-            self.ctx.cluster.prefetch(key, b"", stage);
-        }
+    /// `resp::hot_key`), when it is parsed: `Cluster::prefetch_slot`. Its
+    /// hash goes to `Cluster::prefetch_entry` one command before it runs.
+    fn prefetch_slot(&self, args: &[Vec<u8>]) -> Option<u64> {
+        self.ctx.cluster.prefetch_slot(resp::hot_key(args)?, b"")
     }
 
     /// Handle one command; false: close the connection after the replies so far.
