@@ -120,56 +120,41 @@ fn multibulk(buf: &[u8], limits: &RespLimits) -> Result<Step, RespError> {
     if pos > limits.command_bytes_max {
         return Err(RespError::TooBigRequest { limit: limits.command_bytes_max });
     }
-    // Pass 1: check that every argument has fully arrived, without copying or
-    // storing anything, so nothing is allocated for `n` before the bytes exist.
-    let args_start = pos;
+    // Pass 1: find every argument without copying. `ranges` only grows for arguments
+    // that have fully arrived, so its size is bounded by `buf.len()`, not by `n`.
+    let mut ranges: Vec<(usize, usize)> = Vec::new();
     for _ in 0..n {
-        match bulk(buf, pos, limits)? {
-            Some((_, end)) => pos = end,
+        match buf.get(pos) {
             None => return Ok(Step::Incomplete),
+            Some(b'$') => {}
+            Some(&other) => return Err(RespError::ExpectedDollar(other)),
         }
+        let Some((line, data_start)) =
+            header_line(buf, pos, RespError::TooBigBulkCountString, RespError::InvalidBulkLength)?
+        else {
+            return Ok(Step::Incomplete);
+        };
+        let len = line.get(1..).and_then(parse_i64).ok_or(RespError::InvalidBulkLength)?;
+        let len = usize::try_from(len).map_err(|_| RespError::InvalidBulkLength)?;
+        if len > limits.bulk_bytes_max {
+            return Err(RespError::InvalidBulkLength);
+        }
+        let data_end = data_start.saturating_add(len);
+        let end = data_end.saturating_add(2);
+        if end > limits.command_bytes_max {
+            return Err(RespError::TooBigRequest { limit: limits.command_bytes_max });
+        }
+        match buf.get(data_end..end) {
+            None => return Ok(Step::Incomplete),
+            Some(b"\r\n") => {}
+            Some(_) => return Err(RespError::MissingBulkTerminator),
+        }
+        ranges.push((data_start, data_end));
+        pos = end;
     }
-    // Pass 2: the command is complete; copy the arguments out (the headers
-    // are read again: cheaper than a vector of their positions).
-    let mut args = Vec::with_capacity(n);
-    let mut at = args_start;
-    for _ in 0..n {
-        // Pass 1 found all `n`, so this never stops early.
-        let Some((data, end)) = bulk(buf, at, limits)? else { break };
-        args.push(data.to_vec());
-        at = end;
-    }
+    // Pass 2: the command is complete; copy the arguments out.
+    let args = ranges.iter().map(|&(s, e)| buf.get(s..e).unwrap_or_default().to_vec()).collect();
     Ok(Step::Command(args, pos))
-}
-
-/// The bulk string at `pos` (`$len\r\n` data `\r\n`): its data and where
-/// it ends, or `None` while it has not fully arrived.
-fn bulk<'b>(buf: &'b [u8], pos: usize, limits: &RespLimits) -> Result<Option<(&'b [u8], usize)>, RespError> {
-    match buf.get(pos) {
-        None => return Ok(None),
-        Some(b'$') => {}
-        Some(&other) => return Err(RespError::ExpectedDollar(other)),
-    }
-    let Some((line, data_start)) =
-        header_line(buf, pos, RespError::TooBigBulkCountString, RespError::InvalidBulkLength)?
-    else {
-        return Ok(None);
-    };
-    let len = line.get(1..).and_then(parse_i64).ok_or(RespError::InvalidBulkLength)?;
-    let len = usize::try_from(len).map_err(|_| RespError::InvalidBulkLength)?;
-    if len > limits.bulk_bytes_max {
-        return Err(RespError::InvalidBulkLength);
-    }
-    let data_end = data_start.saturating_add(len);
-    let end = data_end.saturating_add(2);
-    if end > limits.command_bytes_max {
-        return Err(RespError::TooBigRequest { limit: limits.command_bytes_max });
-    }
-    match buf.get(data_end..end) {
-        None => Ok(None),
-        Some(b"\r\n") => Ok(buf.get(data_start..data_end).map(|d| (d, end))),
-        Some(_) => Err(RespError::MissingBulkTerminator),
-    }
 }
 
 fn inline(buf: &[u8], limits: &RespLimits) -> Result<Step, RespError> {

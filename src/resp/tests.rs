@@ -75,6 +75,18 @@ fn pipelined_commands_parse_one_by_one() {
 }
 
 #[test]
+fn long_commands_keep_every_argument_in_order() {
+    for n in [1, 7, 8, 9, 20] {
+        let owned: Vec<Vec<u8>> = (0..n).map(|i| format!("arg-{i}-{}", "x".repeat(i)).into_bytes()).collect();
+        let refs: Vec<&[u8]> = owned.iter().map(Vec::as_slice).collect();
+        let mut buf = multibulk(&refs);
+        let len = buf.len();
+        buf.extend_from_slice(b"PING\r\n");
+        assert_eq!(parse(&buf).unwrap(), Some((owned, len)), "{n} arguments");
+    }
+}
+
+#[test]
 fn empty_commands_are_consumed_without_args() {
     assert_eq!(parse(b"\r\n"), Ok(Some((vec![], 2))));
     assert_eq!(parse(b"\n"), Ok(Some((vec![], 1))));
