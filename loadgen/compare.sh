@@ -15,7 +15,7 @@
 #        SERVERS (default: all six above), RINGKV, LG (binaries; default target/release/),
 #        RK_CPU: the CPU a 1-shard ringkv runs on (`--cpus`); default: the one taking the
 #        data disk's interrupts (scripts/disk-irq-cpu.sh); empty: ringkv's default (CPU 0)
-# Needs: `cargo build --release -p ringkv --bin ringkv -p ringkv-loadgen`; redis-server and
+# Needs: `cargo build --release -p ringkv -p ringkv-loadgen`; redis-server and
 # redis-benchmark 7 (apt-get install redis-server, done here if missing).
 set -euo pipefail
 trap 'echo "compare.sh: failed: $BASH_COMMAND" >&2' ERR
@@ -38,7 +38,7 @@ if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/nu
   # The Debian package starts a system instance on 6379; we use our own.
   (systemctl stop redis-server 2>/dev/null || service redis-server stop 2>/dev/null || true)
 fi
-for b in "$RINGKV" "$LG"; do [[ -x $b ]] || { echo "missing $b: cargo build --release -p ringkv --bin ringkv -p ringkv-loadgen" >&2; exit 1; }; done
+for b in "$RINGKV" "$LG"; do [[ -x $b ]] || { echo "missing $b: cargo build --release -p ringkv -p ringkv-loadgen" >&2; exit 1; }; done
 
 OUT=$W/out
 DATA=$W/data

@@ -7,7 +7,7 @@
 # Usage: loadgen/scripts/crash-check.sh [KILL_AFTER_S] [DIR]
 #   env: SYNC (always), SHARDS (1), KEYS (200000), VALUE (200), P (16), CONNS (20),
 #        PROTO (native, or resp: the writes go to the RESP port as SETs)
-# Needs: cargo build --release -p ringkv --bin ringkv -p ringkv-loadgen
+# Needs: cargo build --release -p ringkv -p ringkv-loadgen
 set -uo pipefail
 AFTER=${1:-5}
 D=${2:-/var/tmp/ringkv-crash-check}
