@@ -46,7 +46,7 @@ fn keep_freed_memory() {
 /// fresh server spent its first ~150 ms clearing pages, and SETs had
 /// multi-millisecond stalls: with huge pages, durable SET p99.9 was 18 ms
 /// against 8 ms without (P16; 20 ms against 3 ms at P1). The price is TLB
-/// misses: memory-speed GETs ran 5-13% slower (docs/benchmarks.md, tenth
+/// misses: memory-speed GETs ran 5-14% slower (docs/benchmarks.md, tenth
 /// pass). Redis, RocksDB and MongoDB advise against THP for the same stalls.
 /// With `MIMALLOC_ALLOW_THP` set (to anything) mimalloc decides instead
 /// (tuning/README.md).
