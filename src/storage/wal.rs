@@ -288,12 +288,6 @@ impl<D: Disk> Wal<D> {
                 doomed.push(path);
             }
         }
-        for p in &doomed {
-            disk.remove(p).await.map_err(|e| Error::io(p, e))?;
-        }
-        if !doomed.is_empty() {
-            disk.sync_dir(&dir).await.map_err(|e| Error::io(&dir, e))?;
-        }
         let next_segment_id = ids.last().map_or(1, |l| l + 1);
         let mut fill = Fill::default();
         let writer = match last {
@@ -337,6 +331,7 @@ impl<D: Disk> Wal<D> {
             fill_file: RefCell::new(None),
             recycled_ready: Notify::default(),
         };
+        wal.remove_and_rename(&doomed, &[]).await?;
         if wal.state.borrow().writer.is_none() {
             wal.rotate_now().await?;
         }
@@ -1108,6 +1103,28 @@ mod tests {
         let (_, _, seqs) = replay_recovered(&disk, recycling_opts(), 0).unwrap();
         assert_eq!(seqs.last(), Some(&122));
         assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1));
+    }
+
+    #[test]
+    fn unused_segments_the_pool_does_not_keep_are_removed_at_open() {
+        // A segment made just before a crash, with no segment holding records:
+        // removed (a reused one must never be the oldest).
+        let disk = SimDisk::new();
+        drop(replay(&disk, recycling_opts(), 0).unwrap());
+        assert_eq!(wal_files(&disk), [1]);
+        disk.crash();
+        let (wal, _) = replay(&disk, recycling_opts(), 0).unwrap();
+        assert_eq!(wal_files(&disk), [2]);
+        drop(wal);
+        // Two kept for reuse, reopened with room for one: the other goes.
+        let (disk, wal, kept) = two_kept_for_reuse();
+        let live = wal.segment_ids();
+        drop(wal);
+        disk.crash();
+        let (wal, _) = replay(&disk, WalOptions { recycle_segments: 1, ..recycling_opts() }, 0).unwrap();
+        let pool: Vec<u64> = wal.state.borrow().recycled.iter().map(|r| r.id).collect();
+        assert_eq!(pool, kept[..1]);
+        assert_eq!(wal_files(&disk), [live, pool].concat());
     }
 
     #[test]
