@@ -540,7 +540,7 @@ impl Args<'_> {
 
 /// The key of a GET or SET with these arguments (the commands clients
 /// pipeline in bulk), before they are parsed and checked: for a prefetch hint
-/// (`Cluster::prefetch`). None for any other command.
+/// (`Cluster::prefetch_slot`). None for any other command.
 pub fn hot_key(args: &[Vec<u8>]) -> Option<&[u8]> {
     let name = args.first()?;
     let hot = name.len() == 3 && (name.eq_ignore_ascii_case(b"get") || name.eq_ignore_ascii_case(b"set"));

@@ -111,7 +111,7 @@ pub async fn serve(stream: TcpStream, ctx: Rc<RespCtx>, shutdown: Arc<Shutdown>)
     let mut chunk = vec![0u8; READ_CHUNK_BYTES];
     let mut result = Ok(());
     // Commands parsed but not yet run: parsing runs ahead so that their keys
-    // can be prefetched (`Conn::prefetch`, `PARSE_AHEAD`).
+    // can be prefetched (`Conn::prefetch_slot`, `PARSE_AHEAD`).
     let mut ahead = VecDeque::with_capacity(PARSE_AHEAD);
     let mut bad = None;
     let mut stop = std::pin::pin!(shutdown.wait_requested());
