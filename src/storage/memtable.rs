@@ -314,6 +314,22 @@ thread_local! {
     static SPARE_POINTS: RefCell<Option<PointIndex>> = const { RefCell::new(None) };
 }
 
+/// Back `mem` with writable pages now, in one call (`MADV_POPULATE_WRITE`,
+/// Linux 5.14; elsewhere a no-op hint), instead of one page fault per 4 KiB
+/// page as records are written: on a fresh server those faults were ~7% of
+/// the shard's samples under SETs of new keys. A hint only.
+fn populate<T>(mem: &mut [T]) {
+    let len = std::mem::size_of_val(mem);
+    let addr = mem.as_mut_ptr() as usize;
+    let start = addr.next_multiple_of(4096);
+    let end = (addr + len) & !4095;
+    if end > start {
+        // SAFETY: the range lies within `mem`, which we own; populating
+        // changes no contents. Failure (old kernel, no memory) is ignored.
+        unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_POPULATE_WRITE) };
+    }
+}
+
 impl Arena {
     fn new_chunk(need: usize) -> Vec<u64> {
         if need <= ARENA_CHUNK_BYTES {
@@ -321,7 +337,9 @@ impl Arena {
                 return c;
             }
         }
-        Vec::with_capacity(need.max(ARENA_CHUNK_BYTES).div_ceil(8))
+        let mut c: Vec<u64> = Vec::with_capacity(need.max(ARENA_CHUNK_BYTES).div_ceil(8));
+        populate(c.spare_capacity_mut());
+        c
     }
 
     /// Room for `n` bytes at an 8-aligned address.
@@ -891,6 +909,57 @@ mod tests {
         assert_eq!(out, vec![(b"a".to_vec(), 1), (b"b".to_vec(), 2), (b"c".to_vec(), 3)]);
         let e = m.next_entry(&Cursor::AtOrAfter(b"b".to_vec()), 10).unwrap();
         assert_eq!(e.key, b"b");
+    }
+}
+
+#[cfg(test)]
+mod populate_tests {
+    use super::*;
+
+    /// Resident pages of `len` bytes at page-aligned `addr`.
+    fn resident(addr: *mut libc::c_void, len: usize) -> usize {
+        let mut vec = vec![0u8; len.div_ceil(4096)];
+        // SAFETY: `vec` has one byte per page of the range.
+        assert_eq!(unsafe { libc::mincore(addr, len, vec.as_mut_ptr()) }, 0);
+        vec.iter().filter(|&&b| b & 1 == 1).count()
+    }
+
+    fn map(len: usize) -> *mut libc::c_void {
+        // SAFETY: a private anonymous mapping; callers unmap it.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        assert_ne!(p, libc::MAP_FAILED);
+        p
+    }
+
+    #[test]
+    fn a_populated_chunk_is_backed_before_it_is_written() {
+        // Does this kernel populate (Linux 5.14)? Else `populate` is a no-op.
+        let probe = map(4096);
+        // SAFETY: our own mapping, unmapped after.
+        let supported = unsafe { libc::madvise(probe, 4096, libc::MADV_POPULATE_WRITE) } == 0;
+        unsafe { libc::munmap(probe, 4096) };
+        if !supported {
+            eprintln!("MADV_POPULATE_WRITE unsupported here: nothing to check");
+            return;
+        }
+        // Fresh pages of our own (an allocator may hand out touched ones).
+        let len = 1 << 20;
+        let p = map(len);
+        assert_eq!(resident(p, len), 0);
+        // SAFETY: the mapping is `len` bytes, readable and writable, zeroed.
+        populate(unsafe { std::slice::from_raw_parts_mut(p.cast::<u64>(), len / 8) });
+        assert_eq!(resident(p, len), len / 4096);
+        // SAFETY: ours, mapped above.
+        unsafe { libc::munmap(p, len) };
     }
 }
 
