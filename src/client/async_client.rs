@@ -4,13 +4,13 @@
 //! waiting for its request id.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use futures_lite::io::ReadHalf;
 use futures_lite::AsyncReadExt;
 use glommio::channels::local_channel::{self, LocalSender};
 use glommio::net::TcpStream;
+use rustc_hash::FxHashMap;
 
 use super::{ClientError, Result, Topology, CLIENT_NAME};
 use crate::outbox::{write_loop, Outbox};
@@ -18,7 +18,8 @@ use crate::protocol::{
     self, Consistency, DeleteRequest, GetRequest, HandshakeRequest, Key, Limits, PutRequest, Request, Response, Version,
 };
 
-type Waiters = RefCell<HashMap<u64, LocalSender<Response>>>;
+/// Callers by request id (ids are sequential: no need for a keyed hash).
+type Waiters = RefCell<FxHashMap<u64, LocalSender<Response>>>;
 
 struct Shared {
     out: Rc<Outbox>,
@@ -37,7 +38,7 @@ impl AsyncConn {
             TcpStream::connect(addr).await.map_err(|e| ClientError::Io(std::io::Error::other(e.to_string())))?;
         let _ = stream.set_nodelay(true);
         let (rd, wr) = futures_lite::io::split(stream);
-        let shared = Rc::new(Shared { out: Rc::new(Outbox::default()), waiters: RefCell::new(HashMap::new()) });
+        let shared = Rc::new(Shared { out: Rc::new(Outbox::default()), waiters: RefCell::new(FxHashMap::default()) });
         let out = shared.out.clone();
         glommio::spawn_local(async move {
             let _ = write_loop(wr, out).await;
