@@ -9,8 +9,8 @@ use std::rc::Rc;
 
 use futures_lite::io::ReadHalf;
 use futures_lite::AsyncReadExt;
-use glommio::channels::local_channel::{self, LocalSender};
 use glommio::net::TcpStream;
+use ringkv::client::oneshot::{self, Sender};
 use ringkv::outbox::{write_loop, Outbox};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -128,7 +128,7 @@ fn parse_at(buf: &[u8], pos: usize, depth: usize) -> Result<Option<(Reply, usize
 
 struct Shared {
     out: Rc<Outbox>,
-    waiters: RefCell<VecDeque<LocalSender<Reply>>>,
+    waiters: RefCell<VecDeque<Sender<Reply>>>,
     why: RefCell<String>,
 }
 
@@ -163,11 +163,11 @@ impl RespConn {
         if self.shared.out.is_closing() {
             return Err(RespError::Closed(self.shared.why.borrow().clone()));
         }
-        let (tx, rx) = local_channel::new_bounded(1);
+        let (tx, rx) = oneshot::channel();
         // Encoding and queueing the waiter in one step keeps replies in order.
         self.shared.waiters.borrow_mut().push_back(tx);
         self.shared.out.push(|out| encode_command(args, out));
-        match rx.recv().await {
+        match rx.await {
             Some(Reply::Error(e)) => Err(RespError::Server(e)),
             Some(r) => Ok(r),
             None => Err(RespError::Closed(self.shared.why.borrow().clone())),
@@ -205,7 +205,7 @@ async fn read_loop(mut rd: ReadHalf<TcpStream>, shared: Rc<Shared>) {
                     start += n;
                     match shared.waiters.borrow_mut().pop_front() {
                         Some(tx) => {
-                            let _ = tx.try_send(reply);
+                            tx.send(reply);
                         }
                         None => break 'outer format!("reply with no request: {reply:?}"),
                     }

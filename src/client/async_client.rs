@@ -8,10 +8,10 @@ use std::rc::Rc;
 
 use futures_lite::io::ReadHalf;
 use futures_lite::AsyncReadExt;
-use glommio::channels::local_channel::{self, LocalSender};
 use glommio::net::TcpStream;
 use rustc_hash::FxHashMap;
 
+use super::oneshot::{self, Sender};
 use super::{ClientError, Result, Topology, CLIENT_NAME};
 use crate::outbox::{write_loop, Outbox};
 use crate::protocol::{
@@ -19,7 +19,7 @@ use crate::protocol::{
 };
 
 /// Callers by request id (ids are sequential: no need for a keyed hash).
-type Waiters = RefCell<FxHashMap<u64, LocalSender<Response>>>;
+type Waiters = RefCell<FxHashMap<u64, Sender<Response>>>;
 
 struct Shared {
     out: Rc<Outbox>,
@@ -68,10 +68,10 @@ impl AsyncConn {
         }
         let id = self.next_id.get();
         self.next_id.set(id + 1);
-        let (tx, rx) = local_channel::new_bounded(1);
+        let (tx, rx) = oneshot::channel();
         self.shared.waiters.borrow_mut().insert(id, tx);
         self.shared.out.push(|out| protocol::encode_request_with_flags(req, id, flags, out));
-        match rx.recv().await {
+        match rx.await {
             Some(Response::Error(e)) => Err(ClientError::Server(e)),
             Some(r) => Ok(r),
             None => Err(ClientError::Closed),
@@ -95,7 +95,7 @@ async fn read_loop(mut rd: ReadHalf<TcpStream>, shared: Rc<Shared>) {
                 Ok(Some((frame, n))) => {
                     start += n;
                     if let Some(tx) = shared.waiters.borrow_mut().remove(&frame.request_id) {
-                        let _ = tx.try_send(frame.body);
+                        tx.send(frame.body);
                     }
                 }
                 Ok(None) => break,

@@ -12,6 +12,7 @@
 
 mod async_client;
 mod blocking;
+pub mod oneshot;
 
 pub use async_client::{AsyncClient, AsyncConn};
 pub use blocking::Client;
