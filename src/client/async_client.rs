@@ -14,8 +14,9 @@ use rustc_hash::FxHashMap;
 use super::oneshot::{self, Sender};
 use super::{ClientError, Result, Topology, CLIENT_NAME};
 use crate::outbox::{write_loop, Outbox};
+use crate::protocol::request::{encode_get_body, encode_put_body};
 use crate::protocol::{
-    self, Consistency, DeleteRequest, GetRequest, HandshakeRequest, Key, Limits, PutRequest, Request, Response, Version,
+    self, frame, Consistency, DeleteRequest, HandshakeRequest, Key, Limits, Opcode, Request, Response, Version,
 };
 
 /// Callers by request id (ids are sequential: no need for a keyed hash).
@@ -63,6 +64,11 @@ impl AsyncConn {
 
     /// Send one request with header flags (e.g. `protocol::FLAG_FORWARDED`).
     pub async fn call_with_flags(&self, req: &Request, flags: u16) -> Result<Response> {
+        self.call_body(req.opcode(), flags, |out| req.encode_body(out)).await
+    }
+
+    /// Send one request whose body `body` encodes, and wait for its response.
+    async fn call_body(&self, opcode: Opcode, flags: u16, body: impl FnOnce(&mut Vec<u8>)) -> Result<Response> {
         if self.is_closed() {
             return Err(ClientError::Closed);
         }
@@ -70,7 +76,7 @@ impl AsyncConn {
         self.next_id.set(id + 1);
         let (tx, rx) = oneshot::channel();
         self.shared.waiters.borrow_mut().insert(id, tx);
-        self.shared.out.push(|out| protocol::encode_request_with_flags(req, id, flags, out));
+        self.shared.out.push(|out| frame::encode_frame(opcode as u8, flags, id, out, body));
         match rx.await {
             Some(Response::Error(e)) => Err(ClientError::Server(e)),
             Some(r) => Ok(r),
@@ -165,37 +171,27 @@ impl AsyncClient {
     }
 
     pub async fn get(&self, partition: &[u8], sort: &[u8]) -> Result<Option<Vec<u8>>> {
-        let req = Request::Get(GetRequest { consistency: Consistency::Default, key: Key::new(partition, sort) });
-        match self.call(partition, &req).await? {
+        let body = |out: &mut Vec<u8>| encode_get_body(out, Consistency::Default, partition, sort);
+        match self.conn(partition).call_body(Opcode::Get, 0, body).await? {
             Response::Get(mut g) => Ok(if g.values.is_empty() { None } else { Some(g.values.swap_remove(0)) }),
             other => Err(ClientError::Protocol(format!("unexpected {:?}", other.opcode()))),
         }
     }
 
     pub async fn put(&self, partition: &[u8], sort: &[u8], value: &[u8]) -> Result<()> {
-        let req = Request::Put(PutRequest {
-            consistency: Consistency::Default,
-            key: Key::new(partition, sort),
-            value: value.to_vec(),
-            context: Vec::new(),
-        });
-        match self.call(partition, &req).await? {
-            Response::Put(_) => Ok(()),
-            other => Err(ClientError::Protocol(format!("unexpected {:?}", other.opcode()))),
-        }
+        self.put_with_flags(partition, sort, value, 0).await
     }
 
     /// Write superseding every version the coordinating replica holds
     /// (last-writer-wins for this write); `put` is a blind write whose value
     /// becomes a sibling of a concurrent one.
     pub async fn put_overwrite(&self, partition: &[u8], sort: &[u8], value: &[u8]) -> Result<()> {
-        let req = Request::Put(PutRequest {
-            consistency: Consistency::Default,
-            key: Key::new(partition, sort),
-            value: value.to_vec(),
-            context: Vec::new(),
-        });
-        match self.call_with_flags(partition, &req, protocol::FLAG_OVERWRITE).await? {
+        self.put_with_flags(partition, sort, value, protocol::FLAG_OVERWRITE).await
+    }
+
+    async fn put_with_flags(&self, partition: &[u8], sort: &[u8], value: &[u8], flags: u16) -> Result<()> {
+        let body = |out: &mut Vec<u8>| encode_put_body(out, Consistency::Default, partition, sort, value, &[]);
+        match self.conn(partition).call_body(Opcode::Put, flags, body).await? {
             Response::Put(_) => Ok(()),
             other => Err(ClientError::Protocol(format!("unexpected {:?}", other.opcode()))),
         }

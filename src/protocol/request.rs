@@ -163,6 +163,28 @@ pub(crate) fn decode_members(r: &mut Reader<'_>, limits: &Limits) -> Result<Vec<
     Ok(out)
 }
 
+/// The body of `Request::Get` from borrowed parts, for a client that has
+/// them as slices (no request built to encode).
+pub(crate) fn encode_get_body(out: &mut Vec<u8>, consistency: Consistency, partition: &[u8], sort: &[u8]) {
+    out.push(consistency as u8);
+    put_bytes(out, partition);
+    put_bytes(out, sort);
+}
+
+/// The body of `Request::Put` from borrowed parts (see [`encode_get_body`]).
+pub(crate) fn encode_put_body(
+    out: &mut Vec<u8>,
+    consistency: Consistency,
+    partition: &[u8],
+    sort: &[u8],
+    value: &[u8],
+    context: &[u8],
+) {
+    encode_get_body(out, consistency, partition, sort);
+    put_bytes(out, value);
+    put_bytes(out, context);
+}
+
 impl Request {
     pub fn opcode(&self) -> Opcode {
         match self {
@@ -200,15 +222,9 @@ impl Request {
                 put_bytes(out, h.client_name.as_bytes());
             }
             Request::Ping => {}
-            Request::Get(g) => {
-                out.push(g.consistency as u8);
-                g.key.encode(out);
-            }
+            Request::Get(g) => encode_get_body(out, g.consistency, &g.key.partition, &g.key.sort),
             Request::Put(p) => {
-                out.push(p.consistency as u8);
-                p.key.encode(out);
-                put_bytes(out, &p.value);
-                put_bytes(out, &p.context);
+                encode_put_body(out, p.consistency, &p.key.partition, &p.key.sort, &p.value, &p.context);
             }
             Request::Delete(d) => {
                 out.push(d.consistency as u8);

@@ -131,6 +131,26 @@ fn every_request_roundtrips() {
     }
 }
 
+/// The clients encode GETs and PUTs from borrowed parts: those bodies decode
+/// as the requests they stand for.
+#[test]
+fn bodies_from_borrowed_parts_decode_as_their_requests() {
+    let decode = |opcode: Opcode, body: &dyn Fn(&mut Vec<u8>)| {
+        let mut b = Vec::new();
+        frame::encode_frame(opcode as u8, FLAG_OVERWRITE, 7, &mut b, body);
+        let (frame, n) = decode_request(&b, &L).unwrap().unwrap();
+        assert_eq!((n, frame.request_id, frame.flags), (b.len(), 7, FLAG_OVERWRITE));
+        frame.body
+    };
+    for c in [Consistency::Default, Consistency::Quorum] {
+        let got = decode(Opcode::Get, &|out| request::encode_get_body(out, c, b"user:1", b"sort"));
+        assert_eq!(got, Request::Get(GetRequest { consistency: c, key: key("user:1", "sort") }));
+        let got = decode(Opcode::Put, &|out| request::encode_put_body(out, c, b"p", b"", b"value", b"ctx"));
+        let want = PutRequest { consistency: c, key: key("p", ""), value: b"value".to_vec(), context: b"ctx".to_vec() };
+        assert_eq!(got, Request::Put(want));
+    }
+}
+
 #[test]
 fn every_response_roundtrips() {
     for (i, resp) in sample_responses().into_iter().enumerate() {
