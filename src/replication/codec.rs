@@ -187,6 +187,16 @@ pub(super) fn encode_context(vv: &VersionVector) -> Result<Vec<u8>, CausalError>
     Ok(out)
 }
 
+/// [`encode_context`] of the clock of `dot` alone, without building it: what
+/// a blind overwrite's reply carries.
+pub(super) fn encode_dot_context(dot: Dot, timestamp_ms: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(32);
+    out.push(CONTEXT_VERSION);
+    put_varint(&mut out, 1);
+    put_clock_entry(&mut out, dot.node, dot.counter, timestamp_ms);
+    seal(out)
+}
+
 pub(super) fn decode_context(bytes: &[u8]) -> Result<VersionVector, CausalError> {
     if bytes.len() > MAX_CONTEXT_BYTES {
         return Err(CausalError::TooLarge { what: "context bytes", got: bytes.len(), max: MAX_CONTEXT_BYTES });

@@ -131,6 +131,12 @@ impl VersionVector {
         codec::encode_context(self)
     }
 
+    /// [`encode`](Self::encode) of the vector of `dot` alone (`add` to an
+    /// empty one), built straight from the dot.
+    pub fn encode_dot(dot: Dot, timestamp_ms: u64) -> Vec<u8> {
+        codec::encode_dot_context(dot, timestamp_ms)
+    }
+
     /// Parses a context from a client. Bad bytes are an error, never a panic.
     pub fn decode(bytes: &[u8]) -> Result<Self, CausalError> {
         codec::decode_context(bytes)
@@ -154,6 +160,17 @@ mod tests {
 
     fn vv(pairs: &[(u32, u64)]) -> VersionVector {
         pairs.iter().map(|&(n, c)| (Dot { node: NodeId(n), counter: c }, 0)).collect()
+    }
+
+    #[test]
+    fn a_dot_encodes_as_the_vector_of_it_alone() {
+        for (node, counter, ts) in [(0, 1, 0), (1, 127, 1), (7, 128, 1_764_000_000_000), (u32::MAX, u64::MAX, u64::MAX)]
+        {
+            let dot = Dot { node: NodeId(node), counter };
+            let mut v = VersionVector::new();
+            v.add(dot, ts);
+            assert_eq!(VersionVector::encode_dot(dot, ts), v.encode().unwrap(), "{dot:?} at {ts}");
+        }
     }
 
     #[test]

@@ -459,6 +459,10 @@ pub enum Overwrite {
 /// The response to a write started by `Handler::start_overwrite`, from its
 /// shard's reply.
 pub fn overwrite_response(kind: Overwrite, reply: ShardReply) -> Response {
+    if let (Overwrite::Put, ShardReply::Overwritten { dot, timestamp_ms }) = (kind, &reply) {
+        // The common case: the context of the one dot, with no vector built.
+        return Response::Put(PutReply { context: VersionVector::encode_dot(*dot, *timestamp_ms) });
+    }
     let r = local_write_outcome(reply).map_err(op_error);
     let resp = match kind {
         Overwrite::Put => written_response(r, |context| Response::Put(PutReply { context })),
