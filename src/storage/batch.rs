@@ -6,6 +6,8 @@
 //! op:    u8 kind (0 tombstone, 1 value) | varint key_len | key | varint value_len | value
 //! ```
 
+use smallvec::SmallVec;
+
 use crate::storage::codec::{put_varint, Reader};
 use crate::storage::error::DecodeError;
 use crate::storage::types::{SeqNo, ValueKind};
@@ -19,7 +21,9 @@ const _: () = assert!(MAX_BATCH_BYTES <= crate::storage::log::MAX_RECORD_BYTES /
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WriteBatch {
-    ops: Vec<(ValueKind, Vec<u8>, Vec<u8>)>,
+    /// One op inline: most batches are a single write (every SET), which
+    /// then allocates nothing here.
+    ops: SmallVec<[(ValueKind, Vec<u8>, Vec<u8>); 1]>,
     bytes: usize,
 }
 
