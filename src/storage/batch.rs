@@ -19,11 +19,14 @@ pub const MAX_BATCH_BYTES: usize = 32 << 20;
 
 const _: () = assert!(MAX_BATCH_BYTES <= crate::storage::log::MAX_RECORD_BYTES / 2);
 
+/// One op of a batch: kind, key, value.
+type OwnedOp = (ValueKind, Vec<u8>, Vec<u8>);
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WriteBatch {
     /// One op inline: most batches are a single write (every SET), which
     /// then allocates nothing here.
-    ops: SmallVec<[(ValueKind, Vec<u8>, Vec<u8>); 1]>,
+    ops: SmallVec<[OwnedOp; 1]>,
     bytes: usize,
 }
 
