@@ -181,10 +181,12 @@ impl Drop for Probe {
     }
 }
 
-/// New keys sorted into a run at once (a bounded stall: ~0.3 ms).
+/// New keys sorted into a run at once. With the merges a settle makes (at
+/// most `MAX_RUN_KEYS` keys moved), a settle took 0.1-0.5 ms, at worst
+/// 0.5-1.2 ms, over 500k new keys (docs/ARCHITECTURE.md).
 const RUN_KEYS: usize = if cfg!(test) { 4 } else { 8 << 10 };
-/// Runs are not merged beyond this, so no merge stalls the shard for long
-/// (one of 64k keys moves 1.5 MiB, ~0.3 ms); a 64 MiB memtable of small
+/// Runs are not merged beyond this, and a settle moves at most this many
+/// keys, so no merge stalls the shard for long; a 64 MiB memtable of small
 /// values ends with ~10 runs for a scan to merge.
 const MAX_RUN_KEYS: usize = if cfg!(test) { 16 } else { 64 << 10 };
 
@@ -219,13 +221,19 @@ impl Order {
         let mut run = std::mem::take(&mut self.fresh);
         run.sort_unstable();
         self.runs.push(run);
+        // Merging moves keys: at most `MAX_RUN_KEYS` of them per settle, so
+        // that one settle's stall is bounded (a merge left out is made by a
+        // later settle, once the runs after it have grown to its size).
+        let mut budget = MAX_RUN_KEYS;
         while let [.., a, b] = &self.runs[..] {
-            if a.len() > 2 * b.len() || a.len() + b.len() > MAX_RUN_KEYS {
+            let moved = a.len() + b.len();
+            if a.len() > 2 * b.len() || moved > budget {
                 break;
             }
+            budget -= moved;
             let b = self.runs.pop().expect("two runs");
             let a = self.runs.pop().expect("two runs");
-            self.runs.push(merge(a, b));
+            self.runs.push(merge(&a, &b));
         }
     }
 
@@ -251,21 +259,25 @@ impl Order {
 }
 
 /// Two sorted, disjoint runs as one.
-fn merge(a: Vec<KeyRef>, b: Vec<KeyRef>) -> Vec<KeyRef> {
+fn merge(a: &[KeyRef], b: &[KeyRef]) -> Vec<KeyRef> {
     let mut out = Vec::with_capacity(a.len() + b.len());
-    let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
-    while let (Some(x), Some(y)) = (a.peek(), b.peek()) {
-        let next = if x < y { a.next() } else { b.next() };
-        out.extend(next);
+    let (mut i, mut j) = (0, 0);
+    while let (Some(x), Some(y)) = (a.get(i), b.get(j)) {
+        if x < y {
+            out.push(*x);
+            i += 1;
+        } else {
+            out.push(*y);
+            j += 1;
+        }
     }
-    out.extend(a);
-    out.extend(b);
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
     out
 }
 
 /// A merge of [`Order`]'s runs from a lower bound: each run's next key, and
 /// the smallest of them next (the runs are few).
-#[derive(Clone)]
 struct Walk<'a> {
     runs: &'a [Vec<KeyRef>],
     at: Vec<usize>,
@@ -808,35 +820,33 @@ impl Memtable {
         order.settle();
         let mut probe = after.as_deref().map(Probe::new);
         let lower = probe.as_mut().map(|p| p.key_ref());
+        // The slice's keys, merged from the runs once: the prefetches below
+        // look ahead in it.
         let walk = order.walk(lower.as_ref().map_or(Bound::Unbounded, Bound::Excluded));
+        let keys: Vec<*mut Head> = walk.take(max.saturating_add(1)).map(|k| k.head).collect();
+        let more = keys.len() > max;
+        let keys = &keys[..keys.len().min(max)];
         // Each key costs two dependent cache misses, its head then its newest
         // version: start them ahead, heads `2 * AHEAD` keys ahead, versions
         // (from heads that have arrived by then) `AHEAD` keys ahead.
         const AHEAD: usize = 4;
-        let mut heads = walk.clone().skip(2 * AHEAD);
-        let mut versions = walk.clone().skip(AHEAD);
-        for k in walk.clone().take(2 * AHEAD) {
-            prefetch(k.head);
+        for &h in keys.iter().take(2 * AHEAD) {
+            prefetch(h);
         }
-        let mut last = None;
-        for (n, k) in walk.enumerate() {
-            if n == max {
-                return last.map(|h| head_key(h).to_vec());
+        for (n, &h) in keys.iter().enumerate() {
+            if let Some(&next) = keys.get(n + 2 * AHEAD) {
+                prefetch(next);
             }
-            if let Some(h) = heads.next() {
-                prefetch(h.head);
-            }
-            if let Some(h) = versions.next() {
+            if let Some(&next) = keys.get(n + AHEAD) {
                 // SAFETY: an arena record (see the note on `head_key`).
-                prefetch(unsafe { (*h.head).newest });
+                prefetch(unsafe { (*next).newest });
             }
             // SAFETY: arena records (see the note on `head_key`).
-            let v: *const Version = unsafe { (*k.head).newest };
+            let v: *const Version = unsafe { (*h).newest };
             let (seq, kind) = unsafe { ((*v).seq, (*v).kind) };
-            f(head_key(k.head), seq, kind, version_value(v));
-            last = Some(k.head);
+            f(head_key(h), seq, kind, version_value(v));
         }
-        None
+        more.then(|| keys.last().map(|&h| head_key(h).to_vec())).flatten()
     }
 
     /// Release about `n` keys' worth; true once empty. For releasing a
