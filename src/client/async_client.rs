@@ -19,7 +19,8 @@ use crate::protocol::{
     self, frame, Consistency, DeleteRequest, HandshakeRequest, Key, Limits, Opcode, Request, Response, Version,
 };
 
-/// Callers by request id (ids are sequential: no need for a keyed hash).
+/// Callers by request id (ids are this client's own counter: no need for a
+/// DoS-resistant hash).
 type Waiters = RefCell<FxHashMap<u64, Sender<Response>>>;
 
 struct Shared {

@@ -182,8 +182,8 @@ impl Drop for Probe {
 }
 
 /// New keys sorted into a run at once. With the merges a settle makes (at
-/// most `MAX_RUN_KEYS` keys moved), a settle took 0.1-0.5 ms, at worst
-/// 0.5-1.2 ms, over 500k new keys (docs/ARCHITECTURE.md).
+/// most `MAX_RUN_KEYS` keys moved), most settles took under 0.3 ms and the
+/// worst 0.5-1.2 ms, over 500k new keys (docs/ARCHITECTURE.md).
 const RUN_KEYS: usize = if cfg!(test) { 4 } else { 8 << 10 };
 /// Runs are not merged beyond this, and a settle moves at most this many
 /// keys, so no merge stalls the shard for long; a 64 MiB memtable of small
