@@ -70,6 +70,15 @@ fn redis_cli_commands() {
     assert_eq!(walked, keys);
     assert_eq!(c(&["--scan", "--pattern", "g*"]), "greeting\n");
     assert!(c(&["INFO", "keyspace"]).contains("db0:keys=3"));
+    // The writes above went through the WAL: INFO counts its group commits and bytes.
+    let persistence = c(&["INFO", "persistence"]);
+    let field = |name: &str| -> u64 {
+        let line =
+            persistence.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("no {name} in {persistence}"));
+        line[name.len() + 1..].trim().parse().unwrap()
+    };
+    assert!(field("ringkv_wal_commits") > 0, "{persistence}");
+    assert!(field("ringkv_wal_bytes_written") > field("ringkv_wal_commits"), "{persistence}");
     assert!(c(&["HELLO", "3"]).contains("proto"));
     assert!(c(&["NOSUCHCMD", "x"]).contains("unknown command"));
     assert_eq!(c(&["FLUSHDB"]), "OK\n");

@@ -694,10 +694,13 @@ async fn info_reply(ctx: &RespCtx, sections: &[String], stats: Vec<Pending1>, co
     let mut table_bytes = 0u64;
     let mut user_bytes = 0u64;
     let (mut flushes, mut compactions, mut stall_us) = (0u64, 0u64, 0u64);
+    let (mut wal_bytes, mut wal_commits) = (0u64, 0u64);
     for s in stats {
         if let ShardReply::Stats(st) = s.done().await {
             mem += st.memtable_bytes as u64;
             table_bytes += st.live_table_bytes;
+            wal_bytes += st.wal_bytes_written;
+            wal_commits += st.wal_commits;
             user_bytes += st.user_bytes_written;
             flushes += st.flushes;
             compactions += st.compactions;
@@ -729,7 +732,8 @@ async fn info_reply(ctx: &RespCtx, sections: &[String], stats: Vec<Pending1>, co
     }
     if want("persistence") {
         t.push_str(&format!(
-            "# Persistence\r\nloading:0\r\nringkv_sync:{}\r\nringkv_table_bytes:{table_bytes}\r\n\r\n",
+            "# Persistence\r\nloading:0\r\nringkv_sync:{}\r\nringkv_table_bytes:{table_bytes}\r\n\
+             ringkv_wal_bytes_written:{wal_bytes}\r\nringkv_wal_commits:{wal_commits}\r\n\r\n",
             ctx.info.sync
         ));
     }

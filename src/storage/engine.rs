@@ -105,6 +105,8 @@ impl Options {
 pub struct Stats {
     pub user_bytes_written: u64,
     pub wal_bytes_written: u64,
+    /// WAL group commits since open (each one write, and in `always` mode one sync).
+    pub wal_commits: u64,
     pub flush_bytes_written: u64,
     pub compaction_bytes_read: u64,
     pub compaction_bytes_written: u64,
@@ -868,6 +870,7 @@ impl<D: Disk> Engine<D> {
         let inner = self.inner.borrow();
         let mut s = inner.stats.clone();
         s.wal_bytes_written = self.wal.bytes_written();
+        s.wal_commits = self.wal.commits();
         s.live_table_bytes = inner.version.total_bytes();
         s.tables_per_level = inner.version.levels().iter().map(Vec::len).collect();
         s.memtable_bytes = inner.mem.bytes();

@@ -162,6 +162,8 @@ struct State<F: crate::storage::disk::DiskFile> {
     failed: Option<String>,
     /// Bytes written to segment files, for write-amplification accounting.
     bytes_written: u64,
+    /// Group commits written since open (one log record each).
+    commits: u64,
     fill: Fill,
     /// Segments ready for reuse, ids ascending, all above the current one.
     recycled: VecDeque<Recycled<F>>,
@@ -317,6 +319,7 @@ impl<D: Disk> Wal<D> {
             rotate_requested: false,
             failed: None,
             bytes_written: 0,
+            commits: 0,
             fill,
             recycled,
             recycling: false,
@@ -387,6 +390,11 @@ impl<D: Disk> Wal<D> {
         self.state.borrow().bytes_written
     }
 
+    /// Group commits written since open: with `bytes_written`, the mean group size.
+    pub fn commits(&self) -> u64 {
+        self.state.borrow().commits
+    }
+
     pub fn failure(&self) -> Option<String> {
         self.state.borrow().failed.clone()
     }
@@ -446,6 +454,7 @@ impl<D: Disk> Wal<D> {
                 st.next_record_no += 1;
                 st.written_seq = upto;
                 st.bytes_written += (HEADER_BYTES + written) as u64;
+                st.commits += 1;
                 if let Some(seg) = st.segments.back_mut() {
                     seg.max_seq = upto;
                     seg.written = true;
@@ -789,6 +798,8 @@ mod tests {
             put(&wal, s, &format!("k{s}"));
         }
         block_on(wal.wait_written(10, true)).unwrap();
+        // All ten pending writes went out as one group commit.
+        assert_eq!(wal.commits(), 1);
         put(&wal, 11, "unsynced");
         disk.crash();
         let (_, seqs) = replay(&disk, opts(1 << 20), 0).unwrap();
