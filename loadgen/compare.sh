@@ -20,6 +20,8 @@
 set -euo pipefail
 trap 'echo "compare.sh: failed: $BASH_COMMAND" >&2' ERR
 W=${1:?usage: compare.sh OUTDIR [REPS]}
+# Absolute: redis-server changes to its --dir before it opens --logfile.
+mkdir -p "$W" && W=$(cd "$W" && pwd)
 REPS=${2:-3}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 RINGKV=${RINGKV:-$ROOT/target/release/ringkv}
