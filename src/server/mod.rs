@@ -133,6 +133,25 @@ pub fn serve(cfg: ServeConfig) -> Result<(), String> {
     }
 }
 
+/// A listener on `addr`, bound as servers bind: SO_REUSEPORT (the shards
+/// share the client ports) and SO_REUSEADDR, so that a port another server
+/// used a moment ago can be bound while its closed connections sit in
+/// TIME_WAIT. glommio's own `TcpListener::bind` sets only SO_REUSEPORT, which
+/// lets ringkv bind over its own TIME_WAIT sockets but not over another
+/// program's (a Redis on the same port before it, in loadgen/compare.sh).
+fn listen(addr: SocketAddr) -> std::io::Result<glommio::net::TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    use std::os::fd::{FromRawFd, IntoRawFd};
+    let sk = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    sk.set_reuse_address(true)?;
+    sk.set_reuse_port(true)?;
+    sk.bind(&addr.into())?;
+    sk.listen(1024)?;
+    // SAFETY: the fd is a bound, listening TCP socket that we own, and
+    // `into_raw_fd` gives up that ownership to the listener.
+    Ok(unsafe { glommio::net::TcpListener::from_raw_fd(sk.into_raw_fd()) })
+}
+
 /// Refuse to start on a port that something already listens on. The shards
 /// bind with SO_REUSEPORT, to share the client ports among themselves, and
 /// Linux lets any socket of the same user with that option join the group:
@@ -192,7 +211,7 @@ async fn bind_shard_listener(
 ) -> Result<(glommio::net::TcpListener, Vec<String>), String> {
     let port = cfg.shard_port_base.map_or(0, |b| b + i as u16);
     let bind = SocketAddr::new(cfg.listen.ip(), port);
-    let l = glommio::net::TcpListener::bind(bind).map_err(|e| format!("bind shard {i} at {bind}: {e}"))?;
+    let l = listen(bind).map_err(|e| format!("bind shard {i} at {bind}: {e}"))?;
     let local = l.local_addr().map_err(|e| e.to_string())?;
     addrs.lock().map_err(|e| e.to_string())?[i] = Some(local);
     loop {
@@ -278,7 +297,7 @@ async fn shard_main(
     if !cfg.seeds.is_empty() && i == 0 {
         glommio::spawn_local(cluster.clone().gossip_loop(shutdown.clone())).detach();
     }
-    let listener = glommio::net::TcpListener::bind(cfg.listen).map_err(|e| format!("bind {}: {e}", cfg.listen))?;
+    let listener = listen(cfg.listen).map_err(|e| format!("bind {}: {e}", cfg.listen))?;
     let (shard_listener, shard_addrs) = bind_shard_listener(i, &cfg, &addrs, &shutdown).await?;
     if i == 0 {
         tracing::info!(addr = %cfg.listen, shards = cfg.shards, data_dir = %cfg.data_dir.display(), sync = %cfg.sync, "ringkv serving");
@@ -297,7 +316,7 @@ async fn shard_main(
     let conns = connection::Connections::default();
     let native = |stream| conns.spawn(stream, handler.clone(), shutdown.clone());
     let resp_listener = match cfg.resp_listen {
-        Some(addr) => Some(glommio::net::TcpListener::bind(addr).map_err(|e| format!("bind RESP port {addr}: {e}"))?),
+        Some(addr) => Some(listen(addr).map_err(|e| format!("bind RESP port {addr}: {e}"))?),
         None => None,
     };
     let resp_ctx = Rc::new(resp_conn::RespCtx {
@@ -336,4 +355,33 @@ async fn shard_main(
     }
     engine.close().await.map_err(|e| format!("shard {i}: closing engine: {e}"))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+
+    #[test]
+    fn a_port_another_server_just_closed_connections_on_can_be_listened_on() {
+        // Another server (std's listener, like Redis's: SO_REUSEADDR, no
+        // SO_REUSEPORT) closes a connection first, so its end of it stays in
+        // TIME_WAIT on the port after the listener is gone.
+        let other = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = other.local_addr().unwrap();
+        let mut client = std::net::TcpStream::connect(addr).unwrap();
+        let (served, _) = other.accept().unwrap();
+        drop(served);
+        client.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+        assert_eq!(client.read(&mut [0u8; 1]).unwrap(), 0, "the server's close reached the client");
+        drop(client);
+        drop(other);
+        std::thread::sleep(std::time::Duration::from_millis(20)); // the client's FIN, acknowledged
+        crate::rt::block_on(async move {
+            // What glommio's bind does (SO_REUSEPORT alone) fails here...
+            assert!(glommio::net::TcpListener::bind(addr).is_err(), "no TIME_WAIT socket on {addr}?");
+            // ...and a server's bind does not.
+            let l = super::listen(addr).unwrap_or_else(|e| panic!("listen on {addr}: {e}"));
+            assert_eq!(l.local_addr().unwrap(), addr);
+        });
+    }
 }
