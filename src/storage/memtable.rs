@@ -326,18 +326,29 @@ thread_local! {
     static SPARE_POINTS: RefCell<Option<PointIndex>> = const { RefCell::new(None) };
 }
 
+/// The system's page size (4 KiB on x86-64; 16 or 64 KiB on some arm64 kernels).
+fn page_size() -> usize {
+    static PAGE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    // SAFETY: sysconf only reads a system constant.
+    *PAGE.get_or_init(|| match unsafe { libc::sysconf(libc::_SC_PAGESIZE) } {
+        n if n > 0 && (n as usize).is_power_of_two() => n as usize,
+        _ => 4096,
+    })
+}
+
 /// Back `mem` with writable pages now, in one call (`MADV_POPULATE_WRITE`,
-/// Linux 5.14; elsewhere a no-op hint), instead of one page fault per 4 KiB
-/// page as records are written: on a fresh server those faults were ~7% of
+/// Linux 5.14; elsewhere a no-op hint), instead of one page fault per page
+/// as records are written: on a fresh server those faults were ~7% of
 /// the shard's samples under SETs of new keys. A hint only.
 fn populate<T>(mem: &mut [T]) {
     if cfg!(miri) {
         return; // Miri runs no system calls; a hint changes no contents.
     }
+    let page = page_size();
     let len = std::mem::size_of_val(mem);
     let addr = mem.as_mut_ptr() as usize;
-    let start = addr.next_multiple_of(4096);
-    let end = (addr + len) & !4095;
+    let start = addr.next_multiple_of(page);
+    let end = (addr + len) & !(page - 1);
     if end > start {
         // SAFETY: the range lies within `mem`, which we own; populating
         // changes no contents. Failure (old kernel, no memory) is ignored.
@@ -931,7 +942,7 @@ mod populate_tests {
 
     /// Resident pages of `len` bytes at page-aligned `addr`.
     fn resident(addr: *mut libc::c_void, len: usize) -> usize {
-        let mut vec = vec![0u8; len.div_ceil(4096)];
+        let mut vec = vec![0u8; len.div_ceil(page_size())];
         // SAFETY: `vec` has one byte per page of the range.
         assert_eq!(unsafe { libc::mincore(addr, len, vec.as_mut_ptr()) }, 0);
         vec.iter().filter(|&&b| b & 1 == 1).count()
@@ -957,10 +968,11 @@ mod populate_tests {
     #[cfg_attr(miri, ignore = "mmap, madvise and mincore are system calls")]
     fn a_populated_chunk_is_backed_before_it_is_written() {
         // Does this kernel populate (Linux 5.14)? Else `populate` is a no-op.
-        let probe = map(4096);
+        let page = page_size();
+        let probe = map(page);
         // SAFETY: our own mapping, unmapped after.
-        let supported = unsafe { libc::madvise(probe, 4096, libc::MADV_POPULATE_WRITE) } == 0;
-        unsafe { libc::munmap(probe, 4096) };
+        let supported = unsafe { libc::madvise(probe, page, libc::MADV_POPULATE_WRITE) } == 0;
+        unsafe { libc::munmap(probe, page) };
         if !supported {
             eprintln!("MADV_POPULATE_WRITE unsupported here: nothing to check");
             return;
@@ -971,7 +983,7 @@ mod populate_tests {
         assert_eq!(resident(p, len), 0);
         // SAFETY: the mapping is `len` bytes, readable and writable, zeroed.
         populate(unsafe { std::slice::from_raw_parts_mut(p.cast::<u64>(), len / 8) });
-        assert_eq!(resident(p, len), len / 4096);
+        assert_eq!(resident(p, len), len / page);
         // SAFETY: ours, mapped above.
         unsafe { libc::munmap(p, len) };
     }
