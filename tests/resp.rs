@@ -100,6 +100,16 @@ fn read_until(conn: &mut TcpStream, want: &[u8]) -> Vec<u8> {
     got
 }
 
+/// A RESP array of bulk strings.
+fn command<'a>(args: impl IntoIterator<Item = &'a str>) -> Vec<u8> {
+    let args: Vec<&str> = args.into_iter().collect();
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
+    }
+    out
+}
+
 #[test]
 fn pipelined_commands_answer_in_order_and_see_each_other() {
     let (_d, s) = start("resp-pipe", "127.0.0.8", &[]);
@@ -120,6 +130,23 @@ fn pipelined_commands_answer_in_order_and_see_each_other() {
         if i % 50 == 49 {
             req.extend_from_slice(b"*2\r\n$3\r\nGET\r\n$4\r\nlast\r\n");
             want.extend_from_slice(format!("$4\r\nv{i:03}\r\n").as_bytes());
+        }
+        // MSET over keys of both shards (and over "last"), seen by the reads after it.
+        if i % 10 == 5 {
+            let mset: Vec<String> = (0..4).flat_map(|j| [format!("m{i:03}{j}"), format!("w{i:03}{j}")]).collect();
+            req.extend_from_slice(&command(
+                ["MSET"].into_iter().chain(mset.iter().map(String::as_str)).chain(["last", "mset"]),
+            ));
+            want.extend_from_slice(b"+OK\r\n");
+            let keys: Vec<String> = (0..4).map(|j| format!("m{i:03}{j}")).collect();
+            req.extend_from_slice(&command(
+                ["MGET"].into_iter().chain(keys.iter().map(String::as_str)).chain(["last"]),
+            ));
+            want.extend_from_slice(b"*5\r\n");
+            for j in 0..4 {
+                want.extend_from_slice(format!("$5\r\nw{i:03}{j}\r\n").as_bytes());
+            }
+            want.extend_from_slice(b"$4\r\nmset\r\n");
         }
     }
     req.extend_from_slice(b"PING\r\n");

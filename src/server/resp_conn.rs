@@ -67,6 +67,9 @@ enum Item {
     /// always` that is waiting for its group commit, which one wait covers
     /// for every reply queued behind it.
     Overwritten(ProtoVersion, Started),
+    /// MSET's blind overwrites, each past its ordered part: finished in turn
+    /// like `Overwritten`, answered once (OK, or the first failure).
+    OverwrittenAll(ProtoVersion, Vec<Started>),
     Close,
 }
 
@@ -175,21 +178,18 @@ async fn write_loop(mut wr: WriteHalf<TcpStream>, queue: Rc<Queue>, mesh: Rc<Mes
                 resp::encode(&r, proto, &mut out);
             }
             Some(Item::Overwritten(proto, started)) => {
-                let r = match mesh.finish_now(started) {
-                    Ok(r) => r,
-                    Err(started) => {
-                        let Some(r) = in_turn(&mut wr, &mut out, mesh.finish(started)).await else { return };
-                        r
-                    }
-                };
-                let r = match r {
-                    // Written: a SET shows no causal context, so build none.
-                    ShardReply::Overwritten { .. } | ShardReply::Replica(ReplicaReply::Updated { .. }, _) => {
-                        Reply::ok()
-                    }
-                    r => overwrite_result(local_write_outcome(r)).map_or_else(|e| e, |_| Reply::ok()),
-                };
+                let Some(r) = finish_overwrite(&mut wr, &mut out, &mesh, started).await else { return };
                 resp::encode(&r, proto, &mut out);
+            }
+            Some(Item::OverwrittenAll(proto, all)) => {
+                let mut failed = None;
+                for started in all {
+                    let Some(r) = finish_overwrite(&mut wr, &mut out, &mesh, started).await else { return };
+                    if failed.is_none() && matches!(r, Reply::Error(_)) {
+                        failed = Some(r);
+                    }
+                }
+                resp::encode(&failed.unwrap_or_else(Reply::ok), proto, &mut out);
             }
             Some(Item::Close) => {
                 let _ = flush(&mut wr, &mut out).await;
@@ -209,6 +209,30 @@ async fn write_loop(mut wr: WriteHalf<TcpStream>, queue: Rc<Queue>, mesh: Rc<Mes
         if out.len() > 256 << 10 && flush(&mut wr, &mut out).await.is_err() {
             return;
         }
+    }
+}
+
+/// What a blind overwrite started earlier answers once finished: OK, or its
+/// failure. What is ready goes out first if it must wait; None if that fails.
+async fn finish_overwrite(
+    wr: &mut WriteHalf<TcpStream>,
+    out: &mut Vec<u8>,
+    mesh: &Mesh,
+    started: Started,
+) -> Option<Reply> {
+    let r = match mesh.finish_now(started) {
+        Ok(r) => r,
+        Err(started) => in_turn(wr, out, mesh.finish(started)).await?,
+    };
+    Some(overwrite_reply(r))
+}
+
+/// A finished blind overwrite's reply: OK, or its failure.
+fn overwrite_reply(r: ShardReply) -> Reply {
+    match r {
+        // Written: a SET shows no causal context, so build none.
+        ShardReply::Overwritten { .. } | ShardReply::Replica(ReplicaReply::Updated { .. }, _) => Reply::ok(),
+        r => overwrite_result(local_write_outcome(r)).map_or_else(|e| e, |_| Reply::ok()),
     }
 }
 
@@ -280,6 +304,13 @@ impl Conn {
                     },
                 }
             }
+            // MSET: each key's ordered part now, in order, as for SET. Boxed:
+            // its state would otherwise enlarge every command's future here.
+            Command::MSet { pairs } => {
+                let item = Box::pin(self.start_mset(pairs, proto)).await;
+                queue.push(item);
+                return true;
+            }
             cmd => cmd,
         };
         // A GET answered from memory: no task, no future.
@@ -305,6 +336,31 @@ impl Conn {
             None => queue.push(Item::Later(proto, glommio::spawn_local(rest))),
         }
         true
+    }
+
+    /// MSET's queue item: each key's blind overwrite started in order (see
+    /// `Item::OverwrittenAll`), or in a cluster the general path's answer.
+    async fn start_mset(self: &Rc<Self>, pairs: Vec<(Vec<u8>, Vec<u8>)>, proto: ProtoVersion) -> Item {
+        let mut started = Vec::with_capacity(pairs.len());
+        let mut pairs = pairs.into_iter();
+        while let Some((key, value)) = pairs.next() {
+            match self.ctx.cluster.start_blind(&key, b"", Some(value)).await {
+                Ok(s) => started.push(s),
+                Err(value) => {
+                    // A cluster: the general path, for this key and the rest.
+                    let rest = std::iter::once((key, value.unwrap_or_default())).chain(pairs).collect();
+                    let rest = self.start(Command::MSet { pairs: rest });
+                    for s in started {
+                        let r = overwrite_reply(self.ctx.mesh.finish(s).await);
+                        if matches!(r, Reply::Error(_)) {
+                            return Item::Now(proto, r);
+                        }
+                    }
+                    return Item::Now(proto, rest.await);
+                }
+            }
+        }
+        Item::OverwrittenAll(proto, started)
     }
 
     /// Commands about the connection itself.
