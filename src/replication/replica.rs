@@ -199,6 +199,18 @@ impl Replica {
         self.counter.floor().max(1) < self.counter.lease_end()
     }
 
+    /// Whether [`update`](Self::update) with context `ctx` (the stored set's,
+    /// for a read-modify-write; empty if nothing is stored) issues a dot that
+    /// the confirmed lease covers, so that its step asks for no lease write.
+    pub fn lease_covers_update(&self, ctx: &VersionVector) -> bool {
+        // The update's counter: one past what the context has seen of this
+        // node, at least the floor (`SiblingSet::update_with_floor`); the
+        // stored clock is the context here. `DotCounter::issued` asks for a
+        // lease once the counter after it passes the lease.
+        let counter = ctx.get(self.node).saturating_add(1).max(self.counter.floor());
+        counter.saturating_add(1).max(self.counter.floor()) <= self.counter.lease_end()
+    }
+
     /// The dot that [`update`](Self::update) of a blind overwrite (no stored
     /// set, an empty context) issues, issued the same way, for a caller that
     /// writes the set itself (`SiblingSet::encode_blind`) instead of having
@@ -281,6 +293,39 @@ mod tests {
                 assert_eq!(step.persist_lease.is_none(), covered);
                 if let Some(lease) = step.persist_lease {
                     r.lease_persisted(lease);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn lease_covers_update_says_when_an_update_needs_no_lease() {
+        for start in [0, 7, LEASE_STEP] {
+            let mut r = Replica::new(NodeId(1), DotCounter::restore(start));
+            let mut stored: Option<SiblingSet> = None;
+            for i in 0..3 * LEASE_STEP + 5 {
+                // A read-modify-write of one key (context: what is stored),
+                // and now and then a blind write or a write of another node's
+                // context, which move the counter differently.
+                let ctx = match i % 7 {
+                    3 => VersionVector::new(),
+                    5 => {
+                        let mut c = stored.as_ref().map_or_else(VersionVector::new, SiblingSet::context);
+                        // Ahead of this replica's own counter: it must issue past it.
+                        c.add(Dot { node: NodeId(1), counter: 2 * i + LEASE_STEP / 2 }, 0);
+                        c
+                    }
+                    _ => stored.as_ref().map_or_else(VersionVector::new, SiblingSet::context),
+                };
+                let covered = r.lease_covers_update(&ctx);
+                let from = if i % 7 == 3 { None } else { stored.take() };
+                let step = r.update(from, 0, &ctx, Some(b"v".to_vec()), 0);
+                assert_eq!(step.persist_lease.is_none(), covered, "step {i} from {start}");
+                if let Some(lease) = step.persist_lease {
+                    r.lease_persisted(lease);
+                }
+                if let ReplicaReply::Updated { set, .. } = step.reply {
+                    stored = Some(set);
                 }
             }
         }

@@ -379,6 +379,28 @@ impl Cluster {
         Ok(self.mesh.start(shard, ShardOp::Replica { req, rmw: Some(RmwOp::Blind(value)) }).await)
     }
 
+    /// The ordered part of a read-modify-write of `partition` if this node is
+    /// alone (else the op back, for the general path, which coordinates
+    /// replicas). The rest, `Mesh::finish` then [`local_write_outcome`],
+    /// holds no lock, as for [`start_blind`](Self::start_blind).
+    pub async fn start_rmw(&self, partition: &[u8], op: RmwOp) -> Result<Started, RmwOp> {
+        if !self.alone() || matches!(op, RmwOp::Blind(_)) {
+            return Err(op);
+        }
+        let mut key = keys::encode(partition, b"");
+        let mut op = op;
+        let shard = ring::shard_of(ring::token(partition), self.mesh.shards());
+        if shard == self.mesh.shard() {
+            // Most often nothing makes it wait: done here, without `start`'s futures.
+            match self.mesh.local().rmw_now(key, op) {
+                Ok(p) => return Ok(Started::Local(p)),
+                Err((k, o)) => (key, op) = (k, o),
+            }
+        }
+        let req = ReplicaRequest::Update { id: 0, key, ctx: VersionVector::new(), value: None };
+        Ok(self.mesh.start(shard, ShardOp::Replica { req, rmw: Some(op) }).await)
+    }
+
     fn params(&self, key: Vec<u8>, partition: &[u8], op: OpKind, level: Option<Consistency>) -> Params {
         self.refresh();
         let ring = self.ring.borrow().clone();

@@ -70,6 +70,9 @@ enum Item {
     /// MSET's blind overwrites, each past its ordered part: finished in turn
     /// like `Overwritten`, answered once (OK, or the first failure).
     OverwrittenAll(ProtoVersion, Vec<Started>),
+    /// A read-modify-write answered with an integer (INCRBY, APPEND) past
+    /// its ordered part: finished in turn like `Overwritten`.
+    Counted(ProtoVersion, Started),
     Close,
 }
 
@@ -191,6 +194,16 @@ async fn write_loop(mut wr: WriteHalf<TcpStream>, queue: Rc<Queue>, mesh: Rc<Mes
                 }
                 resp::encode(&failed.unwrap_or_else(Reply::ok), proto, &mut out);
             }
+            Some(Item::Counted(proto, started)) => {
+                let r = match mesh.finish_now(started) {
+                    Ok(r) => r,
+                    Err(started) => {
+                        let Some(r) = in_turn(&mut wr, &mut out, mesh.finish(started)).await else { return };
+                        r
+                    }
+                };
+                resp::encode(&int_reply(rmw_result(local_write_outcome(r))), proto, &mut out);
+            }
             Some(Item::Close) => {
                 let _ = flush(&mut wr, &mut out).await;
                 let _ = wr.close().await;
@@ -311,6 +324,12 @@ impl Conn {
                 queue.push(item);
                 return true;
             }
+            // INCRBY and APPEND: their ordered part now, the rest in the write loop.
+            Command::IncrBy { key, delta } => return self.counted(key, RmwOp::IncrBy(delta), proto, queue).await,
+            Command::Append { key, value } => {
+                let op = RmwOp::Append { value, max_len: RespLimits::DEFAULT.value_bytes_max };
+                return self.counted(key, op, proto, queue).await;
+            }
             cmd => cmd,
         };
         // A GET answered from memory: no task, no future.
@@ -321,7 +340,26 @@ impl Conn {
                 return true;
             }
         }
-        let mut rest = self.start(cmd);
+        self.run(self.start(cmd), proto, queue).await
+    }
+
+    /// A read-modify-write answered with an integer (`Item::Counted`); in a
+    /// cluster, the general path.
+    async fn counted(self: &Rc<Self>, key: Vec<u8>, op: RmwOp, proto: ProtoVersion, queue: &Queue) -> bool {
+        match self.ctx.cluster.start_rmw(&key, op).await {
+            Ok(started) => {
+                queue.push(Item::Counted(proto, started));
+                true
+            }
+            Err(op) => {
+                let me = self.clone();
+                self.run(Box::pin(async move { int_reply(me.rmw(&key, op).await) }), proto, queue).await
+            }
+        }
+    }
+
+    /// Queue the reply of `rest`, a command's general path.
+    async fn run(&self, mut rest: ReplyFuture, proto: ProtoVersion, queue: &Queue) -> bool {
         if !self.ctx.cluster.alone() {
             // In a cluster, replicas answer in any order: run commands one at a
             // time so each sees the effects of the ones before it.
@@ -418,17 +456,7 @@ impl Conn {
 
     /// A read-modify-write, atomic on the coordinating replica and replicated.
     async fn rmw(&self, key: &[u8], op: RmwOp) -> Result<RmwResult, Reply> {
-        match self.ctx.cluster.rmw(key, op, None).await {
-            Ok(WriteOutcome::Written(Written::Done { rmw: Some(r), .. })) => Ok(r),
-            Ok(WriteOutcome::Written(Written::Skipped(r))) => Ok(r),
-            Ok(WriteOutcome::Written(Written::Done { rmw: None, .. })) => {
-                Err(Reply::Error("ERR ringkv: read-modify-write lost its result".into()))
-            }
-            Ok(WriteOutcome::Forward(_)) => Err(Reply::Error(
-                "ERR ringkv: this node is not a replica of the key; send read-modify-write commands to one".into(),
-            )),
-            Err(e) => Err(op_error(e)),
-        }
+        rmw_result(self.ctx.cluster.rmw(key, op, None).await)
     }
 
     /// A plain write (SET, DEL): supersedes every sibling (last writer wins).
@@ -686,6 +714,21 @@ fn old_value(r: Result<RmwResult, Reply>) -> Reply {
         Ok(RmwResult::Old { old, .. }) => Reply::bulk_or_nil(old),
         Ok(other) => Reply::Error(format!("ERR ringkv: unexpected {other:?}")),
         Err(e) => e,
+    }
+}
+
+/// What a read-modify-write's outcome gives the client: its result, or the error.
+fn rmw_result(outcome: Result<WriteOutcome, OpError>) -> Result<RmwResult, Reply> {
+    match outcome {
+        Ok(WriteOutcome::Written(Written::Done { rmw: Some(r), .. })) => Ok(r),
+        Ok(WriteOutcome::Written(Written::Skipped(r))) => Ok(r),
+        Ok(WriteOutcome::Written(Written::Done { rmw: None, .. })) => {
+            Err(Reply::Error("ERR ringkv: read-modify-write lost its result".into()))
+        }
+        Ok(WriteOutcome::Forward(_)) => Err(Reply::Error(
+            "ERR ringkv: this node is not a replica of the key; send read-modify-write commands to one".into(),
+        )),
+        Err(e) => Err(op_error(e)),
     }
 }
 

@@ -248,6 +248,37 @@ impl Shard {
         })
     }
 
+    /// The ordered part of a read-modify-write of `key` (an `Update` with id
+    /// 0 and an `RmwOp`, as the general path runs it), done at once if
+    /// nothing would make it wait: no op holds the key, writes are not being
+    /// paced, what is stored is in memory, and the confirmed dot-counter
+    /// lease covers the dot the update issues. Else the key and op back.
+    // The Err is the op handed back unchanged (see `finish_now`).
+    #[allow(clippy::result_large_err)]
+    pub fn rmw_now(&self, key: Vec<u8>, op: RmwOp) -> Result<Pending, (Vec<u8>, RmwOp)> {
+        if self.is_locked(&key) || !self.engine.pace_now() {
+            return Err((key, op));
+        }
+        let Some(read) = self.engine.get_latest_now(&key) else { return Err((key, op)) };
+        let stored = match stored_set(read) {
+            Ok(s) => s,
+            Err(failure) => return Ok(replica_failed(0, failure)),
+        };
+        let ctx = stored.as_ref().map_or_else(VersionVector::new, SiblingSet::context);
+        if !self.replica.borrow().lease_covers_update(&ctx) {
+            return Err((key, op));
+        }
+        let current = stored.as_ref().and_then(|s| s.resolve_lww());
+        let (new, result) = match compute(op, current) {
+            Ok(x) => x,
+            Err(reply) => return Ok(Pending::Ready(reply)),
+        };
+        let Some(value) = new else { return Ok(Pending::Ready(ShardReply::RmwSkipped(result))) };
+        let step = self.replica.borrow_mut().update(stored, 0, &ctx, value, now_ms());
+        debug_assert!(step.persist_lease.is_none(), "a covered update asked for a lease");
+        Ok(write_step(self, key, 0, step, Some(result)))
+    }
+
     /// What a plain read of `key` (`ReplicaRequest::Get`) answers, if it can
     /// be answered at once: everything written so far is as durable as the
     /// sync mode promises (so is what the read sees), no op holds the key,
@@ -672,6 +703,43 @@ mod tests {
             // A key another op holds: back to the caller, untouched.
             let guard = shard.lock(&key).await;
             assert_eq!(shard.blind_write_now(key.clone(), None).err(), Some((key.clone(), None)));
+            drop(guard);
+        });
+    }
+
+    #[test]
+    fn rmw_now_does_what_the_general_path_would_or_hands_the_op_back() {
+        on_fresh_shard("rmw-now", |shard| async move {
+            let key = b"n".to_vec();
+            let incr = |key: &[u8], by| {
+                let req = ReplicaRequest::Update { id: 0, key: key.to_vec(), ctx: VersionVector::new(), value: None };
+                ShardOp::Replica { req, rmw: Some(RmwOp::IncrBy(by)) }
+            };
+            let int = |r: ShardReply| match r {
+                ShardReply::Replica(ReplicaReply::Updated { .. }, Some(RmwResult::Int(n))) => n,
+                other => panic!("{other:?}"),
+            };
+            // A new node has no lease: its first write must persist one first.
+            assert!(matches!(shard.rmw_now(key.clone(), RmwOp::IncrBy(1)), Err((_, RmwOp::IncrBy(1)))));
+            let p = start(&shard, incr(&key, 1)).await;
+            assert_eq!(int(finish(&shard, p).await), 1);
+            // Covered now: done at once, on what the general path wrote.
+            let Ok(p) = shard.rmw_now(key.clone(), RmwOp::IncrBy(41)) else { panic!("not done at once") };
+            assert_eq!(int(finish(&shard, p).await), 42);
+            // And the general path goes on from what it wrote.
+            let p = start(&shard, incr(&key, -2)).await;
+            assert_eq!(int(finish(&shard, p).await), 40);
+            let read = shard.read_now(&key).unwrap().unwrap().unwrap();
+            assert_eq!(read.into_lww(), Some(b"40".to_vec()));
+            // A value that is not an integer: refused at once, nothing written.
+            let text = b"t".to_vec();
+            let Ok(p) = shard.blind_write_now(text.clone(), Some(b"x".to_vec())) else { panic!("blind write waited") };
+            finish(&shard, p).await;
+            let Ok(p) = shard.rmw_now(text.clone(), RmwOp::IncrBy(1)) else { panic!("not done at once") };
+            assert!(matches!(finish(&shard, p).await, ShardReply::Failed(FailKind::BadRequest, _)));
+            // A key another op holds: back to the caller, untouched.
+            let guard = shard.lock(&key).await;
+            assert!(matches!(shard.rmw_now(key.clone(), RmwOp::IncrBy(7)), Err((k, RmwOp::IncrBy(7))) if k == key));
             drop(guard);
         });
     }
