@@ -392,7 +392,7 @@ impl Cluster {
         let shard = ring::shard_of(ring::token(partition), self.mesh.shards());
         if shard == self.mesh.shard() {
             // Most often nothing makes it wait: done here, without `start`'s futures.
-            match self.mesh.local().rmw_now(key, op) {
+            match self.mesh.local().rmw_now(key, op, self.shared.never_clustered()) {
                 Ok(p) => return Ok(Started::Local(p)),
                 Err((k, o)) => (key, op) = (k, o),
             }
@@ -658,6 +658,11 @@ pub fn local_write_outcome(reply: ShardReply) -> Result<WriteOutcome, OpError> {
             context.add(dot, timestamp_ms);
             let rmw = Some(RmwResult::Old { applied: true, old: None });
             Ok(WriteOutcome::Written(Written::Done { context, rmw }))
+        }
+        ShardReply::Counted { dot, timestamp_ms, result } => {
+            let mut context = VersionVector::new();
+            context.add(dot, timestamp_ms);
+            Ok(WriteOutcome::Written(Written::Done { context, rmw: Some(result) }))
         }
         ShardReply::Replica(ReplicaReply::Failed { failure, .. }, _) => Err(rejected(failure)),
         ShardReply::RmwSkipped(r) => Ok(WriteOutcome::Written(Written::Skipped(r))),

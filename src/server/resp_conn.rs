@@ -202,7 +202,7 @@ async fn write_loop(mut wr: WriteHalf<TcpStream>, queue: Rc<Queue>, mesh: Rc<Mes
                         r
                     }
                 };
-                resp::encode(&int_reply(rmw_result(local_write_outcome(r))), proto, &mut out);
+                resp::encode(&counted_reply(r), proto, &mut out);
             }
             Some(Item::Close) => {
                 let _ = flush(&mut wr, &mut out).await;
@@ -714,6 +714,15 @@ fn old_value(r: Result<RmwResult, Reply>) -> Reply {
         Ok(RmwResult::Old { old, .. }) => Reply::bulk_or_nil(old),
         Ok(other) => Reply::Error(format!("ERR ringkv: unexpected {other:?}")),
         Err(e) => e,
+    }
+}
+
+/// A finished `Item::Counted`'s reply: the integer, or the failure.
+fn counted_reply(r: ShardReply) -> Reply {
+    match r {
+        // Done as a blind overwrite: the result alone, no context built.
+        ShardReply::Counted { result, .. } => int_reply(Ok(result)),
+        r => int_reply(rmw_result(local_write_outcome(r))),
     }
 }
 

@@ -122,6 +122,13 @@ pub enum ShardReply {
         dot: Dot,
         timestamp_ms: u64,
     },
+    /// A read-modify-write done by [`Shard::rmw_now`] as a blind overwrite:
+    /// as `Overwritten`, with the op's result.
+    Counted {
+        dot: Dot,
+        timestamp_ms: u64,
+        result: RmwResult,
+    },
     /// An `rmw` that decided not to write (e.g. SET NX on an existing key).
     RmwSkipped(RmwResult),
     Rows(Vec<ScanRow>),
@@ -255,11 +262,39 @@ impl Shard {
     /// lease covers the dot the update issues. Else the key and op back.
     // The Err is the op handed back unchanged (see `finish_now`).
     #[allow(clippy::result_large_err)]
-    pub fn rmw_now(&self, key: Vec<u8>, op: RmwOp) -> Result<Pending, (Vec<u8>, RmwOp)> {
+    ///
+    /// `blind`: the node has never had a peer, so every stored version is
+    /// this node's and a fresh dot supersedes them all: the new value is then
+    /// written as a blind overwrite (see `RmwOp::Blind`), and only the LWW
+    /// winner is decoded. The stored set ends the same but for its clock,
+    /// which holds only the new dot instead of also this node's older ones.
+    pub fn rmw_now(&self, key: Vec<u8>, op: RmwOp, blind: bool) -> Result<Pending, (Vec<u8>, RmwOp)> {
         if self.is_locked(&key) || !self.engine.pace_now() {
             return Err((key, op));
         }
         let Some(read) = self.engine.get_latest_now(&key) else { return Err((key, op)) };
+        if blind {
+            if !self.replica.borrow().lease_covers_blind_update() {
+                return Err((key, op));
+            }
+            let current = match stored(read, SiblingSet::decode_lww) {
+                Ok(v) => v.flatten(),
+                Err(failure) => return Ok(replica_failed(0, failure)),
+            };
+            let (new, result) = match compute(op, current.as_deref()) {
+                Ok(x) => x,
+                Err(reply) => return Ok(Pending::Ready(reply)),
+            };
+            let Some(value) = new else { return Ok(Pending::Ready(ShardReply::RmwSkipped(result))) };
+            let Some(dot) = self.replica.borrow_mut().issue_blind_dot() else {
+                return Ok(Pending::Ready(ShardReply::Failed(FailKind::Internal, "blind dot not covered".into())));
+            };
+            let timestamp_ms = now_ms();
+            return Ok(match SiblingSet::encode_blind(dot, timestamp_ms, value.as_deref()) {
+                Ok(bytes) => put_set(self, key, bytes, ShardReply::Counted { dot, timestamp_ms, result }),
+                Err(_) => replica_failed(0, ReplicaFailure::TooLarge),
+            });
+        }
         let stored = match stored_set(read) {
             Ok(s) => s,
             Err(failure) => return Ok(replica_failed(0, failure)),
@@ -412,23 +447,24 @@ type RmwWrite = Option<Option<Vec<u8>>>;
 
 /// Compute an RMW's new value from the value a RESP client sees.
 fn compute(op: RmwOp, current: Option<&[u8]>) -> Result<(RmwWrite, RmwResult), ShardReply> {
-    let old = current.map(<[u8]>::to_vec);
+    // A copy of the old value only for the ops that answer with it.
+    let old = || current.map(<[u8]>::to_vec);
     Ok(match op {
         RmwOp::Set { value, when } => {
             let apply = match when {
                 SetWhen::Always => true,
-                SetWhen::IfMissing => old.is_none(),
-                SetWhen::IfExists => old.is_some(),
+                SetWhen::IfMissing => current.is_none(),
+                SetWhen::IfExists => current.is_some(),
             };
-            (apply.then_some(Some(value)), RmwResult::Old { applied: apply, old })
+            (apply.then_some(Some(value)), RmwResult::Old { applied: apply, old: old() })
         }
         RmwOp::Take => {
-            let existed = old.is_some();
-            (existed.then_some(None), RmwResult::Old { applied: existed, old })
+            let existed = current.is_some();
+            (existed.then_some(None), RmwResult::Old { applied: existed, old: old() })
         }
         RmwOp::Overwrite(value) => {
-            let existed = old.is_some();
-            (Some(value), RmwResult::Old { applied: existed, old })
+            let existed = current.is_some();
+            (Some(value), RmwResult::Old { applied: existed, old: old() })
         }
         RmwOp::Blind(value) => (Some(value), RmwResult::Old { applied: true, old: None }),
         RmwOp::IncrBy(delta) => match crate::resp::incr_value(current, delta) {
@@ -436,7 +472,7 @@ fn compute(op: RmwOp, current: Option<&[u8]>) -> Result<(RmwWrite, RmwResult), S
             Err(e) => return Err(ShardReply::Failed(FailKind::BadRequest, e.message)),
         },
         RmwOp::Append { value, max_len } => {
-            let mut v = old.unwrap_or_default();
+            let mut v = old().unwrap_or_default();
             if v.len() + value.len() > max_len {
                 let msg = crate::resp::ERR_STRING_TOO_LONG.to_string();
                 return Err(ShardReply::Failed(FailKind::BadRequest, msg));
@@ -709,39 +745,69 @@ mod tests {
 
     #[test]
     fn rmw_now_does_what_the_general_path_would_or_hands_the_op_back() {
-        on_fresh_shard("rmw-now", |shard| async move {
-            let key = b"n".to_vec();
-            let incr = |key: &[u8], by| {
-                let req = ReplicaRequest::Update { id: 0, key: key.to_vec(), ctx: VersionVector::new(), value: None };
-                ShardOp::Replica { req, rmw: Some(RmwOp::IncrBy(by)) }
-            };
-            let int = |r: ShardReply| match r {
-                ShardReply::Replica(ReplicaReply::Updated { .. }, Some(RmwResult::Int(n))) => n,
-                other => panic!("{other:?}"),
-            };
-            // A new node has no lease: its first write must persist one first.
-            assert!(matches!(shard.rmw_now(key.clone(), RmwOp::IncrBy(1)), Err((_, RmwOp::IncrBy(1)))));
-            let p = start(&shard, incr(&key, 1)).await;
-            assert_eq!(int(finish(&shard, p).await), 1);
-            // Covered now: done at once, on what the general path wrote.
-            let Ok(p) = shard.rmw_now(key.clone(), RmwOp::IncrBy(41)) else { panic!("not done at once") };
-            assert_eq!(int(finish(&shard, p).await), 42);
-            // And the general path goes on from what it wrote.
-            let p = start(&shard, incr(&key, -2)).await;
-            assert_eq!(int(finish(&shard, p).await), 40);
-            let read = shard.read_now(&key).unwrap().unwrap().unwrap();
-            assert_eq!(read.into_lww(), Some(b"40".to_vec()));
-            // A value that is not an integer: refused at once, nothing written.
-            let text = b"t".to_vec();
-            let Ok(p) = shard.blind_write_now(text.clone(), Some(b"x".to_vec())) else { panic!("blind write waited") };
-            finish(&shard, p).await;
-            let Ok(p) = shard.rmw_now(text.clone(), RmwOp::IncrBy(1)) else { panic!("not done at once") };
-            assert!(matches!(finish(&shard, p).await, ShardReply::Failed(FailKind::BadRequest, _)));
-            // A key another op holds: back to the caller, untouched.
-            let guard = shard.lock(&key).await;
-            assert!(matches!(shard.rmw_now(key.clone(), RmwOp::IncrBy(7)), Err((k, RmwOp::IncrBy(7))) if k == key));
-            drop(guard);
-        });
+        for blind in [false, true] {
+            on_fresh_shard(&format!("rmw-now-{blind}"), move |shard| async move {
+                let key = b"n".to_vec();
+                let incr = |key: &[u8], by| {
+                    let req =
+                        ReplicaRequest::Update { id: 0, key: key.to_vec(), ctx: VersionVector::new(), value: None };
+                    ShardOp::Replica { req, rmw: Some(RmwOp::IncrBy(by)) }
+                };
+                let int = |r: ShardReply| match r {
+                    ShardReply::Replica(ReplicaReply::Updated { .. }, Some(RmwResult::Int(n))) => n,
+                    ShardReply::Counted { result: RmwResult::Int(n), .. } if blind => n,
+                    other => panic!("{other:?}"),
+                };
+                // A new node has no lease: its first write must persist one first.
+                assert!(matches!(shard.rmw_now(key.clone(), RmwOp::IncrBy(1), blind), Err((_, RmwOp::IncrBy(1)))));
+                let p = start(&shard, incr(&key, 1)).await;
+                assert_eq!(int(finish(&shard, p).await), 1);
+                // Covered now: done at once, on what the general path wrote.
+                let Ok(p) = shard.rmw_now(key.clone(), RmwOp::IncrBy(41), blind) else { panic!("not done at once") };
+                assert_eq!(int(finish(&shard, p).await), 42);
+                // And the general path goes on from what it wrote.
+                let p = start(&shard, incr(&key, -2)).await;
+                assert_eq!(int(finish(&shard, p).await), 40);
+                let read = shard.read_now(&key).unwrap().unwrap().unwrap();
+                assert_eq!(read.into_lww(), Some(b"40".to_vec()));
+                // A value that is not an integer: refused at once, nothing written.
+                let text = b"t".to_vec();
+                let Ok(p) = shard.blind_write_now(text.clone(), Some(b"x".to_vec())) else {
+                    panic!("blind write waited")
+                };
+                finish(&shard, p).await;
+                let Ok(p) = shard.rmw_now(text.clone(), RmwOp::IncrBy(1), blind) else { panic!("not done at once") };
+                assert!(matches!(finish(&shard, p).await, ShardReply::Failed(FailKind::BadRequest, _)));
+                let read = shard.read_now(&text).unwrap().unwrap().unwrap();
+                assert_eq!(read.into_lww(), Some(b"x".to_vec()));
+                // Siblings (writes without a context): the op sees the LWW
+                // winner, and its write supersedes them all.
+                let sib = b"s".to_vec();
+                for v in ["5", "9"] {
+                    let req = ReplicaRequest::Update {
+                        id: 0,
+                        key: sib.clone(),
+                        ctx: VersionVector::new(),
+                        value: Some(v.as_bytes().to_vec()),
+                    };
+                    let p = start(&shard, ShardOp::Replica { req, rmw: None }).await;
+                    finish(&shard, p).await;
+                }
+                let before = shard.read_now(&sib).unwrap().unwrap().unwrap();
+                assert_eq!(before.len(), 2);
+                let lww: i64 = String::from_utf8(before.into_lww().unwrap()).unwrap().parse().unwrap();
+                let Ok(p) = shard.rmw_now(sib.clone(), RmwOp::IncrBy(1), blind) else { panic!("not done at once") };
+                assert_eq!(int(finish(&shard, p).await), lww + 1);
+                let after = shard.read_now(&sib).unwrap().unwrap().unwrap();
+                assert_eq!(after.len(), 1);
+                assert_eq!(after.into_lww(), Some((lww + 1).to_string().into_bytes()));
+                // A key another op holds: back to the caller, untouched.
+                let guard = shard.lock(&key).await;
+                let back = shard.rmw_now(key.clone(), RmwOp::IncrBy(7), blind);
+                assert!(matches!(back, Err((k, RmwOp::IncrBy(7))) if k == key));
+                drop(guard);
+            });
+        }
     }
 
     #[test]
