@@ -200,3 +200,39 @@ fn redis_benchmark_runs_clean() {
     assert!(!text.contains("ERR"), "{text}");
     assert!(s.redis_cli(&["DBSIZE"]).trim().parse::<u64>().unwrap() > 0);
 }
+
+#[test]
+fn acknowledged_incr_append_and_mset_survive_sigkill() {
+    let (_d, mut s) = start("resp-kill", "127.0.0.11", &[]);
+    let mut conn = TcpStream::connect(s.resp_addr().unwrap()).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let (mut req, mut want) = (Vec::new(), Vec::new());
+    for i in 1..=300 {
+        req.extend_from_slice(&command(["INCRBY", "ctr", "2"]));
+        want.extend_from_slice(format!(":{}\r\n", 2 * i).as_bytes());
+        req.extend_from_slice(&command(["APPEND", "log", "x"]));
+        want.extend_from_slice(format!(":{i}\r\n").as_bytes());
+        if i % 30 == 0 {
+            let pairs: Vec<String> = (0..10).flat_map(|j| [format!("m{j}"), format!("v{i}")]).collect();
+            req.extend_from_slice(&command(["MSET"].into_iter().chain(pairs.iter().map(String::as_str))));
+            want.extend_from_slice(b"+OK\r\n");
+        }
+    }
+    req.extend_from_slice(b"PING\r\n");
+    want.extend_from_slice(b"+PONG\r\n");
+    conn.write_all(&req).unwrap();
+    // Every reply is in: each write was acknowledged, so each must survive.
+    let got = read_until(&mut conn, b"+PONG\r\n");
+    assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(&want));
+    drop(conn);
+    s.kill9();
+    s.restart();
+    assert_eq!(s.redis_cli(&["GET", "ctr"]), "600\n");
+    assert_eq!(s.redis_cli(&["STRLEN", "log"]), "300\n");
+    let m: Vec<String> = (0..10).map(|j| format!("m{j}")).collect();
+    let mut args = vec!["MGET"];
+    args.extend(m.iter().map(String::as_str));
+    assert_eq!(s.redis_cli(&args), "v300\n".repeat(10));
+    // And they go on from there.
+    assert_eq!(s.redis_cli(&["INCR", "ctr"]), "601\n");
+}
