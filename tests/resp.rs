@@ -203,7 +203,7 @@ fn redis_benchmark_runs_clean() {
 
 #[test]
 fn acknowledged_incr_append_and_mset_survive_sigkill() {
-    let (_d, mut s) = start("resp-kill", "127.0.0.11", &[]);
+    let (_d, mut s) = start("resp-kill", "127.0.0.51", &[]);
     let mut conn = TcpStream::connect(s.resp_addr().unwrap()).unwrap();
     conn.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     let (mut req, mut want) = (Vec::new(), Vec::new());
