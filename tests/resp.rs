@@ -202,7 +202,7 @@ fn redis_benchmark_runs_clean() {
 }
 
 #[test]
-fn acknowledged_incr_append_and_mset_survive_sigkill() {
+fn acknowledged_read_modify_writes_and_mset_survive_sigkill() {
     let (_d, mut s) = start("resp-kill", "127.0.0.51", &[]);
     let mut conn = TcpStream::connect(s.resp_addr().unwrap()).unwrap();
     conn.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
@@ -217,6 +217,17 @@ fn acknowledged_incr_append_and_mset_survive_sigkill() {
             req.extend_from_slice(&command(["MSET"].into_iter().chain(pairs.iter().map(String::as_str))));
             want.extend_from_slice(b"+OK\r\n");
         }
+    }
+    for (cmd, reply) in [
+        (&["SETNX", "once", "a"][..], &b":1\r\n"[..]),
+        (&["SETNX", "once", "b"], b":0\r\n"),
+        (&["GETSET", "swap", "1"], b"$-1\r\n"),
+        (&["GETSET", "swap", "2"], b"$1\r\n1\r\n"),
+        (&["SET", "gone", "x", "NX"], b"+OK\r\n"),
+        (&["GETDEL", "gone"], b"$1\r\nx\r\n"),
+    ] {
+        req.extend_from_slice(&command(cmd.iter().copied()));
+        want.extend_from_slice(reply);
     }
     req.extend_from_slice(b"PING\r\n");
     want.extend_from_slice(b"+PONG\r\n");
@@ -233,6 +244,9 @@ fn acknowledged_incr_append_and_mset_survive_sigkill() {
     let mut args = vec!["MGET"];
     args.extend(m.iter().map(String::as_str));
     assert_eq!(s.redis_cli(&args), "v300\n".repeat(10));
+    assert_eq!(s.redis_cli(&["GET", "once"]), "a\n");
+    assert_eq!(s.redis_cli(&["GET", "swap"]), "2\n");
+    assert_eq!(s.redis_cli(&["EXISTS", "gone"]), "0\n");
     // And they go on from there.
     assert_eq!(s.redis_cli(&["INCR", "ctr"]), "601\n");
 }

@@ -70,9 +70,10 @@ enum Item {
     /// MSET's blind overwrites, each past its ordered part: finished in turn
     /// like `Overwritten`, answered once (OK, or the first failure).
     OverwrittenAll(ProtoVersion, Vec<Started>),
-    /// A read-modify-write answered with an integer (INCRBY, APPEND) past
-    /// its ordered part: finished in turn like `Overwritten`.
-    Counted(ProtoVersion, Started),
+    /// A read-modify-write (INCRBY, APPEND, SET NX/XX/GET, SETNX, GETSET,
+    /// GETDEL) past its ordered part: finished in turn like `Overwritten`,
+    /// answered as `Answer` says.
+    Rmw(ProtoVersion, Started, Answer),
     Close,
 }
 
@@ -194,7 +195,7 @@ async fn write_loop(mut wr: WriteHalf<TcpStream>, queue: Rc<Queue>, mesh: Rc<Mes
                 }
                 resp::encode(&failed.unwrap_or_else(Reply::ok), proto, &mut out);
             }
-            Some(Item::Counted(proto, started)) => {
+            Some(Item::Rmw(proto, started, answer)) => {
                 let r = match mesh.finish_now(started) {
                     Ok(r) => r,
                     Err(started) => {
@@ -202,7 +203,7 @@ async fn write_loop(mut wr: WriteHalf<TcpStream>, queue: Rc<Queue>, mesh: Rc<Mes
                         r
                     }
                 };
-                resp::encode(&counted_reply(r), proto, &mut out);
+                resp::encode(&rmw_reply(r, answer), proto, &mut out);
             }
             Some(Item::Close) => {
                 let _ = flush(&mut wr, &mut out).await;
@@ -324,13 +325,12 @@ impl Conn {
                 queue.push(item);
                 return true;
             }
-            // INCRBY and APPEND: their ordered part now, the rest in the write loop.
-            Command::IncrBy { key, delta } => return self.counted(key, RmwOp::IncrBy(delta), proto, queue).await,
-            Command::Append { key, value } => {
-                let op = RmwOp::Append { value, max_len: RespLimits::DEFAULT.value_bytes_max };
-                return self.counted(key, op, proto, queue).await;
-            }
             cmd => cmd,
+        };
+        // A read-modify-write: its ordered part now, the rest in the write loop.
+        let cmd = match as_rmw(cmd) {
+            Ok((key, op, answer)) => return self.rmw_item(key, op, answer, proto, queue).await,
+            Err(cmd) => cmd,
         };
         // A GET answered from memory: no task, no future.
         if let Command::Get { key } = &cmd {
@@ -343,17 +343,23 @@ impl Conn {
         self.run(self.start(cmd), proto, queue).await
     }
 
-    /// A read-modify-write answered with an integer (`Item::Counted`); in a
-    /// cluster, the general path.
-    async fn counted(self: &Rc<Self>, key: Vec<u8>, op: RmwOp, proto: ProtoVersion, queue: &Queue) -> bool {
+    /// A read-modify-write (`Item::Rmw`); in a cluster, the general path.
+    async fn rmw_item(
+        self: &Rc<Self>,
+        key: Vec<u8>,
+        op: RmwOp,
+        answer: Answer,
+        proto: ProtoVersion,
+        queue: &Queue,
+    ) -> bool {
         match self.ctx.cluster.start_rmw(&key, op).await {
             Ok(started) => {
-                queue.push(Item::Counted(proto, started));
+                queue.push(Item::Rmw(proto, started, answer));
                 true
             }
             Err(op) => {
                 let me = self.clone();
-                self.run(Box::pin(async move { int_reply(me.rmw(&key, op).await) }), proto, queue).await
+                self.run(Box::pin(async move { answer.reply(me.rmw(&key, op).await) }), proto, queue).await
             }
         }
     }
@@ -480,38 +486,15 @@ impl Conn {
     /// which `dispatch` does at once, in order).
     fn start(self: &Rc<Self>, cmd: Command) -> ReplyFuture {
         let me = self.clone();
+        let cmd = match as_rmw(cmd) {
+            Ok((key, op, answer)) => return Box::pin(async move { answer.reply(me.rmw(&key, op).await) }),
+            Err(cmd) => cmd,
+        };
         match cmd {
             Command::Get { key } => Box::pin(async move { me.read(&key).await.map_or_else(|e| e, Reply::bulk_or_nil) }),
             Command::Set { key, value, condition: SetCondition::Always, get: false } => {
                 Box::pin(async move { me.overwrite(&key, Some(value), true).await.map_or_else(|e| e, |_| Reply::ok()) })
             }
-            Command::Set { key, value, condition, get } => {
-                let when = match condition {
-                    SetCondition::Always => SetWhen::Always,
-                    SetCondition::IfMissing => SetWhen::IfMissing,
-                    SetCondition::IfExists => SetWhen::IfExists,
-                };
-                Box::pin(async move {
-                    match me.rmw(&key, RmwOp::Set { value, when }).await {
-                        Ok(RmwResult::Old { old, .. }) if get => Reply::bulk_or_nil(old),
-                        Ok(RmwResult::Old { applied: true, .. }) => Reply::ok(),
-                        Ok(RmwResult::Old { applied: false, .. }) => Reply::Nil,
-                        Ok(other) => Reply::Error(format!("ERR ringkv: unexpected {other:?}")),
-                        Err(e) => e,
-                    }
-                })
-            }
-            Command::SetNx { key, value } => Box::pin(async move {
-                match me.rmw(&key, RmwOp::Set { value, when: SetWhen::IfMissing }).await {
-                    Ok(RmwResult::Old { applied, .. }) => Reply::Integer(applied as i64),
-                    Ok(other) => Reply::Error(format!("ERR ringkv: unexpected {other:?}")),
-                    Err(e) => e,
-                }
-            }),
-            Command::GetSet { key, value } => {
-                Box::pin(async move { old_value(me.rmw(&key, RmwOp::Set { value, when: SetWhen::Always }).await) })
-            }
-            Command::GetDel { key } => Box::pin(async move { old_value(me.rmw(&key, RmwOp::Take).await) }),
             Command::Del { keys } => {
                 let ps: Vec<_> = keys
                     .into_iter()
@@ -578,13 +561,6 @@ impl Conn {
             Command::MSetNx { .. } => Box::pin(async move {
                 Reply::Error("ERR ringkv: MSETNX is not supported (no atomicity across keys)".into())
             }),
-            Command::IncrBy { key, delta } => {
-                Box::pin(async move { int_reply(me.rmw(&key, RmwOp::IncrBy(delta)).await) })
-            }
-            Command::Append { key, value } => {
-                let max_len = RespLimits::DEFAULT.value_bytes_max;
-                Box::pin(async move { int_reply(me.rmw(&key, RmwOp::Append { value, max_len }).await) })
-            }
             Command::StrLen { key } => Box::pin(async move {
                 me.read(&key).await.map_or_else(|e| e, |v| Reply::Integer(v.map_or(0, |v| v.len() as i64)))
             }),
@@ -717,12 +693,64 @@ fn old_value(r: Result<RmwResult, Reply>) -> Reply {
     }
 }
 
-/// A finished `Item::Counted`'s reply: the integer, or the failure.
-fn counted_reply(r: ShardReply) -> Reply {
-    match r {
+/// A finished `Item::Rmw`'s reply, or its failure.
+fn rmw_reply(r: ShardReply, answer: Answer) -> Reply {
+    answer.reply(match r {
         // Done as a blind overwrite: the result alone, no context built.
-        ShardReply::Counted { result, .. } => int_reply(Ok(result)),
-        r => int_reply(rmw_result(local_write_outcome(r))),
+        ShardReply::Counted { result, .. } => Ok(result),
+        r => rmw_result(local_write_outcome(r)),
+    })
+}
+
+/// A read-modify-write command's key, op and answer; any other command back
+/// (a plain SET too: it is a blind overwrite, `Cluster::start_blind`).
+fn as_rmw(cmd: Command) -> Result<(Vec<u8>, RmwOp, Answer), Command> {
+    Ok(match cmd {
+        Command::Set { condition: SetCondition::Always, get: false, .. } => return Err(cmd),
+        Command::Set { key, value, condition, get } => {
+            let when = match condition {
+                SetCondition::Always => SetWhen::Always,
+                SetCondition::IfMissing => SetWhen::IfMissing,
+                SetCondition::IfExists => SetWhen::IfExists,
+            };
+            (key, RmwOp::Set { value, when }, Answer::Set { get })
+        }
+        Command::SetNx { key, value } => (key, RmwOp::Set { value, when: SetWhen::IfMissing }, Answer::Applied),
+        Command::GetSet { key, value } => (key, RmwOp::Set { value, when: SetWhen::Always }, Answer::Old),
+        Command::GetDel { key } => (key, RmwOp::Take, Answer::Old),
+        Command::IncrBy { key, delta } => (key, RmwOp::IncrBy(delta), Answer::Int),
+        Command::Append { key, value } => {
+            (key, RmwOp::Append { value, max_len: RespLimits::DEFAULT.value_bytes_max }, Answer::Int)
+        }
+        cmd => return Err(cmd),
+    })
+}
+
+/// How a read-modify-write command answers its result.
+#[derive(Debug, Clone, Copy)]
+enum Answer {
+    /// INCRBY, APPEND: the integer.
+    Int,
+    /// GETSET, GETDEL: the old value, or nil.
+    Old,
+    /// SETNX: 1 if it set the key, else 0.
+    Applied,
+    /// SET NX/XX: OK if it set the key, else nil; with GET, the old value.
+    Set { get: bool },
+}
+
+impl Answer {
+    fn reply(self, r: Result<RmwResult, Reply>) -> Reply {
+        match (self, r) {
+            (_, Err(e)) => e,
+            (Answer::Int, r) => int_reply(r),
+            (Answer::Old, r) => old_value(r),
+            (Answer::Applied, Ok(RmwResult::Old { applied, .. })) => Reply::Integer(applied as i64),
+            (Answer::Set { get: true }, Ok(RmwResult::Old { old, .. })) => Reply::bulk_or_nil(old),
+            (Answer::Set { get: false }, Ok(RmwResult::Old { applied: true, .. })) => Reply::ok(),
+            (Answer::Set { get: false }, Ok(RmwResult::Old { applied: false, .. })) => Reply::Nil,
+            (_, Ok(other)) => Reply::Error(format!("ERR ringkv: unexpected {other:?}")),
+        }
     }
 }
 
