@@ -182,13 +182,14 @@ async fn write_loop(mut wr: WriteHalf<TcpStream>, queue: Rc<Queue>, mesh: Rc<Mes
                 resp::encode(&r, proto, &mut out);
             }
             Some(Item::Overwritten(proto, started)) => {
-                let Some(r) = finish_overwrite(&mut wr, &mut out, &mesh, started).await else { return };
-                resp::encode(&r, proto, &mut out);
+                let Some(r) = finish_started(&mut wr, &mut out, &mesh, started).await else { return };
+                resp::encode(&overwrite_reply(r), proto, &mut out);
             }
             Some(Item::OverwrittenAll(proto, all)) => {
                 let mut failed = None;
                 for started in all {
-                    let Some(r) = finish_overwrite(&mut wr, &mut out, &mesh, started).await else { return };
+                    let Some(r) = finish_started(&mut wr, &mut out, &mesh, started).await else { return };
+                    let r = overwrite_reply(r);
                     if failed.is_none() && matches!(r, Reply::Error(_)) {
                         failed = Some(r);
                     }
@@ -196,13 +197,7 @@ async fn write_loop(mut wr: WriteHalf<TcpStream>, queue: Rc<Queue>, mesh: Rc<Mes
                 resp::encode(&failed.unwrap_or_else(Reply::ok), proto, &mut out);
             }
             Some(Item::Rmw(proto, started, answer)) => {
-                let r = match mesh.finish_now(started) {
-                    Ok(r) => r,
-                    Err(started) => {
-                        let Some(r) = in_turn(&mut wr, &mut out, mesh.finish(started)).await else { return };
-                        r
-                    }
-                };
+                let Some(r) = finish_started(&mut wr, &mut out, &mesh, started).await else { return };
                 resp::encode(&rmw_reply(r, answer), proto, &mut out);
             }
             Some(Item::Close) => {
@@ -226,19 +221,18 @@ async fn write_loop(mut wr: WriteHalf<TcpStream>, queue: Rc<Queue>, mesh: Rc<Mes
     }
 }
 
-/// What a blind overwrite started earlier answers once finished: OK, or its
-/// failure. What is ready goes out first if it must wait; None if that fails.
-async fn finish_overwrite(
+/// What an op started earlier (its ordered part done) replies once finished.
+/// What is ready goes out first if it must wait; None if that fails.
+async fn finish_started(
     wr: &mut WriteHalf<TcpStream>,
     out: &mut Vec<u8>,
     mesh: &Mesh,
     started: Started,
-) -> Option<Reply> {
-    let r = match mesh.finish_now(started) {
-        Ok(r) => r,
-        Err(started) => in_turn(wr, out, mesh.finish(started)).await?,
-    };
-    Some(overwrite_reply(r))
+) -> Option<ShardReply> {
+    match mesh.finish_now(started) {
+        Ok(r) => Some(r),
+        Err(started) => in_turn(wr, out, mesh.finish(started)).await,
+    }
 }
 
 /// A finished blind overwrite's reply: OK, or its failure.
