@@ -260,14 +260,14 @@ impl Shard {
     /// nothing would make it wait: no op holds the key, writes are not being
     /// paced, what is stored is in memory, and the confirmed dot-counter
     /// lease covers the dot the update issues. Else the key and op back.
-    // The Err is the op handed back unchanged (see `finish_now`).
-    #[allow(clippy::result_large_err)]
     ///
     /// `blind`: the node has never had a peer, so every stored version is
     /// this node's and a fresh dot supersedes them all: the new value is then
     /// written as a blind overwrite (see `RmwOp::Blind`), and only the LWW
     /// winner is decoded. The stored set ends the same but for its clock,
     /// which holds only the new dot instead of also this node's older ones.
+    // The Err is the op handed back unchanged (see `finish_now`).
+    #[allow(clippy::result_large_err)]
     pub fn rmw_now(&self, key: Vec<u8>, op: RmwOp, blind: bool) -> Result<Pending, (Vec<u8>, RmwOp)> {
         if self.is_locked(&key) || !self.engine.pace_now() {
             return Err((key, op));
