@@ -539,11 +539,19 @@ impl Args<'_> {
 }
 
 /// The key of a GET or SET with these arguments (the commands clients
-/// pipeline in bulk), before they are parsed and checked: for a prefetch hint
-/// (`Cluster::prefetch_slot`). None for any other command.
+/// pipeline in bulk), or of INCR and the other single-key writes, before they
+/// are parsed and checked: for a prefetch hint (`Cluster::prefetch_slot`).
+/// None for any other command.
 pub fn hot_key(args: &[Vec<u8>]) -> Option<&[u8]> {
     let name = args.first()?;
-    let hot = name.len() == 3 && (name.eq_ignore_ascii_case(b"get") || name.eq_ignore_ascii_case(b"set"));
+    let is = |n: &[u8]| name.eq_ignore_ascii_case(n);
+    let hot = match name.len() {
+        3 => is(b"get") || is(b"set"),
+        4 => is(b"incr") || is(b"decr"),
+        5 => is(b"setnx"),
+        6 => is(b"incrby") || is(b"decrby") || is(b"append") || is(b"getset") || is(b"getdel"),
+        _ => false,
+    };
     args.get(1).filter(|_| hot).map(Vec::as_slice)
 }
 

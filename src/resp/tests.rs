@@ -614,3 +614,16 @@ fn every_supported_command_parses_somewhere() {
         assert!(found);
     }
 }
+
+#[test]
+fn hot_key_names_the_key_of_single_key_commands_only() {
+    let args = |a: &[&str]| a.iter().map(|s| s.as_bytes().to_vec()).collect::<Vec<_>>();
+    for name in ["GET", "set", "INCR", "decr", "IncrBy", "DECRBY", "append", "GETSET", "getdel", "SETNX"] {
+        assert_eq!(hot_key(&args(&[name, "k", "1"])), Some(&b"k"[..]), "{name}");
+    }
+    for cmd in
+        [&["MGET", "k"][..], &["MSET", "k", "v"], &["PING"], &["GETX", "k"], &["INCRBYFLOAT", "k", "1"], &["GET"]]
+    {
+        assert_eq!(hot_key(&args(cmd)), None, "{cmd:?}");
+    }
+}

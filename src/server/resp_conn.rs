@@ -379,6 +379,12 @@ impl Conn {
     /// MSET's queue item: each key's blind overwrite started in order (see
     /// `Item::OverwrittenAll`), or in a cluster the general path's answer.
     async fn start_mset(self: &Rc<Self>, pairs: Vec<(Vec<u8>, Vec<u8>)>, proto: ProtoVersion) -> Item {
+        // Each key's memtable index slot, then its entry, all before the
+        // first write: their cache misses overlap (`Cluster::prefetch_slot`).
+        let hashes: Vec<_> = pairs.iter().filter_map(|(k, _)| self.ctx.cluster.prefetch_slot(k, b"")).collect();
+        for &h in &hashes {
+            self.ctx.cluster.prefetch_entry(h);
+        }
         let mut started = Vec::with_capacity(pairs.len());
         let mut pairs = pairs.into_iter();
         while let Some((key, value)) = pairs.next() {
