@@ -25,8 +25,7 @@ impl Key {
     }
 
     pub(crate) fn encode(&self, out: &mut Vec<u8>) {
-        put_bytes(out, &self.partition);
-        put_bytes(out, &self.sort);
+        encode_parts(out, &self.partition, &self.sort);
     }
 
     pub(crate) fn decode(r: &mut Reader<'_>, limits: &Limits) -> Result<Self, BodyError> {
@@ -47,6 +46,13 @@ pub(crate) fn partition_key(r: &mut Reader<'_>, limits: &Limits) -> Result<Vec<u
 const BOUND_UNBOUNDED: u8 = 0;
 const BOUND_INCLUDED: u8 = 1;
 const BOUND_EXCLUDED: u8 = 2;
+
+/// A key's encoding from its parts (what [`Key::encode`] writes), for a
+/// client that has them as slices.
+pub(crate) fn encode_parts(out: &mut Vec<u8>, partition: &[u8], sort: &[u8]) {
+    put_bytes(out, partition);
+    put_bytes(out, sort);
+}
 
 pub(crate) fn encode_bound(b: &Bound<Vec<u8>>, out: &mut Vec<u8>) {
     match b {

@@ -3,7 +3,7 @@
 use std::ops::Bound;
 
 use super::error::{BodyError, Field};
-use super::key::{decode_bound, encode_bound, partition_key, Key};
+use super::key::{self, decode_bound, encode_bound, partition_key, Key};
 use super::limits::Limits;
 use super::opcode::Opcode;
 use super::wire::{capacity, put_bytes, put_u16, put_varint, Reader};
@@ -167,8 +167,7 @@ pub(crate) fn decode_members(r: &mut Reader<'_>, limits: &Limits) -> Result<Vec<
 /// them as slices (no request built to encode).
 pub(crate) fn encode_get_body(out: &mut Vec<u8>, consistency: Consistency, partition: &[u8], sort: &[u8]) {
     out.push(consistency as u8);
-    put_bytes(out, partition);
-    put_bytes(out, sort);
+    key::encode_parts(out, partition, sort);
 }
 
 /// The body of `Request::Put` from borrowed parts (see [`encode_get_body`]).
