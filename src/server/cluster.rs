@@ -653,13 +653,7 @@ pub fn local_write_outcome(reply: ShardReply) -> Result<WriteOutcome, OpError> {
         ShardReply::Replica(ReplicaReply::Updated { set, .. }, rmw) => {
             Ok(WriteOutcome::Written(Written::Done { context: set.context(), rmw }))
         }
-        ShardReply::Overwritten { dot, timestamp_ms } => {
-            let mut context = VersionVector::new();
-            context.add(dot, timestamp_ms);
-            let rmw = Some(RmwResult::Old { applied: true, old: None });
-            Ok(WriteOutcome::Written(Written::Done { context, rmw }))
-        }
-        ShardReply::Counted { dot, timestamp_ms, result } => {
+        ShardReply::Overwritten { dot, timestamp_ms, result } => {
             let mut context = VersionVector::new();
             context.add(dot, timestamp_ms);
             Ok(WriteOutcome::Written(Written::Done { context, rmw: Some(result) }))
@@ -694,7 +688,8 @@ mod tests {
         };
         let rmw = || Some(RmwResult::Old { applied: true, old: None });
         let general = context(ShardReply::Replica(ReplicaReply::Updated { id: 0, dot, set }, rmw()));
-        let at_once = context(ShardReply::Overwritten { dot, timestamp_ms: 1_700_000_000_123 });
+        let result = RmwResult::Old { applied: true, old: None };
+        let at_once = context(ShardReply::Overwritten { dot, timestamp_ms: 1_700_000_000_123, result });
         assert_eq!(at_once.0, general.0);
         assert!(matches!(at_once.1, Some(RmwResult::Old { applied: true, old: None })));
     }

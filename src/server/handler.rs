@@ -459,7 +459,7 @@ pub enum Overwrite {
 /// The response to a write started by `Handler::start_overwrite`, from its
 /// shard's reply.
 pub fn overwrite_response(kind: Overwrite, reply: ShardReply) -> Response {
-    if let (Overwrite::Put, ShardReply::Overwritten { dot, timestamp_ms }) = (kind, &reply) {
+    if let (Overwrite::Put, ShardReply::Overwritten { dot, timestamp_ms, .. }) = (kind, &reply) {
         // The common case: the context of the one dot, with no vector built.
         return Response::Put(PutReply { context: VersionVector::encode_dot(*dot, *timestamp_ms) });
     }

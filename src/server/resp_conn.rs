@@ -697,7 +697,7 @@ fn old_value(r: Result<RmwResult, Reply>) -> Reply {
 fn rmw_reply(r: ShardReply, answer: Answer) -> Reply {
     answer.reply(match r {
         // Done as a blind overwrite: the result alone, no context built.
-        ShardReply::Counted { result, .. } => Ok(result),
+        ShardReply::Overwritten { result, .. } => Ok(result),
         r => rmw_result(local_write_outcome(r)),
     })
 }

@@ -114,17 +114,13 @@ pub type ScanRow = (Vec<u8>, SiblingSet);
 #[derive(Debug)]
 pub enum ShardReply {
     Replica(ReplicaReply, Option<RmwResult>),
-    /// A blind overwrite done by [`Shard::blind_write_now`]: the key now holds
-    /// one version, at `dot` and stamped `timestamp_ms`, under a clock of that
-    /// dot alone (the set `Replica::update` would have built, and replied
-    /// with, as `Updated`).
+    /// A blind overwrite done by [`Shard::blind_write_now`], or a
+    /// read-modify-write that [`Shard::rmw_now`] wrote as one: the key now
+    /// holds one version, at `dot` and stamped `timestamp_ms`, under a clock
+    /// of that dot alone (the set `Replica::update` would have built, and
+    /// replied with, as `Updated`). `result` is the op's (a plain overwrite's
+    /// is `Old { applied: true, old: None }`).
     Overwritten {
-        dot: Dot,
-        timestamp_ms: u64,
-    },
-    /// A read-modify-write done by [`Shard::rmw_now`] as a blind overwrite:
-    /// as `Overwritten`, with the op's result.
-    Counted {
         dot: Dot,
         timestamp_ms: u64,
         result: RmwResult,
@@ -250,7 +246,10 @@ impl Shard {
         // dot: encoded straight away, it needs no set built and dropped.
         let timestamp_ms = now_ms();
         Ok(match SiblingSet::encode_blind(dot, timestamp_ms, value.as_deref()) {
-            Ok(bytes) => put_set(self, key, bytes, ShardReply::Overwritten { dot, timestamp_ms }),
+            Ok(bytes) => {
+                let result = RmwResult::Old { applied: true, old: None };
+                put_set(self, key, bytes, ShardReply::Overwritten { dot, timestamp_ms, result })
+            }
             Err(_) => replica_failed(0, ReplicaFailure::TooLarge),
         })
     }
@@ -281,17 +280,16 @@ impl Shard {
                 Ok(v) => v.flatten(),
                 Err(failure) => return Ok(replica_failed(0, failure)),
             };
-            let (new, result) = match compute(op, current.as_deref()) {
+            let (value, result) = match compute(op, current.as_deref()) {
                 Ok(x) => x,
                 Err(reply) => return Ok(Pending::Ready(reply)),
             };
-            let Some(value) = new else { return Ok(Pending::Ready(ShardReply::RmwSkipped(result))) };
             let Some(dot) = self.replica.borrow_mut().issue_blind_dot() else {
                 return Ok(Pending::Ready(ShardReply::Failed(FailKind::Internal, "blind dot not covered".into())));
             };
             let timestamp_ms = now_ms();
             return Ok(match SiblingSet::encode_blind(dot, timestamp_ms, value.as_deref()) {
-                Ok(bytes) => put_set(self, key, bytes, ShardReply::Counted { dot, timestamp_ms, result }),
+                Ok(bytes) => put_set(self, key, bytes, ShardReply::Overwritten { dot, timestamp_ms, result }),
                 Err(_) => replica_failed(0, ReplicaFailure::TooLarge),
             });
         }
@@ -304,11 +302,10 @@ impl Shard {
             return Err((key, op));
         }
         let current = stored.as_ref().and_then(|s| s.resolve_lww());
-        let (new, result) = match compute(op, current) {
+        let (value, result) = match compute(op, current) {
             Ok(x) => x,
             Err(reply) => return Ok(Pending::Ready(reply)),
         };
-        let Some(value) = new else { return Ok(Pending::Ready(ShardReply::RmwSkipped(result))) };
         let step = self.replica.borrow_mut().update(stored, 0, &ctx, value, now_ms());
         debug_assert!(step.persist_lease.is_none(), "a covered update asked for a lease");
         Ok(write_step(self, key, 0, step, Some(result)))
@@ -441,15 +438,15 @@ fn replica_failed(id: u64, failure: ReplicaFailure) -> Pending {
     Pending::Ready(ShardReply::Replica(ReplicaReply::Failed { id, failure }, None))
 }
 
-/// What an RMW writes: None to write nothing, Some(None) a tombstone,
-/// Some(Some(v)) the value v.
-type RmwWrite = Option<Option<Vec<u8>>>;
-
-/// Compute an RMW's new value from the value a RESP client sees.
-fn compute(op: RmwOp, current: Option<&[u8]>) -> Result<(RmwWrite, RmwResult), ShardReply> {
+/// What an RMW writes (None: a tombstone) and its result, from the value a
+/// RESP client sees; or the reply that ends it unwritten (a refusal, or
+/// `RmwSkipped` when it decides to write nothing, e.g. SET NX on an
+/// existing key).
+fn compute(op: RmwOp, current: Option<&[u8]>) -> Result<(Option<Vec<u8>>, RmwResult), ShardReply> {
     // A copy of the old value only for the ops that answer with it.
     let old = || current.map(<[u8]>::to_vec);
-    Ok(match op {
+    // The write: None to write nothing, Some(None) a tombstone.
+    let (write, result) = match op {
         RmwOp::Set { value, when } => {
             let apply = match when {
                 SetWhen::Always => true,
@@ -481,7 +478,11 @@ fn compute(op: RmwOp, current: Option<&[u8]>) -> Result<(RmwWrite, RmwResult), S
             let n = v.len() as i64;
             (Some(Some(v)), RmwResult::Int(n))
         }
-    })
+    };
+    match write {
+        Some(value) => Ok((value, result)),
+        None => Err(ShardReply::RmwSkipped(result)),
+    }
 }
 
 async fn replica_op(shard: &Shard, mut req: ReplicaRequest, rmw: Option<RmwOp>) -> Pending {
@@ -520,11 +521,10 @@ async fn replica_op(shard: &Shard, mut req: ReplicaRequest, rmw: Option<RmwOp>) 
     let mut rmw_result = None;
     let step = if let Some(op) = rmw {
         let current = stored.as_ref().and_then(|s| s.resolve_lww());
-        let (new, result) = match compute(op, current) {
+        let (value, result) = match compute(op, current) {
             Ok(x) => x,
             Err(reply) => return Pending::Ready(reply),
         };
-        let Some(value) = new else { return Pending::Ready(ShardReply::RmwSkipped(result)) };
         let ctx = stored.as_ref().map_or_else(VersionVector::new, SiblingSet::context);
         rmw_result = Some(result);
         shard.replica.borrow_mut().update(stored, id, &ctx, value, now_ms())
@@ -734,7 +734,12 @@ mod tests {
             // Covered now: done at once, acknowledged once durable.
             let Ok(p) = shard.blind_write_now(key.clone(), Some(b"w".to_vec())) else { panic!("not done at once") };
             assert!(shard.read_now(&key).is_none(), "not durable yet");
-            assert!(matches!(finish(&shard, p).await, ShardReply::Overwritten { .. }));
+            // Its result is a plain overwrite's (what `local_write_outcome` reports).
+            let reply = finish(&shard, p).await;
+            assert!(matches!(
+                reply,
+                ShardReply::Overwritten { result: RmwResult::Old { applied: true, old: None }, .. }
+            ));
             assert_eq!(shard.read_now(&key).unwrap().unwrap().unwrap().into_lww(), Some(b"w".to_vec()));
             // A key another op holds: back to the caller, untouched.
             let guard = shard.lock(&key).await;
@@ -755,7 +760,7 @@ mod tests {
                 };
                 let int = |r: ShardReply| match r {
                     ShardReply::Replica(ReplicaReply::Updated { .. }, Some(RmwResult::Int(n))) => n,
-                    ShardReply::Counted { result: RmwResult::Int(n), .. } if blind => n,
+                    ShardReply::Overwritten { result: RmwResult::Int(n), .. } if blind => n,
                     other => panic!("{other:?}"),
                 };
                 // A new node has no lease: its first write must persist one first.
