@@ -351,11 +351,14 @@ impl Conn {
                 queue.push(Item::Rmw(proto, started, answer));
                 true
             }
-            Err(op) => {
-                let me = self.clone();
-                self.run(Box::pin(async move { answer.reply(me.rmw(&key, op).await) }), proto, queue).await
-            }
+            Err(op) => self.run(self.rmw_reply_future(key, op, answer), proto, queue).await,
         }
+    }
+
+    /// The general path of a read-modify-write, answered as `answer` says.
+    fn rmw_reply_future(self: &Rc<Self>, key: Vec<u8>, op: RmwOp, answer: Answer) -> ReplyFuture {
+        let me = self.clone();
+        Box::pin(async move { answer.reply(me.rmw(&key, op).await) })
     }
 
     /// Queue the reply of `rest`, a command's general path.
@@ -485,11 +488,11 @@ impl Conn {
     /// coordinator's first messages go out when this future is first polled,
     /// which `dispatch` does at once, in order).
     fn start(self: &Rc<Self>, cmd: Command) -> ReplyFuture {
-        let me = self.clone();
         let cmd = match as_rmw(cmd) {
-            Ok((key, op, answer)) => return Box::pin(async move { answer.reply(me.rmw(&key, op).await) }),
+            Ok((key, op, answer)) => return self.rmw_reply_future(key, op, answer),
             Err(cmd) => cmd,
         };
+        let me = self.clone();
         match cmd {
             Command::Get { key } => Box::pin(async move { me.read(&key).await.map_or_else(|e| e, Reply::bulk_or_nil) }),
             Command::Set { key, value, condition: SetCondition::Always, get: false } => {
