@@ -11,7 +11,8 @@
 #   env: TEST  lgset (default): loadgen RESP SET, 100k keys, P16, 1 s warm-up, DUR s (3)
 #              lgget: load 100k keys, then loadgen RESP GET, P16, DUR s
 #              rbset: redis-benchmark -P 16 -t set -n N (100000) -r RBKEYS (1000000)
-#        SYNC (always), CPU (1: the shard's CPU), LG (loadgen binary)
+#        SYNC (always), CPU (1: the shard's CPU), LG (loadgen binary),
+#        P (16: the loadgen's pipeline depth; redis-benchmark's too)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 LG=${LG:-$ROOT/target/release/ringkv-loadgen}
@@ -23,7 +24,7 @@ cleanup() { [[ -n $SPID ]] && { kill "$SPID" 2>/dev/null; wait "$SPID" 2>/dev/nu
 trap cleanup EXIT
 lg() {
   "$LG" run --target resp://127.0.0.1:16379 --read-pct "$1" --dist "${2:-uniform}" --keys 100000 --value-size 100 \
-    --connections 50 --pipeline 16 --threads 1 "${@:3}" 2>&1 | grep -oE '[0-9,]+ ops/s' | head -1 | tr -d ', ops/'
+    --connections 50 --pipeline "${P:-16}" --threads 1 "${@:3}" 2>&1 | grep -oE '[0-9,]+ ops/s' | head -1 | tr -d ', ops/'
 }
 one() { # ARM -> ops/s
   local bin envs
@@ -36,7 +37,7 @@ one() { # ARM -> ops/s
   case ${TEST:-lgset} in
     lgset) lg 0 uniform --duration "${DUR:-3}" --warmup 1 ;;
     lgget) lg 0 sequential --ops 100000 >/dev/null; lg 100 uniform --duration "${DUR:-3}" --warmup 1 ;;
-    rbset) redis-benchmark -p 16379 -c 50 -n "${N:-100000}" -P 16 -r "${RBKEYS:-1000000}" -d 100 -t set --csv 2>/dev/null |
+    rbset) redis-benchmark -p 16379 -c 50 -n "${N:-100000}" -P "${P:-16}" -r "${RBKEYS:-1000000}" -d 100 -t set --csv 2>/dev/null |
              tail -1 | cut -d, -f2 | tr -d '"' | cut -d. -f1 ;;
     *) echo "unknown TEST=$TEST" >&2; exit 1 ;;
   esac
