@@ -359,7 +359,78 @@ async fn shard_main(
 
 #[cfg(test)]
 mod tests {
-    use std::io::Read;
+    use std::io::{Read, Write};
+    use std::time::Duration;
+
+    #[test]
+    fn a_stream_gets_every_byte_sent_in_pieces_then_the_close() {
+        // The vendored glommio waits for a stream's data with one multishot
+        // poll (vendor/README.md): no byte or wake-up may be lost whether a
+        // read drains the socket, fills the buffer, or finds nothing yet.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        drop(listener);
+        let sent: Vec<u8> = (0..200_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+        let expect = sent.clone();
+        let client = std::thread::spawn(move || {
+            let mut s = loop {
+                match std::net::TcpStream::connect(addr) {
+                    Ok(s) => break s,
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            };
+            s.set_nodelay(true).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            // Pieces of 1 byte to 16 KiB, now and then after a pause (the
+            // server waits on an empty socket) or a wait for the echo.
+            let (mut at, mut n, mut echoed) = (0, 0usize, Vec::new());
+            while at < sent.len() {
+                let len = [1, 5, 64, 700, 4096, 16384][n % 6].min(sent.len() - at);
+                s.write_all(&sent[at..at + len]).unwrap();
+                at += len;
+                n += 1;
+                if n % 7 == 0 {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                if n % 11 == 0 {
+                    let mut buf = [0u8; 65536];
+                    let got = s.read(&mut buf).unwrap();
+                    echoed.extend_from_slice(&buf[..got]);
+                }
+            }
+            s.shutdown(std::net::Shutdown::Write).unwrap();
+            s.read_to_end(&mut echoed).unwrap();
+            echoed
+        });
+        let got = crate::rt::block_on(async move {
+            use futures_lite::{AsyncReadExt, AsyncWriteExt};
+            let listener = super::listen(addr).unwrap();
+            let mut stream = listener.accept().await.unwrap();
+            let (mut got, mut small) = (Vec::new(), true);
+            loop {
+                // Alternately a buffer reads fill (7 bytes) and one they do not.
+                let mut buf = vec![0u8; if small { 7 } else { 65536 }];
+                small = !small;
+                let n = stream.read(&mut buf).await.unwrap();
+                if n == 0 {
+                    break;
+                }
+                got.extend_from_slice(&buf[..n]);
+                stream.write_all(&buf[..n]).await.unwrap();
+            }
+            assert_eq!(stream.read(&mut [0u8; 16]).await.unwrap(), 0, "the close is seen again");
+            stream.close().await.unwrap();
+            // A read with a timeout on a connection that sends nothing ends.
+            let _idle = std::net::TcpStream::connect(addr).unwrap();
+            let mut idle = listener.accept().await.unwrap();
+            idle.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+            let err = idle.read(&mut [0u8; 16]).await.unwrap_err();
+            assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+            got
+        });
+        assert!(got == expect, "the server got {} of {} bytes, or not in order", got.len(), expect.len());
+        assert!(client.join().unwrap() == expect, "the echo came back whole");
+    }
 
     #[test]
     fn a_port_another_server_just_closed_connections_on_can_be_listened_on() {
@@ -371,7 +442,7 @@ mod tests {
         let mut client = std::net::TcpStream::connect(addr).unwrap();
         let (served, _) = other.accept().unwrap();
         drop(served);
-        client.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+        client.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         assert_eq!(client.read(&mut [0u8; 1]).unwrap(), 0, "the server's close reached the client");
         drop(client);
         drop(other);

@@ -433,6 +433,14 @@ impl Reactor {
         source
     }
 
+    /// ringkv patch: see `sys::Reactor::poll_ready_multi`.
+    pub(crate) fn poll_read_ready_multi(&self, fd: RawFd) -> Source {
+        let source = self.new_source(fd, SourceType::PollAdd, None);
+        // POLLRDHUP: the stream must tell the peer's close from data.
+        self.sys.poll_ready_multi(&source, common_flags() | read_flags() | PollFlags::from_bits_retain(libc::POLLRDHUP));
+        source
+    }
+
     pub(crate) fn poll_write_ready(&self, fd: RawFd) -> Source {
         let source = self.new_source(fd, SourceType::PollAdd, None);
         self.sys

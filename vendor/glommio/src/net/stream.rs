@@ -221,6 +221,12 @@ pub(crate) struct NonBufferedStream<S> {
     stream: S,
     source_tx: Option<Source>,
     source_rx: Option<Source>,
+    /// Multishot mode: a receive may find data (set by the poll's
+    /// completions, cleared by a receive that drained the socket).
+    rx_ready: bool,
+    /// Multishot mode: the peer closed or the socket failed, so every read
+    /// tries a receive.
+    rx_end: bool,
     write_timeout: Timeout,
     read_timeout: Timeout,
 }
@@ -229,6 +235,10 @@ impl<S: AsRawFd> NonBufferedStream<S> {
     fn init(&mut self) {
         let reactor = self.reactor.upgrade().unwrap();
         let stream_fd = self.stream.as_raw_fd();
+        if super::multishot() {
+            self.source_rx = Some(reactor.poll_read_ready_multi(stream_fd));
+            return;
+        }
         self.source_rx = Some(reactor.poll_read_ready(stream_fd));
     }
 
@@ -258,6 +268,9 @@ impl<S: AsRawFd> NonBufferedStream<S> {
         cx: &Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
+        if super::multishot() {
+            return self.poll_read_multishot(cx, buf);
+        }
         let reactor = self.reactor.upgrade().unwrap();
         let reactor = reactor.as_ref();
 
@@ -292,6 +305,50 @@ impl<S: AsRawFd> NonBufferedStream<S> {
             // reactor.rush_dispatch(self.source_rx.as_ref().unwrap());
         }
 
+        let source = self.source_rx.as_ref().unwrap();
+        source.add_waiter_single(cx.waker());
+        self.read_timeout.maybe_set_timer(reactor, cx.waker());
+        Poll::Pending
+    }
+
+    /// ringkv patch: reads with one readiness poll per stream that stays
+    /// armed (IORING_POLL_ADD_MULTI). A receive is tried only when the poll
+    /// has completed since the socket was last drained, so a request-reply
+    /// stream makes one receive call per request and no poll submission.
+    /// Every arrival of data while the poll is armed completes it again, so
+    /// clearing `rx_ready` after a short receive loses no wake-up. A close
+    /// is different: a receive stops short at it, and the close's own
+    /// completion may have been taken before that receive. So once one shows
+    /// the peer's close or an error (`rx_end`), every read tries a receive.
+    fn poll_read_multishot(&mut self, cx: &Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        let reactor = self.reactor.upgrade().unwrap();
+        let reactor = reactor.as_ref();
+        if let Some(source) = self.source_rx.as_ref() {
+            if let Some(result) = source.take_result() {
+                self.rx_ready = true;
+                let end = (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR) as usize;
+                if result.map_or(true, |mask| mask & end != 0) {
+                    self.rx_end = true;
+                }
+            }
+        }
+        if self.rx_ready || self.rx_end {
+            if let Some(result) = super::yolo_recv(self.stream.as_raw_fd(), buf) {
+                self.read_timeout.cancel_timer(reactor);
+                let got = poll_err!(result);
+                if got > 0 && got < buf.len() {
+                    self.rx_ready = false;
+                }
+                return Poll::Ready(Ok(got));
+            }
+            self.rx_ready = false;
+        }
+        poll_err!(self.read_timeout.check(reactor));
+        if !self.source_rx.as_ref().is_some_and(Source::is_armed) {
+            // Ended (or never armed): arm it again. Its first check sees data
+            // that arrived in between.
+            self.source_rx = Some(reactor.poll_read_ready_multi(self.stream.as_raw_fd()));
+        }
         let source = self.source_rx.as_ref().unwrap();
         source.add_waiter_single(cx.waker());
         self.read_timeout.maybe_set_timer(reactor, cx.waker());
@@ -366,6 +423,8 @@ where
             stream: socket.into(),
             source_tx: None,
             source_rx: None,
+            rx_ready: true,
+            rx_end: false,
             write_timeout: Timeout::new(reactor.register_timer()),
             read_timeout: Timeout::new(reactor.register_timer()),
         };

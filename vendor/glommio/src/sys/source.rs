@@ -224,6 +224,18 @@ impl Source {
         })
     }
 
+    /// ringkv patch: take a multishot source's last completion (the next one
+    /// sets it again).
+    pub(crate) fn take_result(&self) -> Option<io::Result<usize>> {
+        self.inner.borrow_mut().wakers.result.take()
+    }
+
+    /// ringkv patch: whether the kernel may still complete this source; a
+    /// multishot one stays armed until a completion without IORING_CQE_F_MORE.
+    pub(crate) fn is_armed(&self) -> bool {
+        self.inner.borrow().enqueued.is_some()
+    }
+
     pub(crate) fn result(&self) -> Option<io::Result<usize>> {
         let mut inner = self.inner.borrow_mut();
         let ret = inner
