@@ -373,17 +373,23 @@ mod tests {
         let sent: Vec<u8> = (0..200_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
         let expect = sent.clone();
         let client = std::thread::spawn(move || {
-            let mut s = loop {
-                match std::net::TcpStream::connect(addr) {
-                    Ok(s) => break s,
-                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
-                }
-            };
+            let mut s = (0..400)
+                .find_map(|_| {
+                    std::net::TcpStream::connect(addr).map_err(|_| std::thread::sleep(Duration::from_millis(5))).ok()
+                })
+                .expect("the test server never listened");
             s.set_nodelay(true).unwrap();
             s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            s.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
+            let mut reader = s.try_clone().unwrap();
+            let echo = std::thread::spawn(move || {
+                let mut echoed = Vec::new();
+                reader.read_to_end(&mut echoed).unwrap();
+                echoed
+            });
             // Pieces of 1 byte to 16 KiB, now and then after a pause (the
-            // server waits on an empty socket) or a wait for the echo.
-            let (mut at, mut n, mut echoed) = (0, 0usize, Vec::new());
+            // server then waits on an empty socket).
+            let (mut at, mut n) = (0, 0usize);
             while at < sent.len() {
                 let len = [1, 5, 64, 700, 4096, 16384][n % 6].min(sent.len() - at);
                 s.write_all(&sent[at..at + len]).unwrap();
@@ -392,20 +398,15 @@ mod tests {
                 if n % 7 == 0 {
                     std::thread::sleep(Duration::from_millis(2));
                 }
-                if n % 11 == 0 {
-                    let mut buf = [0u8; 65536];
-                    let got = s.read(&mut buf).unwrap();
-                    echoed.extend_from_slice(&buf[..got]);
-                }
             }
             s.shutdown(std::net::Shutdown::Write).unwrap();
-            s.read_to_end(&mut echoed).unwrap();
-            echoed
+            echo.join().unwrap()
         });
         let got = crate::rt::block_on(async move {
             use futures_lite::{AsyncReadExt, AsyncWriteExt};
             let listener = super::listen(addr).unwrap();
             let mut stream = listener.accept().await.unwrap();
+            stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
             let (mut got, mut small) = (Vec::new(), true);
             loop {
                 // Alternately a buffer reads fill (7 bytes) and one they do not.
