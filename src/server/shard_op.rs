@@ -242,16 +242,19 @@ impl Shard {
             return Err((key, value));
         }
         let Some(dot) = self.replica.borrow_mut().issue_blind_dot() else { return Err((key, value)) };
-        // The set `update` would build is one version under a clock of its
-        // dot: encoded straight away, it needs no set built and dropped.
+        Ok(self.write_blind(key, dot, value.as_deref(), RmwResult::Old { applied: true, old: None }))
+    }
+
+    /// Write `value` (None: a tombstone) to `key` as one version at `dot`, an
+    /// issued blind dot, under a clock of that dot alone: the set `update`
+    /// would build, encoded straight away, with no set built and dropped.
+    /// Replies `Overwritten` with `result` once durable.
+    fn write_blind(&self, key: Vec<u8>, dot: Dot, value: Option<&[u8]>, result: RmwResult) -> Pending {
         let timestamp_ms = now_ms();
-        Ok(match SiblingSet::encode_blind(dot, timestamp_ms, value.as_deref()) {
-            Ok(bytes) => {
-                let result = RmwResult::Old { applied: true, old: None };
-                put_set(self, key, bytes, ShardReply::Overwritten { dot, timestamp_ms, result })
-            }
+        match SiblingSet::encode_blind(dot, timestamp_ms, value) {
+            Ok(bytes) => put_set(self, key, bytes, ShardReply::Overwritten { dot, timestamp_ms, result }),
             Err(_) => replica_failed(0, ReplicaFailure::TooLarge),
-        })
+        }
     }
 
     /// The ordered part of a read-modify-write of `key` (an `Update` with id
@@ -287,11 +290,7 @@ impl Shard {
             let Some(dot) = self.replica.borrow_mut().issue_blind_dot() else {
                 return Ok(Pending::Ready(ShardReply::Failed(FailKind::Internal, "blind dot not covered".into())));
             };
-            let timestamp_ms = now_ms();
-            return Ok(match SiblingSet::encode_blind(dot, timestamp_ms, value.as_deref()) {
-                Ok(bytes) => put_set(self, key, bytes, ShardReply::Overwritten { dot, timestamp_ms, result }),
-                Err(_) => replica_failed(0, ReplicaFailure::TooLarge),
-            });
+            return Ok(self.write_blind(key, dot, value.as_deref(), result));
         }
         let stored = match stored_set(read) {
             Ok(s) => s,
