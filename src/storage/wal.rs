@@ -103,6 +103,12 @@ pub struct WalOptions {
     pub recycle_segments: usize,
 }
 
+/// Bytes a group commit of `payload_len` bytes takes in the log: one record
+/// header, plus one per cut (see `State::cuts`), and the payload.
+fn framed_len(payload_len: usize, cuts: &[usize]) -> usize {
+    HEADER_BYTES * (1 + cuts.len()) + payload_len
+}
+
 /// Size of one zero write of the filler.
 const ZERO_CHUNK_BYTES: u64 = 1 << 20;
 /// What the filler writes: a static buffer (zero pages), not an allocation.
@@ -454,8 +460,8 @@ impl<D: Disk> Wal<D> {
             let payload = std::mem::replace(&mut st.pending, spare);
             let cuts = std::mem::take(&mut st.cuts);
             let writer = st.writer.take().expect("writer present when no leader is active");
-            let rotate = st.rotate_requested
-                || writer.end() + (HEADER_BYTES * (1 + cuts.len()) + payload.len()) as u64 > self.opts.segment_bytes;
+            let rotate =
+                st.rotate_requested || writer.end() + framed_len(payload.len(), &cuts) as u64 > self.opts.segment_bytes;
             st.rotate_requested = false;
             (writer, payload, cuts, st.pending_max_seq, st.next_record_no, rotate)
         };
@@ -470,7 +476,7 @@ impl<D: Disk> Wal<D> {
                 st.writer = Some(new_writer.unwrap_or(writer));
                 st.next_record_no += 1 + cuts.len() as u64;
                 st.written_seq = upto;
-                st.bytes_written += (HEADER_BYTES * (1 + cuts.len()) + written) as u64;
+                st.bytes_written += framed_len(written, &cuts) as u64;
                 st.commits += 1;
                 if let Some(seg) = st.segments.back_mut() {
                     seg.max_seq = upto;
@@ -512,7 +518,7 @@ impl<D: Disk> Wal<D> {
             new = Some(self.open_next_segment().await?);
         }
         let w = new.as_mut().unwrap_or(writer);
-        self.claim_blocks(w.write_end_after(HEADER_BYTES * (1 + cuts.len()) + payload.len())).await;
+        self.claim_blocks(w.write_end_after(framed_len(payload.len(), cuts))).await;
         // One write per record, in order: a write holds one record (docs/FORMAT.md).
         let ends = cuts.iter().copied().chain(std::iter::once(payload.len()));
         let mut start = 0;
