@@ -20,7 +20,6 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::Arc;
 
 use futures_lite::AsyncReadExt;
 use glommio::net::TcpStream;
@@ -30,7 +29,7 @@ use crate::protocol::Request;
 use crate::protocol::{self, Limits};
 use crate::server::handler::{overwrite_response, Handler, Overwrite};
 use crate::server::mesh::{Mesh, Started};
-use crate::server::Shutdown;
+use crate::server::stop::ShardStop;
 use crate::storage::notify::Notify;
 
 const READ_CHUNK_BYTES: usize = 64 << 10;
@@ -49,9 +48,9 @@ pub struct Connections {
 
 impl Connections {
     /// Serve a native-protocol connection.
-    pub fn spawn(&self, stream: TcpStream, handler: Rc<Handler>, shutdown: Arc<Shutdown>) {
+    pub fn spawn(&self, stream: TcpStream, handler: Rc<Handler>, stop: Rc<ShardStop>) {
         let _ = stream.set_nodelay(true);
-        self.track(serve_connection(stream, handler, shutdown));
+        self.track(serve_connection(stream, handler, stop));
     }
 
     /// Run a connection's task, counted until it ends.
@@ -125,7 +124,7 @@ async fn finish_loop(
     }
 }
 
-async fn serve_connection(stream: TcpStream, handler: Rc<Handler>, shutdown: Arc<Shutdown>) -> std::io::Result<()> {
+async fn serve_connection(stream: TcpStream, handler: Rc<Handler>, stop: Rc<ShardStop>) -> std::io::Result<()> {
     let (mut rd, wr) = futures_lite::io::split(stream);
     let max_in_flight = handler.max_in_flight();
     let outbox = Rc::new(Outbox::default());
@@ -148,7 +147,7 @@ async fn serve_connection(stream: TcpStream, handler: Rc<Handler>, shutdown: Arc
     // can be prefetched (see `PARSE_AHEAD`).
     let mut ahead = VecDeque::with_capacity(PARSE_AHEAD);
     let mut fatal = false;
-    let mut stop = std::pin::pin!(shutdown.wait_requested());
+    let mut stop = std::pin::pin!(stop.stopped());
     'conn: loop {
         // Decode every whole frame we have.
         let mut start = 0;
@@ -247,9 +246,9 @@ async fn serve_connection(stream: TcpStream, handler: Rc<Handler>, shutdown: Arc
 }
 
 /// Read more bytes into `buf`; false at end of stream or once `stop` (the
-/// connection's [`Shutdown::wait_requested`], made once and polled by every
-/// read: a future per read would arm a timer per request) completes. The
-/// connection then finishes what it has read and closes.
+/// connection's [`ShardStop::stopped`], made once and polled by every read
+/// that finds no data) completes. The connection then finishes what it has
+/// read and closes.
 pub async fn read_more(
     rd: &mut (impl futures_lite::AsyncRead + Unpin),
     buf: &mut Vec<u8>,

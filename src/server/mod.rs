@@ -17,6 +17,7 @@ pub mod lock;
 pub mod mesh;
 pub mod resp_conn;
 pub mod shard_op;
+pub mod stop;
 
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -234,13 +235,13 @@ async fn bind_shard_listener(
 
 async fn accept_loop(
     listener: &glommio::net::TcpListener,
-    shutdown: &Shutdown,
+    stop: &Rc<stop::ShardStop>,
     on_accept: impl Fn(glommio::net::TcpStream),
 ) {
     loop {
         let accept = async { Some(listener.accept().await) };
         let stop = async {
-            shutdown.wait_requested().await;
+            stop.stopped().await;
             None
         };
         match futures_lite::future::or(accept, stop).await {
@@ -314,7 +315,8 @@ async fn shard_main(
     let info = Rc::new(info);
     let handler = Rc::new(handler::Handler::new(mesh.clone(), info.clone(), shard_addrs, cluster.clone()));
     let conns = connection::Connections::default();
-    let native = |stream| conns.spawn(stream, handler.clone(), shutdown.clone());
+    let stop = stop::ShardStop::watch(shutdown.clone());
+    let native = |stream| conns.spawn(stream, handler.clone(), stop.clone());
     let resp_listener = match cfg.resp_listen {
         Some(addr) => Some(listen(addr).map_err(|e| format!("bind RESP port {addr}: {e}"))?),
         None => None,
@@ -329,17 +331,17 @@ async fn shard_main(
     });
     let resp = |stream: glommio::net::TcpStream| {
         let _ = stream.set_nodelay(true);
-        conns.track(resp_conn::serve(stream, resp_ctx.clone(), shutdown.clone()));
+        conns.track(resp_conn::serve(stream, resp_ctx.clone(), stop.clone()));
     };
     let resp_accept = async {
         if let Some(l) = &resp_listener {
-            accept_loop(l, &shutdown, resp).await;
+            accept_loop(l, &stop, resp).await;
         }
     };
     futures_lite::future::zip(
         futures_lite::future::zip(
-            accept_loop(&listener, &shutdown, native),
-            accept_loop(&shard_listener, &shutdown, native),
+            accept_loop(&listener, &stop, native),
+            accept_loop(&shard_listener, &stop, native),
         ),
         resp_accept,
     )

@@ -16,7 +16,6 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::Arc;
 
 use futures_lite::io::WriteHalf;
 use futures_lite::AsyncWriteExt;
@@ -29,7 +28,8 @@ use crate::server::cluster::{local_write_outcome, Cluster, OpError, WriteOutcome
 use crate::server::connection::{read_more, PARSE_AHEAD};
 use crate::server::mesh::{Mesh, Started};
 use crate::server::shard_op::{FailKind, RmwOp, RmwResult, SetWhen, ShardOp, ShardReply};
-use crate::server::{NodeInfo, Shutdown};
+use crate::server::stop::ShardStop;
+use crate::server::NodeInfo;
 use crate::storage::notify::Notify;
 
 const READ_CHUNK_BYTES: usize = 64 << 10;
@@ -106,7 +106,7 @@ fn unexpected(r: ShardReply) -> Reply {
     }
 }
 
-pub async fn serve(stream: TcpStream, ctx: Rc<RespCtx>, shutdown: Arc<Shutdown>) -> std::io::Result<()> {
+pub async fn serve(stream: TcpStream, ctx: Rc<RespCtx>, stop: Rc<ShardStop>) -> std::io::Result<()> {
     let id = ctx.next_client_id.get();
     ctx.next_client_id.set(id + ctx.info.shards as i64);
     let conn = Rc::new(Conn { ctx, id, proto: Cell::new(ProtoVersion::Resp2), name: RefCell::new(None) });
@@ -121,7 +121,7 @@ pub async fn serve(stream: TcpStream, ctx: Rc<RespCtx>, shutdown: Arc<Shutdown>)
     // can be prefetched (`Conn::prefetch_slot`, `PARSE_AHEAD`).
     let mut ahead = VecDeque::with_capacity(PARSE_AHEAD);
     let mut bad = None;
-    let mut stop = std::pin::pin!(shutdown.wait_requested());
+    let mut stop = std::pin::pin!(stop.stopped());
     'conn: loop {
         let mut start = 0;
         loop {
