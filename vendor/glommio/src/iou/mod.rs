@@ -95,6 +95,14 @@ bitflags::bitflags! {
         /// ringkv: complete task work at the next kernel transition instead of
         /// interrupting the task with an IPI (Linux 5.19).
         const COOP_TASKRUN = 1 << 8;
+        /// ringkv: the kernel sets `IORING_SQ_TASKRUN` in the SQ flags while
+        /// task work is pending (Linux 5.19).
+        const TASKRUN_FLAG = 1 << 9;
+        /// ringkv: only the creating thread submits (Linux 6.0).
+        const SINGLE_ISSUER = 1 << 12;
+        /// ringkv: task work waits until the task asks for completions
+        /// (`io_uring_enter` with `GETEVENTS`; Linux 6.1).
+        const DEFER_TASKRUN = 1 << 13;
     }
 }
 

@@ -910,6 +910,9 @@ struct SleepableRing {
     in_kernel: usize,
 }
 
+/// IORING_SQ_TASKRUN: task work is pending (with `SetupFlags::TASKRUN_FLAG`).
+const IORING_SQ_TASKRUN: u32 = 1 << 2;
+
 /// ringkv patch: the main ring is set up with `IORING_SETUP_COOP_TASKRUN`.
 ///
 /// Without it, every completion that the kernel finishes through task work
@@ -920,7 +923,22 @@ struct SleepableRing {
 /// executor is still woken. The latency ring keeps the default: it carries
 /// the preemption timer, whose completion must show up in the ring while a
 /// task runs in user space. Falls back to the default on kernels before 5.19.
+///
+/// From Linux 6.1 the main ring is set up with `IORING_SETUP_DEFER_TASKRUN`
+/// instead (unless `GLOMMIO_NO_DEFER_TASKRUN` is set): see
+/// `SleepableRing::run_deferred_task_work`.
 fn new_sleepable_ring(size: u32, name: &'static str) -> io::Result<iou::IoUring> {
+    if name == "main" && std::env::var_os("GLOMMIO_NO_DEFER_TASKRUN").is_none() {
+        if let Ok(ring) = iou::IoUring::new_with_flags(
+            size,
+            iou::SetupFlags::DEFER_TASKRUN
+                | iou::SetupFlags::SINGLE_ISSUER
+                | iou::SetupFlags::TASKRUN_FLAG,
+            iou::SetupFeatures::empty(),
+        ) {
+            return Ok(ring);
+        }
+    }
     if name == "main" {
         if let Ok(ring) = iou::IoUring::new_with_flags(
             size,
@@ -956,6 +974,38 @@ impl SleepableRing {
 
     fn ring_fd(&self) -> RawFd {
         self.ring.raw().ring_fd
+    }
+
+    fn defers_task_work(&self) -> bool {
+        self.ring.raw().flags & iou::SetupFlags::DEFER_TASKRUN.bits() != 0
+    }
+
+    /// ringkv patch: a ring set up with `IORING_SETUP_DEFER_TASKRUN` posts
+    /// its completions only when the thread asks for them. The reactor asks
+    /// once per pass (`Reactor::wait`, `Reactor::poll_io`), and only when the
+    /// kernel flags pending work, so completions arrive in batches, as
+    /// `epoll_wait` hands out readiness, instead of running as task work at
+    /// the exit of every system call the executor makes.
+    fn run_deferred_task_work(&mut self) {
+        if !self.defers_task_work() {
+            return;
+        }
+        let raw = self.ring.raw();
+        // SAFETY: `kflags` points into the ring's shared memory, mapped for
+        // the ring's life; the kernel updates it atomically.
+        let kflags = unsafe { &*(raw.sq.kflags as *const std::sync::atomic::AtomicU32) };
+        if kflags.load(std::sync::atomic::Ordering::Acquire) & IORING_SQ_TASKRUN != 0 {
+            // SAFETY: a plain io_uring_enter on our own ring; no SQEs, no wait.
+            unsafe {
+                crate::uring_sys::syscalls::io_uring_enter(
+                    raw.ring_fd,
+                    0,
+                    0,
+                    crate::uring_sys::IORING_ENTER_GETEVENTS,
+                    std::ptr::null(),
+                );
+            }
+        }
     }
 
     /// This function prepares a timer that fires unconditionally after a
@@ -1791,7 +1841,10 @@ impl Reactor {
 
     pub(crate) fn poll_io(&self, woke: &mut usize) -> io::Result<()> {
         self.poll_ring.borrow_mut().poll(woke)?;
-        self.main_ring.borrow_mut().poll(woke)?;
+        let mut main_ring = self.main_ring.borrow_mut();
+        main_ring.run_deferred_task_work();
+        main_ring.poll(woke)?;
+        drop(main_ring);
         self.latency_ring.borrow_mut().poll(woke)?;
         *woke += self.flush_syscall_thread();
         Ok(())
@@ -1865,6 +1918,7 @@ impl Reactor {
         let mut lat_ring = self.latency_ring.borrow_mut();
 
         // consume all events from the rings
+        main_ring.run_deferred_task_work();
         consume_rings!(into &mut woke; lat_ring, poll_ring, main_ring);
 
         // Cancel the old timer regardless of whether we can sleep:
@@ -1877,12 +1931,21 @@ impl Reactor {
 
         // Schedule the throughput-based timeout immediately: it won't matter if we end
         // up sleeping.
-        self.throughput_preemption_timeout_src.replace(Some(
-            main_ring.prepare_throughput_preemption_timer(
-                self.ring_depth() as u32,
-                self.eventfd_src.raw(),
-            ),
-        ));
+        // ringkv patch: not on a DEFER_TASKRUN ring. Armed there, every
+        // sleep ended at once (the sleep's own wait posted the canceled
+        // timer's completion, which such a ring posts only when asked), so
+        // the executor spun instead of sleeping and starved the per-CPU
+        // kworker that completes O_DSYNC writes until the next tick: 4 ms
+        // per durable write. The latency ring's time-based preemption timer
+        // still preempts long task queues.
+        if !main_ring.defers_task_work() {
+            self.throughput_preemption_timeout_src.replace(Some(
+                main_ring.prepare_throughput_preemption_timer(
+                    self.ring_depth() as u32,
+                    self.eventfd_src.raw(),
+                ),
+            ));
+        }
 
         // This will only dispatch if we run out of sqes. Which means until
         // flush_rings! nothing is really send to the kernel...
@@ -1891,6 +1954,7 @@ impl Reactor {
         // be careful about this dependency.
         flush_rings!(lat_ring, poll_ring, main_ring)?;
         // pick up the results of any cancellations
+        main_ring.run_deferred_task_work();
         consume_rings!(into &mut woke; lat_ring, poll_ring, main_ring);
 
         // If we generated any event so far, we can't sleep. Need to handle them.
