@@ -339,10 +339,7 @@ async fn shard_main(
         }
     };
     futures_lite::future::zip(
-        futures_lite::future::zip(
-            accept_loop(&listener, &stop, native),
-            accept_loop(&shard_listener, &stop, native),
-        ),
+        futures_lite::future::zip(accept_loop(&listener, &stop, native), accept_loop(&shard_listener, &stop, native)),
         resp_accept,
     )
     .await;
