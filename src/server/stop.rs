@@ -47,10 +47,6 @@ impl ShardStop {
         }
     }
 
-    pub fn is_stopped(&self) -> bool {
-        self.stopped.get()
-    }
-
     /// A future that completes once the shard stops.
     pub fn stopped(self: &Rc<Self>) -> Stopped {
         Stopped { stop: self.clone(), slot: None }

@@ -556,8 +556,7 @@ where
 
         // ringkv patch: a completion of a multishot request that stays armed
         // (IORING_CQE_F_MORE) leaves its source in the map.
-        // IORING_CQE_F_MORE (kept through `CompletionFlags::MORE`).
-        let more = value.raw_flags() & (1 << 1) != 0;
+        let more = value.flags().contains(iou::cqe::CompletionFlags::MORE);
         let id = from_user_data(value.user_data());
         let src = if more {
             source_map.borrow()[id].clone()
@@ -910,9 +909,6 @@ struct SleepableRing {
     in_kernel: usize,
 }
 
-/// IORING_SQ_TASKRUN: task work is pending (with `SetupFlags::TASKRUN_FLAG`).
-const IORING_SQ_TASKRUN: u32 = 1 << 2;
-
 /// ringkv patch: the main ring is set up with `IORING_SETUP_COOP_TASKRUN`.
 ///
 /// Without it, every completion that the kernel finishes through task work
@@ -994,7 +990,7 @@ impl SleepableRing {
         // SAFETY: `kflags` points into the ring's shared memory, mapped for
         // the ring's life; the kernel updates it atomically.
         let kflags = unsafe { &*(raw.sq.kflags as *const std::sync::atomic::AtomicU32) };
-        if kflags.load(std::sync::atomic::Ordering::Acquire) & IORING_SQ_TASKRUN != 0 {
+        if kflags.load(std::sync::atomic::Ordering::Acquire) & crate::uring_sys::IORING_SQ_TASKRUN != 0 {
             // SAFETY: a plain io_uring_enter on our own ring; no SQEs, no wait.
             unsafe {
                 crate::uring_sys::syscalls::io_uring_enter(
