@@ -6,12 +6,12 @@ use ringkv::resp::{parse_command, Command, RespLimits};
 fuzz_target!(|data: &[u8]| {
     let limits = RespLimits::DEFAULT;
     let mut buf = data;
-    while let Ok(Some((args, used))) = parse_command(buf, &limits) {
+    while let Ok(Some((frame, used))) = parse_command(buf, &limits) {
         if used == 0 {
             break;
         }
-        if !args.is_empty() {
-            let _ = Command::parse(args, &limits);
+        if !frame.is_empty() {
+            let _ = Command::parse(&frame.args(buf), &limits);
         }
         buf = &buf[used..];
     }

@@ -293,16 +293,32 @@ pub enum Command {
 }
 
 impl Command {
-    /// Parses one command. `args[0]` is the name (any case); `args` is consumed so values
-    /// move without copying. `args` must not be empty (the parser's empty commands get no
-    /// reply at all).
-    pub fn parse(args: Vec<Vec<u8>>, limits: &RespLimits) -> Result<Command, CommandError> {
-        let mut it = args.into_iter();
-        let Some(raw_name) = it.next() else {
+    /// Parses one command. `args[0]` is the name (any case); the arguments the command
+    /// keeps (keys, values) are copied, the rest only read. `args` must not be empty (the
+    /// parser's empty commands get no reply at all).
+    pub fn parse(args: &[&[u8]], limits: &RespLimits) -> Result<Command, CommandError> {
+        let mut it = args.iter();
+        let Some(&raw_name) = it.next() else {
             return Err(CommandError::new("ERR empty command"));
         };
-        let Some((name, arity)) = lookup(&raw_name) else {
-            return Err(unknown_command(&raw_name, it.as_slice()));
+        // The commands clients pipeline in bulk skip the table and the match below.
+        match (args.len(), raw_name) {
+            (2, [b'g' | b'G', b'e' | b'E', b't' | b'T']) => {
+                return Ok(Command::Get { key: Args { it, limits }.key()? });
+            }
+            (3, [b's' | b'S', b'e' | b'E', b't' | b'T']) => {
+                let mut a = Args { it, limits };
+                return Ok(Command::Set {
+                    key: a.key()?,
+                    value: a.value()?,
+                    condition: SetCondition::Always,
+                    get: false,
+                });
+            }
+            _ => {}
+        }
+        let Some((name, arity)) = lookup(raw_name) else {
+            return Err(unknown_command(raw_name, it.as_slice()));
         };
         let argc = it.len().saturating_add(1);
         let ok = match usize::try_from(arity) {
@@ -418,7 +434,7 @@ impl Command {
             "scan" => Command::Scan(parse_scan(a)?),
             "keys" => Command::Keys { pattern: a.pattern()? },
             // Every name in SUPPORTED_COMMANDS has an arm above.
-            _ => return Err(unknown_command(&raw_name, &[])),
+            _ => return Err(unknown_command(raw_name, &[])),
         })
     }
 
@@ -483,24 +499,24 @@ impl Command {
     }
 }
 
-/// The consumed-on-success argument list of one command (arity already checked).
-struct Args<'l> {
-    it: std::vec::IntoIter<Vec<u8>>,
+/// The argument list of one command, read in order (arity already checked).
+struct Args<'a, 'l> {
+    it: std::slice::Iter<'a, &'a [u8]>,
     limits: &'l RespLimits,
 }
 
-impl Args<'_> {
+impl Args<'_, '_> {
     fn len(&self) -> usize {
         self.it.len()
     }
 
-    /// The next argument (empty if none: callers check the arity first).
+    /// The next argument, copied (empty if none: callers check the arity first).
     fn next(&mut self) -> Vec<u8> {
-        self.it.next().unwrap_or_default()
+        self.it.next().map(|a| a.to_vec()).unwrap_or_default()
     }
 
     fn rest(self) -> Vec<Vec<u8>> {
-        self.it.collect()
+        self.it.map(|a| a.to_vec()).collect()
     }
 
     fn key(&mut self) -> Result<Vec<u8>, CommandError> {
@@ -542,7 +558,7 @@ impl Args<'_> {
 /// pipeline in bulk), or of INCR and the other single-key writes, before they
 /// are parsed and checked: for a prefetch hint (`Cluster::prefetch_slot`).
 /// None for any other command.
-pub fn hot_key(args: &[Vec<u8>]) -> Option<&[u8]> {
+pub fn hot_key<'a>(args: &[&'a [u8]]) -> Option<&'a [u8]> {
     let name = args.first()?;
     let is = |n: &[u8]| name.eq_ignore_ascii_case(n);
     let hot = match name.len() {
@@ -552,7 +568,7 @@ pub fn hot_key(args: &[Vec<u8>]) -> Option<&[u8]> {
         6 => is(b"incrby") || is(b"decrby") || is(b"append") || is(b"getset") || is(b"getdel"),
         _ => false,
     };
-    args.get(1).filter(|_| hot).map(Vec::as_slice)
+    args.get(1).filter(|_| hot).copied()
 }
 
 /// The entry of `SUPPORTED_COMMANDS` for a command name in any case, without
@@ -566,7 +582,7 @@ fn lookup(raw_name: &[u8]) -> Option<(&'static str, i32)> {
 }
 
 /// Redis 7's `ERR unknown command 'foo', with args beginning with: 'a' 'b' `.
-fn unknown_command(name: &[u8], args: &[Vec<u8>]) -> CommandError {
+fn unknown_command(name: &[u8], args: &[&[u8]]) -> CommandError {
     let mut list = String::new();
     for a in args {
         if list.len() >= 128 {
@@ -591,7 +607,7 @@ fn parse_int(b: &[u8]) -> Result<i64, CommandError> {
     parse_i64(b).ok_or_else(CommandError::not_integer)
 }
 
-fn parse_hello(mut a: Args<'_>) -> Result<Command, CommandError> {
+fn parse_hello(mut a: Args<'_, '_>) -> Result<Command, CommandError> {
     if a.len() == 0 {
         return Ok(Command::Hello { protover: None, auth: None, setname: None });
     }
@@ -619,7 +635,7 @@ fn parse_hello(mut a: Args<'_>) -> Result<Command, CommandError> {
     Ok(Command::Hello { protover: Some(protover), auth, setname })
 }
 
-fn parse_command_sub(mut a: Args<'_>) -> Result<CommandSub, CommandError> {
+fn parse_command_sub(mut a: Args<'_, '_>) -> Result<CommandSub, CommandError> {
     if a.len() == 0 {
         return Ok(CommandSub::List);
     }
@@ -651,7 +667,7 @@ fn validate_client_name(name: &[u8]) -> Result<(), CommandError> {
     }
 }
 
-fn parse_client(mut a: Args<'_>) -> Result<ClientCommand, CommandError> {
+fn parse_client(mut a: Args<'_, '_>) -> Result<ClientCommand, CommandError> {
     let sub = a.next();
     let lower = sub.to_ascii_lowercase();
     let (want, full) = match lower.as_slice() {
@@ -692,7 +708,7 @@ fn parse_client(mut a: Args<'_>) -> Result<ClientCommand, CommandError> {
     }
 }
 
-fn parse_config(mut a: Args<'_>) -> Result<ConfigCommand, CommandError> {
+fn parse_config(mut a: Args<'_, '_>) -> Result<ConfigCommand, CommandError> {
     let sub = a.next();
     if sub.eq_ignore_ascii_case(b"get") {
         if a.len() == 0 {
@@ -743,7 +759,7 @@ fn reject_expiry(value: &[u8], cmd: &str) -> CommandError {
     }
 }
 
-fn parse_set(mut a: Args<'_>) -> Result<Command, CommandError> {
+fn parse_set(mut a: Args<'_, '_>) -> Result<Command, CommandError> {
     let key = a.key()?;
     let value = a.value()?;
     let mut condition = SetCondition::Always;
@@ -775,7 +791,7 @@ fn parse_set(mut a: Args<'_>) -> Result<Command, CommandError> {
     Ok(Command::Set { key, value, condition, get })
 }
 
-fn parse_getex(mut a: Args<'_>) -> Result<Command, CommandError> {
+fn parse_getex(mut a: Args<'_, '_>) -> Result<Command, CommandError> {
     let key = a.key()?;
     let mut persist = false;
     let mut expiry: Option<(ExpiryKind, Vec<u8>)> = None;
@@ -798,7 +814,7 @@ fn parse_getex(mut a: Args<'_>) -> Result<Command, CommandError> {
     Ok(Command::Get { key })
 }
 
-fn parse_scan(mut a: Args<'_>) -> Result<ScanArgs, CommandError> {
+fn parse_scan(mut a: Args<'_, '_>) -> Result<ScanArgs, CommandError> {
     let cursor = a.next();
     let cursor = std::str::from_utf8(&cursor)
         .ok()

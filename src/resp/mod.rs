@@ -9,14 +9,16 @@
 //! ```text
 //! loop {
 //!     match parse_command(&buf, &limits) {
-//!         Ok(Some((args, n))) => {
+//!         Ok(Some((frame, n))) => {
+//!             // empty inline line / `*0`: no reply
+//!             if !frame.is_empty() {
+//!                 let reply = match Command::parse(&frame.args(&buf), &limits) {  // args read in place
+//!                     Ok(cmd) => cmd.stateless_reply(&limits).unwrap_or_else(|| execute(cmd)),
+//!                     Err(e) => e.reply(),                    // recoverable: -ERR ..., go on
+//!                 };
+//!                 encode(&reply, conn.proto, &mut out);
+//!             }
 //!             buf.drain(..n);
-//!             if args.is_empty() { continue }                 // empty inline line / `*0`: no reply
-//!             let reply = match Command::parse(args, &limits) {
-//!                 Ok(cmd) => cmd.stateless_reply(&limits).unwrap_or_else(|| execute(cmd)),
-//!                 Err(e) => e.reply(),                        // recoverable: -ERR ..., go on
-//!             };
-//!             encode(&reply, conn.proto, &mut out);
 //!         }
 //!         Ok(None) => read_more(&mut buf),                  // only bytes are missing
 //!         Err(e) => { encode(&e.reply(), conn.proto, &mut out); flush(out); close(); break }
@@ -51,5 +53,5 @@ pub use encode::encode;
 pub use error::RespError;
 pub use glob::{glob_match, Glob};
 pub use limits::RespLimits;
-pub use parse::{parse_command, CommandArgs};
+pub use parse::{parse_command, ArgSlices, Frame};
 pub use value::{ProtoVersion, Reply};

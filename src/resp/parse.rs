@@ -4,9 +4,12 @@
 //! The parser is stateless: call it on the unconsumed bytes; it either returns a whole
 //! command, asks for more bytes, or reports a fatal [`RespError`]. A partial multibulk
 //! command is re-scanned from its start on each call, but scanning only reads the short
-//! headers and jumps over bulk data, and nothing is copied until the command is complete.
+//! headers and jumps over bulk data. Nothing is copied: a multibulk command comes back as
+//! the positions of its arguments in the buffer ([`Frame`]), read in place.
 
 #![deny(clippy::arithmetic_side_effects)]
+
+use smallvec::SmallVec;
 
 use super::error::RespError;
 use super::limits::RespLimits;
@@ -15,20 +18,61 @@ use super::limits::RespLimits;
 /// most 20 digits ("-9223372036854775808"); Redis allows up to 64 KiB before failing.
 const HEADER_LINE_MAX: usize = 32;
 
-/// One command's arguments as the parser returns them (`[0]` is the name).
-pub type CommandArgs = Vec<Vec<u8>>;
+/// One parsed command: where its arguments are (`[0]` is the name). A multibulk
+/// command's arguments stay in the buffer it was parsed from, so the common command
+/// costs no allocation (a SET has three arguments; more spill to the heap). An
+/// inline command's words are unescaped, so they are copies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame(Parts);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Parts {
+    /// `(start, end)` of each argument in the parsed buffer. 32-bit: a command is
+    /// far shorter than 4 GiB ([`RespLimits::command_bytes_max`]), and the frame
+    /// stays small to move.
+    Spans(SmallVec<[(u32, u32); 4]>),
+    Words(Vec<Vec<u8>>),
+}
+
+/// A command's arguments as slices, as [`Frame::args`] hands them out.
+pub type ArgSlices<'a> = SmallVec<[&'a [u8]; 4]>;
+
+impl Frame {
+    /// No arguments: only empty commands were found (see [`parse_command`]).
+    pub fn is_empty(&self) -> bool {
+        match &self.0 {
+            Parts::Spans(s) => s.is_empty(),
+            Parts::Words(w) => w.is_empty(),
+        }
+    }
+
+    /// The arguments. `buf` must be the buffer the frame was parsed from (the same
+    /// slice, not yet drained); with any other, arguments out of its range are empty.
+    pub fn args<'a>(&'a self, buf: &'a [u8]) -> ArgSlices<'a> {
+        match &self.0 {
+            Parts::Spans(s) => s.iter().map(|&(a, b)| buf.get(a as usize..b as usize).unwrap_or_default()).collect(),
+            Parts::Words(w) => w.iter().map(Vec::as_slice).collect(),
+        }
+    }
+
+    /// The arguments, copied out (for tests and tools).
+    pub fn to_vecs(&self, buf: &[u8]) -> Vec<Vec<u8>> {
+        self.args(buf).iter().map(|a| a.to_vec()).collect()
+    }
+}
 
 /// Parses the first command in `buf`.
 ///
-/// - `Ok(Some((args, consumed)))`: a command (its arguments, `args[0]` the name) and the
-///   bytes it took, including any empty inline lines or `*0`/`*-1` before it. Drop
-///   `consumed` bytes. **`args` is empty** when only empty commands were found (empty
-///   inline lines, `*0\r\n`, `*-1\r\n`): drop the bytes and send no reply, as Redis does.
+/// - `Ok(Some((frame, consumed)))`: a command (`frame.args(buf)`, `[0]` the name) and the
+///   bytes it took, including any empty inline lines or `*0`/`*-1` before it. Read the
+///   arguments before dropping `consumed` bytes. **`frame` is empty** when only empty
+///   commands were found (empty inline lines, `*0\r\n`, `*-1\r\n`): drop the bytes
+///   and send no reply, as Redis does.
 /// - `Ok(None)`: more bytes are needed; `buf` holds a strict prefix of a command (or nothing).
 /// - `Err(e)`: a protocol error; always fatal: send `e.reply()` and close.
 ///
 /// Every length is checked against `limits` before anything is allocated.
-pub fn parse_command(buf: &[u8], limits: &RespLimits) -> Result<Option<(CommandArgs, usize)>, RespError> {
+pub fn parse_command(buf: &[u8], limits: &RespLimits) -> Result<Option<(Frame, usize)>, RespError> {
     let mut pos = 0usize;
     loop {
         let rest = buf.get(pos..).unwrap_or_default();
@@ -40,9 +84,18 @@ pub fn parse_command(buf: &[u8], limits: &RespLimits) -> Result<Option<(CommandA
         match step {
             Step::Incomplete if pos == 0 => return Ok(None),
             // Hand back the empty commands already seen so the caller drops them.
-            Step::Incomplete => return Ok(Some((Vec::new(), pos))),
+            Step::Incomplete => return Ok(Some((Frame(Parts::Words(Vec::new())), pos))),
             Step::Empty(n) => pos = pos.saturating_add(n),
-            Step::Command(args, n) => return Ok(Some((args, pos.saturating_add(n)))),
+            Step::Command(Parts::Spans(mut spans), n) if pos > 0 => {
+                // Positions in `rest` become positions in `buf`.
+                let shift =
+                    u32::try_from(pos).map_err(|_| RespError::TooBigRequest { limit: limits.command_bytes_max })?;
+                for s in &mut spans {
+                    *s = (s.0.saturating_add(shift), s.1.saturating_add(shift));
+                }
+                return Ok(Some((Frame(Parts::Spans(spans)), pos.saturating_add(n))));
+            }
+            Step::Command(words, n) => return Ok(Some((Frame(words), pos.saturating_add(n)))),
         }
     }
 }
@@ -51,7 +104,7 @@ enum Step {
     Incomplete,
     /// An empty command of this many bytes (always > 0).
     Empty(usize),
-    Command(Vec<Vec<u8>>, usize),
+    Command(Parts, usize),
 }
 
 /// Redis's `string2ll`: an optional `-`, then digits without leading zeros ("0" alone is
@@ -120,9 +173,9 @@ fn multibulk(buf: &[u8], limits: &RespLimits) -> Result<Step, RespError> {
     if pos > limits.command_bytes_max {
         return Err(RespError::TooBigRequest { limit: limits.command_bytes_max });
     }
-    // Pass 1: find every argument without copying. `ranges` only grows for arguments
-    // that have fully arrived, so its size is bounded by `buf.len()`, not by `n`.
-    let mut ranges: Vec<(usize, usize)> = Vec::new();
+    // Find every argument without copying. `spans` only grows for arguments that
+    // have fully arrived, so its size is bounded by `buf.len()`, not by `n`.
+    let mut spans = SmallVec::new();
     for _ in 0..n {
         match buf.get(pos) {
             None => return Ok(Step::Incomplete),
@@ -149,12 +202,12 @@ fn multibulk(buf: &[u8], limits: &RespLimits) -> Result<Step, RespError> {
             Some(b"\r\n") => {}
             Some(_) => return Err(RespError::MissingBulkTerminator),
         }
-        ranges.push((data_start, data_end));
+        let too_big = || RespError::TooBigRequest { limit: limits.command_bytes_max };
+        spans
+            .push((u32::try_from(data_start).map_err(|_| too_big())?, u32::try_from(data_end).map_err(|_| too_big())?));
         pos = end;
     }
-    // Pass 2: the command is complete; copy the arguments out.
-    let args = ranges.iter().map(|&(s, e)| buf.get(s..e).unwrap_or_default().to_vec()).collect();
-    Ok(Step::Command(args, pos))
+    Ok(Step::Command(Parts::Spans(spans), pos))
 }
 
 fn inline(buf: &[u8], limits: &RespLimits) -> Result<Step, RespError> {
@@ -175,7 +228,7 @@ fn inline(buf: &[u8], limits: &RespLimits) -> Result<Step, RespError> {
     if args.is_empty() {
         Ok(Step::Empty(consumed))
     } else {
-        Ok(Step::Command(args, consumed))
+        Ok(Step::Command(Parts::Words(args), consumed))
     }
 }
 

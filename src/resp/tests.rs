@@ -19,8 +19,18 @@ fn multibulk(args: &[&[u8]]) -> Vec<u8> {
     out
 }
 
-fn parse(buf: &[u8]) -> Result<Option<(CommandArgs, usize)>, RespError> {
-    parse_command(buf, &L)
+/// A command's arguments, copied out, and the bytes it took.
+type Parsed = (Vec<Vec<u8>>, usize);
+
+/// The first command's arguments and the bytes it took.
+fn parse(buf: &[u8]) -> Result<Option<Parsed>, RespError> {
+    parse_command(buf, &L).map(|r| r.map(|(frame, n)| (frame.to_vecs(buf), n)))
+}
+
+/// `Command::parse` on owned arguments.
+fn parse_cmd(args: &[Vec<u8>]) -> Result<Command, CommandError> {
+    let slices: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+    Command::parse(&slices, &L)
 }
 
 fn args(v: &[&str]) -> Vec<Vec<u8>> {
@@ -54,6 +64,19 @@ fn every_strict_prefix_needs_more() {
         }
         assert_eq!(parse(&buf).unwrap().unwrap().1, buf.len());
     }
+}
+
+#[test]
+fn arguments_after_empty_commands_are_found_in_place() {
+    // Empty commands before a multibulk one shift where its arguments lie.
+    let mut buf = b"\r\n*0\r\n*-1\r\n".to_vec();
+    let skipped = buf.len();
+    buf.extend_from_slice(&multibulk(&[b"GET", b"a"]));
+    let (frame, n) = parse_command(&buf, &L).unwrap().unwrap();
+    assert_eq!(n, buf.len());
+    assert_eq!(frame.args(&buf).as_slice(), &[&b"GET"[..], b"a"]);
+    // Read against a shorter buffer, arguments out of its range come back empty.
+    assert_eq!(frame.args(&buf[..skipped]).as_slice(), &[&b""[..], b""]);
 }
 
 #[test]
@@ -248,7 +271,7 @@ proptest! {
                                 Just("config"), Just("command"), Just("mset"), Just("getex"), Just("expire"), Just("incrby")]) {
         let mut a = a;
         a[0] = name.as_bytes().to_vec();
-        let _ = Command::parse(a, &L);
+        let _ = parse_cmd(&a);
     }
 }
 
@@ -309,7 +332,7 @@ fn doubles_round_trip_through_text() {
 // ---------------------------------------------------------------- commands
 
 fn cmd(v: &[&str]) -> Result<Command, String> {
-    Command::parse(args(v), &L).map_err(|e| e.message)
+    parse_cmd(&args(v)).map_err(|e| e.message)
 }
 
 fn key(s: &str) -> Vec<u8> {
@@ -319,6 +342,15 @@ fn key(s: &str) -> Vec<u8> {
 #[test]
 fn names_are_case_insensitive_and_unknown_commands_redis_style() {
     assert_eq!(cmd(&["gEt", "k"]), Ok(Command::Get { key: key("k") }));
+    assert_eq!(
+        cmd(&["sEt", "k", "v"]),
+        Ok(Command::Set { key: key("k"), value: key("v"), condition: SetCondition::Always, get: false })
+    );
+    // GET and SET skip the command table: their arity and key checks still hold.
+    assert_eq!(cmd(&["get", ""]), Err("ERR ringkv: empty keys are not supported".into()));
+    assert_eq!(cmd(&["SET", ""]), Err("ERR wrong number of arguments for 'set' command".into()));
+    assert_eq!(cmd(&["get", "a", "b"]), Err("ERR wrong number of arguments for 'get' command".into()));
+    assert_eq!(cmd(&["set", "", "v"]), Err("ERR ringkv: empty keys are not supported".into()));
     assert_eq!(cmd(&["FOO", "a", "b"]), Err("ERR unknown command 'FOO', with args beginning with: 'a' 'b' ".into()));
     assert_eq!(cmd(&["foo"]), Err("ERR unknown command 'foo', with args beginning with: ".into()));
     let long = "x".repeat(300);
@@ -326,7 +358,7 @@ fn names_are_case_insensitive_and_unknown_commands_redis_style() {
     assert!(e.len() < 300 && !e.contains('y'), "{e}");
     let e = cmd(&["no\r\npe"]).unwrap_err();
     assert!(!e.contains('\n'));
-    assert!(Command::parse(vec![], &L).is_err());
+    assert!(Command::parse(&[], &L).is_err());
 }
 
 #[test]
@@ -556,9 +588,9 @@ fn key_and_value_limits() {
     assert!(cmd(&["get", &"k".repeat(L.key_bytes_max)]).is_ok());
     assert!(cmd(&["mget", "a", &long]).is_err());
     let big = vec![b'v'; L.value_bytes_max + 1];
-    let e = Command::parse(vec![key("SET"), key("k"), big], &L).unwrap_err();
+    let e = parse_cmd(&[key("SET"), key("k"), big]).unwrap_err();
     assert_eq!(e.message, "ERR ringkv: value exceeds 4194304 bytes");
-    assert!(Command::parse(vec![key("SET"), key("k"), vec![0; L.value_bytes_max]], &L).is_ok());
+    assert!(parse_cmd(&[key("SET"), key("k"), vec![0; L.value_bytes_max]]).is_ok());
 }
 
 #[test]
@@ -617,7 +649,7 @@ fn every_supported_command_parses_somewhere() {
 
 #[test]
 fn hot_key_names_the_key_of_single_key_commands_only() {
-    let args = |a: &[&str]| a.iter().map(|s| s.as_bytes().to_vec()).collect::<Vec<_>>();
+    let args = |a: &[&'static str]| a.iter().map(|s| s.as_bytes()).collect::<Vec<_>>();
     for name in ["GET", "set", "INCR", "decr", "IncrBy", "DECRBY", "append", "GETSET", "getdel", "SETNX"] {
         assert_eq!(hot_key(&args(&[name, "k", "1"])), Some(&b"k"[..]), "{name}");
     }

@@ -130,28 +130,30 @@ pub async fn serve(stream: TcpStream, ctx: Rc<RespCtx>, stop: Rc<ShardStop>) -> 
             }
             while ahead.len() < PARSE_AHEAD && bad.is_none() {
                 match resp::parse_command(&buf[start..], &limits) {
-                    Ok(Some((args, n))) => {
-                        start += n;
-                        if !args.is_empty() {
-                            let hash = conn.prefetch_slot(&args);
-                            ahead.push_back((args, hash));
+                    Ok(Some((frame, n))) => {
+                        if !frame.is_empty() {
+                            let hash = conn.prefetch_slot(&frame.args(&buf[start..]));
+                            ahead.push_back((frame, start, hash));
                         }
+                        start += n;
                     }
                     Ok(None) => break,
                     Err(e) => bad = Some(e),
                 }
             }
-            let Some((args, _)) = ahead.pop_front() else {
+            let Some((frame, at, _)) = ahead.pop_front() else {
                 if let Some(e) = bad.take() {
                     queue.push(Item::Now(conn.proto.get(), e.reply()));
                     break 'conn;
                 }
                 break;
             };
-            if let Some(&(_, Some(hash))) = ahead.front() {
+            if let Some(&(_, _, Some(hash))) = ahead.front() {
                 conn.ctx.cluster.prefetch_entry(hash);
             }
-            if !conn.dispatch(args, &limits, &queue).await {
+            // The arguments are read in place: `buf` is drained only once
+            // every command parsed from it has run.
+            if !conn.dispatch(&frame.args(&buf[at..]), &limits, &queue).await {
                 break 'conn;
             }
         }
@@ -272,12 +274,12 @@ impl Conn {
     /// A hint that the command `args` comes soon (a GET or SET: see
     /// `resp::hot_key`), when it is parsed: `Cluster::prefetch_slot`. Its
     /// hash goes to `Cluster::prefetch_entry` one command before it runs.
-    fn prefetch_slot(&self, args: &[Vec<u8>]) -> Option<u64> {
+    fn prefetch_slot(&self, args: &[&[u8]]) -> Option<u64> {
         self.ctx.cluster.prefetch_slot(resp::hot_key(args)?, b"")
     }
 
     /// Handle one command; false: close the connection after the replies so far.
-    async fn dispatch(self: &Rc<Self>, args: Vec<Vec<u8>>, limits: &RespLimits, queue: &Queue) -> bool {
+    async fn dispatch(self: &Rc<Self>, args: &[&[u8]], limits: &RespLimits, queue: &Queue) -> bool {
         self.ctx.commands.set(self.ctx.commands.get() + 1);
         let proto = self.proto.get();
         let cmd = match Command::parse(args, limits) {
