@@ -225,6 +225,11 @@ fn acknowledged_read_modify_writes_and_mset_survive_sigkill() {
         (&["GETSET", "swap", "2"], b"$1\r\n1\r\n"),
         (&["SET", "gone", "x", "NX"], b"+OK\r\n"),
         (&["GETDEL", "gone"], b"$1\r\nx\r\n"),
+        // DEL counts each key that existed once, in order: d1 twice, "nope" never.
+        (&["MSET", "d1", "x", "d2", "y", "kept", "z"], b"+OK\r\n"),
+        (&["DEL", "d1", "nope", "d2", "d1"], b":2\r\n"),
+        (&["DEL", "d2"], b":0\r\n"),
+        (&["GET", "d1"], b"$-1\r\n"),
     ] {
         req.extend_from_slice(&command(cmd.iter().copied()));
         want.extend_from_slice(reply);
@@ -247,6 +252,7 @@ fn acknowledged_read_modify_writes_and_mset_survive_sigkill() {
     assert_eq!(s.redis_cli(&["GET", "once"]), "a\n");
     assert_eq!(s.redis_cli(&["GET", "swap"]), "2\n");
     assert_eq!(s.redis_cli(&["EXISTS", "gone"]), "0\n");
+    assert_eq!(s.redis_cli(&["EXISTS", "d1", "d2", "kept"]), "1\n");
     // And they go on from there.
     assert_eq!(s.redis_cli(&["INCR", "ctr"]), "601\n");
 }

@@ -555,14 +555,15 @@ impl Args<'_, '_> {
 }
 
 /// The key of a GET or SET with these arguments (the commands clients
-/// pipeline in bulk), or of INCR and the other single-key writes, before they
-/// are parsed and checked: for a prefetch hint (`Cluster::prefetch_slot`).
+/// pipeline in bulk), or of INCR and the other single-key writes (DEL's first
+/// key), before they are parsed and checked: for a prefetch hint
+/// (`Cluster::prefetch_slot`).
 /// None for any other command.
 pub fn hot_key<'a>(args: &[&'a [u8]]) -> Option<&'a [u8]> {
     let name = args.first()?;
     let is = |n: &[u8]| name.eq_ignore_ascii_case(n);
     let hot = match name.len() {
-        3 => is(b"get") || is(b"set"),
+        3 => is(b"get") || is(b"set") || is(b"del"),
         4 => is(b"incr") || is(b"decr"),
         5 => is(b"setnx"),
         6 => is(b"incrby") || is(b"decrby") || is(b"append") || is(b"getset") || is(b"getdel"),

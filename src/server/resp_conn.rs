@@ -67,9 +67,10 @@ enum Item {
     /// always` that is waiting for its group commit, which one wait covers
     /// for every reply queued behind it.
     Overwritten(ProtoVersion, Started),
-    /// MSET's blind overwrites, each past its ordered part: finished in turn
-    /// like `Overwritten`, answered once (OK, or the first failure).
-    OverwrittenAll(ProtoVersion, Vec<Started>),
+    /// A multi-key write's ops (MSET's blind overwrites, DEL's deletes),
+    /// each past its ordered part: finished in turn like `Overwritten`,
+    /// answered once, as `Each` says, or with the first failure.
+    All(ProtoVersion, Vec<Started>, Each),
     /// A read-modify-write (INCRBY, APPEND, SET NX/XX/GET, SETNX, GETSET,
     /// GETDEL) past its ordered part: finished in turn like `Overwritten`,
     /// answered as `Answer` says.
@@ -187,16 +188,13 @@ async fn write_loop(mut wr: WriteHalf<TcpStream>, queue: Rc<Queue>, mesh: Rc<Mes
                 let Some(r) = finish_started(&mut wr, &mut out, &mesh, started).await else { return };
                 resp::encode(&overwrite_reply(r), proto, &mut out);
             }
-            Some(Item::OverwrittenAll(proto, all)) => {
-                let mut failed = None;
+            Some(Item::All(proto, all, each)) => {
+                let mut total = each.total();
                 for started in all {
                     let Some(r) = finish_started(&mut wr, &mut out, &mesh, started).await else { return };
-                    let r = overwrite_reply(r);
-                    if failed.is_none() && matches!(r, Reply::Error(_)) {
-                        failed = Some(r);
-                    }
+                    total = each.add(total, r);
                 }
-                resp::encode(&failed.unwrap_or_else(Reply::ok), proto, &mut out);
+                resp::encode(&total, proto, &mut out);
             }
             Some(Item::Rmw(proto, started, answer)) => {
                 let Some(r) = finish_started(&mut wr, &mut out, &mesh, started).await else { return };
@@ -321,6 +319,13 @@ impl Conn {
                 queue.push(item);
                 return true;
             }
+            // DEL: likewise, each key's delete a read-modify-write (it counts
+            // the keys that existed).
+            Command::Del { keys } => {
+                let item = Box::pin(self.start_del(keys, proto)).await;
+                queue.push(item);
+                return true;
+            }
             cmd => cmd,
         };
         // A read-modify-write: its ordered part now, the rest in the write loop.
@@ -382,7 +387,7 @@ impl Conn {
     }
 
     /// MSET's queue item: each key's blind overwrite started in order (see
-    /// `Item::OverwrittenAll`), or in a cluster the general path's answer.
+    /// `Item::All`), or in a cluster the general path's answer.
     async fn start_mset(self: &Rc<Self>, pairs: Vec<(Vec<u8>, Vec<u8>)>, proto: ProtoVersion) -> Item {
         // Each key's memtable index slot, then its entry, all before the
         // first write: their cache misses overlap (`Cluster::prefetch_slot`).
@@ -399,17 +404,39 @@ impl Conn {
                     // A cluster: the general path, for this key and the rest.
                     let rest = std::iter::once((key, value.unwrap_or_default())).chain(pairs).collect();
                     let rest = self.start(Command::MSet { pairs: rest });
-                    for s in started {
-                        let r = overwrite_reply(self.ctx.mesh.finish(s).await);
-                        if matches!(r, Reply::Error(_)) {
-                            return Item::Now(proto, r);
-                        }
-                    }
-                    return Item::Now(proto, rest.await);
+                    return Item::Now(proto, self.finish_all(started, Each::Overwrite, rest).await);
                 }
             }
         }
-        Item::OverwrittenAll(proto, started)
+        Item::All(proto, started, Each::Overwrite)
+    }
+
+    /// DEL's queue item: each key's delete started in order (see
+    /// `Item::All`), or in a cluster the general path's answer.
+    async fn start_del(self: &Rc<Self>, keys: Vec<Vec<u8>>, proto: ProtoVersion) -> Item {
+        let mut started = Vec::with_capacity(keys.len());
+        let mut keys = keys.into_iter();
+        while let Some(key) = keys.next() {
+            match self.ctx.cluster.start_rmw(&key, RmwOp::Overwrite(None)).await {
+                Ok(s) => started.push(s),
+                Err(_) => {
+                    // A cluster: the general path, for this key and the rest.
+                    let rest = self.start(Command::Del { keys: std::iter::once(key).chain(keys).collect() });
+                    return Item::Now(proto, self.finish_all(started, Each::Delete, rest).await);
+                }
+            }
+        }
+        Item::All(proto, started, Each::Delete)
+    }
+
+    /// The answer of a multi-key write whose first ops were `started` and
+    /// whose rest is `rest`, the general path's answer for the other keys.
+    async fn finish_all(&self, started: Vec<Started>, each: Each, rest: ReplyFuture) -> Reply {
+        let mut total = each.total();
+        for s in started {
+            total = each.add(total, self.ctx.mesh.finish(s).await);
+        }
+        each.merge(total, rest.await)
     }
 
     /// Commands about the connection itself.
@@ -755,6 +782,43 @@ impl Answer {
             (Answer::Set { get: false }, Ok(RmwResult::Old { applied: true, .. })) => Reply::ok(),
             (Answer::Set { get: false }, Ok(RmwResult::Old { applied: false, .. })) => Reply::Nil,
             (_, Ok(other)) => Reply::Error(format!("ERR ringkv: unexpected {other:?}")),
+        }
+    }
+}
+
+/// How a multi-key write (`Item::All`) answers its ops' results.
+#[derive(Debug, Clone, Copy)]
+enum Each {
+    /// MSET: OK once every blind overwrite is done.
+    Overwrite,
+    /// DEL: how many of the keys existed.
+    Delete,
+}
+
+impl Each {
+    /// The answer before any op.
+    fn total(self) -> Reply {
+        match self {
+            Each::Overwrite => Reply::ok(),
+            Each::Delete => Reply::Integer(0),
+        }
+    }
+
+    /// `total` with one more op's result; the first failure stays.
+    fn add(self, total: Reply, r: ShardReply) -> Reply {
+        let r = match self {
+            Each::Overwrite => overwrite_reply(r),
+            Each::Delete => rmw_reply(r, Answer::Applied),
+        };
+        self.merge(total, r)
+    }
+
+    /// Two partial answers as one; the first failure stays.
+    fn merge(self, total: Reply, r: Reply) -> Reply {
+        match (total, r) {
+            (Reply::Integer(a), Reply::Integer(b)) => Reply::Integer(a + b),
+            (e @ Reply::Error(_), _) | (_, e @ Reply::Error(_)) => e,
+            (total, _) => total,
         }
     }
 }

@@ -283,9 +283,15 @@ impl Shard {
                 Ok(v) => v.flatten(),
                 Err(failure) => return Ok(replica_failed(0, failure)),
             };
+            // Deleting what is not there writes nothing (as GETDEL): on a
+            // node never in a cluster, no replica holds a value unseen here.
+            let op = match op {
+                RmwOp::Overwrite(None) if current.is_none() => RmwOp::Take,
+                op => op,
+            };
             let (value, result) = match compute(op, current.as_deref()) {
                 Ok(x) => x,
-                Err(reply) => return Ok(Pending::Ready(reply)),
+                Err(reply) => return Ok(unwritten(self, reply)),
             };
             let Some(dot) = self.replica.borrow_mut().issue_blind_dot() else {
                 return Ok(Pending::Ready(ShardReply::Failed(FailKind::Internal, "blind dot not covered".into())));
@@ -303,7 +309,7 @@ impl Shard {
         let current = stored.as_ref().and_then(|s| s.resolve_lww());
         let (value, result) = match compute(op, current) {
             Ok(x) => x,
-            Err(reply) => return Ok(Pending::Ready(reply)),
+            Err(reply) => return Ok(unwritten(self, reply)),
         };
         let step = self.replica.borrow_mut().update(stored, 0, &ctx, value, now_ms());
         debug_assert!(step.persist_lease.is_none(), "a covered update asked for a lease");
@@ -433,6 +439,14 @@ pub fn finish_now(shard: &Shard, p: Pending) -> Result<ShardReply, Pending> {
     }
 }
 
+/// The reply of an RMW that writes nothing (`compute`'s skip or refusal). It
+/// still answers from what it read, which may be a write not yet durable, so
+/// it waits as a read does: a crash must not take back what it reported
+/// (SETNX's 0, say, after an unacknowledged SET is lost).
+fn unwritten(shard: &Shard, reply: ShardReply) -> Pending {
+    Pending::Durable(shard.engine.last_seq(), reply)
+}
+
 fn replica_failed(id: u64, failure: ReplicaFailure) -> Pending {
     Pending::Ready(ShardReply::Replica(ReplicaReply::Failed { id, failure }, None))
 }
@@ -522,7 +536,7 @@ async fn replica_op(shard: &Shard, mut req: ReplicaRequest, rmw: Option<RmwOp>) 
         let current = stored.as_ref().and_then(|s| s.resolve_lww());
         let (value, result) = match compute(op, current) {
             Ok(x) => x,
-            Err(reply) => return Pending::Ready(reply),
+            Err(reply) => return unwritten(shard, reply),
         };
         let ctx = stored.as_ref().map_or_else(VersionVector::new, SiblingSet::context);
         rmw_result = Some(result);
@@ -810,6 +824,57 @@ mod tests {
                 let back = shard.rmw_now(key.clone(), RmwOp::IncrBy(7), blind);
                 assert!(matches!(back, Err((k, RmwOp::IncrBy(7))) if k == key));
                 drop(guard);
+            });
+        }
+    }
+
+    #[test]
+    fn an_rmw_that_writes_nothing_answers_once_what_it_saw_is_durable() {
+        for blind in [false, true] {
+            on_fresh_shard(&format!("rmw-unwritten-{blind}"), move |shard| async move {
+                let key = b"k".to_vec();
+                let setnx = || RmwOp::Set { value: b"2".to_vec(), when: SetWhen::IfMissing };
+                // The general path first: it persists the dot lease rmw_now needs.
+                let req = ReplicaRequest::Update { id: 0, key: key.clone(), ctx: VersionVector::new(), value: None };
+                let p = start(&shard, ShardOp::Replica { req, rmw: Some(setnx()) }).await;
+                finish(&shard, p).await;
+                // A write whose group commit has not happened yet.
+                let Ok(pending) = shard.blind_write_now(key.clone(), Some(b"1".to_vec())) else {
+                    panic!("blind write waited")
+                };
+                assert!(finish_now(&shard, pending).is_err(), "the write is durable already");
+                // SETNX sees it and writes nothing; its 0 must wait for it.
+                let Ok(p) = shard.rmw_now(key.clone(), setnx(), blind) else { panic!("not done at once") };
+                let p = finish_now(&shard, p).expect_err("answered before what it saw was durable");
+                let ShardReply::RmwSkipped(RmwResult::Old { applied: false, .. }) = finish(&shard, p).await else {
+                    panic!("SETNX of an existing key")
+                };
+                // And on the general path.
+                let Ok(pending) = shard.blind_write_now(key.clone(), Some(b"3".to_vec())) else {
+                    panic!("blind write waited")
+                };
+                assert!(finish_now(&shard, pending).is_err());
+                let req = ReplicaRequest::Update { id: 0, key: key.clone(), ctx: VersionVector::new(), value: None };
+                let p = start(&shard, ShardOp::Replica { req, rmw: Some(setnx()) }).await;
+                let p = finish_now(&shard, p).expect_err("answered before what it saw was durable");
+                assert!(matches!(finish(&shard, p).await, ShardReply::RmwSkipped(_)));
+                // DEL of a key that is not there: on a node never clustered,
+                // nothing is written (with a cluster behind it, a tombstone).
+                let seq = shard.engine.last_seq();
+                let Ok(p) = shard.rmw_now(b"none".to_vec(), RmwOp::Overwrite(None), blind) else {
+                    panic!("not done at once")
+                };
+                let r = finish(&shard, p).await;
+                assert_eq!(shard.engine.last_seq() == seq, blind, "{r:?}");
+                use crate::server::cluster::{local_write_outcome, WriteOutcome, Written};
+                let existed = match local_write_outcome(r) {
+                    Ok(WriteOutcome::Written(Written::Skipped(RmwResult::Old { applied, .. }))) => applied,
+                    Ok(WriteOutcome::Written(Written::Done { rmw: Some(RmwResult::Old { applied, .. }), .. })) => {
+                        applied
+                    }
+                    _ => panic!("DEL of a missing key"),
+                };
+                assert!(!existed);
             });
         }
     }
