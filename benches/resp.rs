@@ -2,17 +2,13 @@
 //! such batches), each framed by `parse_command` and turned into a `Command`,
 //! as the server's connection loop does before it touches the engine.
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
-use ringkv::resp::{parse_command, Command, RespLimits};
+use ringkv::resp::{encode_command, parse_command, Command, RespLimits};
 
 const PIPELINE: usize = 16;
 
 fn multibulk(args: &[&[u8]]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
+    let mut out = Vec::new();
+    encode_command(args, &mut out);
     out
 }
 

@@ -102,11 +102,9 @@ fn read_until(conn: &mut TcpStream, want: &[u8]) -> Vec<u8> {
 
 /// A RESP array of bulk strings.
 fn command<'a>(args: impl IntoIterator<Item = &'a str>) -> Vec<u8> {
-    let args: Vec<&str> = args.into_iter().collect();
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        out.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
-    }
+    let args: Vec<&[u8]> = args.into_iter().map(str::as_bytes).collect();
+    let mut out = Vec::new();
+    ringkv::resp::encode_command(&args, &mut out);
     out
 }
 

@@ -39,16 +39,8 @@ impl std::fmt::Display for RespError {
     }
 }
 
-/// Append `*N\r\n$len\r\narg\r\n...`.
-pub fn encode_command(args: &[&[u8]], out: &mut Vec<u8>) {
-    use std::io::Write;
-    let _ = write!(out, "*{}\r\n", args.len());
-    for a in args {
-        let _ = write!(out, "${}\r\n", a.len());
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
-}
+/// Append `*N\r\n$len\r\narg\r\n...` (the server crate's encoder).
+pub use ringkv::resp::encode_command;
 
 const MAX_BULK: i64 = 512 << 20;
 const MAX_DEPTH: usize = 16;

@@ -1,4 +1,4 @@
-//! The reply encoder for RESP2 and RESP3.
+//! The reply encoder for RESP2 and RESP3, and the request encoder clients use.
 
 use std::io::Write as _;
 
@@ -67,6 +67,13 @@ pub fn format_double(d: f64) -> String {
 
 fn len_i64(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// Appends a request, as a client sends it: an array of bulk strings
+/// (`*N\r\n$len\r\narg\r\n...`), `args[0]` the command's name.
+pub fn encode_command(args: &[&[u8]], out: &mut Vec<u8>) {
+    header(out, b'*', len_i64(args.len()));
+    args.iter().for_each(|a| bulk(out, b'$', a));
 }
 
 fn header(out: &mut Vec<u8>, tag: u8, n: i64) {
