@@ -341,7 +341,38 @@ impl Conn {
                 return true;
             }
         }
+        // MGET and EXISTS likewise, when every key can be answered so.
+        if let Command::MGet { keys } | Command::Exists { keys } = &cmd {
+            if let Some(r) = self.read_all_now(keys) {
+                let reply = match r {
+                    Err(e) => op_error(e),
+                    Ok(values) if matches!(cmd, Command::MGet { .. }) => {
+                        Reply::Array(values.into_iter().map(Reply::bulk_or_nil).collect())
+                    }
+                    Ok(values) => Reply::Integer(values.iter().filter(|v| v.is_some()).count() as i64),
+                };
+                queue.push(Item::Now(proto, reply));
+                return true;
+            }
+        }
         self.run(self.start(cmd), proto, queue).await
+    }
+
+    /// What GETs of `keys` answer, if every one can be answered from memory
+    /// at once (`Cluster::read_lww_now`); None if any cannot.
+    fn read_all_now(&self, keys: &[Vec<u8>]) -> Option<Result<Vec<Option<Vec<u8>>>, OpError>> {
+        self.prefetch_all(keys.iter().map(Vec::as_slice));
+        let got: Option<Vec<_>> = keys.iter().map(|k| self.ctx.cluster.read_lww_now(k, b"")).collect();
+        got.map(|all| all.into_iter().collect())
+    }
+
+    /// Each key's memtable index slot, then its entry, all before the first
+    /// of them is used: their cache misses overlap (`Cluster::prefetch_slot`).
+    fn prefetch_all<'a>(&self, keys: impl Iterator<Item = &'a [u8]>) {
+        let hashes: Vec<_> = keys.filter_map(|k| self.ctx.cluster.prefetch_slot(k, b"")).collect();
+        for &h in &hashes {
+            self.ctx.cluster.prefetch_entry(h);
+        }
     }
 
     /// A read-modify-write (`Item::Rmw`); in a cluster, the general path.
@@ -389,12 +420,7 @@ impl Conn {
     /// MSET's queue item: each key's blind overwrite started in order (see
     /// `Item::All`), or in a cluster the general path's answer.
     async fn start_mset(self: &Rc<Self>, pairs: Vec<(Vec<u8>, Vec<u8>)>, proto: ProtoVersion) -> Item {
-        // Each key's memtable index slot, then its entry, all before the
-        // first write: their cache misses overlap (`Cluster::prefetch_slot`).
-        let hashes: Vec<_> = pairs.iter().filter_map(|(k, _)| self.ctx.cluster.prefetch_slot(k, b"")).collect();
-        for &h in &hashes {
-            self.ctx.cluster.prefetch_entry(h);
-        }
+        self.prefetch_all(pairs.iter().map(|(k, _)| k.as_slice()));
         let mut started = Vec::with_capacity(pairs.len());
         let mut pairs = pairs.into_iter();
         while let Some((key, value)) = pairs.next() {
