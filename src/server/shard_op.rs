@@ -830,6 +830,7 @@ mod tests {
 
     #[test]
     fn an_rmw_that_writes_nothing_answers_once_what_it_saw_is_durable() {
+        use crate::server::cluster::{local_write_outcome, WriteOutcome, Written};
         for blind in [false, true] {
             on_fresh_shard(&format!("rmw-unwritten-{blind}"), move |shard| async move {
                 let key = b"k".to_vec();
@@ -866,7 +867,6 @@ mod tests {
                 };
                 let r = finish(&shard, p).await;
                 assert_eq!(shard.engine.last_seq() == seq, blind, "{r:?}");
-                use crate::server::cluster::{local_write_outcome, WriteOutcome, Written};
                 let existed = match local_write_outcome(r) {
                     Ok(WriteOutcome::Written(Written::Skipped(RmwResult::Old { applied, .. }))) => applied,
                     Ok(WriteOutcome::Written(Written::Done { rmw: Some(RmwResult::Old { applied, .. }), .. })) => {
