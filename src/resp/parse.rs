@@ -54,11 +54,6 @@ impl Frame {
             Parts::Words(w) => w.iter().map(Vec::as_slice).collect(),
         }
     }
-
-    /// The arguments, copied out (for tests and tools).
-    pub fn to_vecs(&self, buf: &[u8]) -> Vec<Vec<u8>> {
-        self.args(buf).iter().map(|a| a.to_vec()).collect()
-    }
 }
 
 /// Parses the first command in `buf`.

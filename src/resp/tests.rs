@@ -20,7 +20,7 @@ type Parsed = (Vec<Vec<u8>>, usize);
 
 /// The first command's arguments and the bytes it took.
 fn parse(buf: &[u8]) -> Result<Option<Parsed>, RespError> {
-    parse_command(buf, &L).map(|r| r.map(|(frame, n)| (frame.to_vecs(buf), n)))
+    parse_command(buf, &L).map(|r| r.map(|(frame, n)| (frame.args(buf).iter().map(|a| a.to_vec()).collect(), n)))
 }
 
 /// `Command::parse` on owned arguments.
