@@ -8,7 +8,7 @@ use std::net::TcpStream;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{free_addr, Server, TempDir};
+use common::{free_addr, run_bounded, Server, TempDir};
 
 fn start(name: &str, ip: &str, extra: &[&str]) -> (TempDir, Server) {
     start_shards(name, ip, "2", extra)
@@ -205,11 +205,22 @@ fn protocol_errors_close_only_that_connection() {
 fn redis_benchmark_runs_clean() {
     let (_d, s) = start("resp-bench", "127.0.0.10", &["--sync", "none"]);
     let a = s.resp_addr().unwrap();
-    let out = Command::new("redis-benchmark")
-        .args(["-h", &a.ip().to_string(), "-p", &a.port().to_string()])
-        .args(["-q", "-t", "set,get,incr,mset", "-n", "3000", "-c", "10", "-P", "4", "-r", "1000"])
-        .output()
-        .expect("redis-benchmark (Debian package redis-tools) must be installed: .ci/run installs it");
+    let mut bench = Command::new("redis-benchmark");
+    bench.args(["-h", &a.ip().to_string(), "-p", &a.port().to_string()]).args([
+        "-q",
+        "-t",
+        "set,get,incr,mset",
+        "-n",
+        "3000",
+        "-c",
+        "10",
+        "-P",
+        "4",
+        "-r",
+        "1000",
+    ]);
+    let out = run_bounded(&mut bench, Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("redis-benchmark (Debian package redis-tools; .ci/run installs it): {e}"));
     let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{text}");
     for t in ["SET:", "GET:", "INCR:", "MSET (10 keys):"] {
@@ -217,6 +228,36 @@ fn redis_benchmark_runs_clean() {
     }
     assert!(!text.contains("ERR"), "{text}");
     assert!(s.redis_cli(&["DBSIZE"]).trim().parse::<u64>().unwrap() > 0);
+}
+
+/// The first Python that can `import redis`: $RINGKV_PYTHON, else `python3`,
+/// else Debian's `/usr/bin/python3` (where the package python3-redis, which
+/// .ci/run installs, puts it when another `python3` comes first on PATH).
+fn python_with_redis() -> String {
+    let candidates = std::env::var("RINGKV_PYTHON").into_iter().chain(["python3".into(), "/usr/bin/python3".into()]);
+    for py in candidates {
+        let probe = run_bounded(Command::new(&py).args(["-c", "import redis"]), Duration::from_secs(30));
+        if probe.is_ok_and(|o| o.status.success()) {
+            return py;
+        }
+    }
+    panic!("no python3 with redis-py: install the Debian package python3-redis (.ci/run does), or set RINGKV_PYTHON")
+}
+
+/// redis-py, unchanged, on a 2-shard server: tests/redis_py.py checks every
+/// reply (strings, several keys, binary values, SCAN, INFO, errors, a
+/// 1,000-command pipeline, threads sharing a pool) and exits non-zero at the
+/// first wrong one.
+#[test]
+fn redis_py_client() {
+    let (_d, s) = start("resp-py", "127.0.0.27", &[]);
+    let a = s.resp_addr().unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/redis_py.py");
+    let mut py = Command::new(python_with_redis());
+    py.env_remove("PYTHONOPTIMIZE").args([script, &a.ip().to_string(), &a.port().to_string()]);
+    let out = run_bounded(&mut py, Duration::from_secs(120)).unwrap_or_else(|e| panic!("redis_py.py: {e}"));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && text.contains("ok"), "{text}");
 }
 
 #[test]

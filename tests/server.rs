@@ -192,11 +192,9 @@ fn sigterm_exits_zero_and_keeps_data_and_lock_refuses_second_start() {
         c.put(format!("t{i}").as_bytes(), b"", b"v").unwrap();
     }
     // A second server on the same data dir is refused with a clear message.
-    let other = std::process::Command::new(common::BIN)
-        .args(["serve", "--listen", &free_addr("127.0.0.6").to_string(), "--data-dir"])
-        .arg(&dir.0)
-        .output()
-        .unwrap();
+    let mut second = std::process::Command::new(common::BIN);
+    second.args(["serve", "--listen", &free_addr("127.0.0.6").to_string(), "--data-dir"]).arg(&dir.0);
+    let other = common::run_bounded(&mut second, Duration::from_secs(30)).unwrap();
     assert_eq!(other.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&other.stderr).contains("in use"), "{other:?}");
     drop(c);

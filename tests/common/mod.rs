@@ -3,6 +3,9 @@
 //! that is killed (and its dir removed) when the test ends, pass or fail.
 #![allow(dead_code)]
 
+mod bounded;
+pub use bounded::run_bounded;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -160,11 +163,10 @@ impl Server {
     /// Run redis-cli against this server's RESP port.
     pub fn redis_cli(&self, args: &[&str]) -> String {
         let a = self.resp_addr().expect("server started with --resp-listen");
-        let out = Command::new("redis-cli")
-            .args(["-h", &a.ip().to_string(), "-p", &a.port().to_string()])
-            .args(args)
-            .output()
-            .expect("redis-cli (Debian package redis-tools) must be installed: .ci/run installs it");
+        let mut cmd = Command::new("redis-cli");
+        cmd.args(["-h", &a.ip().to_string(), "-p", &a.port().to_string()]).args(args);
+        let out = run_bounded(&mut cmd, Duration::from_secs(30))
+            .unwrap_or_else(|e| panic!("redis-cli {args:?} (Debian package redis-tools; .ci/run installs it): {e}"));
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
@@ -172,7 +174,7 @@ impl Server {
     pub fn cli(&self, args: &[&str]) -> Output {
         let mut cmd = Command::new(BIN);
         cmd.args(args).arg("--addr").arg(self.addr.to_string());
-        cmd.output().expect("run ringkv cli")
+        run_bounded(&mut cmd, Duration::from_secs(30)).unwrap_or_else(|e| panic!("ringkv {args:?}: {e}"))
     }
 }
 
