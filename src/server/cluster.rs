@@ -401,6 +401,19 @@ impl Cluster {
         Ok(self.mesh.start(shard, ShardOp::Replica { req, rmw: Some(op) }).await)
     }
 
+    /// The ordered part of a RESP read of `partition` (`ShardOp::GetLww`,
+    /// on whichever shard owns it) if this node is alone; None: call
+    /// [`read`](Self::read). For the reads `read_lww_now` cannot answer at
+    /// once: another shard's key, or one that must wait. The rest is
+    /// `Mesh::finish`, as for [`start_blind`](Self::start_blind).
+    pub async fn start_read_lww(&self, partition: &[u8]) -> Option<Started> {
+        if !self.alone() {
+            return None;
+        }
+        let shard = ring::shard_of(ring::token(partition), self.mesh.shards());
+        Some(self.mesh.start(shard, ShardOp::GetLww { key: keys::encode(partition, b"") }).await)
+    }
+
     fn params(&self, key: Vec<u8>, partition: &[u8], op: OpKind, level: Option<Consistency>) -> Params {
         self.refresh();
         let ring = self.ring.borrow().clone();
@@ -662,6 +675,16 @@ pub fn local_write_outcome(reply: ShardReply) -> Result<WriteOutcome, OpError> {
         ShardReply::RmwSkipped(r) => Ok(WriteOutcome::Written(Written::Skipped(r))),
         ShardReply::Failed(k, m) => Err(OpError::Failed(k, m)),
         other => Err(OpError::Failed(FailKind::Internal, format!("unexpected reply to a write: {other:?}"))),
+    }
+}
+
+/// What a read started by [`Cluster::start_read_lww`] came to, from its shard's reply.
+pub fn local_read_outcome(reply: ShardReply) -> Result<Option<Vec<u8>>, OpError> {
+    match reply {
+        ShardReply::Lww(value) => Ok(value),
+        ShardReply::Replica(ReplicaReply::Failed { failure, .. }, _) => Err(rejected(failure)),
+        ShardReply::Failed(k, m) => Err(OpError::Failed(k, m)),
+        other => Err(OpError::Failed(FailKind::Internal, format!("unexpected reply to a read: {other:?}"))),
     }
 }
 

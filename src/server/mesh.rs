@@ -10,12 +10,14 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
 
 use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
 use glommio::channels::shared_channel::{self, ConnectedReceiver, ConnectedSender, SharedReceiver, SharedSender};
 
 use crate::server::shard_op::{finish, finish_now, start, start_now, FailKind, Pending, Shard, ShardOp, ShardReply};
-use crate::storage::{DmaDisk, Engine};
+use crate::storage::engine::Prefetch;
+use crate::storage::{memtable, DmaDisk, Engine};
 
 /// Messages in flight per directed pair of shards.
 pub const MESH_CHANNEL_CAPACITY: usize = 4096;
@@ -183,33 +185,73 @@ impl Mesh {
     }
 
     async fn receive_loop(self: Rc<Self>, rx: ConnectedReceiver<MeshMsg>) {
-        while let Some(msg) = rx.recv().await {
-            match msg {
-                MeshMsg::Request { from, token, op } => {
-                    // The ordered part here, in arrival order; the rest, if it
-                    // must wait, in its own task.
-                    let p = match start_now(&self.shard, op) {
-                        Ok(p) => p,
-                        Err(op) => start(&self.shard, op).await,
-                    };
-                    match finish_now(&self.shard, p) {
-                        Ok(reply) => self.respond(from, MeshMsg::Response { token, reply }),
-                        Err(p) => {
-                            let m = self.clone();
-                            glommio::spawn_local(async move {
-                                let reply = finish(&m.shard, p).await;
-                                m.respond(from, MeshMsg::Response { token, reply });
-                            })
-                            .detach();
-                        }
-                    }
+        let mut batch = Vec::with_capacity(RECEIVE_BATCH);
+        while let Some(first) = rx.recv().await {
+            // What else has arrived, up to a batch, so that every request's
+            // memtable lines are on their way before the first one runs (as
+            // a RESP connection does for a read's commands).
+            batch.push(first);
+            while batch.len() < RECEIVE_BATCH {
+                match futures_lite::future::poll_once(rx.recv()).await {
+                    Some(Some(msg)) => batch.push(msg),
+                    _ => break,
                 }
-                MeshMsg::Response { token, reply } => {
-                    if let Some(tx) = self.pending.borrow_mut().remove(&token) {
-                        let _ = tx.try_send(reply);
+            }
+            let hashes: SmallVec<[u64; RECEIVE_BATCH]> = batch.iter().filter_map(request_key_hash).collect();
+            let engine = self.engine();
+            for &h in &hashes {
+                engine.prefetch(h, Prefetch::Slot);
+            }
+            for &h in &hashes {
+                engine.prefetch(h, Prefetch::Entry);
+            }
+            for msg in batch.drain(..) {
+                self.receive(msg).await;
+            }
+        }
+    }
+
+    /// One message from another shard: a request to run here, or the answer
+    /// to one of ours.
+    async fn receive(self: &Rc<Self>, msg: MeshMsg) {
+        match msg {
+            MeshMsg::Request { from, token, op } => {
+                // The ordered part here, in arrival order; the rest, if it
+                // must wait, in its own task.
+                let p = match start_now(&self.shard, op) {
+                    Ok(p) => p,
+                    Err(op) => start(&self.shard, op).await,
+                };
+                match finish_now(&self.shard, p) {
+                    Ok(reply) => self.respond(from, MeshMsg::Response { token, reply }),
+                    Err(p) => {
+                        let m = self.clone();
+                        glommio::spawn_local(async move {
+                            let reply = finish(&m.shard, p).await;
+                            m.respond(from, MeshMsg::Response { token, reply });
+                        })
+                        .detach();
                     }
                 }
             }
+            MeshMsg::Response { token, reply } => {
+                if let Some(tx) = self.pending.borrow_mut().remove(&token) {
+                    let _ = tx.try_send(reply);
+                }
+            }
         }
+    }
+}
+
+/// Messages taken from a channel at once by a receiving loop.
+const RECEIVE_BATCH: usize = 32;
+
+/// The memtable hash of the key a request from another shard reads or
+/// writes, if it has one (`Engine::prefetch`).
+fn request_key_hash(msg: &MeshMsg) -> Option<u64> {
+    match msg {
+        MeshMsg::Request { op: ShardOp::Replica { req, .. }, .. } => Some(memtable::key_hash(req.key())),
+        MeshMsg::Request { op: ShardOp::GetLww { key }, .. } => Some(memtable::key_hash(key)),
+        _ => None,
     }
 }

@@ -24,7 +24,7 @@ use glommio::net::TcpStream;
 use crate::replication::ReplicaReply;
 use crate::resp::{self, ClientCommand, Command, ProtoVersion, Reply, RespLimits, ScanArgs, SetCondition, TypeFilter};
 use crate::ring;
-use crate::server::cluster::{local_write_outcome, Cluster, OpError, WriteOutcome, Written};
+use crate::server::cluster::{local_read_outcome, local_write_outcome, Cluster, OpError, WriteOutcome, Written};
 use crate::server::connection::{read_more, PARSE_AHEAD};
 use crate::server::mesh::{Mesh, Started};
 use crate::server::shard_op::{FailKind, RmwOp, RmwResult, SetWhen, ShardOp, ShardReply};
@@ -75,6 +75,9 @@ enum Item {
     /// GETDEL) past its ordered part: finished in turn like `Overwritten`,
     /// answered as `Answer` says.
     Rmw(ProtoVersion, Started, Answer),
+    /// A GET past its ordered part (`Cluster::start_read_lww`): another
+    /// shard's key, or one that must wait. Finished in turn like `Overwritten`.
+    Read(ProtoVersion, Started),
     Close,
 }
 
@@ -189,7 +192,7 @@ async fn write_loop(mut wr: WriteHalf<TcpStream>, queue: Rc<Queue>, mesh: Rc<Mes
                 resp::encode(&overwrite_reply(r), proto, &mut out);
             }
             Some(Item::All(proto, all, each)) => {
-                let mut total = each.total();
+                let mut total = each.total(all.len());
                 for started in all {
                     let Some(r) = finish_started(&mut wr, &mut out, &mesh, started).await else { return };
                     total = each.add(total, r);
@@ -199,6 +202,10 @@ async fn write_loop(mut wr: WriteHalf<TcpStream>, queue: Rc<Queue>, mesh: Rc<Mes
             Some(Item::Rmw(proto, started, answer)) => {
                 let Some(r) = finish_started(&mut wr, &mut out, &mesh, started).await else { return };
                 resp::encode(&rmw_reply(r, answer), proto, &mut out);
+            }
+            Some(Item::Read(proto, started)) => {
+                let Some(r) = finish_started(&mut wr, &mut out, &mesh, started).await else { return };
+                resp::encode(&read_reply(r), proto, &mut out);
             }
             Some(Item::Close) => {
                 let _ = flush(&mut wr, &mut out).await;
@@ -242,6 +249,11 @@ fn overwrite_reply(r: ShardReply) -> Reply {
         ShardReply::Overwritten { .. } | ShardReply::Replica(ReplicaReply::Updated { .. }, _) => Reply::ok(),
         r => overwrite_result(local_write_outcome(r)).map_or_else(|e| e, |_| Reply::ok()),
     }
+}
+
+/// A finished read's reply: the value (or nil), or its failure.
+fn read_reply(r: ShardReply) -> Reply {
+    local_read_outcome(r).map_or_else(op_error, Reply::bulk_or_nil)
 }
 
 /// The output of the reply at the head of the queue. If it is not ready,
@@ -334,24 +346,34 @@ impl Conn {
             Err(cmd) => cmd,
         };
         // A GET answered from memory: no task, no future.
+        // Else, on a node alone, started here and finished in the write loop.
         if let Command::Get { key } = &cmd {
             if let Some(r) = self.ctx.cluster.read_lww_now(key, b"") {
                 let reply = r.map_or_else(op_error, Reply::bulk_or_nil);
                 queue.push(Item::Now(proto, reply));
                 return true;
             }
+            if let Some(started) = self.ctx.cluster.start_read_lww(key).await {
+                queue.push(Item::Read(proto, started));
+                return true;
+            }
         }
         // MGET and EXISTS likewise, when every key can be answered so.
         if let Command::MGet { keys } | Command::Exists { keys } = &cmd {
+            let each = if matches!(cmd, Command::MGet { .. }) { Each::Value } else { Each::Exists };
             if let Some(r) = self.read_all_now(keys) {
                 let reply = match r {
                     Err(e) => op_error(e),
-                    Ok(values) if matches!(cmd, Command::MGet { .. }) => {
-                        Reply::Array(values.into_iter().map(Reply::bulk_or_nil).collect())
+                    Ok(values) => {
+                        let total = each.total(values.len());
+                        values.into_iter().fold(total, |total, v| each.merge(total, each.reply(v)))
                     }
-                    Ok(values) => Reply::Integer(values.iter().filter(|v| v.is_some()).count() as i64),
                 };
                 queue.push(Item::Now(proto, reply));
+                return true;
+            }
+            if let Some(item) = Box::pin(self.start_reads(keys, each, proto)).await {
+                queue.push(item);
                 return true;
             }
         }
@@ -364,6 +386,16 @@ impl Conn {
         self.prefetch_all(keys.iter().map(Vec::as_slice));
         let got: Option<Vec<_>> = keys.iter().map(|k| self.ctx.cluster.read_lww_now(k, b"")).collect();
         got.map(|all| all.into_iter().collect())
+    }
+
+    /// MGET's or EXISTS's queue item on a node alone: each key's read
+    /// started in order (see `Item::All`). None in a cluster.
+    async fn start_reads(&self, keys: &[Vec<u8>], each: Each, proto: ProtoVersion) -> Option<Item> {
+        let mut started = Vec::with_capacity(keys.len());
+        for key in keys {
+            started.push(self.ctx.cluster.start_read_lww(key).await?);
+        }
+        Some(Item::All(proto, started, each))
     }
 
     /// Each key's memtable index slot, then its entry, all before the first
@@ -458,7 +490,7 @@ impl Conn {
     /// The answer of a multi-key write whose first ops were `started` and
     /// whose rest is `rest`, the general path's answer for the other keys.
     async fn finish_all(&self, started: Vec<Started>, each: Each, rest: ReplyFuture) -> Reply {
-        let mut total = each.total();
+        let mut total = each.total(started.len());
         for s in started {
             total = each.add(total, self.ctx.mesh.finish(s).await);
         }
@@ -812,21 +844,26 @@ impl Answer {
     }
 }
 
-/// How a multi-key write (`Item::All`) answers its ops' results.
+/// How a multi-key command (`Item::All`) answers its ops' results.
 #[derive(Debug, Clone, Copy)]
 enum Each {
     /// MSET: OK once every blind overwrite is done.
     Overwrite,
     /// DEL: how many of the keys existed.
     Delete,
+    /// MGET: each key's value, in order.
+    Value,
+    /// EXISTS: how many of the keys have a value.
+    Exists,
 }
 
 impl Each {
-    /// The answer before any op.
-    fn total(self) -> Reply {
+    /// The answer before any of its `n` ops.
+    fn total(self, n: usize) -> Reply {
         match self {
             Each::Overwrite => Reply::ok(),
-            Each::Delete => Reply::Integer(0),
+            Each::Delete | Each::Exists => Reply::Integer(0),
+            Each::Value => Reply::Array(Vec::with_capacity(n)),
         }
     }
 
@@ -835,16 +872,29 @@ impl Each {
         let r = match self {
             Each::Overwrite => overwrite_reply(r),
             Each::Delete => rmw_reply(r, Answer::Applied),
+            Each::Value | Each::Exists => local_read_outcome(r).map_or_else(op_error, |v| self.reply(v)),
         };
         self.merge(total, r)
     }
 
+    /// One key's part of a read's answer (`Value`, `Exists`), from its value.
+    fn reply(self, v: Option<Vec<u8>>) -> Reply {
+        match self {
+            Each::Exists => Reply::Integer(v.is_some() as i64),
+            _ => Reply::bulk_or_nil(v),
+        }
+    }
+
     /// Two partial answers as one; the first failure stays.
     fn merge(self, total: Reply, r: Reply) -> Reply {
-        match (total, r) {
-            (Reply::Integer(a), Reply::Integer(b)) => Reply::Integer(a + b),
-            (e @ Reply::Error(_), _) | (_, e @ Reply::Error(_)) => e,
-            (total, _) => total,
+        match (self, total, r) {
+            (_, e @ Reply::Error(_), _) | (_, _, e @ Reply::Error(_)) => e,
+            (Each::Value, Reply::Array(mut a), r) => {
+                a.push(r);
+                Reply::Array(a)
+            }
+            (_, Reply::Integer(a), Reply::Integer(b)) => Reply::Integer(a + b),
+            (_, total, _) => total,
         }
     }
 }

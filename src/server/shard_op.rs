@@ -55,6 +55,12 @@ pub enum ShardOp {
     },
     /// Number of live keys without a sort key.
     CountPartitions,
+    /// A plain read of `key` (as `ReplicaRequest::Get`) answering only what
+    /// a client that cannot see siblings gets: `ShardReply::Lww`, the
+    /// last-writer-wins value (`SiblingSet::into_lww` of the stored set).
+    GetLww {
+        key: Vec<u8>,
+    },
     /// Delete every key of the shard (node-local).
     DeleteAll,
     Stats,
@@ -134,6 +140,8 @@ pub enum ShardReply {
         next: Option<u64>,
     },
     Stats(Box<Stats>),
+    /// The answer to `GetLww`: the value, None if the key has none.
+    Lww(Option<Vec<u8>>),
     Done,
     Failed(FailKind, String),
 }
@@ -400,6 +408,11 @@ pub fn start_now(shard: &Shard, op: ShardOp) -> Result<Pending, ShardOp> {
             req: ReplicaRequest::Update { id: 0, key, ctx, value: None },
             rmw: Some(RmwOp::Blind(v)),
         }),
+        ShardOp::GetLww { key } => match shard.read_lww_now(&key) {
+            Some(Ok(value)) => Ok(Pending::Ready(ShardReply::Lww(value))),
+            Some(Err(failure)) => Ok(replica_failed(0, failure)),
+            None => Err(ShardOp::GetLww { key }),
+        },
         op => Err(op),
     }
 }
@@ -408,6 +421,14 @@ pub fn start_now(shard: &Shard, op: ShardOp) -> Result<Pending, ShardOp> {
 pub async fn start(shard: &Shard, op: ShardOp) -> Pending {
     match op {
         ShardOp::Replica { req, rmw } => replica_op(shard, req, rmw).await,
+        // The general path of a plain read (it waits for the key's lock and
+        // for durability), answered as `start_now` answers it.
+        ShardOp::GetLww { key } => match replica_op(shard, ReplicaRequest::Get { id: 0, key }, None).await {
+            Pending::Durable(seq, ShardReply::Replica(ReplicaReply::Got { set, .. }, _)) => {
+                Pending::Durable(seq, ShardReply::Lww(set.into_lww()))
+            }
+            p => p,
+        },
         ShardOp::DeleteAll => delete_all(shard).await.unwrap_or_else(|e| Pending::Ready(failed(e))),
         read => Pending::Read(read),
     }
@@ -877,6 +898,42 @@ mod tests {
                 assert!(!existed);
             });
         }
+    }
+
+    /// `GetLww` answers the LWW value at once when it can, and otherwise on
+    /// the general path, which waits for the key's lock and for durability.
+    #[test]
+    fn get_lww_answers_the_lww_value_now_or_once_it_may() {
+        on_fresh_shard("get-lww", |shard| async move {
+            let key = b"k".to_vec();
+            let get = || ShardOp::GetLww { key: key.clone() };
+            let lww = |r: ShardReply| match r {
+                ShardReply::Lww(v) => v,
+                r => panic!("not a GetLww reply: {r:?}"),
+            };
+            let Ok(Pending::Ready(r)) = start_now(&shard, get()) else { panic!("a missing key waited") };
+            assert_eq!(lww(r), None);
+            let req = ReplicaRequest::Update { id: 0, key: key.clone(), ctx: VersionVector::new(), value: None };
+            let w = start(&shard, ShardOp::Replica { req, rmw: Some(RmwOp::Blind(Some(b"v".to_vec()))) }).await;
+            // Written, not durable yet: back for `start`, which answers once it is.
+            let op = start_now(&shard, get()).err().expect("answered before the write was durable");
+            let p = start(&shard, op).await;
+            let p = finish_now(&shard, p).expect_err("answered before the write was durable");
+            finish(&shard, w).await;
+            assert_eq!(lww(finish(&shard, p).await), Some(b"v".to_vec()));
+            // A held key: the general path waits for it.
+            let guard = shard.lock(&key).await;
+            let op = start_now(&shard, get()).err().expect("read a held key");
+            let mut read = std::pin::pin!(async {
+                let p = start(&shard, op).await;
+                finish(&shard, p).await
+            });
+            assert!(futures_lite::future::poll_once(&mut read).await.is_none(), "read a held key");
+            drop(guard);
+            assert_eq!(lww(read.await), Some(b"v".to_vec()));
+            let Ok(Pending::Ready(r)) = start_now(&shard, get()) else { panic!("a durable key waited") };
+            assert_eq!(lww(r), Some(b"v".to_vec()));
+        });
     }
 
     #[test]
