@@ -16,6 +16,7 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
+use std::time::Duration;
 
 use futures_lite::io::WriteHalf;
 use futures_lite::AsyncWriteExt;
@@ -184,7 +185,7 @@ async fn write_loop(mut wr: WriteHalf<TcpStream>, queue: Rc<Queue>, mesh: Rc<Mes
         match item {
             Some(Item::Now(proto, r)) => resp::encode(&r, proto, &mut out),
             Some(Item::Later(proto, task)) => {
-                let Some(r) = in_turn(&mut wr, &mut out, task).await else { return };
+                let Some(r) = in_turn(&mut wr, &mut out, task, None).await else { return };
                 resp::encode(&r, proto, &mut out);
             }
             Some(Item::Overwritten(proto, started)) => {
@@ -238,9 +239,20 @@ async fn finish_started(
 ) -> Option<ShardReply> {
     match mesh.finish_now(started) {
         Ok(r) => Some(r),
-        Err(started) => in_turn(wr, out, mesh.finish(started)).await,
+        Err(started) => {
+            // Another shard's answer is most often microseconds away (a local
+            // op that waits, for a group commit, is not).
+            let hold = matches!(started, Started::Remote(..)).then_some(REMOTE_HOLD);
+            in_turn(wr, out, mesh.finish(started), hold).await
+        }
     }
 }
+
+/// How long replies that are ready wait for another shard's answer queued
+/// ahead of them before they are sent on their own: so that one send
+/// carries both. Most answers come well within it; a slow one (a disk read,
+/// a group commit on the other shard) costs the replies behind it this much.
+const REMOTE_HOLD: Duration = Duration::from_micros(50);
 
 /// A finished blind overwrite's reply: OK, or its failure.
 fn overwrite_reply(r: ShardReply) -> Reply {
@@ -257,11 +269,26 @@ fn read_reply(r: ShardReply) -> Reply {
 }
 
 /// The output of the reply at the head of the queue. If it is not ready,
-/// what is ready goes out first; None if that fails.
-async fn in_turn<T>(wr: &mut WriteHalf<TcpStream>, out: &mut Vec<u8>, f: impl Future<Output = T>) -> Option<T> {
+/// what is ready goes out first (after up to `hold`, if the reply comes
+/// within it, with it); None if that fails.
+async fn in_turn<T>(
+    wr: &mut WriteHalf<TcpStream>,
+    out: &mut Vec<u8>,
+    f: impl Future<Output = T>,
+    hold: Option<Duration>,
+) -> Option<T> {
     let mut f = std::pin::pin!(f);
     if let Some(r) = futures_lite::future::poll_once(&mut f).await {
         return Some(r);
+    }
+    if let Some(hold) = hold.filter(|_| !out.is_empty()) {
+        let came = futures_lite::future::or(async { Some((&mut f).await) }, async {
+            glommio::timer::sleep(hold).await;
+            None
+        });
+        if let Some(r) = came.await {
+            return Some(r);
+        }
     }
     flush(wr, out).await.ok()?;
     Some(f.await)
