@@ -49,9 +49,16 @@ impl Frame {
     /// The arguments. `buf` must be the buffer the frame was parsed from (the same
     /// slice, not yet drained); with any other, arguments out of its range are empty.
     pub fn args<'a>(&'a self, buf: &'a [u8]) -> ArgSlices<'a> {
+        self.head(buf, usize::MAX)
+    }
+
+    /// The first `n` arguments (all if there are fewer), as [`args`](Self::args).
+    pub fn head<'a>(&'a self, buf: &'a [u8], n: usize) -> ArgSlices<'a> {
         match &self.0 {
-            Parts::Spans(s) => s.iter().map(|&(a, b)| buf.get(a as usize..b as usize).unwrap_or_default()).collect(),
-            Parts::Words(w) => w.iter().map(Vec::as_slice).collect(),
+            Parts::Spans(s) => {
+                s.iter().take(n).map(|&(a, b)| buf.get(a as usize..b as usize).unwrap_or_default()).collect()
+            }
+            Parts::Words(w) => w.iter().take(n).map(Vec::as_slice).collect(),
         }
     }
 }

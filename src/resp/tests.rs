@@ -76,6 +76,16 @@ fn arguments_after_empty_commands_are_found_in_place() {
 }
 
 #[test]
+fn the_head_of_a_frame_is_its_first_arguments() {
+    for buf in [multibulk(&[b"SET", b"k", b"v"]), b"SET k v\r\n".to_vec()] {
+        let (frame, _) = parse_command(&buf, &L).unwrap().unwrap();
+        assert_eq!(frame.head(&buf, 2).as_slice(), &[&b"SET"[..], b"k"]);
+        assert_eq!(frame.head(&buf, 0).as_slice(), &[] as &[&[u8]]);
+        assert_eq!(frame.head(&buf, 9), frame.args(&buf));
+    }
+}
+
+#[test]
 fn pipelined_commands_parse_one_by_one() {
     let mut buf = multibulk(&[b"SET", b"a", b"1"]);
     buf.extend_from_slice(b"PING\r\n");

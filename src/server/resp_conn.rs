@@ -137,7 +137,7 @@ pub async fn serve(stream: TcpStream, ctx: Rc<RespCtx>, stop: Rc<ShardStop>) -> 
                 match resp::parse_command(&buf[start..], &limits) {
                     Ok(Some((frame, n))) => {
                         if !frame.is_empty() {
-                            let hash = conn.prefetch_slot(&frame.args(&buf[start..]));
+                            let hash = conn.prefetch_slot(&frame.head(&buf[start..], 2));
                             ahead.push_back((frame, start, hash));
                         }
                         start += n;
