@@ -196,7 +196,7 @@ async fn write_loop(mut wr: WriteHalf<TcpStream>, queue: Rc<Queue>, mesh: Rc<Mes
                 let mut total = each.total(all.len());
                 for started in all {
                     let Some(r) = finish_started(&mut wr, &mut out, &mesh, started).await else { return };
-                    total = each.add(total, r);
+                    each.add(&mut total, r);
                 }
                 resp::encode(&total, proto, &mut out);
             }
@@ -393,10 +393,7 @@ impl Conn {
             if let Some(r) = self.read_all_now(keys) {
                 let reply = match r {
                     Err(e) => op_error(e),
-                    Ok(values) => {
-                        let total = each.total(values.len());
-                        values.into_iter().fold(total, |total, v| each.merge(total, each.reply(v)))
-                    }
+                    Ok(values) => each.of_values(values),
                 };
                 queue.push(Item::Now(proto, reply));
                 return true;
@@ -521,9 +518,10 @@ impl Conn {
     async fn finish_all(&self, started: Vec<Started>, each: Each, rest: ReplyFuture) -> Reply {
         let mut total = each.total(started.len());
         for s in started {
-            total = each.add(total, self.ctx.mesh.finish(s).await);
+            each.add(&mut total, self.ctx.mesh.finish(s).await);
         }
-        each.merge(total, rest.await)
+        each.merge(&mut total, rest.await);
+        total
     }
 
     /// Commands about the connection itself.
@@ -896,8 +894,8 @@ impl Each {
         }
     }
 
-    /// `total` with one more op's result; the first failure stays.
-    fn add(self, total: Reply, r: ShardReply) -> Reply {
+    /// One more op's result into `total`; the first failure stays.
+    fn add(self, total: &mut Reply, r: ShardReply) {
         let r = match self {
             Each::Overwrite => overwrite_reply(r),
             Each::Delete => rmw_reply(r, Answer::Applied),
@@ -914,16 +912,24 @@ impl Each {
         }
     }
 
-    /// Two partial answers as one; the first failure stays.
-    fn merge(self, total: Reply, r: Reply) -> Reply {
-        match (self, total, r) {
-            (_, e @ Reply::Error(_), _) | (_, _, e @ Reply::Error(_)) => e,
-            (Each::Value, Reply::Array(mut a), r) => {
-                a.push(r);
-                Reply::Array(a)
-            }
-            (_, Reply::Integer(a), Reply::Integer(b)) => Reply::Integer(a + b),
-            (_, total, _) => total,
+    /// A read's whole answer (`Value`, `Exists`) from every key's value, in
+    /// order: what `add` of each would come to, built at once.
+    fn of_values(self, values: Vec<Option<Vec<u8>>>) -> Reply {
+        match self {
+            Each::Exists => Reply::Integer(values.iter().filter(|v| v.is_some()).count() as i64),
+            _ => Reply::Array(values.into_iter().map(Reply::bulk_or_nil).collect()),
+        }
+    }
+
+    /// A partial answer into `total`; the first failure stays. In place, so
+    /// that MGET's array is not moved through every merge.
+    fn merge(self, total: &mut Reply, r: Reply) {
+        match (total, r) {
+            (Reply::Error(_), _) => {}
+            (total, r @ Reply::Error(_)) => *total = r,
+            (Reply::Array(a), r) if matches!(self, Each::Value) => a.push(r),
+            (Reply::Integer(a), Reply::Integer(b)) => *a += b,
+            _ => {}
         }
     }
 }
