@@ -133,7 +133,7 @@ impl Mesh {
     /// the receiver runs each op's ordered part before taking the next).
     pub async fn start(&self, shard: usize, op: ShardOp) -> Started {
         if shard == self.me {
-            return Started::Local(start(&self.shard, op).await);
+            return Started::Local(self.start_here(op).await);
         }
         let Some(Some(tx)) = self.senders.get(shard) else {
             return Started::Failed(ShardReply::Failed(FailKind::Internal, format!("no shard {shard}")));
@@ -147,6 +147,15 @@ impl Mesh {
             return Started::Failed(ShardReply::Failed(FailKind::Unavailable, format!("shard {shard} is gone")));
         }
         Started::Remote(shard, reply_rx)
+    }
+
+    /// The ordered part of `op` on this thread's shard: at once when
+    /// nothing would make it wait (`shard_op::start_now`), else `start`.
+    async fn start_here(&self, op: ShardOp) -> Pending {
+        match start_now(&self.shard, op) {
+            Ok(p) => p,
+            Err(op) => start(&self.shard, op).await,
+        }
     }
 
     /// [`Mesh::finish`] of `s` if it needs no wait, else `s` back.
@@ -218,10 +227,7 @@ impl Mesh {
             MeshMsg::Request { from, token, op } => {
                 // The ordered part here, in arrival order; the rest, if it
                 // must wait, in its own task.
-                let p = match start_now(&self.shard, op) {
-                    Ok(p) => p,
-                    Err(op) => start(&self.shard, op).await,
-                };
+                let p = self.start_here(op).await;
                 match finish_now(&self.shard, p) {
                     Ok(reply) => self.respond(from, MeshMsg::Response { token, reply }),
                     Err(p) => {
