@@ -26,7 +26,12 @@ fn start_shards(name: &str, ip: &str, shards: &str, extra: &[&str]) -> (TempDir,
 #[test]
 fn redis_cli_commands() {
     let (_d, s) = start("resp-cli", "127.0.0.7", &[]);
-    let c = |args: &[&str]| s.redis_cli(args);
+    // Each call is one connection with one command (`--scan`: one per SCAN).
+    let calls = std::cell::Cell::new(0u64);
+    let c = |args: &[&str]| {
+        calls.set(calls.get() + 1);
+        s.redis_cli(args)
+    };
     assert_eq!(c(&["PING"]), "PONG\n");
     assert_eq!(c(&["SET", "greeting", "hello world"]), "OK\n");
     assert_eq!(c(&["GET", "greeting"]), "hello world\n");
@@ -83,6 +88,15 @@ fn redis_cli_commands() {
     };
     assert!(field("ringkv_wal_commits") > 0, "{persistence}");
     assert!(field("ringkv_wal_bytes_written") > field("ringkv_wal_commits"), "{persistence}");
+    // Counted on every shard: the connections so far landed on both of them.
+    let made = calls.get();
+    let info = c(&["INFO"]);
+    let stat = |name: &str| -> u64 {
+        let line = info.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("no {name} in {info}"));
+        line[name.len() + 1..].trim().parse().unwrap()
+    };
+    assert!(stat("total_commands_processed") >= made, "{made} commands sent: {info}");
+    assert_eq!(stat("tcp_port"), u64::from(s.resp_addr().unwrap().port()), "{info}");
     assert!(c(&["HELLO", "3"]).contains("proto"));
     assert!(c(&["NOSUCHCMD", "x"]).contains("unknown command"));
     assert_eq!(c(&["FLUSHDB"]), "OK\n");

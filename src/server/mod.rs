@@ -327,7 +327,7 @@ async fn shard_main(
         info: info.clone(),
         started: std::time::Instant::now(),
         next_client_id: std::cell::Cell::new(1 + i as i64),
-        commands: std::cell::Cell::new(0),
+        port: resp_listener.as_ref().and_then(|l| l.local_addr().ok()).map_or(0, |a| a.port()),
     });
     let resp = |stream: glommio::net::TcpStream| {
         let _ = stream.set_nodelay(true);

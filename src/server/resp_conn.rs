@@ -50,7 +50,8 @@ pub struct RespCtx {
     pub info: Rc<NodeInfo>,
     pub started: std::time::Instant,
     pub next_client_id: Cell<i64>,
-    pub commands: Cell<u64>,
+    /// The port this RESP listener serves (INFO's `tcp_port`).
+    pub port: u16,
 }
 
 struct Conn {
@@ -319,7 +320,8 @@ impl Conn {
 
     /// Handle one command; false: close the connection after the replies so far.
     async fn dispatch(self: &Rc<Self>, args: &[&[u8]], limits: &RespLimits, queue: &Queue) -> bool {
-        self.ctx.commands.set(self.ctx.commands.get() + 1);
+        let counted = &self.mesh().local().resp_commands;
+        counted.set(counted.get() + 1);
         let proto = self.proto.get();
         let cmd = match Command::parse(args, limits) {
             Ok(c) => c,
@@ -689,14 +691,9 @@ impl Conn {
                 me.read(&key).await.map_or_else(|e| e, |v| Reply::Integer(if v.is_some() { -1 } else { -2 }))
             }),
             Command::DbSize => Box::pin(async move {
-                let mut n = 0;
-                for p in me.on_all_shards(|| ShardOp::CountPartitions).await {
-                    match p.done().await {
-                        ShardReply::Int(c) => n += c,
-                        other => return unexpected(other),
-                    }
-                }
-                Reply::Integer(n)
+                sum_ints(me.on_all_shards(|| ShardOp::CountPartitions).await)
+                    .await
+                    .map_or_else(unexpected, Reply::Integer)
             }),
             Command::FlushAll => Box::pin(async move {
                 for p in me.on_all_shards(|| ShardOp::DeleteAll).await {
@@ -733,7 +730,8 @@ impl Conn {
             Command::Info(sections) => Box::pin(async move {
                 let ps = me.on_all_shards(|| ShardOp::Stats).await;
                 let counts = me.on_all_shards(|| ShardOp::CountPartitions).await;
-                info_reply(&me.ctx, &sections, ps, counts).await
+                let commands = me.on_all_shards(|| ShardOp::RespCommands).await;
+                info_reply(&me.ctx, &sections, ps, counts, commands).await
             }),
             other => {
                 let name = other.name();
@@ -800,6 +798,18 @@ impl Pending1 {
     async fn done(self) -> ShardReply {
         self.mesh.finish(self.started).await
     }
+}
+
+/// The sum of every shard's `ShardReply::Int`, or the first other reply.
+async fn sum_ints(ps: Vec<Pending1>) -> Result<i64, ShardReply> {
+    let mut n = 0;
+    for p in ps {
+        match p.done().await {
+            ShardReply::Int(c) => n += c,
+            other => return Err(other),
+        }
+    }
+    Ok(n)
 }
 
 fn old_value(r: Result<RmwResult, Reply>) -> Reply {
@@ -999,13 +1009,16 @@ async fn relay_overwrite(addr: &str, key: &[u8], value: Option<Vec<u8>>) -> Resu
     Ok(RmwResult::Old { applied: true, old: None })
 }
 
-async fn info_reply(ctx: &RespCtx, sections: &[String], stats: Vec<Pending1>, counts: Vec<Pending1>) -> Reply {
-    let mut keys = 0i64;
-    for c in counts {
-        if let ShardReply::Int(n) = c.done().await {
-            keys += n;
-        }
-    }
+async fn info_reply(
+    ctx: &RespCtx,
+    sections: &[String],
+    stats: Vec<Pending1>,
+    counts: Vec<Pending1>,
+    commands: Vec<Pending1>,
+) -> Reply {
+    // A shard that cannot count (it never fails to) counts as 0 here.
+    let keys = sum_ints(counts).await.unwrap_or(0);
+    let commands = sum_ints(commands).await.unwrap_or(0);
     let mut mem = 0u64;
     let mut table_bytes = 0u64;
     let mut user_bytes = 0u64;
@@ -1032,7 +1045,7 @@ async fn info_reply(ctx: &RespCtx, sections: &[String], stats: Vec<Pending1>, co
             resp::REDIS_COMPAT_VERSION,
             env!("CARGO_PKG_VERSION"),
             std::process::id(),
-            ctx.info.listen.port(),
+            ctx.port,
             ctx.started.elapsed().as_secs()
         ));
     }
@@ -1043,7 +1056,7 @@ async fn info_reply(ctx: &RespCtx, sections: &[String], stats: Vec<Pending1>, co
         t.push_str(&format!(
             "# Stats\r\ntotal_commands_processed:{}\r\nringkv_user_bytes_written:{user_bytes}\r\n\
              ringkv_flushes:{flushes}\r\nringkv_compactions:{compactions}\r\nringkv_write_stall_micros:{stall_us}\r\n\r\n",
-            ctx.commands.get()
+            commands
         ));
     }
     if want("persistence") {

@@ -12,7 +12,7 @@
 //! [`finish`] is the part that may overlap with later ops: waiting for the
 //! group commit, or a scan.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::ops::Bound;
 use std::rc::Rc;
 
@@ -64,6 +64,8 @@ pub enum ShardOp {
     /// Delete every key of the shard (node-local).
     DeleteAll,
     Stats,
+    /// `Shard::resp_commands`, as `ShardReply::Int`.
+    RespCommands,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,6 +166,9 @@ pub struct Shard {
     /// share a hash only wait for each other, which is harmless.
     locked: RefCell<FxHashSet<u64>>,
     unlocked: Notify,
+    /// RESP commands that this shard's connections have handled (INFO's
+    /// `total_commands_processed` sums every shard's: `ShardOp::RespCommands`).
+    pub resp_commands: Cell<u64>,
 }
 
 /// Holds a key locked; unlocks on drop.
@@ -212,6 +217,7 @@ impl Shard {
             replica: RefCell::new(replica),
             locked: RefCell::new(FxHashSet::default()),
             unlocked: Notify::default(),
+            resp_commands: Cell::new(0),
         })
     }
 
@@ -430,6 +436,7 @@ pub async fn start(shard: &Shard, op: ShardOp) -> Pending {
             p => p,
         },
         ShardOp::DeleteAll => delete_all(shard).await.unwrap_or_else(|e| Pending::Ready(failed(e))),
+        ShardOp::RespCommands => Pending::Ready(ShardReply::Int(shard.resp_commands.get() as i64)),
         read => Pending::Read(read),
     }
 }
