@@ -129,7 +129,8 @@ fn command<'a>(args: impl IntoIterator<Item = &'a str>) -> Vec<u8> {
 #[test]
 fn pipelined_commands_answer_in_order_and_see_each_other() {
     // One shard: every multi-key read is answered from memory when it can
-    // be. Two: keys of the other shard take the general path.
+    // be. Two: reads of the other shard's keys are started there
+    // (`ShardOp::GetLww`) and finished in turn, under `--sync always`.
     for shards in ["1", "2"] {
         pipelined_commands_on(shards);
     }
