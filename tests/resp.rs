@@ -23,6 +23,12 @@ fn start_shards(name: &str, ip: &str, shards: &str, extra: &[&str]) -> (TempDir,
     (dir, s)
 }
 
+/// The number after `name:` in INFO's text.
+fn info_field(info: &str, name: &str) -> u64 {
+    let line = info.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("no {name} in {info}"));
+    line[name.len() + 1..].trim().parse().unwrap()
+}
+
 #[test]
 fn redis_cli_commands() {
     let (_d, s) = start("resp-cli", "127.0.0.7", &[]);
@@ -81,22 +87,14 @@ fn redis_cli_commands() {
     assert!(c(&["INFO", "keyspace"]).contains("db0:keys=3"));
     // The writes above went through the WAL: INFO counts its group commits and bytes.
     let persistence = c(&["INFO", "persistence"]);
-    let field = |name: &str| -> u64 {
-        let line =
-            persistence.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("no {name} in {persistence}"));
-        line[name.len() + 1..].trim().parse().unwrap()
-    };
+    let field = |name| info_field(&persistence, name);
     assert!(field("ringkv_wal_commits") > 0, "{persistence}");
     assert!(field("ringkv_wal_bytes_written") > field("ringkv_wal_commits"), "{persistence}");
     // Counted on every shard: the connections so far landed on both of them.
     let made = calls.get();
     let info = c(&["INFO"]);
-    let stat = |name: &str| -> u64 {
-        let line = info.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("no {name} in {info}"));
-        line[name.len() + 1..].trim().parse().unwrap()
-    };
-    assert!(stat("total_commands_processed") >= made, "{made} commands sent: {info}");
-    assert_eq!(stat("tcp_port"), u64::from(s.resp_addr().unwrap().port()), "{info}");
+    assert!(info_field(&info, "total_commands_processed") >= made, "{made} commands sent: {info}");
+    assert_eq!(info_field(&info, "tcp_port"), u64::from(s.resp_addr().unwrap().port()), "{info}");
     assert!(c(&["HELLO", "3"]).contains("proto"));
     assert!(c(&["NOSUCHCMD", "x"]).contains("unknown command"));
     assert_eq!(c(&["FLUSHDB"]), "OK\n");
