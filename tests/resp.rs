@@ -147,6 +147,24 @@ fn pipelined_commands_on(shards: &str) {
         want.extend_from_slice(format!("$4\r\nv{i:03}\r\n").as_bytes());
         req.extend_from_slice(b"*2\r\n$4\r\nINCR\r\n$3\r\nctr\r\n");
         want.extend_from_slice(format!(":{}\r\n", i + 1).as_bytes());
+        // The single-key reads that answer from the value alone, of a key
+        // just written (so, under `--sync always`, finished in turn) and of none.
+        if i % 10 == 3 {
+            let k = format!("k{i:03}");
+            for (cmd, reply) in [
+                (["STRLEN", k.as_str()], ":4\r\n"),
+                (["STRLEN", "nope"], ":0\r\n"),
+                (["TYPE", k.as_str()], "+string\r\n"),
+                (["TYPE", "nope"], "+none\r\n"),
+                (["TTL", k.as_str()], ":-1\r\n"),
+                (["PTTL", "nope"], ":-2\r\n"),
+                (["EXISTS", k.as_str()], ":1\r\n"),
+                (["EXISTS", "nope"], ":0\r\n"),
+            ] {
+                req.extend_from_slice(&command(cmd));
+                want.extend_from_slice(reply.as_bytes());
+            }
+        }
         // Overwrites of one key, each seen by the read after it.
         req.extend_from_slice(format!("*3\r\n$3\r\nSET\r\n$4\r\nlast\r\n$4\r\nv{i:03}\r\n").as_bytes());
         want.extend_from_slice(b"+OK\r\n");

@@ -555,7 +555,8 @@ impl Args<'_, '_> {
 }
 
 /// The key of a GET or SET with these arguments (the commands clients
-/// pipeline in bulk), or of INCR and the other single-key writes (DEL's first
+/// pipeline in bulk), of INCR and the other single-key writes (DEL's first
+/// key), or of the single-key reads (STRLEN, TYPE, TTL, PTTL, EXISTS's first
 /// key), before they are parsed and checked: for a prefetch hint
 /// (`Cluster::prefetch_slot`).
 /// None for any other command.
@@ -563,10 +564,18 @@ pub fn hot_key<'a>(args: &[&'a [u8]]) -> Option<&'a [u8]> {
     let name = args.first()?;
     let is = |n: &[u8]| name.eq_ignore_ascii_case(n);
     let hot = match name.len() {
-        3 => is(b"get") || is(b"set") || is(b"del"),
-        4 => is(b"incr") || is(b"decr"),
+        3 => is(b"get") || is(b"set") || is(b"del") || is(b"ttl"),
+        4 => is(b"incr") || is(b"decr") || is(b"type") || is(b"pttl"),
         5 => is(b"setnx"),
-        6 => is(b"incrby") || is(b"decrby") || is(b"append") || is(b"getset") || is(b"getdel"),
+        6 => {
+            is(b"incrby")
+                || is(b"decrby")
+                || is(b"append")
+                || is(b"getset")
+                || is(b"getdel")
+                || is(b"exists")
+                || is(b"strlen")
+        }
         _ => false,
     };
     args.get(1).filter(|_| hot).copied()

@@ -661,7 +661,10 @@ fn every_supported_command_parses_somewhere() {
 #[test]
 fn hot_key_names_the_key_of_single_key_commands_only() {
     let args = |a: &[&'static str]| a.iter().map(|s| s.as_bytes()).collect::<Vec<_>>();
-    for name in ["GET", "set", "del", "INCR", "decr", "IncrBy", "DECRBY", "append", "GETSET", "getdel", "SETNX"] {
+    for name in [
+        "GET", "set", "del", "INCR", "decr", "IncrBy", "DECRBY", "append", "GETSET", "getdel", "SETNX", "strlen",
+        "TYPE", "ttl", "PTTL", "exists",
+    ] {
         assert_eq!(hot_key(&args(&[name, "k", "1"])), Some(&b"k"[..]), "{name}");
     }
     for cmd in

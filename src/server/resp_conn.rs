@@ -77,9 +77,10 @@ enum Item {
     /// GETDEL) past its ordered part: finished in turn like `Overwritten`,
     /// answered as `Answer` says.
     Rmw(ProtoVersion, Started, Answer),
-    /// A GET past its ordered part (`Cluster::start_read_lww`): another
-    /// shard's key, or one that must wait. Finished in turn like `Overwritten`.
-    Read(ProtoVersion, Started),
+    /// A single-key read past its ordered part (`Cluster::start_read_lww`):
+    /// another shard's key, or one that must wait. Finished in turn like
+    /// `Overwritten`, answered as `ReadAs` says.
+    Read(ProtoVersion, Started, ReadAs),
     Close,
 }
 
@@ -205,9 +206,9 @@ async fn write_loop(mut wr: WriteHalf<TcpStream>, queue: Rc<Queue>, mesh: Rc<Mes
                 let Some(r) = finish_started(&mut wr, &mut out, &mesh, started).await else { return };
                 resp::encode(&rmw_reply(r, answer), proto, &mut out);
             }
-            Some(Item::Read(proto, started)) => {
+            Some(Item::Read(proto, started, how)) => {
                 let Some(r) = finish_started(&mut wr, &mut out, &mesh, started).await else { return };
-                resp::encode(&read_reply(r), proto, &mut out);
+                resp::encode(&local_read_outcome(r).map_or_else(op_error, |v| how.reply(v)), proto, &mut out);
             }
             Some(Item::Close) => {
                 let _ = flush(&mut wr, &mut out).await;
@@ -262,11 +263,6 @@ fn overwrite_reply(r: ShardReply) -> Reply {
         ShardReply::Overwritten { .. } | ShardReply::Replica(ReplicaReply::Updated { .. }, _) => Reply::ok(),
         r => overwrite_result(local_write_outcome(r)).map_or_else(|e| e, |_| Reply::ok()),
     }
-}
-
-/// A finished read's reply: the value (or nil), or its failure.
-fn read_reply(r: ShardReply) -> Reply {
-    local_read_outcome(r).map_or_else(op_error, Reply::bulk_or_nil)
 }
 
 /// The output of the reply at the head of the queue. If it is not ready,
@@ -376,22 +372,23 @@ impl Conn {
             Ok((key, op, answer)) => return self.rmw_item(key, op, answer, proto, queue).await,
             Err(cmd) => cmd,
         };
-        // A GET answered from memory: no task, no future.
-        // Else, on a node alone, started here and finished in the write loop.
-        if let Command::Get { key } = &cmd {
+        // A single-key read (GET, STRLEN, TYPE, TTL, EXISTS of one key)
+        // answered from memory: no task, no future. Else, on a node alone,
+        // started here and finished in the write loop.
+        if let Some((key, how)) = single_read(&cmd) {
             if let Some(r) = self.ctx.cluster.read_lww_now(key, b"") {
-                let reply = r.map_or_else(op_error, Reply::bulk_or_nil);
-                queue.push(Item::Now(proto, reply));
+                queue.push(Item::Now(proto, r.map_or_else(op_error, |v| how.reply(v))));
                 return true;
             }
             if let Some(started) = self.ctx.cluster.start_read_lww(key).await {
-                queue.push(Item::Read(proto, started));
+                queue.push(Item::Read(proto, started, how));
                 return true;
             }
         }
         // MGET and EXISTS likewise, when every key can be answered so.
         if let Command::MGet { keys } | Command::Exists { keys } = &cmd {
-            let each = if matches!(cmd, Command::MGet { .. }) { Each::Value } else { Each::Exists };
+            let how = if matches!(cmd, Command::MGet { .. }) { ReadAs::Value } else { ReadAs::Exists };
+            let each = Each::Read(how);
             if let Some(r) = self.read_all_now(keys) {
                 let reply = match r {
                     Err(e) => op_error(e),
@@ -888,10 +885,50 @@ enum Each {
     Overwrite,
     /// DEL: how many of the keys existed.
     Delete,
-    /// MGET: each key's value, in order.
+    /// MGET (`ReadAs::Value`): each key's value, in order. EXISTS
+    /// (`ReadAs::Exists`): how many of the keys have a value.
+    Read(ReadAs),
+}
+
+/// What a read of one key answers from its LWW value: each key of MGET and
+/// EXISTS, and a single-key read (`Item::Read`, `single_read`).
+#[derive(Debug, Clone, Copy)]
+enum ReadAs {
+    /// GET, MGET: the value, or nil.
     Value,
-    /// EXISTS: how many of the keys have a value.
+    /// EXISTS: 1 if it has a value, else 0.
     Exists,
+    /// STRLEN: the value's length, 0 if none.
+    Len,
+    /// TYPE: "string", or "none".
+    Type,
+    /// TTL and PTTL: no key has an expiry, so -1 if it exists, -2 if not.
+    Ttl,
+}
+
+impl ReadAs {
+    fn reply(self, v: Option<Vec<u8>>) -> Reply {
+        match self {
+            ReadAs::Value => Reply::bulk_or_nil(v),
+            ReadAs::Exists => Reply::Integer(v.is_some() as i64),
+            ReadAs::Len => Reply::Integer(v.map_or(0, |v| v.len() as i64)),
+            ReadAs::Type => Reply::simple(if v.is_some() { "string" } else { "none" }),
+            ReadAs::Ttl => Reply::Integer(if v.is_some() { -1 } else { -2 }),
+        }
+    }
+}
+
+/// The key of a command that reads one key and answers from its LWW value
+/// alone, and how it answers.
+fn single_read(cmd: &Command) -> Option<(&[u8], ReadAs)> {
+    Some(match cmd {
+        Command::Get { key } => (key, ReadAs::Value),
+        Command::Exists { keys } if keys.len() == 1 => (&keys[0], ReadAs::Exists),
+        Command::StrLen { key } => (key, ReadAs::Len),
+        Command::Type { key } => (key, ReadAs::Type),
+        Command::Ttl { key, .. } => (key, ReadAs::Ttl),
+        _ => return None,
+    })
 }
 
 impl Each {
@@ -899,8 +936,8 @@ impl Each {
     fn total(self, n: usize) -> Reply {
         match self {
             Each::Overwrite => Reply::ok(),
-            Each::Delete | Each::Exists => Reply::Integer(0),
-            Each::Value => Reply::Array(Vec::with_capacity(n)),
+            Each::Read(ReadAs::Value) => Reply::Array(Vec::with_capacity(n)),
+            Each::Delete | Each::Read(_) => Reply::Integer(0),
         }
     }
 
@@ -909,24 +946,16 @@ impl Each {
         let r = match self {
             Each::Overwrite => overwrite_reply(r),
             Each::Delete => rmw_reply(r, Answer::Applied),
-            Each::Value | Each::Exists => local_read_outcome(r).map_or_else(op_error, |v| self.reply(v)),
+            Each::Read(how) => local_read_outcome(r).map_or_else(op_error, |v| how.reply(v)),
         };
         self.merge(total, r)
-    }
-
-    /// One key's part of a read's answer (`Value`, `Exists`), from its value.
-    fn reply(self, v: Option<Vec<u8>>) -> Reply {
-        match self {
-            Each::Exists => Reply::Integer(v.is_some() as i64),
-            _ => Reply::bulk_or_nil(v),
-        }
     }
 
     /// A read's whole answer (`Value`, `Exists`) from every key's value, in
     /// order: what `add` of each would come to, built at once.
     fn of_values(self, values: Vec<Option<Vec<u8>>>) -> Reply {
         match self {
-            Each::Exists => Reply::Integer(values.iter().filter(|v| v.is_some()).count() as i64),
+            Each::Read(ReadAs::Exists) => Reply::Integer(values.iter().filter(|v| v.is_some()).count() as i64),
             _ => Reply::Array(values.into_iter().map(Reply::bulk_or_nil).collect()),
         }
     }
@@ -937,7 +966,7 @@ impl Each {
         match (total, r) {
             (Reply::Error(_), _) => {}
             (total, r @ Reply::Error(_)) => *total = r,
-            (Reply::Array(a), r) if matches!(self, Each::Value) => a.push(r),
+            (Reply::Array(a), r) if matches!(self, Each::Read(ReadAs::Value)) => a.push(r),
             (Reply::Integer(a), Reply::Integer(b)) => *a += b,
             _ => {}
         }
