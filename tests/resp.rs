@@ -95,6 +95,10 @@ fn redis_cli_commands() {
     let info = c(&["INFO"]);
     assert!(info_field(&info, "total_commands_processed") >= made, "{made} commands sent: {info}");
     assert_eq!(info_field(&info, "tcp_port"), u64::from(s.resp_addr().unwrap().port()), "{info}");
+    // Nothing was flushed to a table: no table block was read, or cached.
+    for field in ["ringkv_block_cache_hits", "ringkv_block_cache_misses", "ringkv_block_cache_bytes"] {
+        assert_eq!(info_field(&info, field), 0, "{info}");
+    }
     assert!(c(&["HELLO", "3"]).contains("proto"));
     assert!(c(&["NOSUCHCMD", "x"]).contains("unknown command"));
     assert_eq!(c(&["FLUSHDB"]), "OK\n");

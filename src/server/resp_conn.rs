@@ -1053,6 +1053,7 @@ async fn info_reply(
     let mut user_bytes = 0u64;
     let (mut flushes, mut compactions, mut stall_us) = (0u64, 0u64, 0u64);
     let (mut wal_bytes, mut wal_commits) = (0u64, 0u64);
+    let (mut cache_hits, mut cache_misses, mut cache_bytes) = (0u64, 0u64, 0u64);
     for s in stats {
         if let ShardReply::Stats(st) = s.done().await {
             mem += st.memtable_bytes as u64;
@@ -1063,6 +1064,9 @@ async fn info_reply(
             flushes += st.flushes;
             compactions += st.compactions;
             stall_us += st.write_stall_micros;
+            cache_hits += st.cache_hits;
+            cache_misses += st.cache_misses;
+            cache_bytes += st.cache_bytes as u64;
         }
     }
     let want = |s: &str| sections.is_empty() || sections.iter().any(|x| x == s || x == "all" || x == "everything");
@@ -1084,7 +1088,9 @@ async fn info_reply(
     if want("stats") {
         t.push_str(&format!(
             "# Stats\r\ntotal_commands_processed:{}\r\nringkv_user_bytes_written:{user_bytes}\r\n\
-             ringkv_flushes:{flushes}\r\nringkv_compactions:{compactions}\r\nringkv_write_stall_micros:{stall_us}\r\n\r\n",
+             ringkv_flushes:{flushes}\r\nringkv_compactions:{compactions}\r\nringkv_write_stall_micros:{stall_us}\r\n\
+             ringkv_block_cache_hits:{cache_hits}\r\nringkv_block_cache_misses:{cache_misses}\r\n\
+             ringkv_block_cache_bytes:{cache_bytes}\r\n\r\n",
             commands
         ));
     }

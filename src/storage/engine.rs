@@ -121,6 +121,8 @@ pub struct Stats {
     pub write_stall_micros: u64,
     pub cache_hits: u64,
     pub cache_misses: u64,
+    /// What the block cache holds, as it charges it (blocks plus overhead).
+    pub cache_bytes: usize,
 }
 
 impl Stats {
@@ -632,6 +634,15 @@ impl<D: Disk> Engine<D> {
         // most the inputs' size; allow for the last entry and the meta blocks.
         let bound = choice.target_file_bytes.min(bytes_read);
         let expected = bound.saturating_add(bound / 8) as usize;
+        // The outputs go into the block cache, as a flush's table does, when
+        // they fit beside what it holds of other tables than the inputs (the
+        // outputs are no larger than the inputs, plus each block's overhead).
+        // A data set the cache holds then stays there through its
+        // compactions: else each rewritten table starts cold, and its first
+        // reads go to the disk. A larger data set is left to the reads to
+        // bring in.
+        let input_ids: Vec<u64> = choice.inputs.iter().flat_map(|(_, ids)| ids.iter().copied()).collect();
+        let warm = self.cache.has_room(bytes_read.saturating_add(bytes_read / 16), &input_ids);
         let mut b = self.table_builder(expected);
         let mut n = 0u64;
         let mut slice = Slice::default();
@@ -647,13 +658,13 @@ impl<D: Disk> Engine<D> {
             if b.estimated_size() as u64 >= choice.target_file_bytes {
                 let full = std::mem::replace(&mut b, self.table_builder(expected));
                 let id = self.alloc_file_id();
-                let (t, meta) = self.write_table(id, full, false).await?;
+                let (t, meta) = self.write_table(id, full, warm).await?;
                 outputs.push((id, t, meta));
             }
         }
         if !b.is_empty() {
             let id = self.alloc_file_id();
-            let (t, meta) = self.write_table(id, b, false).await?;
+            let (t, meta) = self.write_table(id, b, warm).await?;
             outputs.push((id, t, meta));
         }
         let edit = VersionEdit {
@@ -876,9 +887,7 @@ impl<D: Disk> Engine<D> {
         s.memtable_bytes = inner.mem.bytes();
         s.immutable_memtables = inner.imm.len();
         s.last_seq = inner.last_seq;
-        let (hits, misses, _) = self.cache.stats();
-        s.cache_hits = hits;
-        s.cache_misses = misses;
+        (s.cache_hits, s.cache_misses, s.cache_bytes) = self.cache.stats();
         s
     }
 
@@ -1031,6 +1040,43 @@ mod tests {
             assert_eq!(e.stats().tables_per_level[0], 0);
             assert_eq!(pressure(), 0.0);
         });
+    }
+
+    #[test]
+    fn compaction_outputs_are_cached_when_they_fit() {
+        // Big enough for everything; too small for one block.
+        for (cache_bytes, warmed) in [(8 << 20, true), (4 << 10, false)] {
+            crate::rt::block_on(async move {
+                let mut o = opts();
+                o.block_cache_bytes = cache_bytes;
+                o.compaction = CompactionStrategy::Leveled(crate::storage::compaction::leveled::LeveledOptions {
+                    l0_trigger_files: 2,
+                    ..Default::default()
+                });
+                let e = Engine::open(SimDisk::new(), o).await.unwrap();
+                let key = |round: u8, i: u32| format!("k{round}-{i:03}").into_bytes();
+                for round in 0..2u8 {
+                    for i in 0..300 {
+                        e.put(&key(round, i), &[round; 100]).await.unwrap();
+                    }
+                    e.flush().await.unwrap();
+                }
+                e.compact_until_idle().await.unwrap();
+                assert_eq!(e.stats().tables_per_level[0], 0, "compacted");
+                // Round 0's keys are only in the compaction's outputs (the
+                // memtable flushed last holds round 1's).
+                let disk_reads = e.stats().cache_misses;
+                for i in 0..300 {
+                    assert_eq!(e.get(&key(0, i)).await.unwrap().as_deref(), Some(&[0u8; 100][..]));
+                }
+                let read_now = e.stats().cache_misses - disk_reads;
+                if warmed {
+                    assert_eq!(read_now, 0, "every block was cached by the compaction");
+                } else {
+                    assert!(read_now > 0, "a cache too small is not filled");
+                }
+            });
+        }
     }
 
     #[test]

@@ -115,6 +115,20 @@ impl BlockCache {
         }
     }
 
+    /// Whether blocks of `bytes` in all would fit beside what the cache
+    /// holds of tables other than `replaced` (which are about to go).
+    pub fn has_room(&self, bytes: u64, replaced: &[u64]) -> bool {
+        let inner = self.inner.borrow();
+        let freed: usize = replaced
+            .iter()
+            .flat_map(|&t| inner.by_table.range((t, 0)..=(t, u64::MAX)))
+            .filter_map(|k| inner.lru.peek(k))
+            .map(|b| charge(b))
+            .sum();
+        let kept = (inner.bytes - freed) as u64;
+        kept.saturating_add(bytes) <= self.capacity as u64
+    }
+
     /// (hits, misses, bytes currently charged).
     pub fn stats(&self) -> (u64, u64, usize) {
         (self.hits.get(), self.misses.get(), self.inner.borrow().bytes)
@@ -172,6 +186,18 @@ mod tests {
         // A hit counts; a miss is left to the `get` that follows it.
         assert!(cache.get_cached(1, 0).is_some() && cache.get_cached(1, 9).is_none());
         assert_eq!(cache.stats(), (3, 1, 100 + BLOCK_OVERHEAD));
+    }
+
+    #[test]
+    fn room_is_what_the_other_tables_leave() {
+        let cache = BlockCache::new(1000);
+        assert!(cache.has_room(1000, &[]) && !cache.has_room(1001, &[]));
+        cache.insert(1, 0, block(100));
+        cache.insert(2, 0, block(100));
+        let per = (100 + BLOCK_OVERHEAD) as u64;
+        assert!(cache.has_room(1000 - 2 * per, &[]) && !cache.has_room(1001 - 2 * per, &[]));
+        assert!(cache.has_room(1000 - per, &[2]) && !cache.has_room(1001 - per, &[2, 3]));
+        assert!(cache.has_room(1000, &[1, 2]));
     }
 
     #[test]
