@@ -301,7 +301,7 @@ impl<D: Disk> Engine<D> {
     /// some work later (the slot must have arrived to be read),
     /// [`Prefetch::Entry`].
     pub fn prefetch(&self, hash: u64, stage: Prefetch) {
-        for m in self.inner.borrow().memtables() {
+        for m in self.inner.borrow().point_memtables() {
             match stage {
                 Prefetch::Slot => m.prefetch_slot(hash),
                 Prefetch::Entry => m.prefetch_entry(hash),
