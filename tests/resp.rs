@@ -168,6 +168,17 @@ fn pipelined_commands_on(shards: &str) {
                 req.extend_from_slice(&command(cmd));
                 want.extend_from_slice(reply.as_bytes());
             }
+            // DEL of one key, there and then not.
+            let d = format!("d{i:03}");
+            for (cmd, reply) in [
+                (&["SET", d.as_str(), "x"][..], "+OK\r\n"),
+                (&["DEL", d.as_str()], ":1\r\n"),
+                (&["DEL", d.as_str()], ":0\r\n"),
+                (&["GET", d.as_str()], "$-1\r\n"),
+            ] {
+                req.extend_from_slice(&command(cmd.iter().copied()));
+                want.extend_from_slice(reply.as_bytes());
+            }
         }
         // Overwrites of one key, each seen by the read after it.
         req.extend_from_slice(format!("*3\r\n$3\r\nSET\r\n$4\r\nlast\r\n$4\r\nv{i:03}\r\n").as_bytes());

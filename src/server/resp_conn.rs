@@ -358,6 +358,17 @@ impl Conn {
                 queue.push(item);
                 return true;
             }
+            // DEL of one key: its delete is a read-modify-write's item alone
+            // (1 if the key existed); in a cluster, the general path.
+            Command::Del { keys } if keys.len() == 1 => {
+                match self.ctx.cluster.start_rmw(&keys[0], RmwOp::Overwrite(None)).await {
+                    Ok(started) => {
+                        queue.push(Item::Rmw(proto, started, Answer::Applied));
+                        return true;
+                    }
+                    Err(_) => Command::Del { keys },
+                }
+            }
             // DEL: likewise, each key's delete a read-modify-write (it counts
             // the keys that existed).
             Command::Del { keys } => {

@@ -447,7 +447,7 @@ impl<D: Disk> Engine<D> {
             if let Some(found) = inner.latest_in_memtables(key) {
                 return Ok(found);
             }
-            inner.version.tables_for_key(key).iter().filter_map(|t| inner.tables.get(&t.id).cloned()).collect()
+            inner.version.tables_for_key(key).filter_map(|t| inner.tables.get(&t.id).cloned()).collect()
         };
         for t in &tables {
             if let Some(found) = t.get(key).await? {

@@ -159,15 +159,12 @@ impl Version {
     }
 
     /// Tables that may hold `key`, in the order a read must consult them (L0 newest first, then one per level).
-    pub fn tables_for_key(&self, key: &[u8]) -> Vec<Rc<TableInfo>> {
-        let mut out: Vec<Rc<TableInfo>> = self.level(0).iter().filter(|t| t.may_contain(key)).cloned().collect();
-        for tables in self.levels.iter().skip(1) {
+    pub fn tables_for_key<'a>(&'a self, key: &'a [u8]) -> impl Iterator<Item = &'a Rc<TableInfo>> + 'a {
+        let deeper = self.levels.iter().skip(1).filter_map(move |tables| {
             let i = tables.partition_point(|t| t.largest.as_slice() < key);
-            if let Some(t) = tables.get(i).filter(|t| t.may_contain(key)) {
-                out.push(Rc::clone(t));
-            }
-        }
-        out
+            tables.get(i).filter(|t| t.may_contain(key))
+        });
+        self.level(0).iter().filter(move |t| t.may_contain(key)).chain(deeper)
     }
 
     /// Ids of every table in the version (L0 first, then by level and key).
@@ -384,8 +381,9 @@ mod tests {
                 (2, table(6, 1, "a", "z", 1)),
             ],
         );
-        assert_eq!(ids(&v.tables_for_key(b"l")), vec![2, 1, 5, 6]);
-        assert_eq!(ids(&v.tables_for_key(b"b")), vec![1, 4, 6]);
-        assert_eq!(ids(&v.tables_for_key(b"0")), Vec::<u64>::new());
+        let for_key = |k: &[u8]| v.tables_for_key(k).map(|t| t.id).collect::<Vec<_>>();
+        assert_eq!(for_key(b"l"), vec![2, 1, 5, 6]);
+        assert_eq!(for_key(b"b"), vec![1, 4, 6]);
+        assert_eq!(for_key(b"0"), Vec::<u64>::new());
     }
 }
