@@ -95,6 +95,10 @@ fn redis_cli_commands() {
     let info = c(&["INFO"]);
     assert!(info_field(&info, "total_commands_processed") >= made, "{made} commands sent: {info}");
     assert_eq!(info_field(&info, "tcp_port"), u64::from(s.resp_addr().unwrap().port()), "{info}");
+    // Memory: the memtables (and the block cache), and the process's resident set.
+    let memtables = info_field(&info, "ringkv_memtable_bytes");
+    assert!(memtables > 0 && info_field(&info, "used_memory") >= memtables, "{info}");
+    assert!(info_field(&info, "used_memory_rss") > memtables, "{info}");
     // Nothing was flushed to a table: no table block was read, or cached.
     for field in ["ringkv_block_cache_hits", "ringkv_block_cache_misses", "ringkv_block_cache_bytes"] {
         assert_eq!(info_field(&info, field), 0, "{info}");

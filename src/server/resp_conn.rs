@@ -1049,6 +1049,26 @@ async fn relay_overwrite(addr: &str, key: &[u8], value: Option<Vec<u8>>) -> Resu
     Ok(RmwResult::Old { applied: true, old: None })
 }
 
+/// Redis's `used_memory_human` form: 1.50M, 512.00K, 100B.
+fn human_bytes(n: u64) -> String {
+    const UNITS: [(u64, &str); 3] = [(1 << 30, "G"), (1 << 20, "M"), (1 << 10, "K")];
+    UNITS
+        .iter()
+        .find(|(unit, _)| n >= *unit)
+        .map_or_else(|| format!("{n}B"), |(unit, name)| format!("{:.2}{name}", n as f64 / *unit as f64))
+}
+
+/// This process's resident set, in bytes (0 if /proc cannot tell).
+fn resident_bytes() -> u64 {
+    let pages = std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1).and_then(|p| p.parse::<u64>().ok()))
+        .unwrap_or(0);
+    // SAFETY: sysconf with a valid name has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    pages * u64::try_from(page).unwrap_or(4096)
+}
+
 async fn info_reply(
     ctx: &RespCtx,
     sections: &[String],
@@ -1067,7 +1087,7 @@ async fn info_reply(
     let (mut cache_hits, mut cache_misses, mut cache_bytes) = (0u64, 0u64, 0u64);
     for s in stats {
         if let ShardReply::Stats(st) = s.done().await {
-            mem += st.memtable_bytes as u64;
+            mem += st.all_memtable_bytes as u64;
             table_bytes += st.live_table_bytes;
             wal_bytes += st.wal_bytes_written;
             wal_commits += st.wal_commits;
@@ -1094,7 +1114,14 @@ async fn info_reply(
         ));
     }
     if want("memory") {
-        t.push_str(&format!("# Memory\r\nused_memory:{mem}\r\nringkv_memtable_bytes:{mem}\r\n\r\n"));
+        // The memtables and the block cache, the two that grow with the data.
+        let used = mem + cache_bytes;
+        t.push_str(&format!(
+            "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{}\r\n\
+             ringkv_memtable_bytes:{mem}\r\nringkv_block_cache_bytes:{cache_bytes}\r\n\r\n",
+            human_bytes(used),
+            resident_bytes()
+        ));
     }
     if want("stats") {
         t.push_str(&format!(
@@ -1119,4 +1146,23 @@ async fn info_reply(
         t.push_str(&format!("# Keyspace\r\ndb0:keys={keys},expires=0,avg_ttl=0\r\n"));
     }
     Reply::text(t.into_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_bytes_as_redis_writes_them() {
+        assert_eq!(human_bytes(0), "0B");
+        assert_eq!(human_bytes(1023), "1023B");
+        assert_eq!(human_bytes(1536), "1.50K");
+        assert_eq!(human_bytes(5 << 20), "5.00M");
+        assert_eq!(human_bytes(3 << 30), "3.00G");
+    }
+
+    #[test]
+    fn resident_bytes_reads_this_process() {
+        assert!(resident_bytes() > 0);
+    }
 }

@@ -115,6 +115,8 @@ pub struct Stats {
     pub live_table_bytes: u64,
     pub tables_per_level: Vec<usize>,
     pub memtable_bytes: usize,
+    /// Every memtable held: the active one, the sealed ones, the one flushed last.
+    pub all_memtable_bytes: usize,
     pub immutable_memtables: usize,
     pub last_seq: SeqNo,
     pub write_delay_micros: u64,
@@ -885,6 +887,7 @@ impl<D: Disk> Engine<D> {
         s.live_table_bytes = inner.version.total_bytes();
         s.tables_per_level = inner.version.levels().iter().map(Vec::len).collect();
         s.memtable_bytes = inner.mem.bytes();
+        s.all_memtable_bytes = inner.point_memtables().map(|m| m.bytes()).sum();
         s.immutable_memtables = inner.imm.len();
         s.last_seq = inner.last_seq;
         (s.cache_hits, s.cache_misses, s.cache_bytes) = self.cache.stats();
