@@ -47,18 +47,8 @@ DATA=$W/data
 mkdir -p "$OUT"
 RK_CPU=${RK_CPU-$("$ROOT/loadgen/scripts/disk-irq-cpu.sh" "$DATA")}
 echo "1-shard ringkv runs on CPU ${RK_CPU:-0 (default)}" | tee "$W/placement.txt"
-SPID=
-stop_server() {
-  if [[ -n $SPID ]]; then
-    kill "$SPID" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$SPID" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$SPID" 2>/dev/null || true
-    wait "$SPID" 2>/dev/null || true
-    SPID=
-  fi
-  rm -rf "$DATA"
-}
-trap 'stop_server' EXIT
+# shellcheck source=loadgen/scripts/server-lib.sh
+. "$ROOT/loadgen/scripts/server-lib.sh"
 
 # The machine is shared with builders: before each run wait (at most 2 min) until no
 # compiler runs, and note in the output file if one ran meanwhile.

@@ -48,18 +48,8 @@ declare -A T=(
 )
 TESTS=${TESTS:-get set incr exists1 exists2 strlen type ttl mget10 mset10 getset setnx append del-missing getdel-missing ping echo}
 
-SPID=
-stop_server() {
-  if [[ -n $SPID ]]; then
-    kill "$SPID" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$SPID" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$SPID" 2>/dev/null || true
-    wait "$SPID" 2>/dev/null || true
-    SPID=
-  fi
-  rm -rf "$DATA"
-}
-trap stop_server EXIT
+# shellcheck source=loadgen/scripts/server-lib.sh
+. "$ROOT/loadgen/scripts/server-lib.sh"
 
 start_server() { # redis | ringkv
   stop_server
