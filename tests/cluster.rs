@@ -45,6 +45,11 @@ fn members(addr: SocketAddr) -> usize {
 }
 
 fn start_cluster(name: &str, ips: [&str; 3]) -> Cluster {
+    start_cluster_with(name, ips, false)
+}
+
+/// `resp`: each node also serves RESP (on a free port of its address).
+fn start_cluster_with(name: &str, ips: [&str; 3], resp: bool) -> Cluster {
     let dir = TempDir::new(name);
     let addrs: Vec<SocketAddr> = ips.iter().map(|ip| free_addr(ip)).collect();
     let mut nodes = Vec::new();
@@ -53,7 +58,8 @@ fn start_cluster(name: &str, ips: [&str; 3]) -> Cluster {
         let data = dir.0.join(format!("node{}", i + 1));
         let node_id = format!("node{}", i + 1);
         let seeds = seeds.join(",");
-        let args = ["--shards", "2", "--node-id", &node_id, "--seeds", &seeds, "--resp-listen", "off"];
+        let resp_addr = if resp { free_addr(&a.ip().to_string()).to_string() } else { "off".to_string() };
+        let args = ["--shards", "2", "--node-id", &node_id, "--seeds", &seeds, "--resp-listen", &resp_addr];
         nodes.push(Server::start(*a, &data, &args));
     }
     wait_members(&nodes, 3);
@@ -91,6 +97,34 @@ fn write_on_one_node_read_on_another() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "v7\n");
     assert!(c.nodes[1].cli(&["del", "k7"]).status.success());
     assert_eq!(c.nodes[0].cli(&["get", "k7"]).status.code(), Some(1));
+}
+
+#[test]
+fn resp_commands_answer_through_any_node() {
+    // In a cluster, RESP commands take the general path (quorum reads and
+    // writes), not the shortcuts of a node alone.
+    let c = start_cluster_with("cl-resp", ["127.0.0.31", "127.0.0.32", "127.0.0.33"], true);
+    let (a, b) = (&c.nodes[0], &c.nodes[1]);
+    assert_eq!(a.redis_cli(&["SET", "greeting", "hello"]), "OK\n");
+    assert_eq!(a.redis_cli(&["MSET", "m1", "x", "m2", "yy"]), "OK\n");
+    for (cmd, want) in [
+        (&["GET", "greeting"][..], "hello\n"),
+        (&["STRLEN", "greeting"], "5\n"),
+        (&["STRLEN", "nope"], "0\n"),
+        (&["TYPE", "greeting"], "string\n"),
+        (&["TYPE", "nope"], "none\n"),
+        (&["TTL", "greeting"], "-1\n"),
+        (&["PTTL", "nope"], "-2\n"),
+        (&["EXISTS", "greeting"], "1\n"),
+        (&["EXISTS", "greeting", "nope", "m2"], "2\n"),
+        (&["MGET", "m1", "nope", "m2"], "x\n\nyy\n"),
+    ] {
+        assert_eq!(b.redis_cli(cmd), want, "{cmd:?}");
+    }
+    assert_eq!(b.redis_cli(&["DEL", "greeting"]), "1\n");
+    assert_eq!(b.redis_cli(&["DEL", "greeting"]), "0\n");
+    assert_eq!(c.nodes[2].redis_cli(&["DEL", "m1", "m2", "nope"]), "2\n");
+    assert_eq!(a.redis_cli(&["EXISTS", "greeting", "m1", "m2"]), "0\n");
 }
 
 #[test]

@@ -617,8 +617,11 @@ impl Conn {
             Err(cmd) => cmd,
         };
         let me = self.clone();
+        if let Some((key, how)) = single_read(&cmd) {
+            let key = key.to_vec();
+            return Box::pin(async move { me.read(&key).await.map_or_else(|e| e, |v| how.reply(v)) });
+        }
         match cmd {
-            Command::Get { key } => Box::pin(async move { me.read(&key).await.map_or_else(|e| e, Reply::bulk_or_nil) }),
             Command::Set { key, value, condition: SetCondition::Always, get: false } => {
                 Box::pin(async move { me.overwrite(&key, Some(value), true).await.map_or_else(|e| e, |_| Reply::ok()) })
             }
@@ -687,16 +690,6 @@ impl Conn {
             }
             Command::MSetNx { .. } => Box::pin(async move {
                 Reply::Error("ERR ringkv: MSETNX is not supported (no atomicity across keys)".into())
-            }),
-            Command::StrLen { key } => Box::pin(async move {
-                me.read(&key).await.map_or_else(|e| e, |v| Reply::Integer(v.map_or(0, |v| v.len() as i64)))
-            }),
-            Command::Type { key } => Box::pin(async move {
-                me.read(&key).await.map_or_else(|e| e, |v| Reply::simple(if v.is_some() { "string" } else { "none" }))
-            }),
-            // No key has an expiry: -1 if it exists, -2 if not (both TTL and PTTL).
-            Command::Ttl { key, .. } => Box::pin(async move {
-                me.read(&key).await.map_or_else(|e| e, |v| Reply::Integer(if v.is_some() { -1 } else { -2 }))
             }),
             Command::DbSize => Box::pin(async move {
                 sum_ints(me.on_all_shards(|| ShardOp::CountPartitions).await)
