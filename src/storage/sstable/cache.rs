@@ -125,7 +125,7 @@ impl BlockCache {
             .filter_map(|k| inner.lru.peek(k))
             .map(|b| charge(b))
             .sum();
-        let kept = (inner.bytes - freed) as u64;
+        let kept = inner.bytes.saturating_sub(freed) as u64;
         kept.saturating_add(bytes) <= self.capacity as u64
     }
 
