@@ -1,32 +1,75 @@
-//! Byte-bounded LRU cache of decoded data blocks, shared by the tables of one
+//! Byte-bounded cache of decoded data blocks, shared by the tables of one
 //! shard (thread-per-core: `Rc`/`RefCell`, no locks).
 //!
 //! Keyed by (table id, block offset). Holds `Rc<Block>`, so a block evicted
 //! while an iterator still uses it stays alive until the iterator drops it;
 //! only the cache's accounting forgets it.
+//!
+//! Eviction is CLOCK (second chance), an approximation of LRU: a hit only
+//! sets the block's `used` flag, beside its key in the hash table's slot.
+//! An LRU list (the `lru` crate, before) made every hit follow the table's
+//! pointer to a list node, one cache miss more on each point read that
+//! reaches a table (docs/benchmarks.md, seventeenth pass).
 
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::rc::Rc;
 
-use lru::LruCache;
 use rustc_hash::FxBuildHasher;
 
 use super::block::Block;
 
-/// Bytes charged per cached block on top of its contents: the LRU node, the
-/// `Rc` header and the `Block` itself with its restart prefixes (a 4 KiB data
-/// block has a few restarts), roughly.
+/// Bytes charged per cached block on top of its contents: the table slot and
+/// the clock's entry, the `Rc` header and the `Block` itself with its
+/// restart prefixes (a 4 KiB data block has a few restarts), roughly.
 pub const BLOCK_OVERHEAD: usize = 96;
 
 type Key = (u64, u64);
 
+struct Cached {
+    block: Rc<Block>,
+    /// Read since the clock last passed it: it stays one more round.
+    used: Cell<bool>,
+}
+
 struct Inner {
-    lru: LruCache<Key, Rc<Block>, FxBuildHasher>,
+    map: HashMap<Key, Cached, FxBuildHasher>,
+    /// The clock: every key in the map, in the order the hand meets them
+    /// (from the front), plus keys removed since (skipped when met).
+    clock: VecDeque<Key>,
     /// The same keys, ordered, so `remove_table` is a range scan rather than
     /// a walk over the whole cache.
     by_table: BTreeSet<Key>,
     bytes: usize,
+}
+
+impl Inner {
+    /// Evict one block: the first the hand meets that was not used since it
+    /// last passed. False if the cache is empty.
+    fn evict_one(&mut self) -> bool {
+        while let Some(k) = self.clock.pop_front() {
+            let Some(c) = self.map.get(&k) else { continue }; // removed since
+            if c.used.replace(false) {
+                self.clock.push_back(k);
+                continue;
+            }
+            if let Some(old) = self.map.remove(&k) {
+                self.by_table.remove(&k);
+                self.bytes -= charge(&old.block);
+            }
+            return true;
+        }
+        false
+    }
+
+    /// Drop the clock's entries for removed keys once they outnumber the
+    /// live ones: a cache that never fills never moves its hand.
+    fn trim_clock(&mut self) {
+        if self.clock.len() > 2 * self.map.len() + 64 {
+            let map = &self.map;
+            self.clock.retain(|k| map.contains_key(k));
+        }
+    }
 }
 
 pub struct BlockCache {
@@ -45,7 +88,8 @@ impl BlockCache {
         BlockCache {
             capacity: capacity_bytes,
             inner: RefCell::new(Inner {
-                lru: LruCache::unbounded_with_hasher(FxBuildHasher),
+                map: HashMap::default(),
+                clock: VecDeque::new(),
                 by_table: BTreeSet::new(),
                 bytes: 0,
             }),
@@ -67,20 +111,20 @@ impl BlockCache {
     /// miss: a hit counts and is marked recently used, a miss counts nothing
     /// (the fallback counts it).
     pub fn get_cached(&self, table_id: u64, offset: u64) -> Option<Rc<Block>> {
-        let found = self.inner.borrow_mut().lru.get(&(table_id, offset)).cloned();
-        if found.is_some() {
-            self.hits.set(self.hits.get() + 1);
-        }
-        found
+        let inner = self.inner.borrow();
+        let c = inner.map.get(&(table_id, offset))?;
+        c.used.set(true);
+        self.hits.set(self.hits.get() + 1);
+        Some(c.block.clone())
     }
 
     /// Look up without touching stats or recency (for scans, which should
     /// neither promote blocks nor distort the hit rate of point reads).
     pub fn peek(&self, table_id: u64, offset: u64) -> Option<Rc<Block>> {
-        self.inner.borrow().lru.peek(&(table_id, offset)).cloned()
+        self.inner.borrow().map.get(&(table_id, offset)).map(|c| c.block.clone())
     }
 
-    /// Insert (or replace) a block, then evict least recently used blocks
+    /// Insert (or replace) a block, then evict blocks the clock finds unused
     /// until within capacity. A block larger than the whole cache is not kept.
     pub fn insert(&self, table_id: u64, offset: u64, block: Rc<Block>) {
         let c = charge(&block);
@@ -89,18 +133,16 @@ impl BlockCache {
         }
         let mut inner = self.inner.borrow_mut();
         let key = (table_id, offset);
-        if let Some(old) = inner.lru.put(key, block) {
-            inner.bytes -= charge(&old);
+        match inner.map.insert(key, Cached { block, used: Cell::new(false) }) {
+            Some(old) => inner.bytes -= charge(&old.block),
+            None => {
+                inner.clock.push_back(key);
+                inner.by_table.insert(key);
+            }
         }
-        inner.by_table.insert(key);
         inner.bytes += c;
-        while inner.bytes > self.capacity {
-            let Some((k, old)) = inner.lru.pop_lru() else {
-                break;
-            };
-            inner.by_table.remove(&k);
-            inner.bytes -= charge(&old);
-        }
+        while inner.bytes > self.capacity && inner.evict_one() {}
+        inner.trim_clock();
     }
 
     /// Drop every block of a table (deleted after compaction, or closed).
@@ -109,10 +151,11 @@ impl BlockCache {
         let keys: Vec<Key> = inner.by_table.range((table_id, 0)..=(table_id, u64::MAX)).copied().collect();
         for k in keys {
             inner.by_table.remove(&k);
-            if let Some(old) = inner.lru.pop(&k) {
-                inner.bytes -= charge(&old);
+            if let Some(old) = inner.map.remove(&k) {
+                inner.bytes -= charge(&old.block);
             }
         }
+        inner.trim_clock();
     }
 
     /// Whether blocks of `bytes` in all would fit beside what the cache
@@ -122,8 +165,8 @@ impl BlockCache {
         let freed: usize = replaced
             .iter()
             .flat_map(|&t| inner.by_table.range((t, 0)..=(t, u64::MAX)))
-            .filter_map(|k| inner.lru.peek(k))
-            .map(|b| charge(b))
+            .filter_map(|k| inner.map.get(k))
+            .map(|c| charge(&c.block))
             .sum();
         let kept = inner.bytes.saturating_sub(freed) as u64;
         kept.saturating_add(bytes) <= self.capacity as u64
@@ -160,18 +203,34 @@ mod tests {
     }
 
     #[test]
-    fn capacity_respected_and_lru_evicted() {
+    fn capacity_respected_and_a_block_unused_since_evicted() {
         let per = 1000 + BLOCK_OVERHEAD;
         let cache = BlockCache::new(per * 3);
         for off in 0..3 {
             cache.insert(1, off, block(1000));
         }
         assert_eq!(cache.stats().2, per * 3);
-        assert!(cache.get(1, 0).is_some()); // 0 is now most recent; 1 is LRU
+        assert!(cache.get(1, 0).is_some()); // 0 is used: the clock passes it once
         cache.insert(1, 3, block(1000));
         assert!(cache.stats().2 <= per * 3);
-        assert!(cache.peek(1, 1).is_none(), "LRU block evicted");
+        assert!(cache.peek(1, 1).is_none(), "the first block unused since evicted");
         assert!(cache.peek(1, 0).is_some() && cache.peek(1, 2).is_some() && cache.peek(1, 3).is_some());
+    }
+
+    #[test]
+    fn the_clock_forgets_removed_tables() {
+        // A cache that never fills never moves its hand: removed keys must
+        // not pile up in the clock.
+        let cache = BlockCache::new(1 << 30);
+        for t in 0..1000 {
+            cache.insert(t, 0, block(20));
+            cache.insert(t, 4096, block(20));
+            cache.remove_table(t);
+        }
+        cache.insert(5000, 0, block(20));
+        let inner = cache.inner.borrow();
+        assert_eq!(inner.map.len(), 1);
+        assert!(inner.clock.len() <= 2 + 64 + 2, "{} clock entries", inner.clock.len());
     }
 
     #[test]
