@@ -636,15 +636,25 @@ impl<D: Disk> Engine<D> {
         // most the inputs' size; allow for the last entry and the meta blocks.
         let bound = choice.target_file_bytes.min(bytes_read);
         let expected = bound.saturating_add(bound / 8) as usize;
-        // The outputs go into the block cache, as a flush's table does, when
-        // they fit beside what it holds of other tables than the inputs (the
-        // outputs are no larger than the inputs, plus each block's overhead).
-        // A data set the cache holds then stays there through its
-        // compactions: else each rewritten table starts cold, and its first
-        // reads go to the disk. A larger data set is left to the reads to
-        // bring in.
+        // Each output goes into the block cache, as a flush's table does, if
+        // it fits beside what the cache holds of other tables than the inputs
+        // (the outputs before it included). A data set the cache holds then
+        // stays there through its compactions: else each rewritten table
+        // starts cold, and its first reads go to the disk. A larger data set
+        // is left to the reads to bring in.
         let input_ids: Vec<u64> = choice.inputs.iter().flat_map(|(_, ids)| ids.iter().copied()).collect();
-        let warm = self.cache.has_room(bytes_read.saturating_add(bytes_read / 16), &input_ids);
+        let inputs_go_first = Cell::new(false);
+        let warm = |b: &TableBuilder| {
+            let size = b.estimated_size() as u64;
+            let bytes = size.saturating_add(size / 16); // each block's overhead, and more
+            let fits = self.cache.has_room(bytes, &input_ids);
+            if fits && !self.cache.has_room(bytes, &[]) && !inputs_go_first.replace(true) {
+                // It fits only once the inputs are gone: while both are
+                // cached, make room from the inputs' blocks, not others'.
+                self.cache.evict_first(&input_ids);
+            }
+            fits
+        };
         let mut b = self.table_builder(expected);
         let mut n = 0u64;
         let mut slice = Slice::default();
@@ -660,12 +670,14 @@ impl<D: Disk> Engine<D> {
             if b.estimated_size() as u64 >= choice.target_file_bytes {
                 let full = std::mem::replace(&mut b, self.table_builder(expected));
                 let id = self.alloc_file_id();
+                let warm = warm(&full);
                 let (t, meta) = self.write_table(id, full, warm).await?;
                 outputs.push((id, t, meta));
             }
         }
         if !b.is_empty() {
             let id = self.alloc_file_id();
+            let warm = warm(&b);
             let (t, meta) = self.write_table(id, b, warm).await?;
             outputs.push((id, t, meta));
         }
@@ -1080,6 +1092,41 @@ mod tests {
                 }
             });
         }
+    }
+
+    #[test]
+    fn a_compaction_output_smaller_than_its_inputs_is_cached_if_it_fits() {
+        // Three overwrites of the same keys: the inputs would not fit the
+        // cache, the one output (the newest versions) does.
+        crate::rt::block_on(async {
+            let mut o = opts();
+            o.block_cache_bytes = 96 << 10;
+            o.compaction = CompactionStrategy::Leveled(crate::storage::compaction::leveled::LeveledOptions {
+                l0_trigger_files: 4,
+                ..Default::default()
+            });
+            let e = Engine::open(SimDisk::new(), o).await.unwrap();
+            let key = |i: u32| format!("k{i:03}").into_bytes();
+            for round in 0..3u8 {
+                for i in 0..300 {
+                    e.put(&key(i), &[round; 100]).await.unwrap();
+                }
+                e.flush().await.unwrap();
+            }
+            // A last flush of other keys, so that the memtable flushed last
+            // does not answer for the ones read below.
+            e.put(b"z", b"1").await.unwrap();
+            e.flush().await.unwrap();
+            let inputs = e.stats().live_table_bytes;
+            assert!(inputs > 96 << 10, "the inputs alone overflow the cache: {inputs}");
+            e.compact_until_idle().await.unwrap();
+            assert_eq!(e.stats().tables_per_level[0], 0, "compacted");
+            let disk_reads = e.stats().cache_misses;
+            for i in 0..300 {
+                assert_eq!(e.get(&key(i)).await.unwrap().as_deref(), Some(&[2u8; 100][..]));
+            }
+            assert_eq!(e.stats().cache_misses, disk_reads, "the output was cached");
+        });
     }
 
     #[test]

@@ -158,6 +158,21 @@ impl BlockCache {
         inner.trim_clock();
     }
 
+    /// Make the blocks of `tables` (about to go) the first the clock evicts,
+    /// before any other block, whether used or not.
+    pub fn evict_first(&self, tables: &[u64]) {
+        let mut inner = self.inner.borrow_mut();
+        let keys: Vec<Key> =
+            tables.iter().flat_map(|&t| inner.by_table.range((t, 0)..=(t, u64::MAX)).copied()).collect();
+        for k in keys {
+            if let Some(c) = inner.map.get(&k) {
+                c.used.set(false);
+                // Its older place in the clock stays, and is skipped once it is gone.
+                inner.clock.push_front(k);
+            }
+        }
+    }
+
     /// Whether blocks of `bytes` in all would fit beside what the cache
     /// holds of tables other than `replaced` (which are about to go).
     pub fn has_room(&self, bytes: u64, replaced: &[u64]) -> bool {
@@ -231,6 +246,22 @@ mod tests {
         let inner = cache.inner.borrow();
         assert_eq!(inner.map.len(), 1);
         assert!(inner.clock.len() <= 2 + 64 + 2, "{} clock entries", inner.clock.len());
+    }
+
+    #[test]
+    fn blocks_marked_to_go_are_evicted_first() {
+        let per = 100 + BLOCK_OVERHEAD;
+        let cache = BlockCache::new(per * 4);
+        for t in 1..=4 {
+            cache.insert(t, 0, block(100));
+        }
+        assert!(cache.get(3, 0).is_some());
+        cache.evict_first(&[3, 4]);
+        cache.insert(5, 0, block(100));
+        cache.insert(6, 0, block(100));
+        // 3 was used and 4 is newer than 1 and 2: without the mark, 1 and 2 would go.
+        assert!(cache.peek(3, 0).is_none() && cache.peek(4, 0).is_none());
+        assert!((1..=2).chain(5..=6).all(|t| cache.peek(t, 0).is_some()));
     }
 
     #[test]
