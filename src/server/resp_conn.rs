@@ -208,7 +208,7 @@ async fn write_loop(mut wr: WriteHalf<TcpStream>, queue: Rc<Queue>, mesh: Rc<Mes
             }
             Some(Item::Read(proto, started, how)) => {
                 let Some(r) = finish_started(&mut wr, &mut out, &mesh, started).await else { return };
-                resp::encode(&local_read_outcome(r).map_or_else(op_error, |v| how.reply(v)), proto, &mut out);
+                resp::encode(&how.answer(local_read_outcome(r)), proto, &mut out);
             }
             Some(Item::Close) => {
                 let _ = flush(&mut wr, &mut out).await;
@@ -388,7 +388,7 @@ impl Conn {
         // started here and finished in the write loop.
         if let Some((key, how)) = single_read(&cmd) {
             if let Some(r) = self.ctx.cluster.read_lww_now(key, b"") {
-                queue.push(Item::Now(proto, r.map_or_else(op_error, |v| how.reply(v))));
+                queue.push(Item::Now(proto, how.answer(r)));
                 return true;
             }
             if let Some(started) = self.ctx.cluster.start_read_lww(key).await {
@@ -911,6 +911,11 @@ enum ReadAs {
 }
 
 impl ReadAs {
+    /// The reply to a read that came to `r`: as `reply` says, or the error.
+    fn answer(self, r: Result<Option<Vec<u8>>, OpError>) -> Reply {
+        r.map_or_else(op_error, |v| self.reply(v))
+    }
+
     fn reply(self, v: Option<Vec<u8>>) -> Reply {
         match self {
             ReadAs::Value => Reply::bulk_or_nil(v),
@@ -950,7 +955,7 @@ impl Each {
         let r = match self {
             Each::Overwrite => overwrite_reply(r),
             Each::Delete => rmw_reply(r, Answer::Applied),
-            Each::Read(how) => local_read_outcome(r).map_or_else(op_error, |v| how.reply(v)),
+            Each::Read(how) => how.answer(local_read_outcome(r)),
         };
         self.merge(total, r)
     }
