@@ -90,6 +90,9 @@ fn redis_cli_commands() {
     let field = |name| info_field(&persistence, name);
     assert!(field("ringkv_wal_commits") > 0, "{persistence}");
     assert!(field("ringkv_wal_bytes_written") > field("ringkv_wal_commits"), "{persistence}");
+    // Nothing flushed yet: every level empty (L0 first).
+    let levels = persistence.lines().find_map(|l| l.strip_prefix("ringkv_tables_per_level:")).unwrap_or_default();
+    assert!(levels.len() > 2 && levels.split(',').all(|n| n == "0"), "{persistence}");
     // Counted on every shard: the connections so far landed on both of them.
     let made = calls.get();
     let info = c(&["INFO"]);

@@ -1083,6 +1083,7 @@ async fn info_reply(
     let (mut flushes, mut compactions, mut stall_us) = (0u64, 0u64, 0u64);
     let (mut wal_bytes, mut wal_commits) = (0u64, 0u64);
     let (mut cache_hits, mut cache_misses, mut cache_bytes) = (0u64, 0u64, 0u64);
+    let mut levels: Vec<usize> = Vec::new();
     for s in stats {
         if let ShardReply::Stats(st) = s.done().await {
             mem += st.all_memtable_bytes as u64;
@@ -1096,6 +1097,10 @@ async fn info_reply(
             cache_hits += st.cache_hits;
             cache_misses += st.cache_misses;
             cache_bytes += st.cache_bytes as u64;
+            levels.resize(levels.len().max(st.tables_per_level.len()), 0);
+            for (sum, n) in levels.iter_mut().zip(&st.tables_per_level) {
+                *sum += n;
+            }
         }
     }
     let want = |s: &str| sections.is_empty() || sections.iter().any(|x| x == s || x == "all" || x == "everything");
@@ -1133,8 +1138,10 @@ async fn info_reply(
     if want("persistence") {
         t.push_str(&format!(
             "# Persistence\r\nloading:0\r\nringkv_sync:{}\r\nringkv_table_bytes:{table_bytes}\r\n\
+             ringkv_tables_per_level:{}\r\n\
              ringkv_wal_bytes_written:{wal_bytes}\r\nringkv_wal_commits:{wal_commits}\r\n\r\n",
-            ctx.info.sync
+            ctx.info.sync,
+            levels.iter().map(usize::to_string).collect::<Vec<_>>().join(",")
         ));
     }
     if want("ringkv") || want("shards") {

@@ -38,7 +38,7 @@ use crate::storage::manifest_file::ManifestFile;
 use crate::storage::memtable::{self, Memtable};
 use crate::storage::notify::Notify;
 use crate::storage::slice::Slice;
-use crate::storage::sstable::{BlockCache, Table, TableBuilder, TableMeta, TableOptions};
+use crate::storage::sstable::{hash_key, BlockCache, Table, TableBuilder, TableMeta, TableOptions};
 use crate::storage::types::{SeqNo, ValueKind};
 use crate::storage::version::{TableInfo, Version, VersionEdit};
 use crate::storage::wal::{SyncMode, Wal, WalOptions};
@@ -46,15 +46,6 @@ use crate::storage::wal::{SyncMode, Wal, WalOptions};
 /// What [`Engine::get_latest`] finds: the newest version's seq and value
 /// (None for a deletion), or None if the key was never written.
 pub type Latest = Option<(SeqNo, Option<Vec<u8>>)>;
-
-/// The two stages of [`Engine::prefetch`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Prefetch {
-    /// The key's index slots.
-    Slot,
-    /// The key's entries the slots point to.
-    Entry,
-}
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -297,17 +288,30 @@ impl<D: Disk> Engine<D> {
         self.apply_to_memtable(batch)
     }
 
-    /// A hint that a point read or write of the key with this hash
-    /// ([`crate::storage::memtable::key_hash`]) is coming: start loading what
-    /// it will touch in the memtables. Call with [`Prefetch::Slot`] first and,
-    /// some work later (the slot must have arrived to be read),
-    /// [`Prefetch::Entry`].
-    pub fn prefetch(&self, hash: u64, stage: Prefetch) {
-        for m in self.inner.borrow().point_memtables() {
-            match stage {
-                Prefetch::Slot => m.prefetch_slot(hash),
-                Prefetch::Entry => m.prefetch_entry(hash),
+    /// A hint that a point read or write of `key` is coming: start loading
+    /// the slots it will read first in the memtables' indexes and the hash
+    /// indexes of the tables that may hold it. Returns the key's hash for
+    /// [`Engine::prefetch_entry`], to call some work later (a slot must have
+    /// arrived to be read).
+    pub fn prefetch_slot(&self, key: &[u8]) -> u64 {
+        let hash = hash_key(key);
+        let inner = self.inner.borrow();
+        for m in inner.point_memtables() {
+            m.prefetch_slot(memtable::index_hash(hash));
+        }
+        for t in inner.version.tables_for_key(key) {
+            if let Some(t) = inner.tables.get(&t.id) {
+                t.prefetch(hash);
             }
+        }
+        hash
+    }
+
+    /// The second stage of [`Engine::prefetch_slot`], which returned `hash`:
+    /// the memtable entries the slots point to.
+    pub fn prefetch_entry(&self, hash: u64) {
+        for m in self.inner.borrow().point_memtables() {
+            m.prefetch_entry(memtable::index_hash(hash));
         }
     }
 
@@ -444,15 +448,16 @@ impl<D: Disk> Engine<D> {
     pub async fn get_latest(&self, key: &[u8]) -> Result<Latest> {
         // The memtables are searched in place (no allocation on this, the
         // common path); the tables to search are taken under the same borrow.
+        let hash = hash_key(key);
         let tables: Vec<_> = {
             let inner = self.inner.borrow();
-            if let Some(found) = inner.latest_in_memtables(key) {
+            if let Some(found) = inner.latest_in_memtables(key, hash) {
                 return Ok(found);
             }
             inner.version.tables_for_key(key).filter_map(|t| inner.tables.get(&t.id).cloned()).collect()
         };
         for t in &tables {
-            if let Some(found) = t.get(key).await? {
+            if let Some(found) = t.get(key, hash).await? {
                 return Ok(Some(latest(found)));
             }
         }
@@ -463,13 +468,14 @@ impl<D: Disk> Engine<D> {
     /// memtable or a cached block, or ruled out without reading); None if it
     /// does. For serving reads without a task.
     pub fn get_latest_now(&self, key: &[u8]) -> Option<Result<Latest>> {
+        let hash = hash_key(key);
         let inner = self.inner.borrow();
-        if let Some(found) = inner.latest_in_memtables(key) {
+        if let Some(found) = inner.latest_in_memtables(key, hash) {
             return Some(Ok(found));
         }
         for t in inner.version.tables_for_key(key) {
             let Some(t) = inner.tables.get(&t.id) else { continue };
-            match t.get_now(key)? {
+            match t.get_now(key, hash)? {
                 Ok(Some(found)) => return Some(Ok(Some(latest(found)))),
                 Ok(None) => {}
                 Err(e) => return Some(Err(e)),
@@ -996,9 +1002,9 @@ impl<F: DiskFile> Inner<F> {
     }
 
     /// What the memtables know of `key` for [`Engine::get_latest`], if any.
-    /// The key is hashed once for all of them.
-    fn latest_in_memtables(&self, key: &[u8]) -> Option<Latest> {
-        let hash = memtable::key_hash(key);
+    /// The key is hashed once (`hash`: `sstable::hash_key`) for all of them.
+    fn latest_in_memtables(&self, key: &[u8], hash: u64) -> Option<Latest> {
+        let hash = memtable::index_hash(hash);
         self.point_memtables().find_map(|m| m.get_hashed(key, hash, SeqNo::MAX)).map(|found| Some(latest(found)))
     }
 }

@@ -187,6 +187,17 @@ impl Block {
         Ok(lo.saturating_sub(1))
     }
 
+    /// The number of the first restart whose key is >= `target`, or the
+    /// number of restarts if none is: in an index block, which has a restart
+    /// at every entry, the number of the first data block that may hold it.
+    pub fn first_restart_ge(&self, target: &[u8]) -> Result<usize, DecodeError> {
+        if self.num_restarts == 0 {
+            return Ok(0);
+        }
+        let i = self.seek_restart_index(target)?;
+        Ok(if self.restart_key(i)? < target { i + 1 } else { i })
+    }
+
     /// The first entry whose user key is >= `target`, found without building
     /// any key: we track how much of `target` the current key matches (`m`).
     /// An entry sharing more than `m` bytes with its predecessor orders like
@@ -196,12 +207,28 @@ impl Block {
             return Ok(None);
         }
         let i = self.seek_restart_index(target)?;
-        let mut off = self.restart(i)?;
+        let off = self.restart(i)?;
+        let run_end = if i + 1 < self.num_restarts { self.restart(i + 1)? + 64 } else { self.restarts_off };
+        self.scan(off, run_end, target)
+    }
+
+    /// [`find_first_ge`](Self::find_first_ge) from the restart entry at
+    /// `restart` (a table's hash index knows it): scans at most to the end.
+    /// An offset that is not a restart entry's is an error or a miss, never
+    /// a wrong hit.
+    pub fn find_from(&self, restart: usize, target: &[u8]) -> Result<Option<Found<'_>>, DecodeError> {
+        // Restart runs of small entries take a few lines; more are fetched
+        // as the scan goes.
+        self.scan(restart, restart + 512, target)
+    }
+
+    /// The scan of `find_first_ge` from the entry at `off` (a restart entry,
+    /// so its `shared` must be 0), past every key < `target`.
+    fn scan(&self, mut off: usize, run_end: usize, target: &[u8]) -> Result<Option<Found<'_>>, DecodeError> {
         // The scan reads entries one after another, each offset found in the
         // last: ask for every line up to the next restart's entry (at most
         // 4 KiB) at once, so that its cache misses overlap instead of
         // following each other.
-        let run_end = if i + 1 < self.num_restarts { self.restart(i + 1)? + 64 } else { self.restarts_off };
         for line in (off..run_end.min(self.restarts_off).min(off + 4096)).step_by(64) {
             prefetch(self.data.as_ptr().wrapping_add(line));
         }
@@ -509,7 +536,13 @@ mod tests {
                     prop_assert_eq!((it.key(), it.seq(), it.value()), (&w.0[..], w.1, &w.3[..]));
                     let f = found.unwrap();
                     prop_assert_eq!((f.key_eq, f.seq, f.value), (w.0 == probe, w.1, &w.3[..]));
+                    // From the restart before it, as a hash index leads.
+                    let from = block.find_from(block.restart(i / interval).unwrap(), &probe).unwrap();
+                    prop_assert_eq!(from, Some(f));
                 }
+            }
+            if interval == 1 {
+                prop_assert_eq!(block.first_restart_ge(&probe).unwrap(), want.unwrap_or(entries.len()));
             }
         }
 

@@ -54,6 +54,11 @@ impl BlockBuilder {
         self.entries += 1;
     }
 
+    /// Offset of the restart entry the last entry added follows (or is).
+    pub fn last_restart(&self) -> u32 {
+        self.restarts.last().copied().unwrap_or(0)
+    }
+
     fn offset_u32(&self) -> u32 {
         // The table builder keeps blocks far below MAX_BLOCK_LEN (< 4 GiB).
         u32::try_from(self.buf.len()).unwrap_or(u32::MAX)

@@ -1,7 +1,7 @@
 //! Byte-bounded cache of decoded data blocks, shared by the tables of one
 //! shard (thread-per-core: `Rc`/`RefCell`, no locks).
 //!
-//! Keyed by (table id, block offset). Holds `Rc<Block>`, so a block evicted
+//! Keyed by (table id, block number). Holds `Rc<Block>`, so a block evicted
 //! while an iterator still uses it stays alive until the iterator drops it;
 //! only the cache's accounting forgets it.
 //!
@@ -129,8 +129,8 @@ impl BlockCache {
     }
 
     /// Look up a block, counting a hit or miss and marking it recently used.
-    pub fn get(&self, table_id: u64, offset: u64) -> Option<Rc<Block>> {
-        let found = self.get_cached(table_id, offset);
+    pub fn get(&self, table_id: u64, block: u64) -> Option<Rc<Block>> {
+        let found = self.get_cached(table_id, block);
         if found.is_none() {
             self.misses.set(self.misses.get() + 1);
         }
@@ -140,9 +140,9 @@ impl BlockCache {
     /// [`get`](Self::get) for a caller that will fall back to `get` on a
     /// miss: a hit counts and is marked recently used, a miss counts nothing
     /// (the fallback counts it).
-    pub fn get_cached(&self, table_id: u64, offset: u64) -> Option<Rc<Block>> {
+    pub fn get_cached(&self, table_id: u64, block: u64) -> Option<Rc<Block>> {
         let inner = self.inner.borrow();
-        let c = inner.map.get(&(table_id, offset))?;
+        let c = inner.map.get(&(table_id, block))?;
         c.used.set(true);
         self.hits.set(self.hits.get() + 1);
         Some(c.block.clone())
@@ -150,19 +150,19 @@ impl BlockCache {
 
     /// Look up without touching stats or recency (for scans, which should
     /// neither promote blocks nor distort the hit rate of point reads).
-    pub fn peek(&self, table_id: u64, offset: u64) -> Option<Rc<Block>> {
-        self.inner.borrow().map.get(&(table_id, offset)).map(|c| c.block.clone())
+    pub fn peek(&self, table_id: u64, block: u64) -> Option<Rc<Block>> {
+        self.inner.borrow().map.get(&(table_id, block)).map(|c| c.block.clone())
     }
 
     /// Insert (or replace) a block, then evict blocks the clock finds unused
     /// until within capacity. A block larger than the whole cache is not kept.
-    pub fn insert(&self, table_id: u64, offset: u64, block: Rc<Block>) {
+    pub fn insert(&self, table_id: u64, number: u64, block: Rc<Block>) {
         let c = charge(&block);
         if c > self.capacity {
             return;
         }
         let mut inner = self.inner.borrow_mut();
-        let key = (table_id, offset);
+        let key = (table_id, number);
         match inner.map.insert(key, Cached { block, used: Cell::new(false) }) {
             Some(old) => inner.uncharge(table_id, charge(&old.block)),
             None => {

@@ -8,8 +8,10 @@ use crate::storage::error::DecodeError;
 /// Footer magic, the ASCII bytes "RINGKVST" when stored little-endian, so a
 /// hexdump of the file's last bytes says what the file is.
 pub const TABLE_MAGIC: u64 = u64::from_le_bytes(*b"RINGKVST");
-/// Bumped on any incompatible change of the layout.
-pub const FORMAT_VERSION: u32 = 1;
+/// Bumped on any incompatible change of the layout. Written: 2 (properties
+/// name the hash index). Read: 1 and 2.
+pub const FORMAT_VERSION: u32 = 2;
+const MIN_FORMAT_VERSION: u32 = 1;
 /// Three fixed handles (16 bytes each) + version + magic + crc.
 pub const FOOTER_LEN: usize = 3 * 16 + 4 + 8 + 4;
 /// Every block is followed by a 1-byte type tag and a CRC32 of block + tag.
@@ -116,6 +118,8 @@ pub struct Footer {
     pub index: BlockHandle,
     pub filter: BlockHandle,
     pub properties: BlockHandle,
+    /// The format version the table was written in.
+    pub version: u32,
 }
 
 impl Footer {
@@ -125,7 +129,7 @@ impl Footer {
             v.extend_from_slice(&h.offset.to_le_bytes());
             v.extend_from_slice(&h.size.to_le_bytes());
         }
-        v.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        v.extend_from_slice(&self.version.to_le_bytes());
         v.extend_from_slice(&TABLE_MAGIC.to_le_bytes());
         let crc = crc32fast::hash(&v);
         v.extend_from_slice(&crc.to_le_bytes());
@@ -156,7 +160,7 @@ impl Footer {
         if stored != got {
             return Err(DecodeError::ChecksumMismatch { expected: stored, got });
         }
-        if version != FORMAT_VERSION {
+        if !(MIN_FORMAT_VERSION..=FORMAT_VERSION).contains(&version) {
             return Err(DecodeError::UnsupportedVersion(version));
         }
         let [index, filter, properties] = handles;
@@ -164,7 +168,7 @@ impl Footer {
             h.check_size()?;
             h.check_within(0, footer_offset)?;
         }
-        Ok(Footer { index, filter, properties })
+        Ok(Footer { index, filter, properties, version })
     }
 
     /// Start of the metadata region (first meta block); data blocks end here.
@@ -183,6 +187,7 @@ mod tests {
             index: BlockHandle { offset: 100, size: 20 },
             filter: BlockHandle { offset: 10, size: 80 },
             properties: BlockHandle { offset: 130, size: 7 },
+            version: FORMAT_VERSION,
         }
     }
 

@@ -17,6 +17,7 @@ mod bloom;
 mod builder;
 mod cache;
 mod format;
+mod hash_index;
 mod properties;
 mod table;
 #[cfg(test)]

@@ -2,10 +2,12 @@
 //! described (key range, counts, sequence range) from the file alone.
 //!
 //! Encoding (all varints unless noted): smallest (len-prefixed), largest
-//! (len-prefixed), entries, tombstones, min_seq, max_seq, data_blocks.
-//! `file_size` is not stored: it is the file's length.
+//! (len-prefixed), entries, tombstones, min_seq, max_seq, data_blocks, and
+//! from format version 2 on the hash index's handle (offset, size; both 0
+//! when the table has none). `file_size` is not stored: it is the file's
+//! length.
 
-use super::format::MAX_KEY_LEN;
+use super::format::{BlockHandle, MAX_KEY_LEN};
 use crate::storage::codec::{put_varint, Reader};
 use crate::storage::error::DecodeError;
 use crate::storage::types::{SeqNo, MAX_SEQ};
@@ -30,6 +32,8 @@ pub struct TableMeta {
 pub struct Properties {
     pub meta: TableMeta,
     pub data_blocks: u64,
+    /// The hash index block, if the table has one (format version 2 on).
+    pub hash_index: Option<BlockHandle>,
 }
 
 impl Properties {
@@ -42,10 +46,12 @@ impl Properties {
         for v in [m.entries, m.tombstones, m.min_seq, m.max_seq, self.data_blocks] {
             put_varint(out, v);
         }
+        self.hash_index.unwrap_or_default().encode_varint(out);
     }
 
-    /// Decode and sanity-check; `file_size` is filled in by the caller.
-    pub fn decode(buf: &[u8]) -> Result<Self, DecodeError> {
+    /// Decode and sanity-check the properties of a table of this format
+    /// version (1 or 2); `file_size` is filled in by the caller.
+    pub fn decode(buf: &[u8], version: u32) -> Result<Self, DecodeError> {
         let mut r = Reader::new(buf);
         let smallest = r.len_prefixed(MAX_KEY_LEN)?.to_vec();
         let largest = r.len_prefixed(MAX_KEY_LEN)?.to_vec();
@@ -58,7 +64,14 @@ impl Properties {
             max_seq: r.varint()?,
             file_size: 0,
         };
-        let p = Properties { meta, data_blocks: r.varint()? };
+        let data_blocks = r.varint()?;
+        let hash_index = if version >= 2 {
+            let h = BlockHandle { offset: r.varint()?, size: r.varint()? };
+            (h != BlockHandle::default()).then_some(h)
+        } else {
+            None
+        };
+        let p = Properties { meta, data_blocks, hash_index };
         if !r.is_empty() {
             return Err(DecodeError::Invalid("trailing bytes in properties"));
         }
@@ -96,20 +109,29 @@ mod tests {
                 file_size: 0,
             },
             data_blocks: 1,
+            hash_index: Some(BlockHandle { offset: 4096, size: 64 }),
         };
         let mut b = Vec::new();
         p.encode(&mut b);
-        assert_eq!(Properties::decode(&b).unwrap(), p);
+        assert_eq!(Properties::decode(&b, 2).unwrap(), p);
         for cut in 0..b.len() {
-            assert!(Properties::decode(&b[..cut]).is_err());
+            assert!(Properties::decode(&b[..cut], 2).is_err());
         }
         let mut extra = b.clone();
         extra.push(0);
-        assert!(Properties::decode(&extra).is_err());
+        assert!(Properties::decode(&extra, 2).is_err());
         let mut bad = p.clone();
         bad.meta.tombstones = 11;
         let mut b = Vec::new();
         bad.encode(&mut b);
-        assert!(Properties::decode(&b).is_err());
+        assert!(Properties::decode(&b, 2).is_err());
+        // Version 1: no hash index field; without one, version 2 writes (0, 0).
+        let v1 = Properties { hash_index: None, ..p };
+        let mut b = Vec::new();
+        v1.encode(&mut b);
+        assert_eq!(&b[b.len() - 2..], &[0, 0]);
+        assert_eq!(Properties::decode(&b, 2).unwrap(), v1);
+        assert_eq!(Properties::decode(&b[..b.len() - 2], 1).unwrap(), v1);
+        assert!(Properties::decode(&b, 1).is_err());
     }
 }

@@ -9,9 +9,10 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use super::block::{Block, BlockIter};
-use super::bloom::Bloom;
+use super::bloom::{hash_key, Bloom};
 use super::cache::BlockCache;
 use super::format::{unwrap_block, BlockHandle, Footer, FOOTER_LEN, MAX_BLOCK_LEN};
+use super::hash_index::{HashIndex, Spots};
 use super::properties::{Properties, TableMeta};
 use crate::storage::disk::{DiskFile, ALIGN};
 use crate::storage::error::{DecodeError, Error, Result};
@@ -39,6 +40,11 @@ pub struct Table<F: DiskFile> {
     index: Rc<Block>,
     index_offset: u64,
     bloom: Bloom,
+    /// Every data block's handle, by block number (file order). The cache
+    /// knows blocks by number, so a cached block is found without them.
+    handles: Vec<BlockHandle>,
+    /// With it, point lookups go by it instead of the filter and the index.
+    hash_index: Option<HashIndex>,
     /// Data blocks lie in `[0, data_end)`; metadata follows.
     data_end: u64,
 }
@@ -49,6 +55,7 @@ struct Tail {
     props: Properties,
     index: Block,
     bloom: Bloom,
+    hash_index: Option<HashIndex>,
 }
 
 impl<F: DiskFile> Table<F> {
@@ -59,7 +66,7 @@ impl<F: DiskFile> Table<F> {
         let tail = read_tail(&file, &path, len).await?;
         let mut meta = tail.props.meta;
         meta.file_size = len;
-        Ok(Table {
+        let mut table = Table {
             id,
             path,
             file,
@@ -69,8 +76,28 @@ impl<F: DiskFile> Table<F> {
             index: Rc::new(tail.index),
             index_offset: tail.footer.index.offset,
             bloom: tail.bloom,
+            handles: Vec::new(),
+            hash_index: tail.hash_index,
             data_end: tail.footer.meta_start(),
-        })
+        };
+        table.handles = table.block_handles()?;
+        Ok(table)
+    }
+
+    /// Every data block's handle, in file order; as many as the properties say.
+    fn block_handles(&self) -> Result<Vec<BlockHandle>> {
+        let mut it = BlockIter::new(self.index.clone());
+        let mut handles = Vec::new();
+        it.seek_to_first().map_err(|e| self.corrupt(self.index_offset, e))?;
+        while it.valid() {
+            handles.push(self.data_handle(it.value())?);
+            it.advance().map_err(|e| self.corrupt(self.index_offset, e))?;
+        }
+        if handles.len() as u64 != self.data_blocks {
+            let e = DecodeError::Invalid("index block disagrees with the block count");
+            return Err(self.corrupt(self.index_offset, e));
+        }
+        Ok(handles)
     }
 
     pub fn id(&self) -> u64 {
@@ -91,48 +118,84 @@ impl<F: DiskFile> Table<F> {
         self.bloom.may_contain(key)
     }
 
-    /// Newest version of `key` in this table: key range and Bloom filter
-    /// first, then the in-memory index, then one data block via the cache.
-    pub async fn get(&self, key: &[u8]) -> Result<Newest> {
-        let Some(handle) = self.block_for(key)? else {
-            return Ok(None);
-        };
-        let block = self.cached_block(handle).await?;
-        self.get_in(&block, handle, key)
+    /// Newest version of `key` in this table: by the hash index, or by key
+    /// range, Bloom filter and index block; then one data block (rarely more)
+    /// via the cache.
+    /// `hash` is the key's [`hash_key`].
+    pub async fn get(&self, key: &[u8], hash: u64) -> Result<Newest> {
+        for look in self.lookup(key, hash) {
+            let look = look?;
+            let block = self.cached_block(look.block).await?;
+            if let Some(found) = self.get_in(&block, look, key)? {
+                return Ok(Some(found));
+            }
+        }
+        Ok(None)
     }
 
-    /// [`get`](Self::get) if it needs no disk read (the block is cached, or
+    /// [`get`](Self::get) if it needs no disk read (the blocks are cached, or
     /// no block can hold the key); None if it does.
-    pub fn get_now(&self, key: &[u8]) -> Option<Result<Newest>> {
-        let handle = match self.block_for(key) {
-            Ok(Some(h)) => h,
-            other => return Some(other.map(|_| None)),
-        };
-        let block = self.cache.get_cached(self.id, handle.offset)?;
-        Some(self.get_in(&block, handle, key))
+    pub fn get_now(&self, key: &[u8], hash: u64) -> Option<Result<Newest>> {
+        for look in self.lookup(key, hash) {
+            let look = match look {
+                Ok(l) => l,
+                Err(e) => return Some(Err(e)),
+            };
+            let block = self.cache.get_cached(self.id, look.block)?;
+            match self.get_in(&block, look, key) {
+                Ok(None) => {}
+                found => return Some(found),
+            }
+        }
+        Some(Ok(None))
     }
 
-    /// The data block that may hold `key`: None if the key is out of range,
-    /// the filter rules it out, or it is past the last block.
-    fn block_for(&self, key: &[u8]) -> Result<Option<BlockHandle>> {
+    /// Ask for the cache line a lookup of the key with this hash
+    /// (`bloom::hash_key`) reads first, if the table has a hash index.
+    pub fn prefetch(&self, hash: u64) {
+        if let Some(index) = &self.hash_index {
+            index.prefetch(hash);
+        }
+    }
+
+    /// The blocks a point read of `key` looks in, in order.
+    fn lookup(&self, key: &[u8], hash: u64) -> Lookup<'_> {
+        if let Some(index) = &self.hash_index {
+            return Lookup::Spots(index.spots(hash));
+        }
         if self.meta.entries == 0 || key < self.meta.smallest.as_slice() || key > self.meta.largest.as_slice() {
-            return Ok(None);
+            return Lookup::Done;
         }
-        if !self.bloom.may_contain(key) {
-            return Ok(None);
+        if !self.bloom.may_contain_hash(hash) {
+            return Lookup::Done;
         }
-        self.find_block(key)
+        match self.first_block_ge(key) {
+            Ok(block) if block < self.handles.len() => Lookup::Block(Look { block: block as u64, restart: None }),
+            Ok(_) => Lookup::Done,
+            Err(e) => Lookup::Failed(e),
+        }
     }
 
-    fn get_in(&self, block: &Block, handle: BlockHandle, key: &[u8]) -> Result<Newest> {
-        let found = block.find_first_ge(key).map_err(|e| self.corrupt(handle.offset, e))?;
+    fn get_in(&self, block: &Block, look: Look, key: &[u8]) -> Result<Newest> {
+        let found = match look.restart {
+            Some(r) => block.find_from(usize::from(r), key),
+            None => block.find_first_ge(key),
+        };
+        let found = found.map_err(|e| self.corrupt(self.handle(look.block).offset, e))?;
         Ok(found.filter(|f| f.key_eq).map(|f| (f.seq, f.kind, f.value.to_vec())))
     }
 
-    /// The first data block whose last key is >= `key`.
-    fn find_block(&self, key: &[u8]) -> Result<Option<BlockHandle>> {
-        let found = self.index.find_first_ge(key).map_err(|e| self.corrupt(self.index_offset, e))?;
-        found.map(|f| self.data_handle(f.value)).transpose()
+    /// The number of the first data block whose last key is >= `key` (the
+    /// index block has a restart at every entry, one per data block); the
+    /// number of blocks if there is none.
+    fn first_block_ge(&self, key: &[u8]) -> Result<usize> {
+        self.index.first_restart_ge(key).map_err(|e| self.corrupt(self.index_offset, e))
+    }
+
+    /// The handle of data block `block`; numbers come from the hash index
+    /// (checked against the block count when decoded) or the index block.
+    fn handle(&self, block: u64) -> BlockHandle {
+        usize::try_from(block).ok().and_then(|b| self.handles.get(b)).copied().unwrap_or_default()
     }
 
     /// Decode an index entry's value and check it points into the data region.
@@ -146,12 +209,12 @@ impl<F: DiskFile> Table<F> {
         Error::corruption(&self.path, offset, e)
     }
 
-    async fn cached_block(&self, h: BlockHandle) -> Result<Rc<Block>> {
-        if let Some(b) = self.cache.get(self.id, h.offset) {
+    async fn cached_block(&self, n: u64) -> Result<Rc<Block>> {
+        if let Some(b) = self.cache.get(self.id, n) {
             return Ok(b);
         }
-        let block = Rc::new(self.read_block(h).await?);
-        self.cache.insert(self.id, h.offset, block.clone());
+        let block = Rc::new(self.read_block(self.handle(n)).await?);
+        self.cache.insert(self.id, n, block.clone());
         Ok(block)
     }
 
@@ -161,19 +224,15 @@ impl<F: DiskFile> Table<F> {
     /// Runs in time slices: decoding a 64 MiB table's blocks at once would
     /// hold the shard for tens of milliseconds.
     pub async fn prepopulate(&self, image: &[u8]) -> Result<()> {
-        let mut it = BlockIter::new(self.index.clone());
-        it.seek_to_first().map_err(|e| self.corrupt(self.index_offset, e))?;
         let mut slice = Slice::default();
-        while it.valid() {
+        for (n, &h) in self.handles.iter().enumerate() {
             slice.tick().await;
-            let h = self.data_handle(it.value())?;
             let end = h.offset as usize + h.disk_len();
             let raw = image
                 .get(h.offset as usize..end)
                 .ok_or_else(|| self.corrupt(h.offset, DecodeError::Truncated { needed: end, had: image.len() }))?;
             let block = self.decode_block(raw.to_vec(), h)?;
-            self.cache.insert(self.id, h.offset, Rc::new(block));
-            it.advance().map_err(|e| self.corrupt(self.index_offset, e))?;
+            self.cache.insert(self.id, n as u64, Rc::new(block));
         }
         Ok(())
     }
@@ -195,7 +254,7 @@ impl<F: DiskFile> Table<F> {
         read_tail(&self.file, &self.path, len).await?;
         let mut index = BlockIter::new(self.index.clone());
         index.seek_to_first().map_err(|e| self.corrupt(self.index_offset, e))?;
-        let mut check = OrderCheck::default();
+        let mut check = OrderCheck { hash_index: self.hash_index.as_ref(), ..Default::default() };
         while index.valid() {
             let h = self.data_handle(index.value())?;
             if h.offset < check.next_offset {
@@ -221,12 +280,38 @@ impl<F: DiskFile> Table<F> {
     /// A streaming iterator over the whole table, positioned before the
     /// first entry (call `seek`/`seek_to_first`, or just `next`).
     pub fn iter(self: &Rc<Self>) -> TableIter<F> {
-        TableIter {
-            table: self.clone(),
-            index: BlockIter::new(self.index.clone()),
-            data: None,
-            positioned: false,
-            readahead: ReadAhead::default(),
+        TableIter { table: self.clone(), block: 0, data: None, positioned: false, readahead: ReadAhead::default() }
+    }
+}
+
+/// A data block to look in, and where in it.
+#[derive(Clone, Copy)]
+struct Look {
+    /// Data block number.
+    block: u64,
+    /// The restart entry to scan from; None: search the block.
+    restart: Option<u16>,
+}
+
+/// Iterator of [`Table::lookup`].
+enum Lookup<'a> {
+    Done,
+    Failed(Error),
+    Block(Look),
+    Spots(Spots<'a>),
+}
+
+impl Iterator for Lookup<'_> {
+    type Item = Result<Look>;
+
+    fn next(&mut self) -> Option<Result<Look>> {
+        match self {
+            Lookup::Spots(spots) => spots.next().map(|s| Ok(Look { block: u64::from(s.block), restart: s.restart })),
+            _ => match std::mem::replace(self, Lookup::Done) {
+                Lookup::Failed(e) => Some(Err(e)),
+                Lookup::Block(look) => Some(Ok(look)),
+                _ => None,
+            },
         }
     }
 }
@@ -262,10 +347,19 @@ async fn read_tail<F: DiskFile>(file: &F, path: &Path, len: u64) -> Result<Tail>
         let off = h.offset;
         move |e| Error::corruption(path, off, e)
     };
+    let props = Properties::decode(&block(&footer.properties)?, footer.version).map_err(at(&footer.properties))?;
+    let hash_index = match props.hash_index {
+        Some(h) => {
+            h.check_within(start, footer_off).map_err(at(&h))?;
+            Some(HashIndex::decode(&block(&h)?, props.data_blocks).map_err(at(&h))?)
+        }
+        None => None,
+    };
     Ok(Tail {
         bloom: Bloom::decode(block(&footer.filter)?).map_err(at(&footer.filter))?,
         index: Block::decode(block(&footer.index)?).map_err(at(&footer.index))?,
-        props: Properties::decode(&block(&footer.properties)?).map_err(at(&footer.properties))?,
+        props,
+        hash_index,
         footer,
     })
 }
@@ -281,7 +375,10 @@ fn footer_offset(len: u64) -> Result<u64, DecodeError> {
 /// index key must equal its block's last key, and totals must match the
 /// properties.
 #[derive(Default)]
-struct OrderCheck {
+struct OrderCheck<'a> {
+    /// If the table has one, the newest version of each key must be where
+    /// it says (in the block being read).
+    hash_index: Option<&'a HashIndex>,
     prev: Option<(Vec<u8>, SeqNo)>,
     first: Option<Vec<u8>>,
     entries: u64,
@@ -289,7 +386,7 @@ struct OrderCheck {
     next_offset: u64,
 }
 
-impl OrderCheck {
+impl OrderCheck<'_> {
     fn block(&mut self, block: Rc<Block>, index_key: &[u8], h: BlockHandle) -> Result<(), DecodeError> {
         let mut it = BlockIter::new(block);
         it.seek_to_first()?;
@@ -316,6 +413,12 @@ impl OrderCheck {
         }
         if self.first.is_none() {
             self.first = Some(key.to_vec());
+        }
+        let newest = self.prev.as_ref().is_none_or(|p| p.0 != key);
+        if let Some(index) = self.hash_index.filter(|_| newest) {
+            if !index.spots(hash_key(key)).any(|s| u64::from(s.block) == self.blocks) {
+                return Err(DecodeError::Invalid("hash index does not lead to a key"));
+            }
         }
         self.prev = Some((key.to_vec(), seq));
         self.entries += 1;
@@ -359,7 +462,8 @@ impl ReadAhead {
 /// scanning tens of MiB does not evict the point-read working set.
 pub struct TableIter<F: DiskFile> {
     table: Rc<Table<F>>,
-    index: BlockIter,
+    /// Number of the data block `data` is in.
+    block: usize,
     /// Positioned at the entry `next` returns; None when exhausted.
     data: Option<BlockIter>,
     positioned: bool,
@@ -371,15 +475,13 @@ impl<F: DiskFile> TableIter<F> {
     /// newest first).
     pub async fn seek(&mut self, key: &[u8]) -> Result<()> {
         self.positioned = true;
-        let t = self.table.clone();
-        self.index.seek(key).map_err(|e| t.corrupt(t.index_offset, e))?;
+        self.block = self.table.first_block_ge(key)?;
         self.enter_block(Some(key)).await
     }
 
     pub async fn seek_to_first(&mut self) -> Result<()> {
         self.positioned = true;
-        let t = self.table.clone();
-        self.index.seek_to_first().map_err(|e| t.corrupt(t.index_offset, e))?;
+        self.block = 0;
         self.enter_block(None).await
     }
 
@@ -395,32 +497,21 @@ impl<F: DiskFile> TableIter<F> {
         let advanced = d.advance();
         let at_end = !d.valid();
         if let Err(e) = advanced {
-            return Err(self.block_error(e));
+            let off = self.table.handle(self.block as u64).offset;
+            return Err(self.table.corrupt(off, e));
         }
         if at_end {
-            self.next_index_entry()?;
+            self.block += 1;
             self.enter_block(None).await?;
         }
         Ok(Some(entry))
     }
 
-    fn next_index_entry(&mut self) -> Result<()> {
-        let t = &self.table;
-        self.index.advance().map_err(|e| t.corrupt(t.index_offset, e))
-    }
-
-    /// Error in the current data block: report the block's offset.
-    fn block_error(&self, e: DecodeError) -> Error {
-        let off = BlockHandle::decode_varint(self.index.value()).map(|h| h.offset).unwrap_or(self.table.index_offset);
-        self.table.corrupt(off, e)
-    }
-
-    /// Load the block under the index cursor and position in it (at `target`
-    /// or its start), moving on to later blocks while a block yields nothing.
+    /// Load block `self.block` and position in it (at `target` or its start),
+    /// moving on to later blocks while a block yields nothing.
     async fn enter_block(&mut self, mut target: Option<&[u8]>) -> Result<()> {
         self.data = None;
-        while self.index.valid() {
-            let h = self.table.data_handle(self.index.value())?;
+        while let Some(&h) = self.table.handles.get(self.block) {
             let mut it = BlockIter::new(self.scan_block(h).await?);
             let r = match target {
                 Some(k) => it.seek(k),
@@ -431,7 +522,7 @@ impl<F: DiskFile> TableIter<F> {
                 self.data = Some(it);
                 return Ok(());
             }
-            self.next_index_entry()?;
+            self.block += 1;
             target = None;
         }
         Ok(())
@@ -440,7 +531,7 @@ impl<F: DiskFile> TableIter<F> {
     /// A block for scanning: from the cache if present, else via read-ahead.
     async fn scan_block(&mut self, h: BlockHandle) -> Result<Rc<Block>> {
         let t = self.table.clone();
-        if let Some(b) = t.cache.peek(t.id, h.offset) {
+        if let Some(b) = t.cache.peek(t.id, self.block as u64) {
             return Ok(b);
         }
         if self.readahead.slice(&h).is_none() {
