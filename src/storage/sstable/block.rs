@@ -18,7 +18,9 @@ use crate::storage::types::{key_prefix, prefetch, unpack_seq_kind, SeqNo, ValueK
 
 #[derive(Debug)]
 pub struct Block {
-    data: Vec<u8>,
+    /// Shared with the block cache's slot, which hands out the entries
+    /// without touching the `Block` (`BlockCache::with_entries`).
+    data: Rc<[u8]>,
     /// Start of the restart array = end of the entries.
     restarts_off: usize,
     num_restarts: usize,
@@ -60,7 +62,9 @@ fn to_usize(v: u64) -> Result<usize, DecodeError> {
 
 impl Block {
     /// Check the restart array; entries are checked lazily as they are read.
-    pub fn decode(data: Vec<u8>) -> Result<Self, DecodeError> {
+    /// The contents are copied once, into the block's shared allocation.
+    pub fn decode(data: impl AsRef<[u8]>) -> Result<Self, DecodeError> {
+        let data: Rc<[u8]> = Rc::from(data.as_ref());
         if data.len() as u64 > MAX_BLOCK_LEN {
             return Err(DecodeError::TooLarge { len: data.len() as u64, limit: MAX_BLOCK_LEN });
         }
@@ -122,25 +126,17 @@ impl Block {
         self.restarts_off == 0
     }
 
-    fn entries(&self) -> &[u8] {
-        self.data.get(..self.restarts_off).unwrap_or_default()
+    /// The block's contents (shared) and where its entries end.
+    pub fn shared_data(&self) -> (Rc<[u8]>, usize) {
+        (self.data.clone(), self.restarts_off)
+    }
+
+    fn entries(&self) -> Entries<'_> {
+        Entries::new(&self.data, self.restarts_off)
     }
 
     fn entry_at(&self, off: usize) -> Result<RawEntry<'_>, DecodeError> {
-        let rest = self.entries().get(off..).ok_or(DecodeError::Invalid("entry offset"))?;
-        let mut r = Reader::new(rest);
-        let (shared, unshared, value_len) = match rest.get(..3) {
-            // Fast path: all three lengths < 128, one byte each (small entries).
-            Some(&[a, b, c]) if (a | b | c) < 0x80 => {
-                r.bytes(3)?;
-                (usize::from(a), usize::from(b), usize::from(c))
-            }
-            _ => (to_usize(r.varint()?)?, to_usize(r.varint()?)?, to_usize(r.varint()?)?),
-        };
-        let suffix = r.bytes(unshared)?;
-        let seq_kind = r.u64()?;
-        let value = r.bytes(value_len)?;
-        Ok(RawEntry { shared, suffix, seq_kind, value, next: off + r.pos() })
+        self.entries().entry_at(off)
     }
 
     /// The key stored at restart point `i` (whole, since shared must be 0).
@@ -209,14 +205,51 @@ impl Block {
         let i = self.seek_restart_index(target)?;
         let off = self.restart(i)?;
         let run_end = if i + 1 < self.num_restarts { self.restart(i + 1)? + 64 } else { self.restarts_off };
-        self.scan(off, run_end, target)
+        self.entries().scan(off, run_end, target)
     }
 
     /// [`find_first_ge`](Self::find_first_ge) from the restart entry at
-    /// `restart` (a table's hash index knows it): scans at most to the end.
-    /// An offset that is not a restart entry's is an error or a miss, never
-    /// a wrong hit.
+    /// `restart`: see [`Entries::find_from`].
     pub fn find_from(&self, restart: usize, target: &[u8]) -> Result<Option<Found<'_>>, DecodeError> {
+        self.entries().find_from(restart, target)
+    }
+}
+
+/// A block's entries (the bytes before its restart array), for a lookup
+/// that knows the restart entry to start from (a table's hash index does):
+/// the block cache hands them out from its own slot, so such a lookup never
+/// touches the [`Block`] (one cache miss fewer).
+#[derive(Clone, Copy)]
+pub struct Entries<'a>(&'a [u8]);
+
+impl<'a> Entries<'a> {
+    /// The entries of a block whose contents are `data` and whose restart
+    /// array starts at `end`.
+    pub fn new(data: &'a [u8], end: usize) -> Self {
+        Entries(data.get(..end).unwrap_or_default())
+    }
+
+    fn entry_at(self, off: usize) -> Result<RawEntry<'a>, DecodeError> {
+        let rest = self.0.get(off..).ok_or(DecodeError::Invalid("entry offset"))?;
+        let mut r = Reader::new(rest);
+        let (shared, unshared, value_len) = match rest.get(..3) {
+            // Fast path: all three lengths < 128, one byte each (small entries).
+            Some(&[a, b, c]) if (a | b | c) < 0x80 => {
+                r.bytes(3)?;
+                (usize::from(a), usize::from(b), usize::from(c))
+            }
+            _ => (to_usize(r.varint()?)?, to_usize(r.varint()?)?, to_usize(r.varint()?)?),
+        };
+        let suffix = r.bytes(unshared)?;
+        let seq_kind = r.u64()?;
+        let value = r.bytes(value_len)?;
+        Ok(RawEntry { shared, suffix, seq_kind, value, next: off + r.pos() })
+    }
+
+    /// [`Block::find_first_ge`] from the restart entry at `restart`: scans
+    /// at most to the end. An offset that is not a restart entry's is an
+    /// error or a miss, never a wrong hit.
+    pub fn find_from(self, restart: usize, target: &[u8]) -> Result<Option<Found<'a>>, DecodeError> {
         // Restart runs of small entries take a few lines; more are fetched
         // as the scan goes.
         self.scan(restart, restart + 512, target)
@@ -224,16 +257,17 @@ impl Block {
 
     /// The scan of `find_first_ge` from the entry at `off` (a restart entry,
     /// so its `shared` must be 0), past every key < `target`.
-    fn scan(&self, mut off: usize, run_end: usize, target: &[u8]) -> Result<Option<Found<'_>>, DecodeError> {
+    fn scan(self, mut off: usize, run_end: usize, target: &[u8]) -> Result<Option<Found<'a>>, DecodeError> {
+        let end = self.0.len();
         // The scan reads entries one after another, each offset found in the
         // last: ask for every line up to the next restart's entry (at most
         // 4 KiB) at once, so that its cache misses overlap instead of
         // following each other.
-        for line in (off..run_end.min(self.restarts_off).min(off + 4096)).step_by(64) {
-            prefetch(self.data.as_ptr().wrapping_add(line));
+        for line in (off..run_end.min(end).min(off + 4096)).step_by(64) {
+            prefetch(self.0.as_ptr().wrapping_add(line));
         }
         let (mut m, mut prev_len) = (0usize, 0usize);
-        while off < self.restarts_off {
+        while off < end {
             let e = self.entry_at(off)?;
             if e.shared > prev_len {
                 return Err(DecodeError::Invalid("shared prefix longer than previous key"));
@@ -287,7 +321,7 @@ impl BlockIter {
         self.kind
     }
     pub fn value(&self) -> &[u8] {
-        self.block.entries().get(self.value.clone()).unwrap_or_default()
+        self.block.entries().0.get(self.value.clone()).unwrap_or_default()
     }
 
     pub fn seek_to_first(&mut self) -> Result<(), DecodeError> {
@@ -454,7 +488,7 @@ mod tests {
     fn bad_blocks_error() {
         let raw = raw_block();
         for cut in [0, 1, 3, raw.len() - 1] {
-            assert!(Block::decode(raw[..cut].to_vec()).is_err(), "cut {cut}");
+            assert!(Block::decode(&raw[..cut]).is_err(), "cut {cut}");
         }
         let mut bad = raw.clone();
         let n = bad.len();

@@ -18,7 +18,7 @@ use std::rc::Rc;
 
 use rustc_hash::{FxBuildHasher, FxHashMap};
 
-use super::block::Block;
+use super::block::{Block, Entries};
 
 /// Bytes charged per cached block on top of its contents: the table slot and
 /// the clock's entry, the `Rc` header and the `Block` itself with its
@@ -29,8 +29,21 @@ type Key = (u64, u64);
 
 struct Cached {
     block: Rc<Block>,
+    /// The block's contents and where its entries end, beside the key: a
+    /// lookup by [`BlockCache::with_entries`] reads them from here instead
+    /// of from the `Block` (a cache miss of its own on a large data set).
+    data: Rc<[u8]>,
+    entries_end: u32,
     /// Read since the clock last passed it: it stays one more round.
     used: Cell<bool>,
+}
+
+impl Cached {
+    fn new(block: Rc<Block>) -> Self {
+        let (data, end) = block.shared_data();
+        // Blocks are at most MAX_BLOCK_LEN (< 4 GiB) long.
+        Cached { block, data, entries_end: u32::try_from(end).unwrap_or(u32::MAX), used: Cell::new(false) }
+    }
 }
 
 struct Inner {
@@ -148,6 +161,16 @@ impl BlockCache {
         Some(c.block.clone())
     }
 
+    /// [`get_cached`](Self::get_cached) for a lookup that needs only the
+    /// block's entries (`Entries::find_from`): `f` runs on them in place.
+    pub fn with_entries<R>(&self, table_id: u64, block: u64, f: impl FnOnce(Entries<'_>) -> R) -> Option<R> {
+        let inner = self.inner.borrow();
+        let c = inner.map.get(&(table_id, block))?;
+        c.used.set(true);
+        self.hits.set(self.hits.get() + 1);
+        Some(f(Entries::new(&c.data, c.entries_end as usize)))
+    }
+
     /// Look up without touching stats or recency (for scans, which should
     /// neither promote blocks nor distort the hit rate of point reads).
     pub fn peek(&self, table_id: u64, block: u64) -> Option<Rc<Block>> {
@@ -163,7 +186,7 @@ impl BlockCache {
         }
         let mut inner = self.inner.borrow_mut();
         let key = (table_id, number);
-        match inner.map.insert(key, Cached { block, used: Cell::new(false) }) {
+        match inner.map.insert(key, Cached::new(block)) {
             Some(old) => inner.uncharge(table_id, charge(&old.block)),
             None => {
                 inner.clock.push_back(key);

@@ -90,8 +90,8 @@ pub fn put_block_trailer(out: &mut Vec<u8>, block_start: usize) {
 }
 
 /// Check the trailer of a block read from disk (`raw` = contents + trailer)
-/// and strip it, keeping the allocation.
-pub fn unwrap_block(mut raw: Vec<u8>, handle: &BlockHandle) -> Result<Vec<u8>, DecodeError> {
+/// and return the contents.
+pub fn unwrap_block<'a>(raw: &'a [u8], handle: &BlockHandle) -> Result<&'a [u8], DecodeError> {
     let want = handle.disk_len();
     if raw.len() != want {
         return Err(DecodeError::Truncated { needed: want, had: raw.len() });
@@ -108,8 +108,7 @@ pub fn unwrap_block(mut raw: Vec<u8>, handle: &BlockHandle) -> Result<Vec<u8>, D
         Some(&t) => return Err(DecodeError::InvalidTag(t)),
         None => return Err(DecodeError::Truncated { needed: 1, had: 0 }),
     }
-    raw.truncate(body_len - 1);
-    Ok(raw)
+    Ok(raw.get(..body_len - 1).unwrap_or_default())
 }
 
 /// The fixed-size record at the very end of a table file.
@@ -236,18 +235,18 @@ mod tests {
         put_block_trailer(&mut out, 3);
         let raw = out[3..].to_vec();
         let h = BlockHandle { offset: 3, size: 5 };
-        assert_eq!(unwrap_block(raw.clone(), &h).unwrap(), b"hello");
+        assert_eq!(unwrap_block(&raw, &h).unwrap(), b"hello");
         for i in 0..raw.len() {
             let mut r = raw.clone();
             r[i] ^= 1;
-            assert!(unwrap_block(r, &h).is_err(), "byte {i}");
+            assert!(unwrap_block(&r, &h).is_err(), "byte {i}");
         }
-        assert!(unwrap_block(raw[..raw.len() - 1].to_vec(), &h).is_err());
+        assert!(unwrap_block(&raw[..raw.len() - 1], &h).is_err());
         // A valid CRC over an unknown type tag is still rejected.
         let mut bad = b"hello".to_vec();
         bad.push(7);
         let crc = crc32fast::hash(&bad);
         bad.extend_from_slice(&crc.to_le_bytes());
-        assert_eq!(unwrap_block(bad, &h), Err(DecodeError::InvalidTag(7)));
+        assert_eq!(unwrap_block(&bad, &h), Err(DecodeError::InvalidTag(7)));
     }
 }

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use super::block::{Block, BlockIter};
+use super::block::{Block, BlockIter, Found};
 use super::bloom::{hash_key, Bloom};
 use super::cache::BlockCache;
 use super::format::{unwrap_block, BlockHandle, Footer, FOOTER_LEN, MAX_BLOCK_LEN};
@@ -141,10 +141,15 @@ impl<F: DiskFile> Table<F> {
                 Ok(l) => l,
                 Err(e) => return Some(Err(e)),
             };
-            let block = self.cache.get_cached(self.id, look.block)?;
-            match self.get_in(&block, look, key) {
+            let found = match look.restart {
+                Some(r) => {
+                    self.cache.with_entries(self.id, look.block, |e| newest(e.find_from(usize::from(r), key)))?
+                }
+                None => newest(self.cache.get_cached(self.id, look.block)?.find_first_ge(key)),
+            };
+            match found {
                 Ok(None) => {}
-                found => return Some(found),
+                found => return Some(found.map_err(|e| self.corrupt(self.handle(look.block).offset, e))),
             }
         }
         Some(Ok(None))
@@ -181,8 +186,7 @@ impl<F: DiskFile> Table<F> {
             Some(r) => block.find_from(usize::from(r), key),
             None => block.find_first_ge(key),
         };
-        let found = found.map_err(|e| self.corrupt(self.handle(look.block).offset, e))?;
-        Ok(found.filter(|f| f.key_eq).map(|f| (f.seq, f.kind, f.value.to_vec())))
+        newest(found).map_err(|e| self.corrupt(self.handle(look.block).offset, e))
     }
 
     /// The number of the first data block whose last key is >= `key` (the
@@ -231,7 +235,7 @@ impl<F: DiskFile> Table<F> {
             let raw = image
                 .get(h.offset as usize..end)
                 .ok_or_else(|| self.corrupt(h.offset, DecodeError::Truncated { needed: end, had: image.len() }))?;
-            let block = self.decode_block(raw.to_vec(), h)?;
+            let block = self.decode_block(raw, h)?;
             self.cache.insert(self.id, n as u64, Rc::new(block));
         }
         Ok(())
@@ -240,10 +244,10 @@ impl<F: DiskFile> Table<F> {
     /// Read one block from disk (no cache) and check its checksum.
     async fn read_block(&self, h: BlockHandle) -> Result<Block> {
         let raw = self.file.read_at(h.offset, h.disk_len()).await.map_err(|e| Error::io(&self.path, e))?;
-        self.decode_block(raw, h)
+        self.decode_block(&raw, h)
     }
 
-    fn decode_block(&self, raw: Vec<u8>, h: BlockHandle) -> Result<Block> {
+    fn decode_block(&self, raw: &[u8], h: BlockHandle) -> Result<Block> {
         unwrap_block(raw, &h).and_then(Block::decode).map_err(|e| self.corrupt(h.offset, e))
     }
 
@@ -282,6 +286,11 @@ impl<F: DiskFile> Table<F> {
     pub fn iter(self: &Rc<Self>) -> TableIter<F> {
         TableIter { table: self.clone(), block: 0, data: None, positioned: false, readahead: ReadAhead::default() }
     }
+}
+
+/// What a block search found, as [`Table::get`] answers it.
+fn newest(found: std::result::Result<Option<Found<'_>>, DecodeError>) -> std::result::Result<Newest, DecodeError> {
+    found.map(|f| f.filter(|f| f.key_eq).map(|f| (f.seq, f.kind, f.value.to_vec())))
 }
 
 /// A data block to look in, and where in it.
@@ -340,23 +349,23 @@ async fn read_tail<F: DiskFile>(file: &F, path: &Path, len: u64) -> Result<Tail>
     let region = read_exact(file, path, start, region_len as usize).await?;
     let block = |h: &BlockHandle| {
         let from = (h.offset - start) as usize;
-        let raw = region.get(from..from + h.disk_len()).unwrap_or_default().to_vec();
+        let raw = region.get(from..from + h.disk_len()).unwrap_or_default();
         unwrap_block(raw, h).map_err(|e| Error::corruption(path, h.offset, e))
     };
     let at = |h: &BlockHandle| {
         let off = h.offset;
         move |e| Error::corruption(path, off, e)
     };
-    let props = Properties::decode(&block(&footer.properties)?, footer.version).map_err(at(&footer.properties))?;
+    let props = Properties::decode(block(&footer.properties)?, footer.version).map_err(at(&footer.properties))?;
     let hash_index = match props.hash_index {
         Some(h) => {
             h.check_within(start, footer_off).map_err(at(&h))?;
-            Some(HashIndex::decode(&block(&h)?, props.data_blocks).map_err(at(&h))?)
+            Some(HashIndex::decode(block(&h)?, props.data_blocks).map_err(at(&h))?)
         }
         None => None,
     };
     Ok(Tail {
-        bloom: Bloom::decode(block(&footer.filter)?).map_err(at(&footer.filter))?,
+        bloom: Bloom::decode(block(&footer.filter)?.to_vec()).map_err(at(&footer.filter))?,
         index: Block::decode(block(&footer.index)?).map_err(at(&footer.index))?,
         props,
         hash_index,
@@ -448,9 +457,9 @@ struct ReadAhead {
 }
 
 impl ReadAhead {
-    fn slice(&self, h: &BlockHandle) -> Option<Vec<u8>> {
+    fn slice(&self, h: &BlockHandle) -> Option<&[u8]> {
         let from = usize::try_from(h.offset.checked_sub(self.offset)?).ok()?;
-        self.buf.get(from..from.checked_add(h.disk_len())?).map(<[u8]>::to_vec)
+        self.buf.get(from..from.checked_add(h.disk_len())?)
     }
 }
 

@@ -154,12 +154,15 @@ fn build_open_get_scan_with(opts: &TableOptions) {
             if e.key != prev {
                 let got = get(&t, &e.key).await.unwrap().unwrap();
                 assert_eq!(got, (e.seq, e.kind, e.value.clone()), "{:?}", String::from_utf8_lossy(&e.key));
+                // Its block is cached now: the lookup without awaiting answers the same.
+                assert_eq!(t.get_now(&e.key, hash_key(&e.key)).unwrap().unwrap(), Some(got));
                 assert!(t.may_contain(&e.key));
             }
             prev = &e.key;
         }
         for absent in [&b""[..], b"a", b"key", b"key0000005", b"key004242x", b"key009000", b"zzz"] {
             assert_eq!(get(&t, absent).await.unwrap(), None, "{absent:?}");
+            assert!(matches!(t.get_now(absent, hash_key(absent)), None | Some(Ok(None))), "{absent:?}");
         }
         assert_eq!(scan(&mut t.iter()).await, entries);
         t.verify().await.unwrap();
