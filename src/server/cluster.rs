@@ -27,6 +27,7 @@ use crate::ring::{self, NodeId, Ring};
 use crate::server::mesh::{Mesh, Started};
 use crate::server::shard_op::{now_ms, FailKind, RmwOp, RmwResult, Shard, ShardOp, ShardReply};
 use crate::server::Shutdown;
+use crate::storage::Hint;
 
 #[derive(Debug, Clone)]
 pub struct ClusterConfig {
@@ -326,9 +327,9 @@ impl Cluster {
     /// it will touch (`Engine::prefetch_slot`) and return the
     /// key's hash for [`Cluster::prefetch_entry`], so that the key is hashed
     /// once for both stages.
-    pub fn prefetch_slot(&self, partition: &[u8], sort: &[u8]) -> Option<u64> {
+    pub fn prefetch_slot(&self, partition: &[u8], sort: &[u8], hint: Hint) -> Option<u64> {
         let token = self.local_token(partition)?;
-        Some(keys::with_encoded(token, partition, sort, |k| self.mesh.engine().prefetch_slot(k)))
+        Some(keys::with_encoded(token, partition, sort, |k| self.mesh.engine().prefetch_slot(k, hint)))
     }
 
     /// The second stage, some work after [`Cluster::prefetch_slot`] returned `hash`.

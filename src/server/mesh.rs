@@ -16,7 +16,7 @@ use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
 use glommio::channels::shared_channel::{self, ConnectedReceiver, ConnectedSender, SharedReceiver, SharedSender};
 
 use crate::server::shard_op::{finish, finish_now, start, start_now, FailKind, Pending, Shard, ShardOp, ShardReply};
-use crate::storage::{DmaDisk, Engine};
+use crate::storage::{DmaDisk, Engine, Hint};
 
 /// Messages in flight per directed pair of shards.
 pub const MESH_CHANNEL_CAPACITY: usize = 4096;
@@ -207,7 +207,7 @@ impl Mesh {
             }
             let engine = self.engine();
             let hashes: SmallVec<[u64; RECEIVE_BATCH]> =
-                batch.iter().filter_map(request_key).map(|k| engine.prefetch_slot(k)).collect();
+                batch.iter().filter_map(request_key).map(|k| engine.prefetch_slot(k, Hint::Read)).collect();
             for &h in &hashes {
                 engine.prefetch_entry(h);
             }
@@ -250,7 +250,8 @@ impl Mesh {
 const RECEIVE_BATCH: usize = 32;
 
 /// The key a request from another shard reads or writes, if it has one
-/// (`Engine::prefetch_slot`).
+/// (`Engine::prefetch_slot`). Each of these reads it (a replica's write
+/// merges with the stored copy).
 fn request_key(msg: &MeshMsg) -> Option<&[u8]> {
     match msg {
         MeshMsg::Request { op: ShardOp::Replica { req, .. }, .. } => Some(req.key()),

@@ -47,6 +47,15 @@ use crate::storage::wal::{SyncMode, Wal, WalOptions};
 /// (None for a deletion), or None if the key was never written.
 pub type Latest = Option<(SeqNo, Option<Vec<u8>>)>;
 
+/// What a prefetch hint ([`Engine::prefetch_slot`]) is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hint {
+    /// A point read or a read-modify-write: the memtables, then the tables.
+    Read,
+    /// A blind write: only the memtable's index is touched.
+    Write,
+}
+
 #[derive(Debug, Clone)]
 pub struct Options {
     pub dir: PathBuf,
@@ -289,15 +298,18 @@ impl<D: Disk> Engine<D> {
     }
 
     /// A hint that a point read or write of `key` is coming: start loading
-    /// the slots it will read first in the memtables' indexes and the hash
-    /// indexes of the tables that may hold it. Returns the key's hash for
-    /// [`Engine::prefetch_entry`], to call some work later (a slot must have
-    /// arrived to be read).
-    pub fn prefetch_slot(&self, key: &[u8]) -> u64 {
+    /// the slots it will read first in the memtables' indexes and, for a
+    /// read, the hash indexes of the tables that may hold it. Returns the
+    /// key's hash for [`Engine::prefetch_entry`], to call some work later (a
+    /// slot must have arrived to be read).
+    pub fn prefetch_slot(&self, key: &[u8], hint: Hint) -> u64 {
         let hash = hash_key(key);
         let inner = self.inner.borrow();
         for m in inner.point_memtables() {
             m.prefetch_slot(memtable::index_hash(hash));
+        }
+        if hint == Hint::Write {
+            return hash;
         }
         for t in inner.version.tables_for_key(key) {
             if let Some(t) = inner.tables.get(&t.id) {

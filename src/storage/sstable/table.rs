@@ -39,7 +39,8 @@ pub struct Table<F: DiskFile> {
     data_blocks: u64,
     index: Rc<Block>,
     index_offset: u64,
-    bloom: Bloom,
+    /// None when the filter block is empty (tables with a hash index).
+    bloom: Option<Bloom>,
     /// Every data block's handle, by block number (file order). The cache
     /// knows blocks by number, so a cached block is found without them.
     handles: Vec<BlockHandle>,
@@ -54,7 +55,7 @@ struct Tail {
     footer: Footer,
     props: Properties,
     index: Block,
-    bloom: Bloom,
+    bloom: Option<Bloom>,
     hash_index: Option<HashIndex>,
 }
 
@@ -115,7 +116,7 @@ impl<F: DiskFile> Table<F> {
 
     /// Bloom filter only: false means the key is certainly absent.
     pub fn may_contain(&self, key: &[u8]) -> bool {
-        self.bloom.may_contain(key)
+        self.bloom.as_ref().is_none_or(|b| b.may_contain(key))
     }
 
     /// Newest version of `key` in this table: by the hash index, or by key
@@ -171,7 +172,7 @@ impl<F: DiskFile> Table<F> {
         if self.meta.entries == 0 || key < self.meta.smallest.as_slice() || key > self.meta.largest.as_slice() {
             return Lookup::Done;
         }
-        if !self.bloom.may_contain_hash(hash) {
+        if self.bloom.as_ref().is_some_and(|b| !b.may_contain_hash(hash)) {
             return Lookup::Done;
         }
         match self.first_block_ge(key) {
@@ -365,7 +366,10 @@ async fn read_tail<F: DiskFile>(file: &F, path: &Path, len: u64) -> Result<Tail>
         None => None,
     };
     Ok(Tail {
-        bloom: Bloom::decode(block(&footer.filter)?.to_vec()).map_err(at(&footer.filter))?,
+        bloom: match block(&footer.filter)? {
+            [] => None,
+            filter => Some(Bloom::decode(filter.to_vec()).map_err(at(&footer.filter))?),
+        },
         index: Block::decode(block(&footer.index)?).map_err(at(&footer.index))?,
         props,
         hash_index,

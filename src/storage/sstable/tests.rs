@@ -265,7 +265,8 @@ fn corrupt_index_footer_meta() {
     let cases = [
         (f.index.offset + 3, f.index.offset),
         (f.index.offset + f.index.size, f.index.offset), // the type tag
-        (f.filter.offset + 100, f.filter.offset),
+        (f.filter.offset + f.filter.size, f.filter.offset), // empty with a hash index: its trailer
+        (f.index.end().unwrap() + 100, f.index.end().unwrap()), // the hash index, after the index
         (f.properties.offset, f.properties.offset),
         (footer_off + 1, footer_off),
         (footer_off + 60, footer_off), // the footer CRC
@@ -282,8 +283,15 @@ fn corrupt_index_footer_meta() {
 fn every_tail_byte_flip_fails_or_is_padding() {
     let entries: Vec<Entry> =
         (0..300).map(|i| entry(format!("k{i:04}").as_bytes(), 5, ValueKind::Value, b"v")).collect();
-    let (image, _) = build(&entries, &TableOptions::default());
+    for hash_index in [true, false] {
+        tail_byte_flips(&entries, &TableOptions { hash_index, ..TableOptions::default() });
+    }
+}
+
+fn tail_byte_flips(entries: &[Entry], opts: &TableOptions) {
+    let (image, _) = build(entries, opts);
     let f = footer_of(&image);
+    assert_eq!(f.filter.size == 0, opts.hash_index, "a filter or a hash index");
     let path = PathBuf::from("/db/1.sst");
     // Filter, index, hash index and properties follow each other.
     let checked = |b: u64| (f.meta_start()..f.properties.end().unwrap()).contains(&b);
