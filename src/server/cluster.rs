@@ -27,7 +27,7 @@ use crate::ring::{self, NodeId, Ring};
 use crate::server::mesh::{Mesh, Started};
 use crate::server::shard_op::{now_ms, FailKind, RmwOp, RmwResult, Shard, ShardOp, ShardReply};
 use crate::server::Shutdown;
-use crate::storage::Hint;
+use crate::storage::{memtable, Prefetch};
 
 #[derive(Debug, Clone)]
 pub struct ClusterConfig {
@@ -323,18 +323,20 @@ impl Cluster {
     }
 
     /// A hint that a point read or write of (partition, sort) is coming: if
-    /// this thread's shard owns the partition, start loading the index slots
-    /// it will touch (`Engine::prefetch_slot`) and return the
+    /// this thread's shard owns the partition, start loading the memtable
+    /// slots it will touch (`Engine::prefetch`'s first stage) and return the
     /// key's hash for [`Cluster::prefetch_entry`], so that the key is hashed
     /// once for both stages.
-    pub fn prefetch_slot(&self, partition: &[u8], sort: &[u8], hint: Hint) -> Option<u64> {
+    pub fn prefetch_slot(&self, partition: &[u8], sort: &[u8]) -> Option<u64> {
         let token = self.local_token(partition)?;
-        Some(keys::with_encoded(token, partition, sort, |k| self.mesh.engine().prefetch_slot(k, hint)))
+        let hash = keys::with_encoded(token, partition, sort, memtable::key_hash);
+        self.mesh.engine().prefetch(hash, Prefetch::Slot);
+        Some(hash)
     }
 
     /// The second stage, some work after [`Cluster::prefetch_slot`] returned `hash`.
     pub fn prefetch_entry(&self, hash: u64) {
-        self.mesh.engine().prefetch_entry(hash);
+        self.mesh.engine().prefetch(hash, Prefetch::Entry);
     }
 
     /// The ring token of `partition` if this thread's shard owns it.

@@ -35,8 +35,7 @@ use crate::storage::notify::Notify;
 const READ_CHUNK_BYTES: usize = 64 << 10;
 /// Requests decoded and not yet run, the next to run included (both ports).
 /// A key's index slot is prefetched when its request is decoded, its entry
-/// when the request before it runs (`Engine::prefetch_slot`,
-/// `Engine::prefetch_entry`): each stage has one
+/// when the request before it runs (`Engine::prefetch`): each stage has one
 /// request's work to land in.
 pub const PARSE_AHEAD: usize = 3;
 

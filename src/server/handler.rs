@@ -17,7 +17,6 @@ use crate::server::cluster::{local_write_outcome, Cluster, OpError, WriteOutcome
 use crate::server::mesh::{Mesh, Started};
 use crate::server::shard_op::{FailKind, ShardOp, ShardReply};
 use crate::server::NodeInfo;
-use crate::storage::Hint;
 
 /// Items a SCAN returns when the client asks for 0 (the server default).
 pub const SCAN_DEFAULT_LIMIT: usize = 1000;
@@ -158,13 +157,13 @@ impl Handler {
     /// shard: see `Cluster::prefetch_slot`. The hash it returns is for
     /// [`Handler::prefetch_entry`].
     pub fn prefetch_slot(&self, req: &Request) -> Option<u64> {
-        let (key, hint) = match req {
-            Request::Get(r) => (&r.key, Hint::Read),
-            Request::Put(r) => (&r.key, Hint::Write),
-            Request::Delete(r) => (&r.key, Hint::Write),
+        let key = match req {
+            Request::Get(r) => &r.key,
+            Request::Put(r) => &r.key,
+            Request::Delete(r) => &r.key,
             _ => return None,
         };
-        self.cluster.prefetch_slot(&key.partition, &key.sort, hint)
+        self.cluster.prefetch_slot(&key.partition, &key.sort)
     }
 
     /// The second stage of the hint, one request before it runs.

@@ -16,7 +16,8 @@ use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
 use glommio::channels::shared_channel::{self, ConnectedReceiver, ConnectedSender, SharedReceiver, SharedSender};
 
 use crate::server::shard_op::{finish, finish_now, start, start_now, FailKind, Pending, Shard, ShardOp, ShardReply};
-use crate::storage::{DmaDisk, Engine, Hint};
+use crate::storage::engine::Prefetch;
+use crate::storage::{memtable, DmaDisk, Engine};
 
 /// Messages in flight per directed pair of shards.
 pub const MESH_CHANNEL_CAPACITY: usize = 4096;
@@ -205,11 +206,13 @@ impl Mesh {
                     _ => break,
                 }
             }
+            let hashes: SmallVec<[u64; RECEIVE_BATCH]> = batch.iter().filter_map(request_key_hash).collect();
             let engine = self.engine();
-            let hashes: SmallVec<[u64; RECEIVE_BATCH]> =
-                batch.iter().filter_map(request_key).map(|k| engine.prefetch_slot(k, Hint::Read)).collect();
             for &h in &hashes {
-                engine.prefetch_entry(h);
+                engine.prefetch(h, Prefetch::Slot);
+            }
+            for &h in &hashes {
+                engine.prefetch(h, Prefetch::Entry);
             }
             for msg in batch.drain(..) {
                 self.receive(msg).await;
@@ -249,13 +252,12 @@ impl Mesh {
 /// Messages taken from a channel at once by a receiving loop.
 const RECEIVE_BATCH: usize = 32;
 
-/// The key a request from another shard reads or writes, if it has one
-/// (`Engine::prefetch_slot`). Each of these reads it (a replica's write
-/// merges with the stored copy).
-fn request_key(msg: &MeshMsg) -> Option<&[u8]> {
+/// The memtable hash of the key a request from another shard reads or
+/// writes, if it has one (`Engine::prefetch`).
+fn request_key_hash(msg: &MeshMsg) -> Option<u64> {
     match msg {
-        MeshMsg::Request { op: ShardOp::Replica { req, .. }, .. } => Some(req.key()),
-        MeshMsg::Request { op: ShardOp::GetLww { key }, .. } => Some(key),
+        MeshMsg::Request { op: ShardOp::Replica { req, .. }, .. } => Some(memtable::key_hash(req.key())),
+        MeshMsg::Request { op: ShardOp::GetLww { key }, .. } => Some(memtable::key_hash(key)),
         _ => None,
     }
 }

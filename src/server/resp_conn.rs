@@ -32,7 +32,6 @@ use crate::server::shard_op::{FailKind, RmwOp, RmwResult, SetWhen, ShardOp, Shar
 use crate::server::stop::ShardStop;
 use crate::server::NodeInfo;
 use crate::storage::notify::Notify;
-use crate::storage::Hint;
 
 const READ_CHUNK_BYTES: usize = 64 << 10;
 /// Commands read but not yet answered, per connection, before reading pauses.
@@ -312,10 +311,7 @@ impl Conn {
     /// `resp::hot_key`), when it is parsed: `Cluster::prefetch_slot`. Its
     /// hash goes to `Cluster::prefetch_entry` one command before it runs.
     fn prefetch_slot(&self, args: &[&[u8]]) -> Option<u64> {
-        let key = resp::hot_key(args)?;
-        // A SET overwrites blindly; every other hot command reads the key.
-        let set = args.first().is_some_and(|name| name.eq_ignore_ascii_case(b"set"));
-        self.ctx.cluster.prefetch_slot(key, b"", if set { Hint::Write } else { Hint::Read })
+        self.ctx.cluster.prefetch_slot(resp::hot_key(args)?, b"")
     }
 
     /// Handle one command; false: close the connection after the replies so far.
@@ -423,7 +419,7 @@ impl Conn {
     /// What GETs of `keys` answer, if every one can be answered from memory
     /// at once (`Cluster::read_lww_now`); None if any cannot.
     fn read_all_now(&self, keys: &[Vec<u8>]) -> Option<Result<Vec<Option<Vec<u8>>>, OpError>> {
-        self.prefetch_all(keys.iter().map(Vec::as_slice), Hint::Read);
+        self.prefetch_all(keys.iter().map(Vec::as_slice));
         let got: Option<Vec<_>> = keys.iter().map(|k| self.ctx.cluster.read_lww_now(k, b"")).collect();
         got.map(|all| all.into_iter().collect())
     }
@@ -440,8 +436,8 @@ impl Conn {
 
     /// Each key's memtable index slot, then its entry, all before the first
     /// of them is used: their cache misses overlap (`Cluster::prefetch_slot`).
-    fn prefetch_all<'a>(&self, keys: impl Iterator<Item = &'a [u8]>, hint: Hint) {
-        let hashes: Vec<_> = keys.filter_map(|k| self.ctx.cluster.prefetch_slot(k, b"", hint)).collect();
+    fn prefetch_all<'a>(&self, keys: impl Iterator<Item = &'a [u8]>) {
+        let hashes: Vec<_> = keys.filter_map(|k| self.ctx.cluster.prefetch_slot(k, b"")).collect();
         for &h in &hashes {
             self.ctx.cluster.prefetch_entry(h);
         }
@@ -492,7 +488,7 @@ impl Conn {
     /// MSET's queue item: each key's blind overwrite started in order (see
     /// `Item::All`), or in a cluster the general path's answer.
     async fn start_mset(self: &Rc<Self>, pairs: Vec<(Vec<u8>, Vec<u8>)>, proto: ProtoVersion) -> Item {
-        self.prefetch_all(pairs.iter().map(|(k, _)| k.as_slice()), Hint::Write);
+        self.prefetch_all(pairs.iter().map(|(k, _)| k.as_slice()));
         let mut started = Vec::with_capacity(pairs.len());
         let mut pairs = pairs.into_iter();
         while let Some((key, value)) = pairs.next() {

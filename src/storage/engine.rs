@@ -47,13 +47,13 @@ use crate::storage::wal::{SyncMode, Wal, WalOptions};
 /// (None for a deletion), or None if the key was never written.
 pub type Latest = Option<(SeqNo, Option<Vec<u8>>)>;
 
-/// What a prefetch hint ([`Engine::prefetch_slot`]) is for.
+/// The two stages of [`Engine::prefetch`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Hint {
-    /// A point read or a read-modify-write: the memtables, then the tables.
-    Read,
-    /// A blind write: only the memtable's index is touched.
-    Write,
+pub enum Prefetch {
+    /// The key's index slots.
+    Slot,
+    /// The key's entries the slots point to.
+    Entry,
 }
 
 #[derive(Debug, Clone)]
@@ -297,33 +297,19 @@ impl<D: Disk> Engine<D> {
         self.apply_to_memtable(batch)
     }
 
-    /// A hint that a point read or write of `key` is coming: start loading
-    /// the slots it will read first in the memtables' indexes and, for a
-    /// read, the hash indexes of the tables that may hold it. Returns the
-    /// key's hash for [`Engine::prefetch_entry`], to call some work later (a
-    /// slot must have arrived to be read).
-    pub fn prefetch_slot(&self, key: &[u8], hint: Hint) -> u64 {
-        let hash = hash_key(key);
-        let inner = self.inner.borrow();
-        for m in inner.point_memtables() {
-            m.prefetch_slot(memtable::index_hash(hash));
-        }
-        if hint == Hint::Write {
-            return hash;
-        }
-        for t in inner.version.tables_for_key(key) {
-            if let Some(t) = inner.tables.get(&t.id) {
-                t.prefetch(hash);
-            }
-        }
-        hash
-    }
-
-    /// The second stage of [`Engine::prefetch_slot`], which returned `hash`:
-    /// the memtable entries the slots point to.
-    pub fn prefetch_entry(&self, hash: u64) {
+    /// A hint that a point read or write of the key with this hash
+    /// ([`crate::storage::memtable::key_hash`]) is coming: start loading what
+    /// it will touch in the memtables. Call with [`Prefetch::Slot`] first and,
+    /// some work later (the slot must have arrived to be read),
+    /// [`Prefetch::Entry`]. The tables' hash index lines are not asked for:
+    /// that gained nothing for GETs over 1M keys, and cost memtable GETs 4%
+    /// (docs/benchmarks.md, eighteenth pass).
+    pub fn prefetch(&self, hash: u64, stage: Prefetch) {
         for m in self.inner.borrow().point_memtables() {
-            m.prefetch_entry(memtable::index_hash(hash));
+            match stage {
+                Prefetch::Slot => m.prefetch_slot(hash),
+                Prefetch::Entry => m.prefetch_entry(hash),
+            }
         }
     }
 

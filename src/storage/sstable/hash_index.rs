@@ -116,12 +116,6 @@ impl HashIndex {
     pub fn spots(&self, h: u64) -> Spots<'_> {
         Spots { slots: &self.slots, at: bucket_of(h, self.buckets) * SLOTS, left: self.slots.len(), tag: h & TAG_MASK }
     }
-
-    /// Ask for the cache line a lookup of `h` reads first.
-    pub fn prefetch(&self, h: u64) {
-        let at = bucket_of(h, self.buckets) * SLOTS;
-        prefetch(self.slots.as_ptr().wrapping_add(at));
-    }
 }
 
 /// Iterator of [`HashIndex::spots`]; ends at the first empty slot.

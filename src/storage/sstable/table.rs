@@ -156,14 +156,6 @@ impl<F: DiskFile> Table<F> {
         Some(Ok(None))
     }
 
-    /// Ask for the cache line a lookup of the key with this hash
-    /// (`bloom::hash_key`) reads first, if the table has a hash index.
-    pub fn prefetch(&self, hash: u64) {
-        if let Some(index) = &self.hash_index {
-            index.prefetch(hash);
-        }
-    }
-
     /// The blocks a point read of `key` looks in, in order.
     fn lookup(&self, key: &[u8], hash: u64) -> Lookup<'_> {
         if let Some(index) = &self.hash_index {
