@@ -183,12 +183,7 @@ impl TableBuilder {
             }
         });
         let index = self.append(|b, out| b.index.finish_into(out));
-        let hash_index = with_hash_index.then(|| {
-            self.append(|b, out| {
-                let keys: Vec<_> = b.hashes.iter().copied().zip(b.spots.iter().copied()).collect();
-                out.extend_from_slice(&build_hash_index(&keys));
-            })
-        });
+        let hash_index = with_hash_index.then(|| self.append(|b, out| build_hash_index(&b.hashes, &b.spots, out)));
         let props = Properties { meta: self.meta.clone(), data_blocks: self.data_blocks, hash_index };
         let properties = self.append(|_, out| props.encode(out));
         let footer = Footer { index, filter, properties, version: FORMAT_VERSION };

@@ -65,16 +65,17 @@ fn is_empty(s: u64) -> bool {
     (s >> TAG_BITS) & MAX_BLOCKS == 0
 }
 
-/// Encode the index of `keys`: (hash, spot) of each distinct user key.
-/// Every spot's block must be below [`MAX_BLOCKS`].
-pub fn build_hash_index(keys: &[(u64, Spot)]) -> Vec<u8> {
-    let buckets = keys.len().div_ceil(6).max(1);
+/// Append the index of the distinct user keys whose hashes are `hashes`
+/// and whose spots are `spots` (the same length) to `out`. Every spot's
+/// block must be below [`MAX_BLOCKS`].
+pub fn build_hash_index(hashes: &[u64], spots: &[Spot], out: &mut Vec<u8>) {
+    let buckets = hashes.len().div_ceil(6).max(1);
     let mut slots = vec![0u64; buckets * SLOTS];
-    for (i, &(h, spot)) in keys.iter().enumerate() {
+    for (i, (&h, &spot)) in hashes.iter().zip(spots).enumerate() {
         debug_assert!(u64::from(spot.block) < MAX_BLOCKS);
         // Buckets are random: ask for the bucket of a key a few ahead, so
         // that the misses overlap (a 64 MiB table's index is ~4 MiB).
-        if let Some(&(ahead, _)) = keys.get(i + 8) {
+        if let Some(&ahead) = hashes.get(i + 8) {
             prefetch(slots.as_ptr().wrapping_add(bucket_of(ahead, buckets) * SLOTS));
         }
         let start = bucket_of(h, buckets) * SLOTS;
@@ -84,7 +85,10 @@ pub fn build_hash_index(keys: &[(u64, Spot)]) -> Vec<u8> {
             *s = slot(h, spot);
         }
     }
-    slots.iter().flat_map(|s| s.to_le_bytes()).collect()
+    out.reserve(slots.len() * 8);
+    for s in slots {
+        out.extend_from_slice(&s.to_le_bytes());
+    }
 }
 
 /// A decoded hash index, kept in memory by the open table.
@@ -155,6 +159,13 @@ mod tests {
     use super::*;
     use crate::storage::sstable::bloom::hash_key;
 
+    fn build(keys: &[(u64, Spot)]) -> Vec<u8> {
+        let (hashes, spots): (Vec<u64>, Vec<Spot>) = keys.iter().copied().unzip();
+        let mut out = Vec::new();
+        build_hash_index(&hashes, &spots, &mut out);
+        out
+    }
+
     fn spot(i: u32) -> Spot {
         Spot { block: i / 10, restart: (!i.is_multiple_of(3)).then_some((i % 1000) as u16) }
     }
@@ -163,7 +174,7 @@ mod tests {
     fn every_key_finds_its_spot_and_absent_keys_almost_never_match() {
         for n in [0u32, 1, 5, 6, 7, 100, 10_000] {
             let keys: Vec<_> = (0..n).map(|i| (hash_key(format!("key{i}").as_bytes()), spot(i))).collect();
-            let idx = HashIndex::decode(&build_hash_index(&keys), u64::from(n / 10 + 1)).unwrap();
+            let idx = HashIndex::decode(&build(&keys), u64::from(n / 10 + 1)).unwrap();
             for (i, &(h, s)) in keys.iter().enumerate() {
                 assert!(idx.spots(h).any(|x| x == s), "n={n} key {i}");
             }
@@ -178,7 +189,7 @@ mod tests {
         // Same bucket and tag, different keys: both spots come back, in insertion order.
         let keys =
             [(0x1234_0000_00ab_cdef, spot(1)), (0x1234_0000_00ab_cdef, spot(2)), (0x1234_0000_0000_0001, spot(4))];
-        let idx = HashIndex::decode(&build_hash_index(&keys), 10).unwrap();
+        let idx = HashIndex::decode(&build(&keys), 10).unwrap();
         assert_eq!(idx.spots(0x1234_0000_00ab_cdef).collect::<Vec<_>>(), vec![spot(1), spot(2)]);
         assert_eq!(idx.spots(0x1234_0000_0000_0001).collect::<Vec<_>>(), vec![spot(4)]);
     }
@@ -188,7 +199,7 @@ mod tests {
         // 60 keys, 10 buckets: all hashed into the last bucket spill over the
         // end into the first ones.
         let keys: Vec<_> = (0..60u64).map(|i| (u64::MAX - (i << 24) - i, spot(i as u32))).collect();
-        let idx = HashIndex::decode(&build_hash_index(&keys), 10).unwrap();
+        let idx = HashIndex::decode(&build(&keys), 10).unwrap();
         for &(h, s) in &keys {
             assert_eq!(idx.spots(h).collect::<Vec<_>>(), vec![s]);
         }
@@ -199,7 +210,7 @@ mod tests {
         assert!(HashIndex::decode(&[], 1).is_err());
         assert!(HashIndex::decode(&[0; 63], 1).is_err());
         assert!(HashIndex::decode(&[0xff; 64], 1 << 30).is_err()); // no empty slot
-        let one = build_hash_index(&[(7, Spot { block: 3, restart: None })]);
+        let one = build(&[(7, Spot { block: 3, restart: None })]);
         assert!(HashIndex::decode(&one, 4).is_ok());
         assert!(HashIndex::decode(&one, 3).is_err()); // block 3 of 3
     }
