@@ -25,8 +25,9 @@ pub struct TableOptions {
     /// Bloom filter bits per distinct user key (10 gives about 1% FP).
     pub bloom_bits_per_key: u32,
     /// Write a hash index (key → block and restart point, ~11 bytes per
-    /// distinct key) for point lookups with fewer cache misses, instead of
-    /// the Bloom filter (which it makes useless).
+    /// distinct key) for point lookups with fewer cache misses. The Bloom
+    /// filter stays: it is 1/8 of the size, so it stays in the CPU's caches
+    /// and rules a table out without touching the hash index.
     pub hash_index: bool,
 }
 
@@ -155,11 +156,9 @@ impl TableBuilder {
 
     /// Approximate size of the file if finished now.
     pub fn estimated_size(&self) -> usize {
-        let filter = match self.opts.hash_index {
-            true => self.spots.len() * 11,
-            false => self.hashes.len() * self.opts.bloom_bits_per_key as usize / 8,
-        };
-        self.out.len() + self.data.estimated_size() + self.index.estimated_size() + filter + FOOTER_LEN
+        let filter = self.hashes.len() * self.opts.bloom_bits_per_key as usize / 8;
+        let hash_index = self.spots.len() * 11;
+        self.out.len() + self.data.estimated_size() + self.index.estimated_size() + filter + hash_index + FOOTER_LEN
     }
 
     pub fn is_empty(&self) -> bool {
@@ -167,8 +166,8 @@ impl TableBuilder {
     }
 
     /// The whole file image (length a multiple of `disk::ALIGN`) and its meta.
-    /// Layout: data blocks, filter (empty with a hash index), index, hash
-    /// index, properties, zero padding, footer.
+    /// Layout: data blocks, filter, index, hash index, properties, zero
+    /// padding, footer.
     pub fn finish(mut self) -> (Vec<u8>, TableMeta) {
         if !self.data.is_empty() {
             self.flush_data_block();
@@ -177,11 +176,7 @@ impl TableBuilder {
         // Spots are recorded per key while blocks are numbered; a table with
         // too many blocks for a spot's 24 bits gets no hash index.
         let with_hash_index = self.opts.hash_index && self.data_blocks <= MAX_BLOCKS;
-        let filter = self.append(|b, out| {
-            if !with_hash_index {
-                out.extend_from_slice(&build_filter(&b.hashes, b.opts.bloom_bits_per_key));
-            }
-        });
+        let filter = self.append(|b, out| out.extend_from_slice(&build_filter(&b.hashes, b.opts.bloom_bits_per_key)));
         let index = self.append(|b, out| b.index.finish_into(out));
         let hash_index = with_hash_index.then(|| self.append(|b, out| build_hash_index(&b.hashes, &b.spots, out)));
         let props = Properties { meta: self.meta.clone(), data_blocks: self.data_blocks, hash_index };
