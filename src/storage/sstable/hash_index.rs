@@ -1,9 +1,9 @@
 //! Per-table hash index: a user key's hash → the data block and restart point
-//! where its newest version is. A point lookup then probes one cache line of
-//! this index instead of the Bloom filter, the index block's binary search
-//! and the data block's restart search: four to eight dependent cache misses
-//! fewer for a key in a table (RocksDB's data-block hash index does the last
-//! of these; this does all three).
+//! where its newest version is. A point lookup the Bloom filter lets through
+//! then probes one cache line of this index instead of the index block's
+//! binary search and the data block's restart search: several dependent
+//! cache misses fewer for a key in a table (RocksDB's data-block hash index
+//! does the second of these; this does both).
 //!
 //! Layout (docs/FORMAT.md, "Hash index block"): `buckets × 8` little-endian
 //! u64 slots, 64 bytes (one cache line) per bucket. A key's hash picks its
