@@ -155,20 +155,23 @@ impl BlockCache {
     /// (the fallback counts it).
     pub fn get_cached(&self, table_id: u64, block: u64) -> Option<Rc<Block>> {
         let inner = self.inner.borrow();
-        let c = inner.map.get(&(table_id, block))?;
-        c.used.set(true);
-        self.hits.set(self.hits.get() + 1);
-        Some(c.block.clone())
+        self.hit(&inner, table_id, block).map(|c| c.block.clone())
     }
 
     /// [`get_cached`](Self::get_cached) for a lookup that needs only the
     /// block's entries (`Entries::find_from`): `f` runs on them in place.
     pub fn with_entries<R>(&self, table_id: u64, block: u64, f: impl FnOnce(Entries<'_>) -> R) -> Option<R> {
         let inner = self.inner.borrow();
+        let c = self.hit(&inner, table_id, block)?;
+        Some(f(Entries::new(&c.data, c.entries_end as usize)))
+    }
+
+    /// A point read's lookup: a hit is counted and marked used for the clock.
+    fn hit<'a>(&self, inner: &'a Inner, table_id: u64, block: u64) -> Option<&'a Cached> {
         let c = inner.map.get(&(table_id, block))?;
         c.used.set(true);
         self.hits.set(self.hits.get() + 1);
-        Some(f(Entries::new(&c.data, c.entries_end as usize)))
+        Some(c)
     }
 
     /// Look up without touching stats or recency (for scans, which should

@@ -79,9 +79,10 @@ pub fn build_hash_index(hashes: &[u64], spots: &[Spot], out: &mut Vec<u8>) {
             prefetch(slots.as_ptr().wrapping_add(bucket_of(ahead, buckets) * SLOTS));
         }
         let start = bucket_of(h, buckets) * SLOTS;
-        // There are more slots than keys, so a free one exists.
-        let (after, before) = slots.split_at_mut(start);
-        if let Some(s) = before.iter_mut().chain(after).find(|s| **s == 0) {
+        // From the bucket on, then from the front: there are more slots than
+        // keys, so a free one exists.
+        let (front, from_bucket) = slots.split_at_mut(start);
+        if let Some(s) = from_bucket.iter_mut().chain(front).find(|s| **s == 0) {
             *s = slot(h, spot);
         }
     }

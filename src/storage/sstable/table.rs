@@ -36,7 +36,6 @@ pub struct Table<F: DiskFile> {
     file: F,
     cache: Rc<BlockCache>,
     meta: TableMeta,
-    data_blocks: u64,
     index: Rc<Block>,
     index_offset: u64,
     /// None when the filter block is empty: the format allows it (builds
@@ -74,7 +73,6 @@ impl<F: DiskFile> Table<F> {
             file,
             cache,
             meta,
-            data_blocks: tail.props.data_blocks,
             index: Rc::new(tail.index),
             index_offset: tail.footer.index.offset,
             bloom: tail.bloom,
@@ -82,12 +80,13 @@ impl<F: DiskFile> Table<F> {
             hash_index: tail.hash_index,
             data_end: tail.footer.meta_start(),
         };
-        table.handles = table.block_handles()?;
+        table.handles = table.block_handles(tail.props.data_blocks)?;
         Ok(table)
     }
 
-    /// Every data block's handle, in file order; as many as the properties say.
-    fn block_handles(&self) -> Result<Vec<BlockHandle>> {
+    /// Every data block's handle, in file order; as many as the properties
+    /// say (`data_blocks`).
+    fn block_handles(&self, data_blocks: u64) -> Result<Vec<BlockHandle>> {
         let mut it = BlockIter::new(self.index.clone());
         let mut handles = Vec::new();
         it.seek_to_first().map_err(|e| self.corrupt(self.index_offset, e))?;
@@ -95,7 +94,7 @@ impl<F: DiskFile> Table<F> {
             handles.push(self.data_handle(it.value())?);
             it.advance().map_err(|e| self.corrupt(self.index_offset, e))?;
         }
-        if handles.len() as u64 != self.data_blocks {
+        if handles.len() as u64 != data_blocks {
             let e = DecodeError::Invalid("index block disagrees with the block count");
             return Err(self.corrupt(self.index_offset, e));
         }
@@ -112,7 +111,7 @@ impl<F: DiskFile> Table<F> {
         &self.path
     }
     pub fn data_blocks(&self) -> u64 {
-        self.data_blocks
+        self.handles.len() as u64
     }
 
     /// Bloom filter only: false means the key is certainly absent.
@@ -120,10 +119,9 @@ impl<F: DiskFile> Table<F> {
         self.bloom.as_ref().is_none_or(|b| b.may_contain(key))
     }
 
-    /// Newest version of `key` in this table: by the hash index, or by key
-    /// range, Bloom filter and index block; then one data block (rarely more)
-    /// via the cache.
-    /// `hash` is the key's [`hash_key`].
+    /// Newest version of `key` in this table: the Bloom filter, then the hash
+    /// index, or without one the key range and index block; then one data
+    /// block (rarely more) via the cache. `hash` is the key's [`hash_key`].
     pub async fn get(&self, key: &[u8], hash: u64) -> Result<Newest> {
         for look in self.lookup(key, hash) {
             let look = look?;
@@ -264,7 +262,7 @@ impl<F: DiskFile> Table<F> {
             check.block(block, index.key(), h).map_err(|e| self.corrupt(h.offset, e))?;
             index.advance().map_err(|e| self.corrupt(self.index_offset, e))?;
         }
-        check.finish(&self.meta, self.data_blocks).map_err(|e| self.corrupt(self.index_offset, e))
+        check.finish(&self.meta, self.data_blocks()).map_err(|e| self.corrupt(self.index_offset, e))
     }
 
     /// Close the file and drop this table's blocks from the cache. Dropping a
