@@ -1,7 +1,7 @@
 //! Property test: random operation sequences against a BTreeMap oracle.
 //!
 //! Operations: put, delete, get (also without waiting, `get_latest_now`),
-//! scan, flush, compact, clean reopen, and
+//! scan (and count over the same range), flush, compact, clean reopen, and
 //! crash-reopen (SimDisk drops everything not synced: with sync `always`,
 //! every acknowledged write must survive). Run for both compaction strategies,
 //! with tiny memtables and tables so flushes and compactions happen often.
@@ -108,6 +108,12 @@ async fn check(ops: Vec<Op>, strategy: CompactionStrategy) -> Result<(), TestCas
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect();
                 prop_assert_eq!(got, want, "scan at op {}", i);
+                // count: the same range, unlimited, through a filter on what it sees.
+                let even = |v: &[u8]| v.len().is_multiple_of(2);
+                let counted = engine.count(Bound::Included(&lo), Bound::Excluded(&hi), |_, v| even(v)).await.unwrap();
+                let want =
+                    model.range::<Vec<u8>, _>((Bound::Included(&lo), Bound::Excluded(&hi))).filter(|(_, v)| even(v));
+                prop_assert_eq!(counted, want.count() as u64, "count at op {}", i);
             }
             Op::Flush => engine.flush().await.unwrap(),
             Op::Compact => engine.compact_until_idle().await.unwrap(),

@@ -373,6 +373,15 @@ pub(super) fn decode_lww(bytes: &[u8]) -> Result<Option<Range<usize>>, CausalErr
     Ok(winner.value())
 }
 
+/// Whether `bytes`, a stored set, holds a value (a sibling that is not a
+/// tombstone): `!decode_set(bytes)?.is_deleted()` without building the set.
+/// Refuses exactly what [`decode_set`] refuses.
+pub(super) fn holds_value(bytes: &[u8]) -> Result<bool, CausalError> {
+    let mut any = false;
+    walk_set(bytes, |_, _, value| any |= value.is_some())?;
+    Ok(any)
+}
+
 /// What a read answers from `bytes`, a stored set, without building the set:
 /// the encoded causal context (`encode_context` of its clock) and its live
 /// values in dot order (`SiblingSet::values`), or with `lww` the LWW
@@ -512,5 +521,34 @@ mod tests {
         }
         assert_eq!(decode_lww(&sealed(&[1, 0, 0])), Ok(None));
         assert!(decode_lww(&[1, 0]).is_err());
+    }
+
+    #[test]
+    fn holds_value_is_not_deleted_without_building_the_set() {
+        let sealed = |body: &[u8]| seal(body.to_vec());
+        let sets = [
+            // Two live siblings.
+            sealed(&[1, 2, 3, 1, 9, 5, 2, 4, 2, 3, 1, 9, 1, 1, 7, 5, 2, 4, 1, 2, 8, 8]),
+            // A tombstone wins under LWW, but the other sibling holds a value.
+            sealed(&[1, 2, 3, 1, 9, 5, 2, 4, 2, 3, 1, 9, 0, 5, 2, 4, 1, 2, 8, 8]),
+            // A tombstone alone.
+            sealed(&[1, 1, 5, 1, 0, 1, 5, 1, 0, 0]),
+            // No siblings.
+            sealed(&[1, 0, 0]),
+            // Refused: a sibling the clock does not cover, trailing bytes, a bad checksum.
+            sealed(&[1, 1, 5, 1, 0, 1, 5, 2, 0, 0]),
+            sealed(&[1, 0, 0, 0]),
+            vec![1, 0],
+        ];
+        let want = [Ok(true), Ok(true), Ok(false), Ok(false)];
+        for (i, bytes) in sets.iter().enumerate() {
+            let decoded = decode_set(bytes).map(|s| !s.is_deleted());
+            assert_eq!(holds_value(bytes), decoded, "set {i}");
+            if let Some(w) = want.get(i) {
+                assert_eq!(decoded, *w, "set {i}");
+            } else {
+                assert!(decoded.is_err(), "set {i}");
+            }
+        }
     }
 }

@@ -304,6 +304,12 @@ impl SiblingSet {
         Ok(Some(bytes))
     }
 
+    /// `decode(bytes)` succeeds and the set is not deleted, without building
+    /// the set: a key counts as present.
+    pub fn holds_value(bytes: &[u8]) -> bool {
+        codec::holds_value(bytes).unwrap_or(false)
+    }
+
     /// What a read of the stored set `bytes` answers, without building the
     /// set: `(context().encode(), values())` of `decode(bytes)`, or with
     /// `lww` the LWW winner's value (`resolve_lww`) as the only one.

@@ -692,7 +692,7 @@ impl Conn {
                 Reply::Error("ERR ringkv: MSETNX is not supported (no atomicity across keys)".into())
             }),
             Command::DbSize => Box::pin(async move {
-                sum_ints(me.on_all_shards(|| ShardOp::CountPartitions).await)
+                sum_ints(me.on_all_shards(|| ShardOp::CountPartitions { stale_ok: false }).await)
                     .await
                     .map_or_else(unexpected, Reply::Integer)
             }),
@@ -730,7 +730,12 @@ impl Conn {
             }),
             Command::Info(sections) => Box::pin(async move {
                 let ps = me.on_all_shards(|| ShardOp::Stats).await;
-                let counts = me.on_all_shards(|| ShardOp::CountPartitions).await;
+                // Counting keys walks the whole keyspace: only for the section that shows it.
+                let counts = if info_wants(&sections, "keyspace") {
+                    me.on_all_shards(|| ShardOp::CountPartitions { stale_ok: true }).await
+                } else {
+                    Vec::new()
+                };
                 let commands = me.on_all_shards(|| ShardOp::RespCommands).await;
                 info_reply(&me.ctx, &sections, ps, counts, commands).await
             }),
@@ -1067,6 +1072,11 @@ fn resident_bytes() -> u64 {
     pages * u64::try_from(page).unwrap_or(4096)
 }
 
+/// Whether `INFO sections` shows section `s` (no sections: the default, all).
+fn info_wants(sections: &[String], s: &str) -> bool {
+    sections.is_empty() || sections.iter().any(|x| x == s || x == "all" || x == "everything")
+}
+
 async fn info_reply(
     ctx: &RespCtx,
     sections: &[String],
@@ -1103,7 +1113,7 @@ async fn info_reply(
             }
         }
     }
-    let want = |s: &str| sections.is_empty() || sections.iter().any(|x| x == s || x == "all" || x == "everything");
+    let want = |s: &str| info_wants(sections, s);
     let mut t = String::new();
     if want("server") {
         t.push_str(&format!(

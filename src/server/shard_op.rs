@@ -15,6 +15,7 @@
 use std::cell::{Cell, RefCell};
 use std::ops::Bound;
 use std::rc::Rc;
+use std::time::{Duration, Instant};
 
 use rustc_hash::FxHashSet;
 
@@ -53,8 +54,11 @@ pub enum ShardOp {
         from: u64,
         count: usize,
     },
-    /// Number of live keys without a sort key.
-    CountPartitions,
+    /// Number of live keys without a sort key (`Shard::count_keys`).
+    CountPartitions {
+        /// A count taken a while ago will do (INFO); otherwise exact (DBSIZE).
+        stale_ok: bool,
+    },
     /// A plain read of `key` (as `ReplicaRequest::Get`) answering only what
     /// a client that cannot see siblings gets: `ShardReply::Lww`, the
     /// last-writer-wins value (`SiblingSet::into_lww` of the stored set).
@@ -169,6 +173,33 @@ pub struct Shard {
     /// RESP commands that this shard's connections have handled (INFO's
     /// `total_commands_processed` sums every shard's: `ShardOp::RespCommands`).
     pub resp_commands: Cell<u64>,
+    /// The last count of `CountPartitions`, and what it was as of.
+    key_count: Cell<Option<KeyCount>>,
+}
+
+/// A count of the shard's RESP keys (a walk over all of them).
+#[derive(Clone, Copy)]
+struct KeyCount {
+    n: i64,
+    /// Every write up to here is counted.
+    as_of: SeqNo,
+    done: Instant,
+    took: Duration,
+}
+
+/// A count that may be stale is taken again only once this many times its
+/// own length has passed since it was: INFO polled in a loop spends at most
+/// ~1/20 of the shard's time counting, on any number of keys.
+const RECOUNT_AFTER_TIMES_TOOK: u32 = 20;
+
+impl KeyCount {
+    /// Whether this count answers at `now`, with `last_seq` the shard's last
+    /// write: exactly, if nothing was written since; with `stale_ok`, while
+    /// it is younger than [`RECOUNT_AFTER_TIMES_TOOK`] times its own length.
+    fn answers(&self, last_seq: SeqNo, now: Instant, stale_ok: bool) -> bool {
+        let young = now.saturating_duration_since(self.done) < self.took.saturating_mul(RECOUNT_AFTER_TIMES_TOOK);
+        self.as_of == last_seq || (stale_ok && young)
+    }
 }
 
 /// Holds a key locked; unlocks on drop.
@@ -218,7 +249,25 @@ impl Shard {
             locked: RefCell::new(FxHashSet::default()),
             unlocked: Notify::default(),
             resp_commands: Cell::new(0),
+            key_count: Cell::new(None),
         })
+    }
+
+    /// Live keys without a sort key: the last count if it still answers
+    /// (`KeyCount::answers`), else a new one.
+    async fn count_keys(&self, stale_ok: bool) -> Result<i64, StorageError> {
+        if let Some(c) = self.key_count.get().filter(|c| c.answers(self.engine.last_seq(), Instant::now(), stale_ok)) {
+            return Ok(c.n);
+        }
+        let as_of = self.engine.last_seq();
+        let started = Instant::now();
+        let n = self
+            .engine
+            .count(Bound::Unbounded, Bound::Unbounded, |k, v| partition_only(k).is_some() && SiblingSet::holds_value(v))
+            .await?;
+        let n = i64::try_from(n).unwrap_or(i64::MAX);
+        self.key_count.set(Some(KeyCount { n, as_of, done: Instant::now(), took: started.elapsed() }));
+        Ok(n)
     }
 
     /// Wait until no other op holds `key`, then hold it. Reads lock too: an
@@ -449,7 +498,7 @@ pub async fn finish(shard: &Shard, p: Pending) -> ShardReply {
             Ok(()) => r,
             Err(e) => failed(e),
         },
-        Pending::Read(op) => read(&shard.engine, op).await.unwrap_or_else(failed),
+        Pending::Read(op) => read(shard, op).await.unwrap_or_else(failed),
     }
 }
 
@@ -642,7 +691,8 @@ fn live_set(bytes: &[u8]) -> Option<SiblingSet> {
     SiblingSet::decode(bytes).ok().filter(|s| !s.is_deleted())
 }
 
-async fn read(engine: &Rc<Engine<DmaDisk>>, op: ShardOp) -> Result<ShardReply, StorageError> {
+async fn read(shard: &Shard, op: ShardOp) -> Result<ShardReply, StorageError> {
+    let engine = &shard.engine;
     Ok(match op {
         ShardOp::Scan { start, end, limit } => {
             let end = end.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
@@ -678,7 +728,7 @@ async fn read(engine: &Rc<Engine<DmaDisk>>, op: ShardOp) -> Result<ShardReply, S
                         return Ok(ShardReply::Keys { keys, next: Some(token) });
                     }
                     last_token = Some(token);
-                    if let Some(pk) = partition_only(k).filter(|_| live_set(v).is_some()) {
+                    if let Some(pk) = partition_only(k).filter(|_| SiblingSet::holds_value(v)) {
                         keys.push(pk.to_vec());
                     }
                 }
@@ -691,20 +741,7 @@ async fn read(engine: &Rc<Engine<DmaDisk>>, op: ShardOp) -> Result<ShardReply, S
                 }
             }
         }
-        ShardOp::CountPartitions => {
-            let mut n = 0i64;
-            let mut after: Option<Vec<u8>> = None;
-            loop {
-                let start = after.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
-                let rows = engine.scan(start, Bound::Unbounded, 4096).await?;
-                n += rows.iter().filter(|(k, v)| partition_only(k).is_some() && live_set(v).is_some()).count() as i64;
-                match rows.last() {
-                    Some((k, _)) if rows.len() == 4096 => after = Some(k.clone()),
-                    _ => break,
-                }
-            }
-            ShardReply::Int(n)
-        }
+        ShardOp::CountPartitions { stale_ok } => ShardReply::Int(shard.count_keys(stale_ok).await?),
         ShardOp::Stats => ShardReply::Stats(Box::new(engine.stats())),
         other => ShardReply::Failed(FailKind::Internal, format!("not a read: {other:?}")),
     })
@@ -741,6 +778,54 @@ mod tests {
             test(Shard::open(Engine::open(DmaDisk, o).await.unwrap(), NodeId(1)).await.unwrap()).await;
         });
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_key_count_answers_exactly_if_nothing_was_written_or_while_young_if_staleness_will_do() {
+        let t0 = Instant::now();
+        let c = KeyCount { n: 7, as_of: 10, done: t0, took: Duration::from_millis(5) };
+        let later = |ms| t0 + Duration::from_millis(ms);
+        // Nothing written since: exact, at any age.
+        assert!(c.answers(10, later(10_000), false));
+        assert!(c.answers(10, later(10_000), true));
+        // Written since: only where staleness will do, and only while younger than 20 counts.
+        assert!(!c.answers(11, later(1), false));
+        assert!(c.answers(11, later(99), true));
+        assert!(!c.answers(11, later(100), true));
+    }
+
+    #[test]
+    fn the_key_count_follows_writes_and_deletes() {
+        on_fresh_shard("count", |shard| async move {
+            let write = |pk: &str, value: Option<&str>| {
+                let key = crate::keys::encode(pk.as_bytes(), b"");
+                let req = ReplicaRequest::Update { id: 0, key, ctx: VersionVector::new(), value: None };
+                ShardOp::Replica { req, rmw: Some(RmwOp::Blind(value.map(|v| v.as_bytes().to_vec()))) }
+            };
+            for pk in ["a", "b", "c"] {
+                let p = start(&shard, write(pk, Some("v"))).await;
+                finish(&shard, p).await;
+            }
+            // A key with a sort key is not a RESP key: not counted.
+            let req = ReplicaRequest::Update {
+                id: 0,
+                key: crate::keys::encode(b"d", b"sort"),
+                ctx: VersionVector::new(),
+                value: Some(b"v".to_vec()),
+            };
+            let p = start(&shard, ShardOp::Replica { req, rmw: None }).await;
+            finish(&shard, p).await;
+            assert_eq!(shard.count_keys(false).await.unwrap(), 3);
+            let p = start(&shard, write("b", None)).await;
+            finish(&shard, p).await;
+            assert_eq!(shard.count_keys(false).await.unwrap(), 2);
+            shard.engine.flush().await.unwrap();
+            let p = start(&shard, write("e", Some("v"))).await;
+            finish(&shard, p).await;
+            assert_eq!(shard.count_keys(false).await.unwrap(), 3);
+            // Nothing written since: the same count, whatever is asked.
+            assert_eq!(shard.count_keys(true).await.unwrap(), 3);
+        });
     }
 
     #[test]

@@ -21,7 +21,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
-use std::ops::Bound;
+use std::ops::{Bound, ControlFlow};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::Duration;
@@ -39,7 +39,7 @@ use crate::storage::memtable::{self, Memtable};
 use crate::storage::notify::Notify;
 use crate::storage::slice::Slice;
 use crate::storage::sstable::{hash_key, BlockCache, Table, TableBuilder, TableMeta, TableOptions};
-use crate::storage::types::{SeqNo, ValueKind};
+use crate::storage::types::{Entry, SeqNo, ValueKind};
 use crate::storage::version::{TableInfo, Version, VersionEdit};
 use crate::storage::wal::{SyncMode, Wal, WalOptions};
 
@@ -488,6 +488,44 @@ impl<D: Disk> Engine<D> {
         if limit == 0 {
             return Ok(out);
         }
+        self.walk_live(start, end, |e| {
+            out.push((e.key, e.value));
+            if out.len() >= limit {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        })
+        .await?;
+        Ok(out)
+    }
+
+    /// How many live keys in the range `keep(key, value)` accepts: one pass
+    /// over the range that copies nothing out.
+    pub async fn count(
+        &self,
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+        mut keep: impl FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<u64> {
+        let mut n = 0u64;
+        self.walk_live(start, end, |e| {
+            n += u64::from(keep(&e.key, &e.value));
+            ControlFlow::Continue(())
+        })
+        .await?;
+        Ok(n)
+    }
+
+    /// Gives `each` the newest version of every live key in the range, in key
+    /// order, until it breaks. A long walk steps aside for requests every
+    /// [`Slice`]; the sources it merges stay as they were when it began.
+    async fn walk_live(
+        &self,
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+        mut each: impl FnMut(Entry) -> ControlFlow<()>,
+    ) -> Result<()> {
         let from = match start {
             Bound::Included(k) | Bound::Excluded(k) => Some(k),
             Bound::Unbounded => None,
@@ -497,6 +535,8 @@ impl<D: Disk> Engine<D> {
         self.wait_durable(barrier).await?;
         let mut it = MergeIter::new(self.read_sources(barrier), from).await?;
         let mut newest = NewestOnly::default();
+        let mut slice = Slice::default();
+        let mut seen = 0u32;
         while let Some(e) = it.next().await? {
             if let Bound::Excluded(k) = start {
                 if e.key.as_slice() == k {
@@ -511,14 +551,15 @@ impl<D: Disk> Engine<D> {
             if past_end {
                 break;
             }
-            if newest.admit(&e.key) && e.kind == ValueKind::Value {
-                out.push((e.key, e.value));
-                if out.len() >= limit {
-                    break;
-                }
+            if newest.admit(&e.key) && e.kind == ValueKind::Value && each(e).is_break() {
+                break;
+            }
+            seen = seen.wrapping_add(1);
+            if seen.is_multiple_of(64) {
+                slice.tick().await;
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Every source a read must merge, captured at one instant.
