@@ -6,7 +6,7 @@ mod common;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::{free_addr, run_bounded, Server, TempDir};
 
@@ -97,6 +97,13 @@ fn redis_cli_commands() {
     let made = calls.get();
     let info = c(&["INFO"]);
     assert!(info_field(&info, "total_commands_processed") >= made, "{made} commands sent: {info}");
+    // Each call was a connection of its own (redis-cli --stat shows these two).
+    assert!(info_field(&info, "total_connections_received") > made, "{made} connections made: {info}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while info_field(&c(&["INFO", "clients"]), "connected_clients") != 1 {
+        assert!(Instant::now() < deadline, "closed connections still counted: {}", c(&["INFO", "clients"]));
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert_eq!(info_field(&info, "tcp_port"), u64::from(s.resp_addr().unwrap().port()), "{info}");
     // Memory: the memtables (and the block cache), and the process's resident set.
     let memtables = info_field(&info, "ringkv_memtable_bytes");

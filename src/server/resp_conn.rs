@@ -28,7 +28,7 @@ use crate::ring;
 use crate::server::cluster::{local_read_outcome, local_write_outcome, Cluster, OpError, WriteOutcome, Written};
 use crate::server::connection::{read_more, PARSE_AHEAD};
 use crate::server::mesh::{Mesh, Started};
-use crate::server::shard_op::{FailKind, RmwOp, RmwResult, SetWhen, ShardOp, ShardReply};
+use crate::server::shard_op::{FailKind, RespCounters, RmwOp, RmwResult, SetWhen, ShardOp, ShardReply};
 use crate::server::stop::ShardStop;
 use crate::server::NodeInfo;
 use crate::storage::notify::Notify;
@@ -117,6 +117,8 @@ pub async fn serve(stream: TcpStream, ctx: Rc<RespCtx>, stop: Rc<ShardStop>) -> 
     let id = ctx.next_client_id.get();
     ctx.next_client_id.set(id + ctx.info.shards as i64);
     let conn = Rc::new(Conn { ctx, id, proto: Cell::new(ProtoVersion::Resp2), name: RefCell::new(None) });
+    let mesh = conn.ctx.mesh.clone();
+    let _connected = mesh.local().resp.connect();
     let (mut rd, wr) = futures_lite::io::split(stream);
     let queue = Rc::new(Queue::default());
     let writer = glommio::spawn_local(write_loop(wr, queue.clone(), conn.ctx.mesh.clone()));
@@ -316,7 +318,7 @@ impl Conn {
 
     /// Handle one command; false: close the connection after the replies so far.
     async fn dispatch(self: &Rc<Self>, args: &[&[u8]], limits: &RespLimits, queue: &Queue) -> bool {
-        let counted = &self.mesh().local().resp_commands;
+        let counted = &self.mesh().local().resp.commands;
         counted.set(counted.get() + 1);
         let proto = self.proto.get();
         let cmd = match Command::parse(args, limits) {
@@ -736,8 +738,8 @@ impl Conn {
                 } else {
                     Vec::new()
                 };
-                let commands = me.on_all_shards(|| ShardOp::RespCommands).await;
-                info_reply(&me.ctx, &sections, ps, counts, commands).await
+                let resp = me.on_all_shards(|| ShardOp::RespCounters).await;
+                info_reply(&me.ctx, &sections, ps, counts, resp).await
             }),
             other => {
                 let name = other.name();
@@ -1082,11 +1084,18 @@ async fn info_reply(
     sections: &[String],
     stats: Vec<Pending1>,
     counts: Vec<Pending1>,
-    commands: Vec<Pending1>,
+    resp: Vec<Pending1>,
 ) -> Reply {
     // A shard that cannot count (it never fails to) counts as 0 here.
     let keys = sum_ints(counts).await.unwrap_or(0);
-    let commands = sum_ints(commands).await.unwrap_or(0);
+    let mut clients = RespCounters::default();
+    for r in resp {
+        if let ShardReply::Resp(c) = r.done().await {
+            clients.commands += c.commands;
+            clients.connected += c.connected;
+            clients.accepted += c.accepted;
+        }
+    }
     let mut mem = 0u64;
     let mut table_bytes = 0u64;
     let mut user_bytes = 0u64;
@@ -1126,6 +1135,9 @@ async fn info_reply(
             ctx.started.elapsed().as_secs()
         ));
     }
+    if want("clients") {
+        t.push_str(&format!("# Clients\r\nconnected_clients:{}\r\nblocked_clients:0\r\n\r\n", clients.connected));
+    }
     if want("memory") {
         // The memtables and the block cache, the two that grow with the data.
         let used = mem + cache_bytes;
@@ -1138,11 +1150,12 @@ async fn info_reply(
     }
     if want("stats") {
         t.push_str(&format!(
-            "# Stats\r\ntotal_commands_processed:{}\r\nringkv_user_bytes_written:{user_bytes}\r\n\
+            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\n\
+             ringkv_user_bytes_written:{user_bytes}\r\n\
              ringkv_flushes:{flushes}\r\nringkv_compactions:{compactions}\r\nringkv_write_stall_micros:{stall_us}\r\n\
              ringkv_block_cache_hits:{cache_hits}\r\nringkv_block_cache_misses:{cache_misses}\r\n\
              ringkv_block_cache_bytes:{cache_bytes}\r\n\r\n",
-            commands
+            clients.accepted, clients.commands
         ));
     }
     if want("persistence") {

@@ -68,8 +68,8 @@ pub enum ShardOp {
     /// Delete every key of the shard (node-local).
     DeleteAll,
     Stats,
-    /// `Shard::resp_commands`, as `ShardReply::Int`.
-    RespCommands,
+    /// `Shard::resp`, as `ShardReply::Resp`.
+    RespCounters,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,6 +146,7 @@ pub enum ShardReply {
         next: Option<u64>,
     },
     Stats(Box<Stats>),
+    Resp(RespCounters),
     /// The answer to `GetLww`: the value, None if the key has none.
     Lww(Option<Vec<u8>>),
     Done,
@@ -170,11 +171,52 @@ pub struct Shard {
     /// share a hash only wait for each other, which is harmless.
     locked: RefCell<FxHashSet<u64>>,
     unlocked: Notify,
-    /// RESP commands that this shard's connections have handled (INFO's
-    /// `total_commands_processed` sums every shard's: `ShardOp::RespCommands`).
-    pub resp_commands: Cell<u64>,
+    /// What this shard's RESP connections did (INFO sums every shard's:
+    /// `ShardOp::RespCounters`).
+    pub resp: RespCells,
     /// The last count of `CountPartitions`, and what it was as of.
     key_count: Cell<Option<KeyCount>>,
+}
+
+/// A shard's RESP counters, as INFO reports them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RespCounters {
+    /// Commands handled (`total_commands_processed`).
+    pub commands: u64,
+    /// Connections open now (`connected_clients`).
+    pub connected: u64,
+    /// Connections accepted since start (`total_connections_received`).
+    pub accepted: u64,
+}
+
+/// [`RespCounters`] as a shard keeps them.
+#[derive(Default)]
+pub struct RespCells {
+    pub commands: Cell<u64>,
+    connected: Cell<u64>,
+    accepted: Cell<u64>,
+}
+
+impl RespCells {
+    pub fn get(&self) -> RespCounters {
+        RespCounters { commands: self.commands.get(), connected: self.connected.get(), accepted: self.accepted.get() }
+    }
+
+    /// Count a connection accepted; it counts as connected until the guard drops.
+    pub fn connect(&self) -> Connected<'_> {
+        self.accepted.set(self.accepted.get() + 1);
+        self.connected.set(self.connected.get() + 1);
+        Connected(self)
+    }
+}
+
+/// A connection [`RespCells::connect`] counted, until dropped.
+pub struct Connected<'a>(&'a RespCells);
+
+impl Drop for Connected<'_> {
+    fn drop(&mut self) {
+        self.0.connected.set(self.0.connected.get().saturating_sub(1));
+    }
 }
 
 /// A count of the shard's RESP keys (a walk over all of them).
@@ -248,7 +290,7 @@ impl Shard {
             replica: RefCell::new(replica),
             locked: RefCell::new(FxHashSet::default()),
             unlocked: Notify::default(),
-            resp_commands: Cell::new(0),
+            resp: RespCells::default(),
             key_count: Cell::new(None),
         })
     }
@@ -485,7 +527,7 @@ pub async fn start(shard: &Shard, op: ShardOp) -> Pending {
             p => p,
         },
         ShardOp::DeleteAll => delete_all(shard).await.unwrap_or_else(|e| Pending::Ready(failed(e))),
-        ShardOp::RespCommands => Pending::Ready(ShardReply::Int(shard.resp_commands.get() as i64)),
+        ShardOp::RespCounters => Pending::Ready(ShardReply::Resp(shard.resp.get())),
         read => Pending::Read(read),
     }
 }
