@@ -1,37 +1,48 @@
 //! Byte-bounded cache of decoded data blocks, shared by the tables of one
 //! shard (thread-per-core: `Rc`/`RefCell`, no locks).
 //!
-//! Keyed by (table id, block number). Holds `Rc<Block>`, so a block evicted
-//! while an iterator still uses it stays alive until the iterator drops it;
-//! only the cache's accounting forgets it.
+//! Keyed by (table id, block number): each table's blocks sit in a vector
+//! indexed by block number, so a lookup reads one slot whose address is known
+//! from the key alone (the table's vector is found in a small map that stays
+//! in the CPU cache). A hash table keyed by the pair, before, read a control
+//! group and then a bucket: two cache misses on a large data set.
+//!
+//! Holds `Rc<Block>`, so a block evicted while an iterator still uses it
+//! stays alive until the iterator drops it; only the cache's accounting
+//! forgets it.
 //!
 //! Eviction is CLOCK (second chance), an approximation of LRU: a hit only
-//! sets the block's `used` flag, beside its key in the hash table's slot.
-//! An LRU list (the `lru` crate, before) made every hit follow the table's
-//! pointer to a list node, one cache miss more on each point read that
-//! reaches a table (docs/benchmarks.md, seventeenth pass).
+//! sets the block's `used` flag, in its slot. An LRU list (the `lru` crate,
+//! before) made every hit follow a pointer to a list node, one cache miss
+//! more on each point read that reaches a table (docs/benchmarks.md,
+//! seventeenth pass).
 
 use std::cell::{Cell, RefCell};
-use std::collections::hash_map::Entry;
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::rc::Rc;
 
-use rustc_hash::{FxBuildHasher, FxHashMap};
+use rustc_hash::FxHashMap;
 
 use super::block::{Block, Entries};
 
-/// Bytes charged per cached block on top of its contents: the table slot and
-/// the clock's entry, the `Rc` header and the `Block` itself with its
-/// restart prefixes (a 4 KiB data block has a few restarts), roughly.
+/// Bytes charged per cached block on top of its contents: its slot and the
+/// clock's entry, the `Rc` header and the `Block` itself with its restart
+/// prefixes (a 4 KiB data block has a few restarts), roughly.
 pub const BLOCK_OVERHEAD: usize = 96;
+
+/// Blocks numbered this high or higher are not cached (a table's slots are
+/// a vector as long as its highest cached block number). Tables with a hash
+/// index have fewer blocks than this by format (24-bit block numbers).
+pub const MAX_CACHED_BLOCK: u64 = 1 << 24;
 
 type Key = (u64, u64);
 
 struct Cached {
     block: Rc<Block>,
-    /// The block's contents and where its entries end, beside the key: a
-    /// lookup by [`BlockCache::with_entries`] reads them from here instead
-    /// of from the `Block` (a cache miss of its own on a large data set).
+    /// The block's contents and where its entries end, beside the `used`
+    /// flag: a lookup by [`BlockCache::with_entries`] reads them from here
+    /// instead of from the `Block` (a cache miss of its own on a large data
+    /// set).
     data: Rc<[u8]>,
     entries_end: u32,
     /// Read since the clock last passed it: it stays one more round.
@@ -46,46 +57,69 @@ impl Cached {
     }
 }
 
-struct Inner {
-    map: HashMap<Key, Cached, FxBuildHasher>,
-    /// The clock: every key in the map, in the order the hand meets them
-    /// (from the front), plus keys removed since (skipped when met).
-    clock: VecDeque<Key>,
-    /// The same keys, ordered, so `remove_table` is a range scan rather than
-    /// a walk over the whole cache.
-    by_table: BTreeSet<Key>,
-    /// Bytes charged, in all and per table (`has_room` weighs tables whole:
-    /// summing their blocks took ~2 ms for 75k of them, on the shard).
+/// One table's cached blocks.
+#[derive(Default)]
+struct TableBlocks {
+    /// By block number.
+    slots: Vec<Option<Cached>>,
+    /// Blocks held, and bytes charged for them.
+    count: usize,
     bytes: usize,
-    table_bytes: FxHashMap<u64, usize>,
+}
+
+struct Inner {
+    tables: FxHashMap<u64, TableBlocks>,
+    /// The clock: every cached key, in the order the hand meets them (from
+    /// the front), plus keys removed since (skipped when met).
+    clock: VecDeque<Key>,
+    /// Blocks held, and bytes charged, in all.
+    count: usize,
+    bytes: usize,
 }
 
 impl Inner {
+    fn get(&self, (t, n): Key) -> Option<&Cached> {
+        self.tables.get(&t)?.slots.get(usize::try_from(n).ok()?)?.as_ref()
+    }
+
     /// The cached keys of table `t`.
-    fn keys_of(&self, t: u64) -> impl Iterator<Item = &Key> {
-        self.by_table.range((t, 0)..=(t, u64::MAX))
+    fn keys_of(&self, t: u64) -> Vec<Key> {
+        let Some(tb) = self.tables.get(&t) else { return Vec::new() };
+        tb.slots.iter().enumerate().filter(|(_, c)| c.is_some()).map(|(n, _)| (t, n as u64)).collect()
     }
 
-    fn charge(&mut self, table: u64, c: usize) {
-        self.bytes += c;
-        *self.table_bytes.entry(table).or_default() += c;
-    }
-
-    fn uncharge(&mut self, table: u64, c: usize) {
-        self.bytes -= c;
-        if let Entry::Occupied(mut e) = self.table_bytes.entry(table) {
-            *e.get_mut() -= c;
-            if *e.get() == 0 {
-                e.remove();
-            }
+    /// Put `block` in `k`'s slot (`k.1` < [`MAX_CACHED_BLOCK`]); the block it replaces, if any.
+    fn put(&mut self, k: Key, block: Rc<Block>) -> Option<Cached> {
+        let c = charge(&block);
+        let n = k.1 as usize;
+        let tb = self.tables.entry(k.0).or_default();
+        if tb.slots.len() <= n {
+            tb.slots.resize_with(n + 1, || None);
         }
+        let old = tb.slots.get_mut(n).and_then(|slot| slot.replace(Cached::new(block)));
+        let freed = old.as_ref().map_or(0, |o| charge(&o.block));
+        tb.bytes = tb.bytes + c - freed;
+        self.bytes = self.bytes + c - freed;
+        if old.is_none() {
+            tb.count += 1;
+            self.count += 1;
+        }
+        old
     }
 
     /// Drop `k`'s block, and what it was charged.
-    fn forget(&mut self, k: &Key) {
-        if let Some(old) = self.map.remove(k) {
-            self.by_table.remove(k);
-            self.uncharge(k.0, charge(&old.block));
+    fn forget(&mut self, (t, n): Key) {
+        let Some(tb) = self.tables.get_mut(&t) else { return };
+        let Some(old) = usize::try_from(n).ok().and_then(|n| tb.slots.get_mut(n)).and_then(Option::take) else {
+            return;
+        };
+        let c = charge(&old.block);
+        tb.bytes -= c;
+        tb.count -= 1;
+        self.bytes -= c;
+        self.count -= 1;
+        if tb.count == 0 {
+            self.tables.remove(&t);
         }
     }
 
@@ -93,12 +127,12 @@ impl Inner {
     /// last passed. False if the cache is empty.
     fn evict_one(&mut self) -> bool {
         while let Some(k) = self.clock.pop_front() {
-            let Some(c) = self.map.get(&k) else { continue }; // removed since
+            let Some(c) = self.get(k) else { continue }; // removed since
             if c.used.replace(false) {
                 self.clock.push_back(k);
                 continue;
             }
-            self.forget(&k);
+            self.forget(k);
             return true;
         }
         false
@@ -107,9 +141,10 @@ impl Inner {
     /// Drop the clock's entries for removed keys once they outnumber the
     /// live ones: a cache that never fills never moves its hand.
     fn trim_clock(&mut self) {
-        if self.clock.len() > 2 * self.map.len() + 64 {
-            let map = &self.map;
-            self.clock.retain(|k| map.contains_key(k));
+        if self.clock.len() > 2 * self.count + 64 {
+            let mut clock = std::mem::take(&mut self.clock);
+            clock.retain(|&k| self.get(k).is_some());
+            self.clock = clock;
         }
     }
 }
@@ -129,13 +164,7 @@ impl BlockCache {
     pub fn new(capacity_bytes: usize) -> Self {
         BlockCache {
             capacity: capacity_bytes,
-            inner: RefCell::new(Inner {
-                map: HashMap::default(),
-                clock: VecDeque::new(),
-                by_table: BTreeSet::new(),
-                bytes: 0,
-                table_bytes: FxHashMap::default(),
-            }),
+            inner: RefCell::new(Inner { tables: FxHashMap::default(), clock: VecDeque::new(), count: 0, bytes: 0 }),
             hits: Cell::new(0),
             misses: Cell::new(0),
         }
@@ -168,7 +197,7 @@ impl BlockCache {
 
     /// A point read's lookup: a hit is counted and marked used for the clock.
     fn hit<'a>(&self, inner: &'a Inner, table_id: u64, block: u64) -> Option<&'a Cached> {
-        let c = inner.map.get(&(table_id, block))?;
+        let c = inner.get((table_id, block))?;
         c.used.set(true);
         self.hits.set(self.hits.get() + 1);
         Some(c)
@@ -177,26 +206,21 @@ impl BlockCache {
     /// Look up without touching stats or recency (for scans, which should
     /// neither promote blocks nor distort the hit rate of point reads).
     pub fn peek(&self, table_id: u64, block: u64) -> Option<Rc<Block>> {
-        self.inner.borrow().map.get(&(table_id, block)).map(|c| c.block.clone())
+        self.inner.borrow().get((table_id, block)).map(|c| c.block.clone())
     }
 
     /// Insert (or replace) a block, then evict blocks the clock finds unused
-    /// until within capacity. A block larger than the whole cache is not kept.
+    /// until within capacity. A block larger than the whole cache, or
+    /// numbered [`MAX_CACHED_BLOCK`] or higher, is not kept.
     pub fn insert(&self, table_id: u64, number: u64, block: Rc<Block>) {
-        let c = charge(&block);
-        if c > self.capacity {
+        if charge(&block) > self.capacity || number >= MAX_CACHED_BLOCK {
             return;
         }
         let mut inner = self.inner.borrow_mut();
         let key = (table_id, number);
-        match inner.map.insert(key, Cached::new(block)) {
-            Some(old) => inner.uncharge(table_id, charge(&old.block)),
-            None => {
-                inner.clock.push_back(key);
-                inner.by_table.insert(key);
-            }
+        if inner.put(key, block).is_none() {
+            inner.clock.push_back(key);
         }
-        inner.charge(table_id, c);
         while inner.bytes > self.capacity && inner.evict_one() {}
         inner.trim_clock();
     }
@@ -204,8 +228,7 @@ impl BlockCache {
     /// Drop every block of a table (deleted after compaction, or closed).
     pub fn remove_table(&self, table_id: u64) {
         let mut inner = self.inner.borrow_mut();
-        let keys: Vec<Key> = inner.keys_of(table_id).copied().collect();
-        for k in &keys {
+        for k in inner.keys_of(table_id) {
             inner.forget(k);
         }
         inner.trim_clock();
@@ -215,9 +238,9 @@ impl BlockCache {
     /// before any other block, whether used or not.
     pub fn evict_first(&self, tables: &[u64]) {
         let mut inner = self.inner.borrow_mut();
-        let keys: Vec<Key> = tables.iter().flat_map(|&t| inner.keys_of(t).copied()).collect();
+        let keys: Vec<Key> = tables.iter().flat_map(|&t| inner.keys_of(t)).collect();
         for k in keys {
-            if let Some(c) = inner.map.get(&k) {
+            if let Some(c) = inner.get(k) {
                 c.used.set(false);
                 // Its older place in the clock stays, and is skipped once it is gone.
                 inner.clock.push_front(k);
@@ -229,7 +252,7 @@ impl BlockCache {
     /// holds of tables other than `replaced` (which are about to go).
     pub fn has_room(&self, bytes: u64, replaced: &[u64]) -> bool {
         let inner = self.inner.borrow();
-        let freed: usize = replaced.iter().filter_map(|t| inner.table_bytes.get(t)).sum();
+        let freed: usize = replaced.iter().filter_map(|t| inner.tables.get(t)).map(|tb| tb.bytes).sum();
         let kept = inner.bytes.saturating_sub(freed) as u64;
         kept.saturating_add(bytes) <= self.capacity as u64
     }
@@ -291,7 +314,7 @@ mod tests {
         }
         cache.insert(5000, 0, block(20));
         let inner = cache.inner.borrow();
-        assert_eq!(inner.map.len(), 1);
+        assert_eq!((inner.count, inner.tables.len()), (1, 1), "removed tables leave nothing behind");
         assert!(inner.clock.len() <= 2 + 64 + 2, "{} clock entries", inner.clock.len());
     }
 
@@ -353,20 +376,25 @@ mod tests {
         cache.insert(1, 8, block(5000));
         assert!(cache.peek(1, 8).is_none());
         assert_eq!(cache.stats().2, 200 + BLOCK_OVERHEAD);
+        // Numbered past what a table's slots may grow to: not kept either.
+        cache.insert(1, MAX_CACHED_BLOCK, block(100));
+        cache.insert(1, u64::MAX, block(100));
+        assert!(cache.peek(1, MAX_CACHED_BLOCK).is_none() && cache.peek(1, u64::MAX).is_none());
+        assert_eq!(cache.stats().2, 200 + BLOCK_OVERHEAD);
     }
 
     #[test]
     fn remove_table_drops_only_that_table() {
         let cache = BlockCache::new(1 << 20);
         for t in 1..=3 {
-            for off in [0, 4096, u64::MAX] {
-                cache.insert(t, off, block(20));
+            for n in [0, 4096, 100_000 - t] {
+                cache.insert(t, n, block(20));
             }
         }
         cache.remove_table(2);
         assert_eq!(cache.stats().2, 6 * (20 + BLOCK_OVERHEAD));
-        assert!(cache.peek(2, 0).is_none() && cache.peek(2, u64::MAX).is_none());
-        assert!(cache.peek(1, u64::MAX).is_some() && cache.peek(3, 0).is_some());
+        assert!(cache.peek(2, 0).is_none() && cache.peek(2, 100_000 - 2).is_none());
+        assert!(cache.peek(1, 100_000 - 1).is_some() && cache.peek(3, 0).is_some());
         cache.remove_table(2);
         cache.remove_table(1);
         cache.remove_table(3);
