@@ -318,8 +318,7 @@ impl Conn {
 
     /// Handle one command; false: close the connection after the replies so far.
     async fn dispatch(self: &Rc<Self>, args: &[&[u8]], limits: &RespLimits, queue: &Queue) -> bool {
-        let counted = &self.mesh().local().resp.commands;
-        counted.set(counted.get() + 1);
+        self.mesh().local().resp.command();
         let proto = self.proto.get();
         let cmd = match Command::parse(args, limits) {
             Ok(c) => c,

@@ -192,7 +192,7 @@ pub struct RespCounters {
 /// [`RespCounters`] as a shard keeps them.
 #[derive(Default)]
 pub struct RespCells {
-    pub commands: Cell<u64>,
+    commands: Cell<u64>,
     connected: Cell<u64>,
     accepted: Cell<u64>,
 }
@@ -200,6 +200,11 @@ pub struct RespCells {
 impl RespCells {
     pub fn get(&self) -> RespCounters {
         RespCounters { commands: self.commands.get(), connected: self.connected.get(), accepted: self.accepted.get() }
+    }
+
+    /// Count a command handled.
+    pub fn command(&self) {
+        self.commands.set(self.commands.get() + 1);
     }
 
     /// Count a connection accepted; it counts as connected until the guard drops.
