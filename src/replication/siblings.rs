@@ -295,13 +295,15 @@ impl SiblingSet {
         codec::decode_set(bytes)
     }
 
-    /// `decode(&bytes)?.into_lww()`, without building the set: the LWW
-    /// winner's value, in `bytes`' own allocation.
-    pub fn decode_lww(mut bytes: Vec<u8>) -> Result<Option<Vec<u8>>, CausalError> {
-        let Some(value) = codec::decode_lww(&bytes)? else { return Ok(None) };
-        bytes.truncate(value.end);
-        bytes.drain(..value.start);
-        Ok(Some(bytes))
+    /// `decode(bytes)?.into_lww()`, without building the set: the LWW
+    /// winner's value, the only bytes copied.
+    pub fn decode_lww(bytes: &[u8]) -> Result<Option<Vec<u8>>, CausalError> {
+        Ok(codec::decode_lww(bytes)?.map(|value| bytes.get(value).unwrap_or_default().to_vec()))
+    }
+
+    /// The length of what [`decode_lww`](Self::decode_lww) gives, without copying it.
+    pub fn lww_len(bytes: &[u8]) -> Result<Option<usize>, CausalError> {
+        Ok(codec::decode_lww(bytes)?.map(|value| value.len()))
     }
 
     /// `decode(bytes)` succeeds and the set is not deleted, without building

@@ -480,6 +480,11 @@ impl Cluster {
         self.local_now(partition, sort, |shard, key| shard.read_lww_now(key))
     }
 
+    /// [`read_lww_now`](Self::read_lww_now) of the value's length only.
+    pub fn read_lww_len_now(&self, partition: &[u8], sort: &[u8]) -> Option<Result<Option<usize>, OpError>> {
+        self.local_now(partition, sort, |shard, key| shard.read_lww_len_now(key))
+    }
+
     /// `read(shard, engine key)` when this node is alone and this thread's
     /// shard owns (partition, sort); None otherwise, or if `read` is.
     fn local_now<T>(

@@ -388,8 +388,13 @@ impl Conn {
         // answered from memory: no task, no future. Else, on a node alone,
         // started here and finished in the write loop.
         if let Some((key, how)) = single_read(&cmd) {
-            if let Some(r) = self.ctx.cluster.read_lww_now(key, b"") {
-                queue.push(Item::Now(proto, how.answer(r)));
+            let now = match how {
+                ReadAs::Value => self.ctx.cluster.read_lww_now(key, b"").map(|r| how.answer(r)),
+                // The length alone: the value is not copied out.
+                _ => self.ctx.cluster.read_lww_len_now(key, b"").map(|r| r.map_or_else(op_error, |n| how.reply_len(n))),
+            };
+            if let Some(reply) = now {
+                queue.push(Item::Now(proto, reply));
                 return true;
             }
             if let Some(started) = self.ctx.cluster.start_read_lww(key).await {
@@ -925,10 +930,19 @@ impl ReadAs {
     fn reply(self, v: Option<Vec<u8>>) -> Reply {
         match self {
             ReadAs::Value => Reply::bulk_or_nil(v),
-            ReadAs::Exists => Reply::Integer(v.is_some() as i64),
-            ReadAs::Len => Reply::Integer(v.map_or(0, |v| v.len() as i64)),
-            ReadAs::Type => Reply::simple(if v.is_some() { "string" } else { "none" }),
-            ReadAs::Ttl => Reply::Integer(if v.is_some() { -1 } else { -2 }),
+            _ => self.reply_len(v.map(|v| v.len())),
+        }
+    }
+
+    /// [`reply`](Self::reply) from the value's length alone (None: no
+    /// value), for every kind but `Value`, which needs the value itself.
+    fn reply_len(self, len: Option<usize>) -> Reply {
+        match self {
+            ReadAs::Value => Reply::Error("ERR ringkv: internal: a GET answered from a length".into()),
+            ReadAs::Exists => Reply::Integer(len.is_some() as i64),
+            ReadAs::Len => Reply::Integer(len.map_or(0, |n| n as i64)),
+            ReadAs::Type => Reply::simple(if len.is_some() { "string" } else { "none" }),
+            ReadAs::Ttl => Reply::Integer(if len.is_some() { -1 } else { -2 }),
         }
     }
 }

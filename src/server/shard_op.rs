@@ -26,7 +26,7 @@ use crate::replication::{
 };
 use crate::ring::NodeId;
 use crate::storage::notify::Notify;
-use crate::storage::{DmaDisk, Engine, Error as StorageError, Latest, SeqNo, Stats, WriteBatch};
+use crate::storage::{DmaDisk, Engine, Error as StorageError, Latest, SeqNo, Stats, ValueKind, WriteBatch};
 
 /// Where the shard keeps its dot-counter lease. Shorter than any user key
 /// (those start with a 10-byte token + length prefix), so never one of them.
@@ -431,7 +431,7 @@ impl Shard {
     /// sync mode promises (so is what the read sees), no op holds the key,
     /// and no disk read is needed. None: take the general path, which waits.
     pub fn read_now(&self, key: &[u8]) -> Option<Result<Option<SiblingSet>, ReplicaFailure>> {
-        self.read_now_with(key, |bytes| SiblingSet::decode(&bytes))
+        self.read_now_with(key, SiblingSet::decode)
     }
 
     /// [`read_now`](Self::read_now) of what a client that cannot see
@@ -443,35 +443,51 @@ impl Shard {
     /// [`read_now`](Self::read_now) of what a GET answers: the encoded
     /// context and the values (`SiblingSet::decode_read`), decoding only that.
     pub fn read_answer_now(&self, key: &[u8], lww: bool) -> Option<Result<Option<ReadAnswer>, ReplicaFailure>> {
-        self.read_now_with(key, |bytes| SiblingSet::decode_read(&bytes, lww))
+        self.read_now_with(key, |bytes| SiblingSet::decode_read(bytes, lww))
     }
 
+    /// [`read_now`](Self::read_now) of the LWW winner's length only (EXISTS,
+    /// STRLEN, TYPE, TTL): nothing is copied out.
+    pub fn read_lww_len_now(&self, key: &[u8]) -> Option<Result<Option<usize>, ReplicaFailure>> {
+        Some(self.read_now_with(key, SiblingSet::lww_len)?.map(Option::flatten))
+    }
+
+    /// A read decoded by `decode` from the stored set in place (in the
+    /// memtable or the cached block).
     fn read_now_with<T>(
         &self,
         key: &[u8],
-        decode: impl FnOnce(Vec<u8>) -> Result<T, CausalError>,
+        decode: impl FnOnce(&[u8]) -> Result<T, CausalError>,
     ) -> Option<Result<Option<T>, ReplicaFailure>> {
         if !self.engine.durable_now(self.engine.last_seq()) || self.is_locked(key) {
             return None;
         }
-        Some(stored(self.engine.get_latest_now(key)?, decode))
+        let read =
+            self.engine.get_latest_now_with(key, |_, kind, bytes| (kind == ValueKind::Value).then(|| decode(bytes)))?;
+        Some(decoded(read.map(Option::flatten)))
     }
 }
 
 /// A stored set from what the engine read (see `Shard::load`).
 fn stored_set(read: Result<Latest, StorageError>) -> Result<Option<SiblingSet>, ReplicaFailure> {
-    stored(read, |bytes| SiblingSet::decode(&bytes))
+    stored(read, SiblingSet::decode)
 }
 
 /// What the engine read, decoded by `decode`; a failure to read or decode
 /// it is logged here and is a storage failure.
 fn stored<T>(
     read: Result<Latest, StorageError>,
-    decode: impl FnOnce(Vec<u8>) -> Result<T, CausalError>,
+    decode: impl FnOnce(&[u8]) -> Result<T, CausalError>,
 ) -> Result<Option<T>, ReplicaFailure> {
+    decoded(read.map(|latest| latest.and_then(|(_, bytes)| bytes).map(|b| decode(&b))))
+}
+
+/// A stored set's decoding, or why there is none: a failure to read or
+/// decode is logged here and is a storage failure.
+fn decoded<T>(read: Result<Option<Result<T, CausalError>>, StorageError>) -> Result<Option<T>, ReplicaFailure> {
     let stored = match read.map_err(|e| e.to_string()) {
-        Ok(Some((_, Some(bytes)))) => decode(bytes).map(Some).map_err(|e| format!("stored set: {e}")),
-        Ok(_) => Ok(None),
+        Ok(Some(d)) => d.map(Some).map_err(|e| format!("stored set: {e}")),
+        Ok(None) => Ok(None),
         Err(e) => Err(e),
     };
     stored.map_err(|e| {

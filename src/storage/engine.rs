@@ -466,17 +466,32 @@ impl<D: Disk> Engine<D> {
     /// memtable or a cached block, or ruled out without reading); None if it
     /// does. For serving reads without a task.
     pub fn get_latest_now(&self, key: &[u8]) -> Option<Result<Latest>> {
+        self.get_latest_now_with(key, |seq, kind, value| latest((seq, kind, value.to_vec())))
+    }
+
+    /// [`get_latest_now`](Self::get_latest_now), giving `f` the newest
+    /// version (its value in place, empty for a deletion) instead of a copy:
+    /// `Ok(None)` if the key was never written.
+    pub fn get_latest_now_with<T>(
+        &self,
+        key: &[u8],
+        f: impl FnOnce(SeqNo, ValueKind, &[u8]) -> T,
+    ) -> Option<Result<Option<T>>> {
         let hash = hash_key(key);
         let inner = self.inner.borrow();
-        if let Some(found) = inner.latest_in_memtables(key, hash) {
+        let mut f = Some(f);
+        let mem = memtable::index_hash(hash);
+        let in_memtables = inner.point_memtables().find_map(|m| {
+            m.get_hashed_with(key, mem, SeqNo::MAX, |seq, kind, value| f.take().map(|f| f(seq, kind, value)))
+        });
+        if let Some(found) = in_memtables {
             return Some(Ok(found));
         }
         for t in inner.version.tables_for_key(key) {
             let Some(t) = inner.tables.get(&t.id) else { continue };
-            match t.get_now(key, hash)? {
-                Ok(Some(found)) => return Some(Ok(Some(latest(found)))),
+            match t.get_now_with(key, hash, &mut f)? {
                 Ok(None) => {}
-                Err(e) => return Some(Err(e)),
+                found => return Some(found),
             }
         }
         Some(Ok(None))

@@ -718,6 +718,18 @@ impl Memtable {
     /// [`get`](Self::get) of a key whose [`key_hash`] is `hash`, for a caller
     /// that looks in several memtables and hashes once.
     pub fn get_hashed(&self, key: &[u8], hash: u64, visible: SeqNo) -> Option<(SeqNo, ValueKind, Vec<u8>)> {
+        self.get_hashed_with(key, hash, visible, |seq, kind, value| (seq, kind, value.to_vec()))
+    }
+
+    /// [`get_hashed`](Self::get_hashed), giving `f` the version's value in
+    /// place instead of a copy.
+    pub fn get_hashed_with<T>(
+        &self,
+        key: &[u8],
+        hash: u64,
+        visible: SeqNo,
+        f: impl FnOnce(SeqNo, ValueKind, &[u8]) -> T,
+    ) -> Option<T> {
         let newest = {
             let points = self.points.borrow();
             points.slots[points.find(hash, key).ok()?].newest
@@ -725,7 +737,7 @@ impl Memtable {
         let v = visible_from(newest, visible, None)?;
         // SAFETY: an arena record (see the note on `head_key`).
         let (seq, kind) = unsafe { ((*v).seq, (*v).kind) };
-        Some((seq, kind, version_value(v).to_vec()))
+        Some(f(seq, kind, version_value(v)))
     }
 
     /// Start loading the index slot of the key with this [`key_hash`]: the

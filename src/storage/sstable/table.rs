@@ -136,16 +136,30 @@ impl<F: DiskFile> Table<F> {
     /// [`get`](Self::get) if it needs no disk read (the blocks are cached, or
     /// no block can hold the key); None if it does.
     pub fn get_now(&self, key: &[u8], hash: u64) -> Option<Result<Newest>> {
+        self.get_now_with(key, hash, &mut Some(|seq, kind, value: &[u8]| (seq, kind, value.to_vec())))
+    }
+
+    /// [`get_now`](Self::get_now), giving `f` the newest version's value in
+    /// place (in the cached block) instead of a copy. `f` is taken only if
+    /// the table has the key: a caller can go on to the next table with it.
+    pub fn get_now_with<T, G: FnOnce(SeqNo, ValueKind, &[u8]) -> T>(
+        &self,
+        key: &[u8],
+        hash: u64,
+        f: &mut Option<G>,
+    ) -> Option<Result<Option<T>>> {
+        // The key's entry, if `found` is it; `f` takes the first such.
+        let mut take = |found: std::result::Result<Option<Found<'_>>, DecodeError>| {
+            found.map(|e| e.filter(|e| e.key_eq).and_then(|e| f.take().map(|f| f(e.seq, e.kind, e.value))))
+        };
         for look in self.lookup(key, hash) {
             let look = match look {
                 Ok(l) => l,
                 Err(e) => return Some(Err(e)),
             };
             let found = match look.restart {
-                Some(r) => {
-                    self.cache.with_entries(self.id, look.block, |e| newest(e.find_from(usize::from(r), key)))?
-                }
-                None => newest(self.cache.get_cached(self.id, look.block)?.find_first_ge(key)),
+                Some(r) => self.cache.with_entries(self.id, look.block, |e| take(e.find_from(usize::from(r), key)))?,
+                None => take(self.cache.get_cached(self.id, look.block)?.find_first_ge(key)),
             };
             match found {
                 Ok(None) => {}
