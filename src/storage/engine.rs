@@ -471,7 +471,8 @@ impl<D: Disk> Engine<D> {
 
     /// [`get_latest_now`](Self::get_latest_now), giving `f` the newest
     /// version (its value in place, empty for a deletion) instead of a copy:
-    /// `Ok(None)` if the key was never written.
+    /// `Ok(None)` if the key was never written. `f` runs while the engine
+    /// and the block cache are borrowed: it must not call back into them.
     pub fn get_latest_now_with<T>(
         &self,
         key: &[u8],
