@@ -449,8 +449,9 @@ impl<D: Disk> Engine<D> {
         let hash = hash_key(key);
         let tables: Vec<_> = {
             let inner = self.inner.borrow();
-            if let Some(found) = inner.latest_in_memtables(key, hash) {
-                return Ok(found);
+            let mut copy = Some(|seq, kind, value: &[u8]| latest((seq, kind, value.to_vec())));
+            if let Some(found) = inner.in_memtables(key, hash, &mut copy) {
+                return Ok(Some(found));
             }
             inner.version.tables_for_key(key).filter_map(|t| inner.tables.get(&t.id).cloned()).collect()
         };
@@ -481,12 +482,8 @@ impl<D: Disk> Engine<D> {
         let hash = hash_key(key);
         let inner = self.inner.borrow();
         let mut f = Some(f);
-        let mem = memtable::index_hash(hash);
-        let in_memtables = inner.point_memtables().find_map(|m| {
-            m.get_hashed_with(key, mem, SeqNo::MAX, |seq, kind, value| f.take().map(|f| f(seq, kind, value)))
-        });
-        if let Some(found) = in_memtables {
-            return Some(Ok(found));
+        if let Some(found) = inner.in_memtables(key, hash, &mut f) {
+            return Some(Ok(Some(found)));
         }
         for t in inner.version.tables_for_key(key) {
             let Some(t) = inner.tables.get(&t.id) else { continue };
@@ -517,7 +514,7 @@ impl<D: Disk> Engine<D> {
     }
 
     /// How many live keys in the range `keep(key, value)` accepts: one pass
-    /// over the range that copies nothing out.
+    /// over the range that keeps nothing.
     pub async fn count(
         &self,
         start: Bound<&[u8]>,
@@ -1056,11 +1053,21 @@ impl<F: DiskFile> Inner<F> {
         self.memtables().chain(&self.flushed)
     }
 
-    /// What the memtables know of `key` for [`Engine::get_latest`], if any.
-    /// The key is hashed once (`hash`: `sstable::hash_key`) for all of them.
-    fn latest_in_memtables(&self, key: &[u8], hash: u64) -> Option<Latest> {
+    /// The newest version of `key` the memtables hold, if any, given to `f`
+    /// in place (taken only then, so a caller can go on to the tables with
+    /// it). The key is hashed once (`hash`: `sstable::hash_key`) for all of them.
+    fn in_memtables<T, G: FnOnce(SeqNo, ValueKind, &[u8]) -> T>(
+        &self,
+        key: &[u8],
+        hash: u64,
+        f: &mut Option<G>,
+    ) -> Option<T> {
         let hash = memtable::index_hash(hash);
-        self.point_memtables().find_map(|m| m.get_hashed(key, hash, SeqNo::MAX)).map(|found| Some(latest(found)))
+        self.point_memtables()
+            .find_map(|m| {
+                m.get_hashed_with(key, hash, SeqNo::MAX, |seq, kind, value| f.take().map(|f| f(seq, kind, value)))
+            })
+            .flatten()
     }
 }
 
