@@ -12,6 +12,7 @@
 #   OUTDIR  gets out/ (one file per run: CONFIG_TEST_rN.{txt,json}) and data/ (wiped)
 #   env: N (redis-benchmark requests per test, default 200000), DUR (loadgen measured
 #        seconds, default 3), KEYS (loadgen key space, default 100000), CONNS (default 50),
+#        VALUE (value bytes, default 100),
 #        SERVERS (default: all six above), RINGKV, LG (binaries; default target/release/),
 #        RK_CPU: the CPU a 1-shard ringkv runs on (`--cpus`); default: the one taking the
 #        data disk's interrupts (scripts/disk-irq-cpu.sh); empty: ringkv's default (CPU 0)
@@ -30,6 +31,7 @@ N=${N:-200000}
 DUR=${DUR:-3}
 KEYS=${KEYS:-100000}
 CONNS=${CONNS:-50}
+VALUE=${VALUE:-100}
 SERVERS=${SERVERS:-redis-aof redis-mem rk-always-s1 rk-always-s2 rk-none-s1 rk-none-s2}
 HOST=127.0.0.1
 RPORT=${RPORT:-16379}   # Redis, or ringkv's RESP port
@@ -90,8 +92,8 @@ start_server() { # CONFIG
 rb() { # CONFIG P REP
   local f=$OUT/$1_rb-P$2_r$3.txt
   quiet
-  { echo "\$ redis-benchmark -h $HOST -p $RPORT -t set,get -n $N -c $CONNS -r 1000000 -d 100 -P $2 -q"
-    redis-benchmark -h $HOST -p "$RPORT" -t set,get -n "$N" -c "$CONNS" -r 1000000 -d 100 -P "$2" -q 2>&1 | tr '\r' '\n' | grep -v 'rps=' | grep -v '^ *$' || true
+  { echo "\$ redis-benchmark -h $HOST -p $RPORT -t set,get -n $N -c $CONNS -r 1000000 -d $VALUE -P $2 -q"
+    redis-benchmark -h $HOST -p "$RPORT" -t set,get -n "$N" -c "$CONNS" -r 1000000 -d "$VALUE" -P "$2" -q 2>&1 | tr '\r' '\n' | grep -v 'rps=' | grep -v '^ *$' || true
     busy_note; } >"$f"
 }
 
@@ -102,8 +104,8 @@ lg() { # CONFIG PROTO OP P REP [extra...]
   if [[ $op == set ]]; then pct=0; else pct=100; fi
   local base=$OUT/${cfg}_lg-$proto-$op-P${p}_r$rep
   quiet
-  { echo "\$ ringkv-loadgen run --target $tgt --read-pct $pct --dist uniform --keys $KEYS --value-size 100 --connections $CONNS --pipeline $p --threads 1 --duration $DUR --warmup 1 $*"
-    "$LG" run --target "$tgt" --read-pct "$pct" --dist uniform --keys "$KEYS" --value-size 100 --connections "$CONNS" \
+  { echo "\$ ringkv-loadgen run --target $tgt --read-pct $pct --dist uniform --keys $KEYS --value-size $VALUE --connections $CONNS --pipeline $p --threads 1 --duration $DUR --warmup 1 $*"
+    "$LG" run --target "$tgt" --read-pct "$pct" --dist uniform --keys "$KEYS" --value-size "$VALUE" --connections "$CONNS" \
       --pipeline "$p" --threads 1 --duration "$DUR" --warmup 1 --label "$cfg $proto $op P$p r$rep" --out "$base.json" "$@" 2>&1
     busy_note; } >"$base.txt"
 }
