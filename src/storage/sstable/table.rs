@@ -255,6 +255,12 @@ impl<F: DiskFile> Table<F> {
         self.decode_block(&raw, h)
     }
 
+    /// How much a [`TableIter`] reads at once from block `h` on.
+    fn readahead_len(&self, h: &BlockHandle) -> usize {
+        // data_handle checked h ends within data_end, so this cannot underflow.
+        (h.disk_len() as u64).max(READAHEAD_BYTES as u64).min(self.data_end - h.offset) as usize
+    }
+
     fn decode_block(&self, raw: &[u8], h: BlockHandle) -> Result<Block> {
         unwrap_block(raw, &h).and_then(Block::decode).map_err(|e| self.corrupt(h.offset, e))
     }
@@ -292,7 +298,14 @@ impl<F: DiskFile> Table<F> {
     /// A streaming iterator over the whole table, positioned before the
     /// first entry (call `seek`/`seek_to_first`, or just `next`).
     pub fn iter(self: &Rc<Self>) -> TableIter<F> {
-        TableIter { table: self.clone(), block: 0, data: None, positioned: false, readahead: ReadAhead::default() }
+        TableIter {
+            table: self.clone(),
+            block: 0,
+            data: None,
+            positioned: false,
+            readahead: ReadAhead::default(),
+            next_read: None,
+        }
     }
 }
 
@@ -467,6 +480,12 @@ struct ReadAhead {
     buf: Vec<u8>,
 }
 
+/// A read of the chunk after the [`ReadAhead`] one, already submitted.
+struct NextRead {
+    offset: u64,
+    read: std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<Vec<u8>>>>>,
+}
+
 impl ReadAhead {
     fn slice(&self, h: &BlockHandle) -> Option<&[u8]> {
         let from = usize::try_from(h.offset.checked_sub(self.offset)?).ok()?;
@@ -488,6 +507,10 @@ pub struct TableIter<F: DiskFile> {
     data: Option<BlockIter>,
     positioned: bool,
     readahead: ReadAhead,
+    /// Once a scan has moved past one read-ahead chunk into the next, each
+    /// chunk's read is submitted while the one before is consumed, so a
+    /// compaction does not wait on the disk between chunks.
+    next_read: Option<NextRead>,
 }
 
 impl<F: DiskFile> TableIter<F> {
@@ -555,12 +578,36 @@ impl<F: DiskFile> TableIter<F> {
             return Ok(b);
         }
         if self.readahead.slice(&h).is_none() {
-            // data_handle checked h ends within data_end, so this cannot underflow.
-            let len = (h.disk_len() as u64).max(READAHEAD_BYTES as u64).min(t.data_end - h.offset);
-            let buf = t.file.read_at(h.offset, len as usize).await.map_err(|e| Error::io(&t.path, e))?;
-            self.readahead = ReadAhead { offset: h.offset, buf };
+            // Does the scan go on from the last chunk (h begins in it, or right after)?
+            let (from, to) = (self.readahead.offset, self.readahead.offset + self.readahead.buf.len() as u64);
+            let sequential = !self.readahead.buf.is_empty() && (from..=to).contains(&h.offset);
+            let buf = match self.next_read.take() {
+                Some(next) if next.offset == h.offset => next.read.await,
+                _ => t.file.read_at(h.offset, t.readahead_len(&h)).await,
+            };
+            self.readahead = ReadAhead { offset: h.offset, buf: buf.map_err(|e| Error::io(&t.path, e))? };
+            if sequential {
+                self.next_read = self.start_next_read();
+            }
         }
         let raw = self.readahead.slice(&h).unwrap_or_default();
         Ok(Rc::new(t.decode_block(raw, h)?))
+    }
+
+    /// Submit the read of the chunk that starts at the first block past the
+    /// read-ahead buffer (None at the table's last block).
+    fn start_next_read(&self) -> Option<NextRead> {
+        let t = &self.table;
+        let end = self.readahead.offset + self.readahead.buf.len() as u64;
+        let h = *t.handles.get(self.block..)?.iter().find(|h| h.offset + h.disk_len() as u64 > end)?;
+        let (table, len) = (t.clone(), t.readahead_len(&h));
+        let mut read: std::pin::Pin<Box<dyn std::future::Future<Output = _>>> =
+            Box::pin(async move { table.file.read_at(h.offset, len).await });
+        // One poll submits the read; the scan awaits it when it gets there.
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match read.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(r) => Some(NextRead { offset: h.offset, read: Box::pin(std::future::ready(r)) }),
+            std::task::Poll::Pending => Some(NextRead { offset: h.offset, read }),
+        }
     }
 }
