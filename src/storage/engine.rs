@@ -169,10 +169,17 @@ pub struct Engine<D: Disk> {
     wal: Wal<D>,
     cache: Rc<BlockCache>,
     inner: RefCell<Inner<D::File>>,
-    /// Taken out while an edit is being written; edits are serialised by `edit_busy`.
+    /// Taken out while an edit is being written; edits are serialised by `edits`.
     manifest: RefCell<Option<ManifestFile<D>>>,
-    edit_busy: Cell<bool>,
-    edit_done: Notify,
+    edits: Gate,
+    /// One flush at a time, and one compaction at a time. A flush does not
+    /// wait for a compaction: a compaction can take seconds, and writers
+    /// stall once sealed memtables pile up behind it.
+    flushing: Gate,
+    compacting: Gate,
+    /// Reads that went past the memtables (point reads and scans): with
+    /// `last_seq`, how the compaction loop tells that the engine is idle.
+    table_reads: Cell<u64>,
     /// Wakes background tasks (new sealed memtable, new tables, closing).
     work: Notify,
     /// Wakes writers waiting for flush/compaction progress.
@@ -244,8 +251,10 @@ impl<D: Disk> Engine<D> {
             cache,
             inner: RefCell::new(inner),
             manifest: RefCell::new(Some(manifest)),
-            edit_busy: Cell::new(false),
-            edit_done: Notify::default(),
+            edits: Gate::default(),
+            flushing: Gate::default(),
+            compacting: Gate::default(),
+            table_reads: Cell::new(0),
             work: Notify::default(),
             progress: Notify::default(),
             closing: Cell::new(false),
@@ -453,6 +462,7 @@ impl<D: Disk> Engine<D> {
             if let Some(found) = inner.in_memtables(key, hash, &mut copy) {
                 return Ok(Some(found));
             }
+            self.note_table_read();
             inner.version.tables_for_key(key).filter_map(|t| inner.tables.get(&t.id).cloned()).collect()
         };
         for t in &tables {
@@ -485,6 +495,7 @@ impl<D: Disk> Engine<D> {
         if let Some(found) = inner.in_memtables(key, hash, &mut f) {
             return Some(Ok(Some(found)));
         }
+        self.note_table_read();
         for t in inner.version.tables_for_key(key) {
             let Some(t) = inner.tables.get(&t.id) else { continue };
             match t.get_now_with(key, hash, &mut f)? {
@@ -493,6 +504,10 @@ impl<D: Disk> Engine<D> {
             }
         }
         Some(Ok(None))
+    }
+
+    fn note_table_read(&self) {
+        self.table_reads.set(self.table_reads.get() + 1);
     }
 
     /// Up to `limit` live (key, value) pairs with keys in the range, in key order.
@@ -546,6 +561,7 @@ impl<D: Disk> Engine<D> {
         // See every write started before the scan, once it is durable.
         let barrier = self.last_seq();
         self.wait_durable(barrier).await?;
+        self.note_table_read();
         let mut it = MergeIter::new(self.read_sources(barrier), from).await?;
         let mut newest = NewestOnly::default();
         let mut slice = Slice::default();
@@ -609,7 +625,7 @@ impl<D: Disk> Engine<D> {
 
     /// Flush the oldest sealed memtable into an L0 table. False if none.
     async fn flush_oldest(&self) -> Result<bool> {
-        let _edit = self.lock_edits().await;
+        let _flushing = self.flushing.enter().await;
         let Some(mem) = self.inner.borrow().imm.back().cloned() else { return Ok(false) };
         // The table must never hold writes the log has not got: a reader could
         // otherwise see a write that a crash takes back.
@@ -661,15 +677,23 @@ impl<D: Disk> Engine<D> {
 
     /// Run one compaction if the strategy picks one. False if there was none.
     pub async fn compact_once(&self) -> Result<bool> {
-        let _edit = self.lock_edits().await;
+        self.compact_picked(|v| self.opts.compaction.pick(v)).await
+    }
+
+    /// Run the compaction the strategy picks for an idle engine, if any.
+    async fn compact_idle(&self) -> Result<bool> {
+        self.compact_picked(|v| self.opts.compaction.pick_idle(v)).await
+    }
+
+    async fn compact_picked(&self, pick: impl Fn(&Version) -> Option<CompactionChoice>) -> Result<bool> {
+        let _compacting = self.compacting.enter().await;
         let (choice, inputs) = {
             let inner = self.inner.borrow();
-            let Some(choice) = self.opts.compaction.pick(&inner.version) else { return Ok(false) };
-            let inputs: Vec<Rc<Table<D::File>>> = choice
+            let Some(choice) = pick(&inner.version) else { return Ok(false) };
+            let inputs: Vec<LevelTables<D::File>> = choice
                 .inputs
                 .iter()
-                .flat_map(|(_, ids)| ids.iter())
-                .filter_map(|id| inner.tables.get(id).cloned())
+                .map(|(level, ids)| (*level, ids.iter().filter_map(|id| inner.tables.get(id).cloned()).collect()))
                 .collect();
             (choice, inputs)
         };
@@ -684,9 +708,21 @@ impl<D: Disk> Engine<D> {
         Ok(())
     }
 
-    async fn run_compaction(&self, choice: &CompactionChoice, inputs: Vec<Rc<Table<D::File>>>) -> Result<()> {
-        let bytes_read: u64 = inputs.iter().map(|t| t.meta().file_size).sum();
-        let sources = inputs.iter().map(Source::table).collect();
+    /// `inputs`: each input level's tables, in the order the choice lists
+    /// them (below L0: by key).
+    async fn run_compaction(&self, choice: &CompactionChoice, inputs: Vec<LevelTables<D::File>>) -> Result<()> {
+        let bytes_read: u64 = inputs.iter().flat_map(|(_, ts)| ts).map(|t| t.meta().file_size).sum();
+        // L0's tables overlap: one source each. A deeper level's are one
+        // sorted run, read one table after another: fewer sources for the
+        // merge to order, and one table's read-ahead buffers at a time.
+        let mut sources = Vec::new();
+        for (level, tables) in inputs {
+            if level == 0 {
+                sources.extend(tables.iter().map(Source::table));
+            } else {
+                sources.push(Source::level(tables));
+            }
+        }
         let mut it = MergeIter::new(sources, None).await?;
         let mut newest = NewestOnly::default();
         let mut outputs: Vec<BuiltTable<D::File>> = Vec::new();
@@ -815,17 +851,13 @@ impl<D: Disk> Engine<D> {
         TableBuilder::with_buffer(&self.opts.table, spare.unwrap_or_else(|| Vec::with_capacity(expected)))
     }
 
-    /// Serialise version edits (flush and compaction both install them).
-    async fn lock_edits(&self) -> EditGuard<'_, D> {
-        while self.edit_busy.get() {
-            self.edit_done.wait().await;
-        }
-        self.edit_busy.set(true);
-        EditGuard { engine: self }
-    }
-
     /// Make `edit` durable in the manifest, then switch to the new Version.
+    /// Edits are applied one at a time, each to the version the last left. A
+    /// flush and a compaction may run side by side because their edits
+    /// commute: a flush adds an L0 table newer than every other table, and a
+    /// compaction replaces tables older than it.
     async fn install(&self, mut edit: VersionEdit) -> Result<()> {
+        let _edit = self.edits.enter().await;
         let mut manifest = self.manifest.borrow_mut().take().ok_or(Error::Closed)?;
         let mut state = self.inner.borrow().manifest_state.clone();
         edit.next_file_id = Some(state.next_file_id);
@@ -912,13 +944,38 @@ impl<D: Disk> Engine<D> {
     async fn compaction_loop(self: Rc<Self>) {
         while !self.closing.get() {
             let wait = self.work.wait();
-            match self.compact_once().await {
+            let res = match self.compact_once().await {
                 Ok(true) => continue,
-                Ok(false) => wait.await,
-                Err(e) => {
-                    self.fail_background(&e);
-                    return;
+                Ok(false) => {
+                    // Nothing is due. Once neither a write nor a read of the
+                    // tables has come for a while, merge what L0 holds
+                    // (leveled), so the reads after the pause ask fewer tables.
+                    // Not while reads go on: the compaction would slow them
+                    // down for seconds to save each a Bloom filter probe or two.
+                    let activity = || (self.inner.borrow().last_seq, self.table_reads.get());
+                    let before = activity();
+                    let idle = async {
+                        glommio::timer::sleep(IDLE_COMPACTION_AFTER).await;
+                        true
+                    };
+                    let idled = futures_lite::future::or(
+                        async {
+                            wait.await;
+                            false
+                        },
+                        idle,
+                    )
+                    .await;
+                    if !idled || self.closing.get() || activity() != before {
+                        continue;
+                    }
+                    self.compact_idle().await
                 }
+                Err(e) => Err(e),
+            };
+            if let Err(e) = res {
+                self.fail_background(&e);
+                return;
             }
         }
     }
@@ -943,7 +1000,7 @@ impl<D: Disk> Engine<D> {
         for t in tasks {
             t.await;
         }
-        let _edit = self.lock_edits().await;
+        let _edit = self.edits.enter().await;
         self.wal.close().await
     }
 
@@ -983,14 +1040,32 @@ impl<D: Disk> Engine<D> {
     }
 }
 
-struct EditGuard<'a, D: Disk> {
-    engine: &'a Engine<D>,
+/// A compaction's input tables from one level.
+type LevelTables<F> = (u32, Vec<Rc<Table<F>>>);
+
+/// Lets one holder in at a time; the others wait their turn.
+#[derive(Default)]
+struct Gate {
+    busy: Cell<bool>,
+    done: Notify,
 }
 
-impl<D: Disk> Drop for EditGuard<'_, D> {
+impl Gate {
+    async fn enter(&self) -> GateGuard<'_> {
+        while self.busy.get() {
+            self.done.wait().await;
+        }
+        self.busy.set(true);
+        GateGuard(self)
+    }
+}
+
+struct GateGuard<'a>(&'a Gate);
+
+impl Drop for GateGuard<'_> {
     fn drop(&mut self) {
-        self.engine.edit_busy.set(false);
-        self.engine.edit_done.notify_all();
+        self.0.busy.set(false);
+        self.0.done.notify_all();
     }
 }
 
@@ -1082,6 +1157,11 @@ fn latest((seq, kind, value): (SeqNo, ValueKind, Vec<u8>)) -> (SeqNo, Option<Vec
 /// times `memtable_bytes_max` per shard.
 const WAL_PER_MEMTABLE: usize = 4;
 
+/// How long the engine goes without a write or a read past its memtables
+/// before it compacts what the strategy's idle pick names
+/// (`CompactionStrategy::pick_idle`).
+const IDLE_COMPACTION_AFTER: Duration = Duration::from_secs(1);
+
 /// A memtable sized for what `opts` lets one hold: keys of about 256 bytes
 /// with their value and overhead fill `memtable_bytes_max`.
 fn new_memtable(opts: &Options) -> Memtable {
@@ -1122,6 +1202,33 @@ mod tests {
             e.compact_until_idle().await.unwrap();
             assert_eq!(e.stats().tables_per_level[0], 0);
             assert_eq!(pressure(), 0.0);
+        });
+    }
+
+    #[test]
+    fn an_idle_engine_merges_l0_below_its_trigger() {
+        crate::rt::block_on(async {
+            let mut o = opts();
+            o.background = true;
+            let e = Engine::open(SimDisk::new(), o).await.unwrap();
+            let key = |i: u32| format!("k{i:03}").into_bytes();
+            for round in 0..2 {
+                for i in round * 100..round * 100 + 100 {
+                    e.put(&key(i), &[1; 100]).await.unwrap();
+                }
+                e.flush().await.unwrap();
+            }
+            assert_eq!(e.stats().tables_per_level[..2], [2, 0], "two L0 tables, below the trigger of 4");
+            // Reads that reach the tables keep the engine busy: round 0's keys
+            // are only in a table (the memtable flushed last holds round 1's).
+            for _ in 0..(IDLE_COMPACTION_AFTER * 3).as_millis() / 100 {
+                assert_eq!(e.get(&key(42)).await.unwrap().as_deref(), Some(&[1u8; 100][..]));
+                glommio::timer::sleep(Duration::from_millis(100)).await;
+            }
+            assert_eq!(e.stats().tables_per_level[..2], [2, 0], "no idle compaction while reads go on");
+            glommio::timer::sleep(IDLE_COMPACTION_AFTER * 3).await;
+            assert_eq!(e.stats().tables_per_level[..2], [0, 1], "merged into L1 once nothing came");
+            assert_eq!(e.get(&key(42)).await.unwrap().as_deref(), Some(&[1u8; 100][..]));
         });
     }
 

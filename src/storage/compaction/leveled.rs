@@ -2,14 +2,20 @@
 //! newest first); every lower level is one sorted run about `level_size_ratio`
 //! times bigger than the level above.
 //!
-//! Rules, in priority order:
-//! 1. L0 has >= `l0_trigger_files` tables: merge all of L0 with the L1 tables
-//!    overlapping it, into L1. Taking *all* of L0 keeps the rule simple and
-//!    always correct (a subset would have to be the oldest tables).
-//! 2. Otherwise the level Ln (1 <= n < last) with the highest score
-//!    `bytes / target(Ln)` above 1, where target(L1) = `base_level_bytes` and
-//!    target(Ln+1) = target(Ln) * `level_size_ratio`: one table of Ln plus the
-//!    Ln+1 tables overlapping it, into Ln+1. Ties go to the upper level.
+//! Every level has a score, and the highest score of at least 1 is compacted
+//! (ties go to the upper level), as RocksDB picks:
+//! - L0: its table count over `l0_trigger_files`. Compacting it merges all of
+//!   L0 with the L1 tables overlapping it, into L1. Taking *all* of L0 keeps
+//!   the rule simple and always correct (a subset would have to be the oldest
+//!   tables).
+//! - Ln (1 <= n < last): `bytes / target(Ln)`, counted only above 1, where
+//!   target(L1) = `base_level_bytes` and target(Ln+1) = target(Ln) *
+//!   `level_size_ratio`. Compacting it merges one table of Ln with the Ln+1
+//!   tables overlapping it, into Ln+1.
+//!
+//! L0 does not simply come first. Under a steady stream of writes L0 is
+//! always due again, L1 would then never move down, and each L0 compaction
+//! would rewrite all of an ever larger L1.
 //!
 //! Which table of Ln: the one with the least Ln+1 overlap per byte of its own
 //! (RocksDB's `kMinOverlappingRatio`), ties to the lowest (oldest) id. It
@@ -55,7 +61,7 @@ impl Default for LeveledOptions {
             l0_trigger_files: 4,
             l0_slowdown_files: 12,
             l0_stop_files: 20,
-            base_level_bytes: 64 * MIB,
+            base_level_bytes: 256 * MIB,
             level_size_ratio: 10,
             target_file_bytes: 16 * MIB,
             num_levels: 7,
@@ -103,7 +109,11 @@ pub fn pick(o: &LeveledOptions, v: &Version) -> Option<CompactionChoice> {
     if last_level(o, v) == 0 {
         return None;
     }
-    pick_l0(o, v).or_else(|| pick_by_score(o, v))
+    let l0_score = v.level(0).len() as f64 / o.l0_trigger_files as f64;
+    match best_level(o, v) {
+        Some((level, score)) if score > l0_score => pick_level(o, v, level),
+        best => pick_l0(o, v).or_else(|| pick_level(o, v, best?.0)),
+    }
 }
 
 /// Write pressure: the worse of L0 table count and pending compaction bytes.
@@ -131,23 +141,39 @@ fn last_level(o: &LeveledOptions, v: &Version) -> usize {
     o.num_levels.min(v.num_levels()).saturating_sub(1)
 }
 
-fn pick_l0(o: &LeveledOptions, v: &Version) -> Option<CompactionChoice> {
-    let l0 = v.level(0);
-    if l0.len() < o.l0_trigger_files {
+/// L0 into L1 whatever its count, while the engine is idle.
+pub fn pick_idle(o: &LeveledOptions, v: &Version) -> Option<CompactionChoice> {
+    if last_level(o, v) == 0 || v.level(0).is_empty() {
         return None;
     }
-    let (smallest, largest) = key_range(l0)?;
-    let l1 = v.overlapping(1, smallest, largest);
-    Some(choice(o, v, 0, l0, &l1, "l0_file_count"))
+    merge_l0(o, v, "idle_l0")
 }
 
-fn pick_by_score(o: &LeveledOptions, v: &Version) -> Option<CompactionChoice> {
-    let (level, _) = (1..last_level(o, v))
+fn pick_l0(o: &LeveledOptions, v: &Version) -> Option<CompactionChoice> {
+    if v.level(0).len() < o.l0_trigger_files {
+        return None;
+    }
+    merge_l0(o, v, "l0_file_count")
+}
+
+fn merge_l0(o: &LeveledOptions, v: &Version, reason: &'static str) -> Option<CompactionChoice> {
+    let l0 = v.level(0);
+    let (smallest, largest) = key_range(l0)?;
+    let l1 = v.overlapping(1, smallest, largest);
+    Some(choice(o, v, 0, l0, &l1, reason))
+}
+
+/// The level below L0 (and above the last) with the highest score over 1.
+fn best_level(o: &LeveledOptions, v: &Version) -> Option<(usize, f64)> {
+    (1..last_level(o, v))
         .map(|l| (l, v.level_bytes(l) as f64 / o.level_target_bytes(l) as f64))
         .filter(|&(_, score)| score > 1.0)
         // max_by keeps the last of equal maxima; reversing the level order on
         // ties makes the upper level win.
-        .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))?;
+        .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
+}
+
+fn pick_level(o: &LeveledOptions, v: &Version, level: usize) -> Option<CompactionChoice> {
     let table = choose_table(v, level)?;
     let below = v.overlapping(level + 1, &table.smallest, &table.largest);
     Some(choice(o, v, level, &[table], &below, "level_size_score"))
@@ -262,11 +288,32 @@ mod tests {
     }
 
     #[test]
-    fn l0_has_priority_over_level_scores() {
-        let mut tables = l0_tables(4);
-        tables.push((1, table(1, 10_000, "x", "z", 1))); // L1 score 100
+    fn the_higher_score_of_l0_and_a_level_wins() {
+        let mut tables = l0_tables(8); // L0 score 2
+        tables.push((1, table(1, 300, "x", "z", 1))); // L1 score 3
+        let c = pick(&opts(), &version(4, tables.clone())).unwrap();
+        assert_eq!(c.reason, "level_size_score");
+        tables[8] = (1, table(1, 150, "x", "z", 1)); // L1 score 1.5
         let c = pick(&opts(), &version(4, tables)).unwrap();
         assert_eq!(c.reason, "l0_file_count");
+    }
+
+    #[test]
+    fn a_tie_between_l0_and_a_level_goes_to_l0() {
+        let mut tables = l0_tables(8); // L0 score 2
+        tables.push((1, table(1, 200, "x", "z", 1))); // L1 score 2
+        assert_eq!(pick(&opts(), &version(4, tables)).unwrap().reason, "l0_file_count");
+    }
+
+    #[test]
+    fn idle_takes_l0_below_its_trigger_and_nothing_else() {
+        let mut tables = l0_tables(1);
+        tables.push((1, table(2, 10, "b", "d", 1)));
+        let c = pick_idle(&opts(), &version(4, tables)).unwrap();
+        assert_eq!((c.inputs, c.output_level, c.reason), (vec![(0, vec![100]), (1, vec![2])], 1, "idle_l0"));
+        let deeper_only = version(4, vec![(1, table(2, 10_000, "b", "d", 1))]);
+        assert_eq!(pick_idle(&opts(), &deeper_only), None, "only L0 is merged when idle");
+        assert_eq!(pick_idle(&LeveledOptions { num_levels: 1, ..opts() }, &version(1, l0_tables(2))), None);
     }
 
     #[test]
