@@ -6,7 +6,8 @@
 #
 # Usage: loadgen/scripts/crash-check.sh [KILL_AFTER_S] [DIR]
 #   env: SYNC (always), SHARDS (1), KEYS (200000), VALUE (200), P (16), CONNS (20),
-#        PROTO (native, or resp: the writes go to the RESP port as SETs)
+#        PROTO (native, or resp: the writes go to the RESP port as SETs),
+#        EXTRA (more `ringkv serve` flags, e.g. "--compaction tiered")
 # Needs: cargo build --release -p ringkv -p ringkv-loadgen
 set -uo pipefail
 AFTER=${1:-5}
@@ -20,7 +21,7 @@ rm -rf "$D"; mkdir -p "$D"
 SPID=
 start() {
   "$B/ringkv" serve --listen $ADDR --resp-listen $RESP_ADDR --data-dir "$D/data" --sync "${SYNC:-always}" \
-    --shards "${SHARDS:-1}" >>"$D/server.log" 2>&1 &
+    --shards "${SHARDS:-1}" ${EXTRA:-} >>"$D/server.log" 2>&1 &
   SPID=$!
   for _ in $(seq 100); do "$B/ringkv" get probe --addr $ADDR >/dev/null 2>&1; [[ $? -le 1 ]] && return; sleep 0.1; done
   echo "server did not come up" >&2; exit 2
