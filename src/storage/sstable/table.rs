@@ -487,6 +487,11 @@ struct NextRead {
 }
 
 impl ReadAhead {
+    /// Where the buffer's bytes end in the file.
+    fn end(&self) -> u64 {
+        self.offset + self.buf.len() as u64
+    }
+
     fn slice(&self, h: &BlockHandle) -> Option<&[u8]> {
         let from = usize::try_from(h.offset.checked_sub(self.offset)?).ok()?;
         self.buf.get(from..from.checked_add(h.disk_len())?)
@@ -579,8 +584,8 @@ impl<F: DiskFile> TableIter<F> {
         }
         if self.readahead.slice(&h).is_none() {
             // Does the scan go on from the last chunk (h begins in it, or right after)?
-            let (from, to) = (self.readahead.offset, self.readahead.offset + self.readahead.buf.len() as u64);
-            let sequential = !self.readahead.buf.is_empty() && (from..=to).contains(&h.offset);
+            let sequential =
+                !self.readahead.buf.is_empty() && (self.readahead.offset..=self.readahead.end()).contains(&h.offset);
             let buf = match self.next_read.take() {
                 Some(next) if next.offset == h.offset => next.read.await,
                 _ => t.file.read_at(h.offset, t.readahead_len(&h)).await,
@@ -598,7 +603,7 @@ impl<F: DiskFile> TableIter<F> {
     /// read-ahead buffer (None at the table's last block).
     fn start_next_read(&self) -> Option<NextRead> {
         let t = &self.table;
-        let end = self.readahead.offset + self.readahead.buf.len() as u64;
+        let end = self.readahead.end();
         let h = *t.handles.get(self.block..)?.iter().find(|h| h.offset + h.disk_len() as u64 > end)?;
         let (table, len) = (t.clone(), t.readahead_len(&h));
         let mut read: std::pin::Pin<Box<dyn std::future::Future<Output = _>>> =
