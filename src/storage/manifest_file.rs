@@ -128,10 +128,16 @@ impl<D: Disk> ManifestFile<D> {
     }
 
     /// Append one edit and make it durable. The caller serialises calls.
+    /// The edit is applied to a copy of `state` first: one that does not
+    /// apply (a table deleted that is not there, overlapping tables in a
+    /// level) is refused before it is written, where a replay would find it
+    /// at the next open and refuse to open the store.
     pub async fn append(&mut self, edit: &VersionEdit, state: &mut ManifestState) -> Result<()> {
+        let mut next = state.clone();
+        next.apply(edit).map_err(|e| Error::InvalidArgument(format!("bad version edit: {e}")))?;
         if self.writer.end() > MANIFEST_ROLL_BYTES {
-            state.apply(edit).map_err(|e| Error::InvalidArgument(format!("bad version edit: {e}")))?;
-            *self = Self::roll(&self.disk, &self.dir, state).await?;
+            *self = Self::roll(&self.disk, &self.dir, &mut next).await?;
+            *state = next;
             return Ok(());
         }
         let mut payload = Vec::new();
@@ -142,7 +148,7 @@ impl<D: Disk> ManifestFile<D> {
         self.writer.write(&rec).await.map_err(|e| Error::io(&path, e))?;
         self.writer.sync().await.map_err(|e| Error::io(&path, e))?;
         self.next_record_no += 1;
-        state.apply(edit).map_err(|e| Error::InvalidArgument(format!("bad version edit: {e}")))?;
+        *state = next;
         Ok(())
     }
 
@@ -154,6 +160,31 @@ impl<D: Disk> ManifestFile<D> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::disk::SimDisk;
+    use crate::storage::version::test_util::table;
+
+    #[test]
+    fn an_edit_that_does_not_apply_is_refused_before_it_is_written() {
+        crate::rt::block_on(async {
+            let (disk, dir) = (SimDisk::new(), Path::new("/m"));
+            let (mut m, mut state) = ManifestFile::open(disk.clone(), dir, 3).await.unwrap();
+            let add = |level, t| VersionEdit { added: vec![(level, t)], ..Default::default() };
+            m.append(&add(1, table(7, 100, "a", "m", 1)), &mut state).await.unwrap();
+            let before = state.clone();
+            // Overlaps table 7 in L1; then a delete of a table that is not there.
+            let overlapping = add(1, table(8, 100, "k", "z", 2));
+            let missing = VersionEdit { deleted: vec![(1, 9)], ..Default::default() };
+            for bad in [overlapping, missing] {
+                assert!(matches!(m.append(&bad, &mut state).await, Err(Error::InvalidArgument(_))));
+                assert_eq!(state, before);
+            }
+            m.append(&add(0, table(10, 100, "b", "c", 3)), &mut state).await.unwrap();
+            drop(m);
+            // The store opens again, with exactly the edits that applied.
+            let (_, reopened) = ManifestFile::open(disk, dir, 3).await.unwrap();
+            assert_eq!(reopened.version, state.version);
+        });
+    }
 
     #[test]
     fn current_parsing() {
