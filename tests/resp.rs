@@ -90,13 +90,19 @@ fn redis_cli_commands() {
     let field = |name| info_field(&persistence, name);
     assert!(field("ringkv_wal_commits") > 0, "{persistence}");
     assert!(field("ringkv_wal_bytes_written") > field("ringkv_wal_commits"), "{persistence}");
-    // Nothing flushed yet: every level empty (L0 first).
+    // Nothing flushed yet: every level empty (L0 first), no table written.
+    for name in ["ringkv_flush_bytes_written", "ringkv_compaction_bytes_read", "ringkv_compaction_bytes_written"] {
+        assert_eq!(field(name), 0, "{persistence}");
+    }
     let levels = persistence.lines().find_map(|l| l.strip_prefix("ringkv_tables_per_level:")).unwrap_or_default();
     assert!(levels.len() > 2 && levels.split(',').all(|n| n == "0"), "{persistence}");
     // Counted on every shard: the connections so far landed on both of them.
     let made = calls.get();
     let info = c(&["INFO"]);
     assert!(info_field(&info, "total_commands_processed") >= made, "{made} commands sent: {info}");
+    for name in ["ringkv_compactions", "ringkv_table_moves", "ringkv_write_stall_micros", "ringkv_write_delay_micros"] {
+        assert_eq!(info_field(&info, name), 0, "{info}");
+    }
     // Each call was a connection of its own (redis-cli --stat shows these two).
     assert!(info_field(&info, "total_connections_received") > made, "{made} connections made: {info}");
     let deadline = Instant::now() + Duration::from_secs(5);

@@ -32,6 +32,7 @@ use crate::server::shard_op::{FailKind, RespCounters, RmwOp, RmwResult, SetWhen,
 use crate::server::stop::ShardStop;
 use crate::server::NodeInfo;
 use crate::storage::notify::Notify;
+use crate::storage::Stats;
 
 const READ_CHUNK_BYTES: usize = 64 << 10;
 /// Commands read but not yet answered, per connection, before reading pauses.
@@ -1109,30 +1110,10 @@ async fn info_reply(
             clients.accepted += c.accepted;
         }
     }
-    let mut mem = 0u64;
-    let mut table_bytes = 0u64;
-    let mut user_bytes = 0u64;
-    let (mut flushes, mut compactions, mut stall_us) = (0u64, 0u64, 0u64);
-    let (mut wal_bytes, mut wal_commits) = (0u64, 0u64);
-    let (mut cache_hits, mut cache_misses, mut cache_bytes) = (0u64, 0u64, 0u64);
-    let mut levels: Vec<usize> = Vec::new();
+    let mut st = Stats::default();
     for s in stats {
-        if let ShardReply::Stats(st) = s.done().await {
-            mem += st.all_memtable_bytes as u64;
-            table_bytes += st.live_table_bytes;
-            wal_bytes += st.wal_bytes_written;
-            wal_commits += st.wal_commits;
-            user_bytes += st.user_bytes_written;
-            flushes += st.flushes;
-            compactions += st.compactions;
-            stall_us += st.write_stall_micros;
-            cache_hits += st.cache_hits;
-            cache_misses += st.cache_misses;
-            cache_bytes += st.cache_bytes as u64;
-            levels.resize(levels.len().max(st.tables_per_level.len()), 0);
-            for (sum, n) in levels.iter_mut().zip(&st.tables_per_level) {
-                *sum += n;
-            }
+        if let ShardReply::Stats(shard) = s.done().await {
+            st.add(&shard);
         }
     }
     let want = |s: &str| info_wants(sections, s);
@@ -1153,6 +1134,7 @@ async fn info_reply(
     }
     if want("memory") {
         // The memtables and the block cache, the two that grow with the data.
+        let (mem, cache_bytes) = (st.all_memtable_bytes as u64, st.cache_bytes as u64);
         let used = mem + cache_bytes;
         t.push_str(&format!(
             "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{}\r\n\
@@ -1164,20 +1146,39 @@ async fn info_reply(
     if want("stats") {
         t.push_str(&format!(
             "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\n\
-             ringkv_user_bytes_written:{user_bytes}\r\n\
-             ringkv_flushes:{flushes}\r\nringkv_compactions:{compactions}\r\nringkv_write_stall_micros:{stall_us}\r\n\
-             ringkv_block_cache_hits:{cache_hits}\r\nringkv_block_cache_misses:{cache_misses}\r\n\
-             ringkv_block_cache_bytes:{cache_bytes}\r\n\r\n",
-            clients.accepted, clients.commands
+             ringkv_user_bytes_written:{}\r\n\
+             ringkv_flushes:{}\r\nringkv_compactions:{}\r\nringkv_table_moves:{}\r\n\
+             ringkv_write_stall_micros:{}\r\nringkv_write_delay_micros:{}\r\n\
+             ringkv_block_cache_hits:{}\r\nringkv_block_cache_misses:{}\r\n\
+             ringkv_block_cache_bytes:{}\r\n\r\n",
+            clients.accepted,
+            clients.commands,
+            st.user_bytes_written,
+            st.flushes,
+            st.compactions,
+            st.table_moves,
+            st.write_stall_micros,
+            st.write_delay_micros,
+            st.cache_hits,
+            st.cache_misses,
+            st.cache_bytes
         ));
     }
     if want("persistence") {
         t.push_str(&format!(
-            "# Persistence\r\nloading:0\r\nringkv_sync:{}\r\nringkv_table_bytes:{table_bytes}\r\n\
+            "# Persistence\r\nloading:0\r\nringkv_sync:{}\r\nringkv_table_bytes:{}\r\n\
              ringkv_tables_per_level:{}\r\n\
-             ringkv_wal_bytes_written:{wal_bytes}\r\nringkv_wal_commits:{wal_commits}\r\n\r\n",
+             ringkv_wal_bytes_written:{}\r\nringkv_wal_commits:{}\r\n\
+             ringkv_flush_bytes_written:{}\r\n\
+             ringkv_compaction_bytes_read:{}\r\nringkv_compaction_bytes_written:{}\r\n\r\n",
             ctx.info.sync,
-            levels.iter().map(usize::to_string).collect::<Vec<_>>().join(",")
+            st.live_table_bytes,
+            st.tables_per_level.iter().map(usize::to_string).collect::<Vec<_>>().join(","),
+            st.wal_bytes_written,
+            st.wal_commits,
+            st.flush_bytes_written,
+            st.compaction_bytes_read,
+            st.compaction_bytes_written
         ));
     }
     if want("ringkv") || want("shards") {

@@ -112,6 +112,8 @@ pub struct Stats {
     pub compaction_bytes_written: u64,
     pub flushes: u64,
     pub compactions: u64,
+    /// Tables that compactions moved down a level as they were, unwritten.
+    pub table_moves: u64,
     pub live_table_bytes: u64,
     pub tables_per_level: Vec<usize>,
     pub memtable_bytes: usize,
@@ -128,6 +130,33 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// Add another shard's counters to these (`last_seq`: the larger).
+    pub fn add(&mut self, o: &Stats) {
+        self.user_bytes_written += o.user_bytes_written;
+        self.wal_bytes_written += o.wal_bytes_written;
+        self.wal_commits += o.wal_commits;
+        self.flush_bytes_written += o.flush_bytes_written;
+        self.compaction_bytes_read += o.compaction_bytes_read;
+        self.compaction_bytes_written += o.compaction_bytes_written;
+        self.flushes += o.flushes;
+        self.compactions += o.compactions;
+        self.table_moves += o.table_moves;
+        self.live_table_bytes += o.live_table_bytes;
+        self.tables_per_level.resize(self.tables_per_level.len().max(o.tables_per_level.len()), 0);
+        for (sum, n) in self.tables_per_level.iter_mut().zip(&o.tables_per_level) {
+            *sum += n;
+        }
+        self.memtable_bytes += o.memtable_bytes;
+        self.all_memtable_bytes += o.all_memtable_bytes;
+        self.immutable_memtables += o.immutable_memtables;
+        self.last_seq = self.last_seq.max(o.last_seq);
+        self.write_delay_micros += o.write_delay_micros;
+        self.write_stall_micros += o.write_stall_micros;
+        self.cache_hits += o.cache_hits;
+        self.cache_misses += o.cache_misses;
+        self.cache_bytes += o.cache_bytes;
+    }
+
     /// Bytes written to disk (WAL + flush + compaction) per user byte.
     pub fn write_amplification(&self) -> f64 {
         let disk = self.wal_bytes_written + self.flush_bytes_written + self.compaction_bytes_written;
@@ -687,17 +716,29 @@ impl<D: Disk> Engine<D> {
 
     async fn compact_picked(&self, pick: impl Fn(&Version) -> Option<CompactionChoice>) -> Result<bool> {
         let _compacting = self.compacting.enter().await;
-        let (choice, inputs) = {
+        let (choice, job) = {
             let inner = self.inner.borrow();
             let Some(choice) = pick(&inner.version) else { return Ok(false) };
-            let inputs: Vec<LevelTables<D::File>> = choice
-                .inputs
-                .iter()
-                .map(|(level, ids)| (*level, ids.iter().filter_map(|id| inner.tables.get(id).cloned()).collect()))
-                .collect();
-            (choice, inputs)
+            let job = match choice.as_move(&inner.version) {
+                Some(edit) => Err(edit),
+                None => Ok(choice
+                    .inputs
+                    .iter()
+                    .map(|(level, ids)| (*level, ids.iter().filter_map(|id| inner.tables.get(id).cloned()).collect()))
+                    .collect::<Vec<LevelTables<D::File>>>()),
+            };
+            (choice, job)
         };
-        self.run_compaction(&choice, inputs).await?;
+        match job {
+            Ok(inputs) => self.run_compaction(&choice, inputs).await?,
+            Err(edit) => {
+                // The same files, a level down: their Tables and cached blocks stay.
+                let moved = edit.added.len() as u64;
+                self.install(edit).await?;
+                self.inner.borrow_mut().stats.table_moves += moved;
+                tracing::debug!(reason = choice.reason, tables = moved, "compaction moved tables down");
+            }
+        }
         self.progress.notify_all();
         Ok(true)
     }
@@ -1206,14 +1247,71 @@ mod tests {
     }
 
     #[test]
+    fn a_table_that_overlaps_nothing_below_moves_down_unrewritten() {
+        crate::rt::block_on(async {
+            let disk = SimDisk::new();
+            let mut o = opts();
+            // Every level past its target at once, so each table goes down as
+            // far as it can.
+            o.compaction = CompactionStrategy::Leveled(crate::storage::compaction::leveled::LeveledOptions {
+                l0_trigger_files: 1,
+                base_level_bytes: 1,
+                num_levels: 4,
+                ..Default::default()
+            });
+            let ids = |e: &Engine<SimDisk>| -> Vec<Vec<u64>> {
+                e.inner.borrow().version.levels().iter().map(|l| l.iter().map(|t| t.id).collect()).collect()
+            };
+            let e = Engine::open(disk.clone(), o.clone()).await.unwrap();
+            e.put(b"a", b"1").await.unwrap();
+            e.flush().await.unwrap();
+            let a = ids(&e)[0][0];
+            e.compact_until_idle().await.unwrap();
+            // L0 -> L1 -> L2 -> L3, the same file all the way.
+            assert_eq!(ids(&e), [vec![], vec![], vec![], vec![a]]);
+            assert_eq!((e.stats().table_moves, e.stats().compactions), (3, 0));
+            e.put(b"b", b"2").await.unwrap();
+            e.flush().await.unwrap();
+            let b = ids(&e)[0][0];
+            e.compact_until_idle().await.unwrap();
+            assert_eq!(ids(&e), [vec![], vec![], vec![], vec![a, b]]);
+            assert_eq!((e.stats().table_moves, e.stats().compactions), (6, 0));
+            // A table over a key below it is merged with what it overlaps.
+            e.put(b"a", b"3").await.unwrap();
+            e.flush().await.unwrap();
+            e.compact_until_idle().await.unwrap();
+            let levels = ids(&e);
+            assert_eq!((levels[3].len(), levels[3].contains(&a), levels[3].contains(&b)), (2, false, true));
+            assert_eq!((e.stats().table_moves, e.stats().compactions), (8, 1));
+            // A tombstone is not moved into the last level: the rewrite drops it.
+            e.delete(b"b").await.unwrap();
+            e.flush().await.unwrap();
+            e.compact_until_idle().await.unwrap();
+            let last = e.inner.borrow().version.level(3).to_vec();
+            assert_eq!(last.len(), 1);
+            assert_eq!((last[0].tombstones, last[0].entries), (0, 1));
+            assert_eq!(e.get(b"a").await.unwrap().as_deref(), Some(&b"3"[..]));
+            assert_eq!(e.get(b"b").await.unwrap(), None);
+            // The moves are in the manifest.
+            let before = ids(&e);
+            e.close().await.unwrap();
+            let e = Engine::open(disk, o).await.unwrap();
+            assert_eq!(ids(&e), before);
+            assert_eq!(e.get(b"a").await.unwrap().as_deref(), Some(&b"3"[..]));
+            assert_eq!(e.get(b"b").await.unwrap(), None);
+        });
+    }
+
+    #[test]
     fn an_idle_engine_merges_l0_below_its_trigger() {
         crate::rt::block_on(async {
             let mut o = opts();
             o.background = true;
             let e = Engine::open(SimDisk::new(), o).await.unwrap();
             let key = |i: u32| format!("k{i:03}").into_bytes();
+            // Two tables over the same range: merged, not moved.
             for round in 0..2 {
-                for i in round * 100..round * 100 + 100 {
+                for i in (0..200).filter(|i| i % 2 == round) {
                     e.put(&key(i), &[1; 100]).await.unwrap();
                 }
                 e.flush().await.unwrap();

@@ -299,6 +299,32 @@ mod tests {
     }
 
     #[test]
+    fn a_pick_is_a_move_only_for_tables_apart_over_nothing() {
+        // The test tables hold a tombstone each.
+        let clean = |id, size, a, b| TableInfo { tombstones: 0, ..table(id, size, a, b, id) };
+        let lone_l1 = vec![(1, clean(1, 300, "a", "c")), (2, table(2, 10, "x", "z", 1))];
+        let edit = pick(&opts(), &version(4, lone_l1.clone())).unwrap().as_move(&version(4, lone_l1)).unwrap();
+        assert_eq!((edit.deleted, edit.added.len(), edit.added[0].0, edit.added[0].1.id), (vec![(1, 1)], 1, 2, 1));
+        let over_l2 = vec![(1, clean(1, 300, "a", "c")), (2, table(2, 10, "b", "z", 1))];
+        assert_eq!(pick(&opts(), &version(4, over_l2.clone())).unwrap().as_move(&version(4, over_l2)), None);
+        // L0 tables that overlap each other are merged; side by side, they move.
+        let l0 = l0_tables(4);
+        assert_eq!(pick(&opts(), &version(4, l0.clone())).unwrap().as_move(&version(4, l0)), None);
+        let apart: Vec<_> = ["a", "c", "e", "g"].iter().zip(10..).map(|(k, id)| (0, clean(id, 10, k, k))).collect();
+        let edit = pick(&opts(), &version(4, apart.clone())).unwrap().as_move(&version(4, apart)).unwrap();
+        assert_eq!(edit.deleted, vec![(0, 10), (0, 11), (0, 12), (0, 13)]);
+        assert!(edit.added.iter().all(|(level, _)| *level == 1));
+        let touching = vec![(0, clean(10, 10, "a", "c")), (0, clean(11, 10, "c", "e"))];
+        let o = LeveledOptions { l0_trigger_files: 2, ..opts() };
+        assert_eq!(pick(&o, &version(4, touching.clone())).unwrap().as_move(&version(4, touching)), None);
+        // Its tombstones would be dropped by a rewrite into the last level.
+        let last = vec![(2, table(1, 3000, "a", "c", 1))];
+        let c = pick(&opts(), &version(4, last.clone())).unwrap();
+        assert!(c.drop_tombstones);
+        assert_eq!(c.as_move(&version(4, last)), None);
+    }
+
+    #[test]
     fn a_tie_between_l0_and_a_level_goes_to_l0() {
         let mut tables = l0_tables(8); // L0 score 2
         tables.push((1, table(1, 200, "x", "z", 1))); // L1 score 2

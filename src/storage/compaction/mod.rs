@@ -18,7 +18,7 @@ pub mod tiered;
 pub use leveled::LeveledOptions;
 pub use tiered::TieredOptions;
 
-use super::version::Version;
+use super::version::{Version, VersionEdit};
 
 /// How the tree is shaped and compacted. Default: leveled.
 #[derive(Clone, Debug, PartialEq)]
@@ -60,6 +60,35 @@ impl CompactionChoice {
     /// The `VersionEdit::deleted` entries that retire the inputs.
     pub fn deletions(&self) -> Vec<(u32, u64)> {
         self.inputs.iter().flat_map(|(level, ids)| ids.iter().map(move |id| (*level, *id))).collect()
+    }
+
+    /// The edit that moves the input tables down to the output level as they
+    /// are, if that is all this compaction would do: every input from one
+    /// level above the output level (the pickers list every output-level
+    /// table the inputs overlap, so none does), no two of them overlapping
+    /// (L0 tables may), and no tombstone that a rewrite would drop. A
+    /// rewrite would copy such tables entry for entry, as a table holds one
+    /// version of each key. Keys written in order (times, counters) then
+    /// reach the last level without being rewritten at all.
+    pub fn as_move(&self, v: &Version) -> Option<VersionEdit> {
+        let [(level, ids)] = self.inputs.as_slice() else { return None };
+        if *level >= self.output_level {
+            return None;
+        }
+        let mut tables =
+            ids.iter().map(|id| v.level(*level as usize).iter().find(|t| t.id == *id)).collect::<Option<Vec<_>>>()?;
+        if self.drop_tombstones && tables.iter().any(|t| t.tombstones > 0) {
+            return None;
+        }
+        tables.sort_by(|a, b| a.smallest.cmp(&b.smallest));
+        if tables.windows(2).any(|w| w[0].largest >= w[1].smallest) {
+            return None;
+        }
+        Some(VersionEdit {
+            deleted: tables.iter().map(|t| (*level, t.id)).collect(),
+            added: tables.iter().map(|t| (self.output_level, (***t).clone())).collect(),
+            ..Default::default()
+        })
     }
 }
 
