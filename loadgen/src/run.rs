@@ -24,7 +24,7 @@ use hdrhistogram::Histogram;
 use crate::report::{self, Bucket, RunResult};
 use crate::target::{Client, OpError, Target};
 use crate::verify::{self, VerifyLog};
-use crate::workload::{key_name, Dist, KeyChooser, KeySpace, Mix, OpKind, Preset, Rng, ValuePool, ValueSize};
+use crate::workload::{Dist, KeyChooser, KeySpace, Mix, OpKind, Preset, Rng, ValuePool, ValueSize};
 
 #[derive(Args, Debug, Clone)]
 pub struct RunArgs {
@@ -47,6 +47,10 @@ pub struct RunArgs {
     /// Key space: keys user0 .. user{N-1}.
     #[arg(long, default_value_t = 100_000)]
     pub keys: u64,
+    /// Zero-pad key numbers to the width of N-1 (user000042), so that keys
+    /// sort in number order: `--dist sequential` then writes in key order.
+    #[arg(long)]
+    pub zero_pad: bool,
     /// Value size in bytes: N, or A..B (uniform).
     #[arg(long, default_value = "100")]
     pub value_size: ValueSize,
@@ -194,7 +198,7 @@ pub fn run(args: RunArgs) -> Result<(), String> {
         abort: AtomicBool::new(false),
         claimed: AtomicU64::new(0),
         load_next: AtomicU64::new(0),
-        keyspace: KeySpace::new(args.keys),
+        keyspace: if args.zero_pad { KeySpace::zero_padded(args.keys) } else { KeySpace::new(args.keys) },
         live: (0..threads).map(|_| Live { interval: Mutex::new(Some(new_hist())), ..Default::default() }).collect(),
         barrier: Barrier::new(threads + 1),
         pool: ValuePool::new(args.value_size.max, args.seed),
@@ -512,7 +516,7 @@ async fn load_task(l: Rc<Local>, c: Client, seed: u64) {
         if n >= l.cfg.args.keys {
             break;
         }
-        key_name(n, &mut key);
+        l.sh.keyspace.name(n, &mut key);
         if let Err(e) = l.write(&c, &key, &mut rng, &mut val).await {
             l.note_error(&e);
             if e.fatal {
@@ -559,7 +563,7 @@ async fn op_task(l: Rc<Local>, c: Client, seed: u64) {
         let kind = l.cfg.mix.pick(&mut rng);
         let r: Result<(), OpError> = match kind {
             OpKind::Read => {
-                key_name(chooser.next(&mut rng, ks), &mut key);
+                ks.name(chooser.next(&mut rng, ks), &mut key);
                 match c.get(&key).await {
                     Ok(Some(_)) => Ok(()),
                     Ok(None) => {
@@ -570,20 +574,20 @@ async fn op_task(l: Rc<Local>, c: Client, seed: u64) {
                 }
             }
             OpKind::Update => {
-                key_name(chooser.next(&mut rng, ks), &mut key);
+                ks.name(chooser.next(&mut rng, ks), &mut key);
                 l.write(&c, &key, &mut rng, &mut val).await
             }
             OpKind::Insert => {
-                key_name(ks.insert_next.fetch_add(1, Ordering::Relaxed), &mut key);
+                ks.name(ks.insert_next.fetch_add(1, Ordering::Relaxed), &mut key);
                 l.write(&c, &key, &mut rng, &mut val).await
             }
             OpKind::Scan => {
-                key_name(chooser.next(&mut rng, ks), &mut key);
+                ks.name(chooser.next(&mut rng, ks), &mut key);
                 let len = 1 + rng.below(l.cfg.args.scan_len as u64) as u32;
                 c.scan(&key, len).await.map(|_| ())
             }
             OpKind::Rmw => {
-                key_name(chooser.next(&mut rng, ks), &mut key);
+                ks.name(chooser.next(&mut rng, ks), &mut key);
                 match c.get(&key).await {
                     Ok(_) => l.write(&c, &key, &mut rng, &mut val).await,
                     Err(e) => Err(e),

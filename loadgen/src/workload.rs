@@ -220,6 +220,8 @@ impl Mix {
 #[derive(Debug)]
 pub struct KeySpace {
     pub keys: u64,
+    /// Digits key numbers are zero-padded to (0: not padded), see [`key_name`].
+    pub width: usize,
     /// Next key number an insert takes (starts at `keys`).
     pub insert_next: AtomicU64,
     pub seq_next: AtomicU64,
@@ -227,7 +229,17 @@ pub struct KeySpace {
 
 impl KeySpace {
     pub fn new(keys: u64) -> KeySpace {
-        KeySpace { keys, insert_next: AtomicU64::new(keys), seq_next: AtomicU64::new(0) }
+        KeySpace { keys, width: 0, insert_next: AtomicU64::new(keys), seq_next: AtomicU64::new(0) }
+    }
+
+    /// Key numbers zero-padded to the width of the largest, `keys - 1`.
+    pub fn zero_padded(keys: u64) -> KeySpace {
+        KeySpace { width: keys.saturating_sub(1).to_string().len(), ..KeySpace::new(keys) }
+    }
+
+    /// The name of key number `n` (see [`key_name`]).
+    pub fn name(&self, n: u64, out: &mut Vec<u8>) {
+        key_name(n, self.width, out);
     }
     /// Keys that exist (loaded plus inserted so far).
     pub fn count(&self) -> u64 {
@@ -269,11 +281,14 @@ impl KeyChooser {
     }
 }
 
-/// `user{n}`, the key of key number n.
-pub fn key_name(n: u64, out: &mut Vec<u8>) {
+/// `user{n}`, the key of key number n, its digits zero-padded to `width`.
+/// Padded names sort in number order below `10^width` (inserts past it, a
+/// digit longer, do not), so sequential keys are written in key order;
+/// unpadded, `user10` sorts before `user9`.
+pub fn key_name(n: u64, width: usize, out: &mut Vec<u8>) {
     use std::io::Write;
     out.clear();
-    let _ = write!(out, "user{n}");
+    let _ = write!(out, "user{n:0width$}");
 }
 
 /// Value sizes: fixed, or uniform in a..=b.
@@ -400,6 +415,25 @@ mod tests {
         let m = Mix::read_write(95.0);
         let reads = (0..10_000).filter(|_| m.pick(&mut rng) == OpKind::Read).count();
         assert!((9300..9700).contains(&reads), "{reads}");
+    }
+
+    #[test]
+    fn padded_key_names_sort_in_number_order() {
+        let ks = KeySpace::zero_padded(1000);
+        let names: Vec<Vec<u8>> = [0, 7, 42, 100, 999]
+            .iter()
+            .map(|&n| {
+                let mut k = Vec::new();
+                ks.name(n, &mut k);
+                k
+            })
+            .collect();
+        assert_eq!(names[0], b"user000");
+        assert_eq!(names[4], b"user999");
+        assert!(names.windows(2).all(|w| w[0] < w[1]), "{names:?}");
+        let mut k = Vec::new();
+        KeySpace::new(1000).name(42, &mut k);
+        assert_eq!(k, b"user42");
     }
 
     #[test]
