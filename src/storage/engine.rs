@@ -777,7 +777,7 @@ impl<D: Disk> Engine<D> {
         // stays there through its compactions: else each rewritten table
         // starts cold, and its first reads go to the disk. A larger data set
         // is left to the reads to bring in.
-        let input_ids: Vec<u64> = choice.inputs.iter().flat_map(|(_, ids)| ids.iter().copied()).collect();
+        let input_ids: Vec<u64> = choice.input_ids().collect();
         let inputs_go_first = Cell::new(false);
         let warm = |b: &TableBuilder| {
             let size = b.estimated_size() as u64;
@@ -818,7 +818,7 @@ impl<D: Disk> Engine<D> {
         }
         let edit = VersionEdit {
             added: outputs.iter().map(|(id, _, m)| (choice.output_level, table_info(*id, m))).collect(),
-            deleted: choice.inputs.iter().flat_map(|(l, ids)| ids.iter().map(move |id| (*l, *id))).collect(),
+            deleted: choice.deletions(),
             ..Default::default()
         };
         self.install(edit.clone()).await?;
