@@ -220,7 +220,7 @@ impl Mix {
 #[derive(Debug)]
 pub struct KeySpace {
     pub keys: u64,
-    /// Digits key numbers are zero-padded to (0: not padded), see [`key_name`].
+    /// Digits key numbers are zero-padded to (0: not padded), see [`KeySpace::name`].
     pub width: usize,
     /// Next key number an insert takes (starts at `keys`).
     pub insert_next: AtomicU64,
@@ -237,9 +237,14 @@ impl KeySpace {
         KeySpace { width: keys.saturating_sub(1).to_string().len(), ..KeySpace::new(keys) }
     }
 
-    /// The name of key number `n` (see [`key_name`]).
+    /// `user{n}`, the key of key number n, its digits zero-padded to `width`.
+    /// Padded names sort in number order below `10^width` (inserts past it,
+    /// a digit longer, do not), so sequential keys are written in key order;
+    /// unpadded, `user10` sorts before `user9`.
     pub fn name(&self, n: u64, out: &mut Vec<u8>) {
-        key_name(n, self.width, out);
+        use std::io::Write;
+        out.clear();
+        let _ = write!(out, "user{n:0width$}", width = self.width);
     }
     /// Keys that exist (loaded plus inserted so far).
     pub fn count(&self) -> u64 {
@@ -279,16 +284,6 @@ impl KeyChooser {
             }
         }
     }
-}
-
-/// `user{n}`, the key of key number n, its digits zero-padded to `width`.
-/// Padded names sort in number order below `10^width` (inserts past it, a
-/// digit longer, do not), so sequential keys are written in key order;
-/// unpadded, `user10` sorts before `user9`.
-pub fn key_name(n: u64, width: usize, out: &mut Vec<u8>) {
-    use std::io::Write;
-    out.clear();
-    let _ = write!(out, "user{n:0width$}");
 }
 
 /// Value sizes: fixed, or uniform in a..=b.
