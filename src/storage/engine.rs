@@ -662,7 +662,8 @@ impl<D: Disk> Engine<D> {
         self.wal.wait_written(mem.max_seq(), sync).await?;
         // No snapshots exist, so only the newest version of each key is kept.
         // Built in slices with yields: a 64 MiB memtable takes ~100 ms to encode.
-        let mut b = self.table_builder(mem.bytes());
+        // Its blocks go to the block cache: decoded as they are built.
+        let mut b = self.table_builder(mem.bytes()).keeping_blocks();
         let mut pos = None;
         let mut slice = Slice::default();
         loop {
@@ -862,9 +863,10 @@ impl<D: Disk> Engine<D> {
 
     /// Write a table file durably (data, then directory entry) and open it;
     /// with `warm_cache`, put its blocks in the block cache (there is no page
-    /// cache under O_DIRECT: a fresh table would otherwise start cold).
+    /// cache under O_DIRECT: a fresh table would otherwise start cold): those
+    /// the builder kept (`TableBuilder::keeping_blocks`), else from the image.
     async fn write_table(&self, id: u64, b: TableBuilder, warm_cache: bool) -> Result<(Rc<Table<D::File>>, TableMeta)> {
-        let (image, meta) = b.finish();
+        let (image, meta, blocks) = b.finish_with_blocks();
         let path = self.opts.dir.join(table_name(id));
         let f = self.disk.create(&path).await.map_err(|e| Error::io(&path, e))?;
         const CHUNK: usize = 1 << 20;
@@ -874,7 +876,9 @@ impl<D: Disk> Engine<D> {
         f.sync_data().await.map_err(|e| Error::io(&path, e))?;
         self.disk.sync_dir(&self.opts.dir).await.map_err(|e| Error::io(&self.opts.dir, e))?;
         let t = Table::open(id, path, f, self.cache.clone()).await?;
-        if warm_cache {
+        if warm_cache && !blocks.is_empty() {
+            t.cache_blocks(blocks).await;
+        } else if warm_cache {
             t.prepopulate(&image).await?;
         }
         let mut spare = self.spare_images.borrow_mut();

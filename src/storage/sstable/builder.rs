@@ -2,6 +2,7 @@
 //! image in memory (flushes and compactions then write it with one aligned
 //! `write_at`).
 
+use super::block::Block;
 use super::block_builder::BlockBuilder;
 use super::bloom::{build_filter, hash_key};
 use super::format::{put_block_trailer, BlockHandle, Footer, BLOCK_TRAILER_LEN, FOOTER_LEN, FORMAT_VERSION};
@@ -52,6 +53,9 @@ pub struct TableBuilder {
     meta: TableMeta,
     data_blocks: u64,
     scratch: Vec<u8>,
+    /// The data blocks decoded as they were written, when asked for
+    /// ([`TableBuilder::keeping_blocks`]).
+    blocks: Option<Vec<Block>>,
 }
 
 impl TableBuilder {
@@ -76,7 +80,18 @@ impl TableBuilder {
             meta: TableMeta::default(),
             data_blocks: 0,
             scratch: Vec::new(),
+            blocks: None,
         }
+    }
+
+    /// Also decode each data block as it is written, while its bytes are
+    /// still in the CPU's caches, for [`TableBuilder::finish_with_blocks`]
+    /// (a flush puts them in the block cache: `Table::cache_blocks`). Read
+    /// back from the finished image instead, they cost a second pass over
+    /// it, from memory.
+    pub fn keeping_blocks(mut self) -> Self {
+        self.blocks = Some(Vec::new());
+        self
     }
 
     /// Entries must arrive in internal order (`types::cmp_internal`): key
@@ -125,6 +140,14 @@ impl TableBuilder {
     fn flush_data_block(&mut self) {
         let start = self.out.len();
         self.data.finish_into(&mut self.out);
+        if let Some(blocks) = &mut self.blocks {
+            match Block::decode(self.out.get(start..).unwrap_or_default()) {
+                Ok(b) => blocks.push(b),
+                // A block we built decodes; if not, keep none rather than
+                // number the rest wrongly.
+                Err(_) => self.blocks = None,
+            }
+        }
         let handle = seal_block(&mut self.out, start);
         self.scratch.clear();
         handle.encode_varint(&mut self.scratch);
@@ -168,7 +191,14 @@ impl TableBuilder {
     /// The whole file image (length a multiple of `disk::ALIGN`) and its meta.
     /// Layout: data blocks, filter, index, hash index, properties, zero
     /// padding, footer.
-    pub fn finish(mut self) -> (Vec<u8>, TableMeta) {
+    pub fn finish(self) -> (Vec<u8>, TableMeta) {
+        let (image, meta, _) = self.finish_with_blocks();
+        (image, meta)
+    }
+
+    /// [`finish`](Self::finish), and the data blocks in order, decoded, if
+    /// [`keeping_blocks`](Self::keeping_blocks) (else none).
+    pub fn finish_with_blocks(mut self) -> (Vec<u8>, TableMeta, Vec<Block>) {
         if !self.data.is_empty() {
             self.flush_data_block();
         }
@@ -186,7 +216,7 @@ impl TableBuilder {
         self.out.resize(padded, 0);
         self.out.extend_from_slice(&footer.encode());
         self.meta.file_size = self.out.len() as u64;
-        (self.out, self.meta)
+        (self.out, self.meta, self.blocks.unwrap_or_default())
     }
 
     /// Append one meta block produced by `f` and seal it with a trailer.

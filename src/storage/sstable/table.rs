@@ -231,22 +231,39 @@ impl<F: DiskFile> Table<F> {
     }
 
     /// Put every data block of this table into the block cache from `image`,
-    /// the file's bytes as just written (flush does this: with O_DIRECT there
-    /// is no page cache, and a fresh table would otherwise start cold).
+    /// the file's bytes as just written (a compaction does this when its
+    /// output fits the cache: with O_DIRECT there is no page cache, and a
+    /// fresh table would otherwise start cold). The image is our own memory,
+    /// so the checksums that guard against the disk are not computed again.
     /// Runs in time slices: decoding a 64 MiB table's blocks at once would
     /// hold the shard for tens of milliseconds.
     pub async fn prepopulate(&self, image: &[u8]) -> Result<()> {
         let mut slice = Slice::default();
         for (n, &h) in self.handles.iter().enumerate() {
             slice.tick().await;
-            let end = h.offset as usize + h.disk_len();
-            let raw = image
+            let end = h.offset as usize + h.size as usize;
+            let contents = image
                 .get(h.offset as usize..end)
                 .ok_or_else(|| self.corrupt(h.offset, DecodeError::Truncated { needed: end, had: image.len() }))?;
-            let block = self.decode_block(raw, h)?;
+            let block = Block::decode(contents).map_err(|e| self.corrupt(h.offset, e))?;
             self.cache.insert(self.id, n as u64, Rc::new(block));
         }
         Ok(())
+    }
+
+    /// Put `blocks`, this table's data blocks as its builder decoded them
+    /// (`TableBuilder::keeping_blocks`), into the block cache, as
+    /// [`prepopulate`](Self::prepopulate) does from the image. Blocks that do
+    /// not match this table's count are left out.
+    pub async fn cache_blocks(&self, blocks: Vec<Block>) {
+        if blocks.len() != self.handles.len() {
+            return;
+        }
+        let mut slice = Slice::default();
+        for (n, block) in blocks.into_iter().enumerate() {
+            slice.tick().await;
+            self.cache.insert(self.id, n as u64, Rc::new(block));
+        }
     }
 
     /// Read one block from disk (no cache) and check its checksum.
