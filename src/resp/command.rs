@@ -581,6 +581,14 @@ pub fn hot_key<'a>(args: &[&'a [u8]]) -> Option<&'a [u8]> {
     args.get(1).filter(|_| hot).copied()
 }
 
+/// Whether `args` (at least its first four, if it has more) is a plain SET,
+/// without options: a blind overwrite, which reads nothing
+/// (`Cluster::start_blind`), for the prefetch hint's
+/// [`Touch`](crate::storage::Touch).
+pub fn is_plain_set(args: &[&[u8]]) -> bool {
+    matches!(args, [name, _, _] if name.eq_ignore_ascii_case(b"set"))
+}
+
 /// The entry of `SUPPORTED_COMMANDS` for a command name in any case, without
 /// allocating. Only names of the same length are compared, byte by byte; a
 /// binary search (a `memcmp` call per step) cost more in a GET profile.

@@ -673,3 +673,28 @@ fn hot_key_names_the_key_of_single_key_commands_only() {
         assert_eq!(hot_key(&args(cmd)), None, "{cmd:?}");
     }
 }
+
+#[test]
+fn a_plain_set_alone_is_a_blind_write() {
+    let args = |a: &[&'static str]| a.iter().map(|s| s.as_bytes()).collect::<Vec<_>>();
+    for cmd in [&["SET", "k", "v"][..], &["set", "k", ""], &["SeT", "k", "v"]] {
+        assert!(is_plain_set(&args(cmd)), "{cmd:?}");
+        // The command parses to the blind overwrite the hint assumes.
+        let Ok(Command::Set { condition, get, .. }) = Command::parse(&args(cmd), &RespLimits::DEFAULT) else {
+            panic!("{cmd:?} is a SET")
+        };
+        assert_eq!((condition, get), (SetCondition::Always, false), "{cmd:?}");
+    }
+    for cmd in [
+        &["SET", "k", "v", "NX"][..],
+        &["SET", "k", "v", "GET"],
+        &["SET", "k", "v", "XX"],
+        &["SET", "k"],
+        &["SETNX", "k", "v"],
+        &["GETSET", "k", "v"],
+        &["GET", "k", "v"],
+        &["MSET", "k", "v"],
+    ] {
+        assert!(!is_plain_set(&args(cmd)), "{cmd:?}");
+    }
+}

@@ -27,7 +27,7 @@ use crate::ring::{self, NodeId, Ring};
 use crate::server::mesh::{Mesh, Started};
 use crate::server::shard_op::{now_ms, FailKind, RmwOp, RmwResult, Shard, ShardOp, ShardReply};
 use crate::server::Shutdown;
-use crate::storage::{memtable, Prefetch};
+use crate::storage::{memtable, Prefetch, Touch};
 
 #[derive(Debug, Clone)]
 pub struct ClusterConfig {
@@ -326,17 +326,17 @@ impl Cluster {
     /// this thread's shard owns the partition, start loading the memtable
     /// slots it will touch (`Engine::prefetch`'s first stage) and return the
     /// key's hash for [`Cluster::prefetch_entry`], so that the key is hashed
-    /// once for both stages.
-    pub fn prefetch_slot(&self, partition: &[u8], sort: &[u8]) -> Option<u64> {
+    /// once for both stages. `touch`: what the operation reads.
+    pub fn prefetch_slot(&self, partition: &[u8], sort: &[u8], touch: Touch) -> Option<u64> {
         let token = self.local_token(partition)?;
         let hash = keys::with_encoded(token, partition, sort, memtable::key_hash);
-        self.mesh.engine().prefetch(hash, Prefetch::Slot);
+        self.mesh.engine().prefetch(hash, Prefetch::Slot, touch);
         Some(hash)
     }
 
     /// The second stage, some work after [`Cluster::prefetch_slot`] returned `hash`.
-    pub fn prefetch_entry(&self, hash: u64) {
-        self.mesh.engine().prefetch(hash, Prefetch::Entry);
+    pub fn prefetch_entry(&self, hash: u64, touch: Touch) {
+        self.mesh.engine().prefetch(hash, Prefetch::Entry, touch);
     }
 
     /// The ring token of `partition` if this thread's shard owns it.

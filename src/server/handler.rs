@@ -17,6 +17,7 @@ use crate::server::cluster::{local_write_outcome, Cluster, OpError, WriteOutcome
 use crate::server::mesh::{Mesh, Started};
 use crate::server::shard_op::{FailKind, ShardOp, ShardReply};
 use crate::server::NodeInfo;
+use crate::storage::Touch;
 
 /// Items a SCAN returns when the client asks for 0 (the server default).
 pub const SCAN_DEFAULT_LIMIT: usize = 1000;
@@ -163,12 +164,13 @@ impl Handler {
             Request::Delete(r) => &r.key,
             _ => return None,
         };
-        self.cluster.prefetch_slot(&key.partition, &key.sort)
+        // A native write reads the key's versions (its clock) first.
+        self.cluster.prefetch_slot(&key.partition, &key.sort, Touch::Read)
     }
 
     /// The second stage of the hint, one request before it runs.
     pub fn prefetch_entry(&self, hash: u64) {
-        self.cluster.prefetch_entry(hash);
+        self.cluster.prefetch_entry(hash, Touch::Read);
     }
 
     /// The answer to a GET if it is ready at once (`Cluster::read_answer_now`).

@@ -16,7 +16,7 @@ use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
 use glommio::channels::shared_channel::{self, ConnectedReceiver, ConnectedSender, SharedReceiver, SharedSender};
 
 use crate::server::shard_op::{finish, finish_now, start, start_now, FailKind, Pending, Shard, ShardOp, ShardReply};
-use crate::storage::engine::Prefetch;
+use crate::storage::engine::{Prefetch, Touch};
 use crate::storage::{memtable, DmaDisk, Engine};
 
 /// Messages in flight per directed pair of shards.
@@ -209,10 +209,10 @@ impl Mesh {
             let hashes: SmallVec<[u64; RECEIVE_BATCH]> = batch.iter().filter_map(request_key_hash).collect();
             let engine = self.engine();
             for &h in &hashes {
-                engine.prefetch(h, Prefetch::Slot);
+                engine.prefetch(h, Prefetch::Slot, Touch::Read);
             }
             for &h in &hashes {
-                engine.prefetch(h, Prefetch::Entry);
+                engine.prefetch(h, Prefetch::Entry, Touch::Read);
             }
             for msg in batch.drain(..) {
                 self.receive(msg).await;

@@ -33,6 +33,7 @@ use crate::server::stop::ShardStop;
 use crate::server::NodeInfo;
 use crate::storage::notify::Notify;
 use crate::storage::Stats;
+use crate::storage::Touch;
 
 const READ_CHUNK_BYTES: usize = 64 << 10;
 /// Commands read but not yet answered, per connection, before reading pauses.
@@ -142,7 +143,7 @@ pub async fn serve(stream: TcpStream, ctx: Rc<RespCtx>, stop: Rc<ShardStop>) -> 
                 match resp::parse_command(&buf[start..], &limits) {
                     Ok(Some((frame, n))) => {
                         if !frame.is_empty() {
-                            let hash = conn.prefetch_slot(&frame.head(&buf[start..], 2));
+                            let hash = conn.prefetch_slot(&frame.head(&buf[start..], 4));
                             ahead.push_back((frame, start, hash));
                         }
                         start += n;
@@ -158,8 +159,8 @@ pub async fn serve(stream: TcpStream, ctx: Rc<RespCtx>, stop: Rc<ShardStop>) -> 
                 }
                 break;
             };
-            if let Some(&(_, _, Some(hash))) = ahead.front() {
-                conn.ctx.cluster.prefetch_entry(hash);
+            if let Some(&(_, _, Some((hash, touch)))) = ahead.front() {
+                conn.ctx.cluster.prefetch_entry(hash, touch);
             }
             // The arguments are read in place: `buf` is drained only once
             // every command parsed from it has run.
@@ -310,11 +311,13 @@ impl Conn {
         &self.ctx.mesh
     }
 
-    /// A hint that the command `args` comes soon (a GET or SET: see
-    /// `resp::hot_key`), when it is parsed: `Cluster::prefetch_slot`. Its
-    /// hash goes to `Cluster::prefetch_entry` one command before it runs.
-    fn prefetch_slot(&self, args: &[&[u8]]) -> Option<u64> {
-        self.ctx.cluster.prefetch_slot(resp::hot_key(args)?, b"")
+    /// A hint that the command `args` (its first four arguments at least)
+    /// comes soon (a GET or SET: see `resp::hot_key`), when it is parsed:
+    /// `Cluster::prefetch_slot`. Its hash goes to `Cluster::prefetch_entry`
+    /// one command before it runs.
+    fn prefetch_slot(&self, args: &[&[u8]]) -> Option<(u64, Touch)> {
+        let touch = if resp::is_plain_set(args) { Touch::BlindWrite } else { Touch::Read };
+        Some((self.ctx.cluster.prefetch_slot(resp::hot_key(args)?, b"", touch)?, touch))
     }
 
     /// Handle one command; false: close the connection after the replies so far.
@@ -426,7 +429,7 @@ impl Conn {
     /// What GETs of `keys` answer, if every one can be answered from memory
     /// at once (`Cluster::read_lww_now`); None if any cannot.
     fn read_all_now(&self, keys: &[Vec<u8>]) -> Option<Result<Vec<Option<Vec<u8>>>, OpError>> {
-        self.prefetch_all(keys.iter().map(Vec::as_slice));
+        self.prefetch_all(keys.iter().map(Vec::as_slice), Touch::Read);
         let got: Option<Vec<_>> = keys.iter().map(|k| self.ctx.cluster.read_lww_now(k, b"")).collect();
         got.map(|all| all.into_iter().collect())
     }
@@ -443,10 +446,10 @@ impl Conn {
 
     /// Each key's memtable index slot, then its entry, all before the first
     /// of them is used: their cache misses overlap (`Cluster::prefetch_slot`).
-    fn prefetch_all<'a>(&self, keys: impl Iterator<Item = &'a [u8]>) {
-        let hashes: Vec<_> = keys.filter_map(|k| self.ctx.cluster.prefetch_slot(k, b"")).collect();
+    fn prefetch_all<'a>(&self, keys: impl Iterator<Item = &'a [u8]>, touch: Touch) {
+        let hashes: Vec<_> = keys.filter_map(|k| self.ctx.cluster.prefetch_slot(k, b"", touch)).collect();
         for &h in &hashes {
-            self.ctx.cluster.prefetch_entry(h);
+            self.ctx.cluster.prefetch_entry(h, touch);
         }
     }
 
@@ -495,7 +498,7 @@ impl Conn {
     /// MSET's queue item: each key's blind overwrite started in order (see
     /// `Item::All`), or in a cluster the general path's answer.
     async fn start_mset(self: &Rc<Self>, pairs: Vec<(Vec<u8>, Vec<u8>)>, proto: ProtoVersion) -> Item {
-        self.prefetch_all(pairs.iter().map(|(k, _)| k.as_slice()));
+        self.prefetch_all(pairs.iter().map(|(k, _)| k.as_slice()), Touch::BlindWrite);
         let mut started = Vec::with_capacity(pairs.len());
         let mut pairs = pairs.into_iter();
         while let Some((key, value)) = pairs.next() {

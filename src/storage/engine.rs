@@ -47,6 +47,19 @@ use crate::storage::wal::{SyncMode, Wal, WalOptions};
 /// (None for a deletion), or None if the key was never written.
 pub type Latest = Option<(SeqNo, Option<Vec<u8>>)>;
 
+/// What a coming operation on a key reads in the memtables, for
+/// [`Engine::prefetch`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Touch {
+    /// A point read, or a write that reads the key first: every memtable a
+    /// read searches.
+    Read,
+    /// A blind overwrite: only the active memtable, where it may overwrite
+    /// the key's newest version in place. Loading the others' slots too cost
+    /// plain SETs 4-8% (docs/benchmarks.md, twenty-second pass).
+    BlindWrite,
+}
+
 /// The two stages of [`Engine::prefetch`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Prefetch {
@@ -342,8 +355,10 @@ impl<D: Disk> Engine<D> {
     /// [`Prefetch::Entry`]. The tables' hash index lines are not asked for:
     /// that gained nothing for GETs over 1M keys, and cost memtable GETs 4%
     /// (docs/benchmarks.md, eighteenth pass).
-    pub fn prefetch(&self, hash: u64, stage: Prefetch) {
-        for m in self.inner.borrow().point_memtables() {
+    pub fn prefetch(&self, hash: u64, stage: Prefetch, touch: Touch) {
+        // The active memtable comes first.
+        let searched = if touch == Touch::BlindWrite { 1 } else { usize::MAX };
+        for m in self.inner.borrow().point_memtables().take(searched) {
             match stage {
                 Prefetch::Slot => m.prefetch_slot(hash),
                 Prefetch::Entry => m.prefetch_entry(hash),
