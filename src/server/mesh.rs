@@ -15,7 +15,9 @@ use smallvec::SmallVec;
 use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
 use glommio::channels::shared_channel::{self, ConnectedReceiver, ConnectedSender, SharedReceiver, SharedSender};
 
-use crate::server::shard_op::{finish, finish_now, start, start_now, FailKind, Pending, Shard, ShardOp, ShardReply};
+use crate::server::shard_op::{
+    finish, finish_now, start, start_now, FailKind, Pending, RmwOp, Shard, ShardOp, ShardReply,
+};
 use crate::storage::engine::{Prefetch, Touch};
 use crate::storage::{memtable, DmaDisk, Engine};
 
@@ -206,13 +208,13 @@ impl Mesh {
                     _ => break,
                 }
             }
-            let hashes: SmallVec<[u64; RECEIVE_BATCH]> = batch.iter().filter_map(request_key_hash).collect();
+            let hashes: SmallVec<[(u64, Touch); RECEIVE_BATCH]> = batch.iter().filter_map(request_key_hash).collect();
             let engine = self.engine();
-            for &h in &hashes {
-                engine.prefetch(h, Prefetch::Slot, Touch::Read);
+            for &(h, touch) in &hashes {
+                engine.prefetch(h, Prefetch::Slot, touch);
             }
-            for &h in &hashes {
-                engine.prefetch(h, Prefetch::Entry, Touch::Read);
+            for &(h, touch) in &hashes {
+                engine.prefetch(h, Prefetch::Entry, touch);
             }
             for msg in batch.drain(..) {
                 self.receive(msg).await;
@@ -254,10 +256,13 @@ const RECEIVE_BATCH: usize = 32;
 
 /// The memtable hash of the key a request from another shard reads or
 /// writes, if it has one (`Engine::prefetch`).
-fn request_key_hash(msg: &MeshMsg) -> Option<u64> {
+fn request_key_hash(msg: &MeshMsg) -> Option<(u64, Touch)> {
     match msg {
-        MeshMsg::Request { op: ShardOp::Replica { req, .. }, .. } => Some(memtable::key_hash(req.key())),
-        MeshMsg::Request { op: ShardOp::GetLww { key }, .. } => Some(memtable::key_hash(key)),
+        MeshMsg::Request { op: ShardOp::Replica { req, rmw: Some(RmwOp::Blind(_)) }, .. } => {
+            Some((memtable::key_hash(req.key()), Touch::BlindWrite))
+        }
+        MeshMsg::Request { op: ShardOp::Replica { req, .. }, .. } => Some((memtable::key_hash(req.key()), Touch::Read)),
+        MeshMsg::Request { op: ShardOp::GetLww { key }, .. } => Some((memtable::key_hash(key), Touch::Read)),
         _ => None,
     }
 }
