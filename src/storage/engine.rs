@@ -891,10 +891,12 @@ impl<D: Disk> Engine<D> {
         f.sync_data().await.map_err(|e| Error::io(&path, e))?;
         self.disk.sync_dir(&self.opts.dir).await.map_err(|e| Error::io(&self.opts.dir, e))?;
         let t = Table::open(id, path, f, self.cache.clone()).await?;
-        if warm_cache && !blocks.is_empty() {
-            t.cache_blocks(blocks).await;
-        } else if warm_cache {
-            t.prepopulate(&image).await?;
+        if warm_cache {
+            if blocks.is_empty() {
+                t.prepopulate(&image).await?;
+            } else {
+                t.cache_blocks(blocks).await;
+            }
         }
         let mut spare = self.spare_images.borrow_mut();
         if spare.len() < 2 {
