@@ -85,6 +85,12 @@ pub struct DmaDisk;
 
 /// Largest single direct write (see `DmaDiskFile::write_at`).
 const DMA_WRITE_PIECE_BYTES: usize = 512 << 10;
+/// Pieces of one `DmaDiskFile::write_at` in flight at once: 2 MiB, the
+/// executor's registered buffer memory (`server::SHARD_IO_MEMORY_BYTES`).
+/// One at a time, a WAL group commit of a few MiB took ~8 ms under SETs of
+/// 1 KiB, as long as the writes beside it let it (docs/benchmarks.md,
+/// twenty-second pass).
+const DMA_WRITE_PIECES_IN_FLIGHT: usize = 4;
 
 pub struct DmaDiskFile {
     file: glommio::io::DmaFile,
@@ -184,6 +190,30 @@ impl Disk for DmaDisk {
     }
 }
 
+/// Await `futs` together; the first error among them once all are done.
+async fn all_of<F: std::future::Future<Output = io::Result<()>>>(futs: Vec<F>) -> io::Result<()> {
+    let mut futs: Vec<Option<std::pin::Pin<Box<F>>>> = futs.into_iter().map(|f| Some(Box::pin(f))).collect();
+    let mut result = Ok(());
+    futures_lite::future::poll_fn(|cx| {
+        for slot in &mut futs {
+            let Some(f) = slot else { continue };
+            if let std::task::Poll::Ready(r) = f.as_mut().poll(cx) {
+                if result.is_ok() {
+                    result = r;
+                }
+                *slot = None;
+            }
+        }
+        if futs.iter().all(Option::is_none) {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    result
+}
+
 impl DiskFile for DmaDiskFile {
     async fn read_at(&self, pos: u64, len: usize) -> io::Result<Vec<u8>> {
         if len == 0 {
@@ -200,14 +230,26 @@ impl DiskFile for DmaDiskFile {
         // In pieces that fit the executor's registered buffer memory: a buffer
         // past it is fresh memory from the allocator, and a table image's
         // worth of page faults and zeroing was a tenth of the server's CPU
-        // under SET. A write of one piece costs nothing extra.
-        for (i, piece) in data.chunks(DMA_WRITE_PIECE_BYTES).enumerate() {
-            let mut buf = self.file.alloc_dma_buffer(piece.len());
-            buf.as_bytes_mut().copy_from_slice(piece);
-            let n = self.file.write_at(buf, pos + (i * DMA_WRITE_PIECE_BYTES) as u64).await.map_err(gio)?;
-            if n != piece.len() {
-                return Err(io::Error::new(io::ErrorKind::WriteZero, format!("short write {n} of {}", piece.len())));
+        // under SET. A write of one piece costs nothing extra. Up to
+        // DMA_WRITE_PIECES_IN_FLIGHT pieces go to the disk together; they
+        // may land in any order, as the sectors of one write may
+        // (docs/FORMAT.md, assumption 3), and all have when this returns.
+        let piece = |i: usize, bytes: &[u8]| {
+            let mut buf = self.file.alloc_dma_buffer(bytes.len());
+            buf.as_bytes_mut().copy_from_slice(bytes);
+            let (at, want) = (pos + (i * DMA_WRITE_PIECE_BYTES) as u64, bytes.len());
+            async move {
+                let n = self.file.write_at(buf, at).await.map_err(gio)?;
+                if n != want {
+                    return Err(io::Error::new(io::ErrorKind::WriteZero, format!("short write {n} of {want}")));
+                }
+                Ok(())
             }
+        };
+        let pieces: Vec<&[u8]> = data.chunks(DMA_WRITE_PIECE_BYTES).collect();
+        for (w, window) in pieces.chunks(DMA_WRITE_PIECES_IN_FLIGHT).enumerate() {
+            let first = w * DMA_WRITE_PIECES_IN_FLIGHT;
+            all_of(window.iter().enumerate().map(|(j, bytes)| piece(first + j, bytes)).collect()).await?;
         }
         Ok(())
     }
@@ -427,6 +469,31 @@ impl DiskFile for SimFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A write of several windows of pieces (the last one short) lands whole,
+    /// each piece at its place; a failing piece fails the write.
+    #[test]
+    fn dma_writes_in_pieces_land_whole() {
+        // Not /tmp: a tmpfs there refuses O_DIRECT.
+        let dir = std::env::current_dir().unwrap().join(format!("target/tmp-dmapieces-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("f");
+        let len = DMA_WRITE_PIECE_BYTES * (DMA_WRITE_PIECES_IN_FLIGHT + 1) + 3 * ALIGN;
+        let data: Vec<u8> = (0..len).map(|i| (i / ALIGN) as u8 ^ (i as u8)).collect();
+        let (p, d) = (path.clone(), data.clone());
+        crate::rt::block_on(async move {
+            let f = DmaDisk.create(&p).await.unwrap();
+            f.write_at(ALIGN as u64, &d).await.unwrap();
+            assert_eq!(f.read_at(ALIGN as u64, d.len()).await.unwrap(), d);
+            assert_eq!(f.read_at(0, ALIGN).await.unwrap(), vec![0; ALIGN]);
+            f.close().await.unwrap();
+            // Read-only: every piece fails, and so does the write.
+            let f = DmaDiskFile { file: glommio::io::DmaFile::open(&p).await.unwrap() };
+            assert!(f.write_at(0, &d).await.is_err());
+            f.close().await.unwrap();
+        });
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     /// The server's default data dir is relative (`./ringkv-data`).
     #[test]
