@@ -316,8 +316,9 @@ impl Conn {
     /// `Cluster::prefetch_slot`. Its hash goes to `Cluster::prefetch_entry`
     /// one command before it runs.
     fn prefetch_slot(&self, args: &[&[u8]]) -> Option<(u64, Touch)> {
+        let key = resp::hot_key(args)?;
         let touch = if resp::is_plain_set(args) { Touch::BlindWrite } else { Touch::Read };
-        Some((self.ctx.cluster.prefetch_slot(resp::hot_key(args)?, b"", touch)?, touch))
+        Some((self.ctx.cluster.prefetch_slot(key, b"", touch)?, touch))
     }
 
     /// Handle one command; false: close the connection after the replies so far.
