@@ -22,6 +22,9 @@ pub struct ServeConfig {
     /// Keep each shard's WAL zero-filled this far past its end (0: preallocate
     /// segments instead); see tuning/README.md.
     pub wal_zero_ahead_bytes: u64,
+    /// Back each shard's first memtable with memory at start, not under the
+    /// first writes; see tuning/README.md.
+    pub prefault_memory: bool,
     /// Most requests one connection may have in flight before the server stops reading from it.
     pub max_in_flight_per_connection: usize,
     /// Pin shard i to CPU i (or to `cpus[i]`).
@@ -66,6 +69,7 @@ impl Default for ServeConfig {
             memtable_bytes_max: 64 << 20,
             block_cache_bytes: 256 << 20,
             wal_zero_ahead_bytes: 4 << 20,
+            prefault_memory: true,
             max_in_flight_per_connection: 1024,
             pin_cores: true,
             cpus: Vec::new(),
@@ -94,6 +98,7 @@ pub struct FileConfig {
     pub memtable_bytes_max: Option<usize>,
     pub block_cache_bytes: Option<usize>,
     pub wal_zero_ahead_bytes: Option<u64>,
+    pub prefault_memory: Option<bool>,
     pub max_in_flight_per_connection: Option<usize>,
     pub pin_cores: Option<bool>,
     /// A CPU list as `taskset -c` takes it: "1", "0,2", "0-3,6".
@@ -189,6 +194,9 @@ impl ServeConfig {
         if let Some(v) = f.wal_zero_ahead_bytes {
             self.wal_zero_ahead_bytes = v;
         }
+        if let Some(v) = f.prefault_memory {
+            self.prefault_memory = v;
+        }
         if let Some(v) = f.max_in_flight_per_connection {
             self.max_in_flight_per_connection = v;
         }
@@ -274,8 +282,12 @@ mod tests {
     #[test]
     fn file_overrides_defaults_and_rejects_unknown_keys() {
         let mut c = ServeConfig::default();
-        let f: FileConfig = toml::from_str("shards = 3\nsync = \"interval:5\"\ncompaction = \"tiered\"").unwrap();
+        assert!(c.prefault_memory);
+        let f: FileConfig =
+            toml::from_str("shards = 3\nsync = \"interval:5\"\ncompaction = \"tiered\"\nprefault_memory = false")
+                .unwrap();
         c.apply_file(f).unwrap();
+        assert!(!c.prefault_memory);
         assert_eq!(c.shards, 3);
         assert_eq!(c.sync, SyncMode::Interval(std::time::Duration::from_millis(5)));
         assert!(matches!(c.compaction, CompactionStrategy::Tiered(_)));

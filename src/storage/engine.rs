@@ -92,6 +92,11 @@ pub struct Options {
     pub background: bool,
     /// Delay per write at full compaction pressure, just below the stop point.
     pub write_delay_max: Duration,
+    /// At open, back one memtable's arena and the first point index with
+    /// memory, so that the first writes take no page faults (see
+    /// `memtable::reserve_arena`). Off by default here (tests open many
+    /// engines); the server turns it on.
+    pub prefault_memory: bool,
 }
 
 impl Options {
@@ -109,6 +114,7 @@ impl Options {
             compaction: CompactionStrategy::default(),
             background: true,
             write_delay_max: Duration::from_millis(2),
+            prefault_memory: false,
         }
     }
 }
@@ -257,6 +263,10 @@ impl<D: Disk> Engine<D> {
         remove_orphans(&disk, &dir, &tables).await?;
 
         let mem = new_memtable(&opts);
+        if opts.prefault_memory {
+            memtable::reserve_arena(opts.memtable_bytes_max);
+            mem.populate_index();
+        }
         let wal_opts = WalOptions {
             dir: dir.clone(),
             sync: opts.sync,
