@@ -14,15 +14,21 @@ pub const SLICE: Duration = Duration::from_micros(500);
 
 pub struct Slice {
     started: Instant,
+    len: Duration,
 }
 
 impl Default for Slice {
     fn default() -> Self {
-        Slice { started: Instant::now() }
+        Slice { started: Instant::now(), len: SLICE }
     }
 }
 
 impl Slice {
+    /// Run `len` per slice from the next one on ([`SLICE`] by default).
+    pub fn set_len(&mut self, len: Duration) {
+        self.len = len;
+    }
+
     /// Step aside if this slice has used its time.
     ///
     /// A short sleep, not `yield_task_queue_now`: glommio polls for I/O only
@@ -31,7 +37,7 @@ impl Slice {
     /// waiting on socket completions wait on. A sleeping task is not runnable,
     /// so the executor polls I/O, runs what that woke, then resumes us.
     pub async fn tick(&mut self) {
-        if self.started.elapsed() >= SLICE {
+        if self.started.elapsed() >= self.len {
             glommio::timer::sleep(Duration::from_micros(1)).await;
             self.started = Instant::now();
         }
