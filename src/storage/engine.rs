@@ -271,6 +271,9 @@ impl<D: Disk> Engine<D> {
             dir: dir.clone(),
             sync: opts.sync,
             segment_bytes: opts.wal_segment_bytes,
+            // 16 MiB measured the same under memory-speed SETs of 1 KiB
+            // (docs/benchmarks.md, twenty-third pass), and `none` may lose
+            // this much more in a crash.
             max_pending_bytes: 4 << 20,
             // The filler runs as a background task.
             zero_ahead_bytes: if opts.background { opts.wal_zero_ahead_bytes } else { 0 },
@@ -390,7 +393,7 @@ impl<D: Disk> Engine<D> {
     pub fn durable_now(&self, seq: SeqNo) -> bool {
         match self.opts.sync {
             SyncMode::Always => self.wal.written_seq() >= seq,
-            SyncMode::Interval(_) | SyncMode::None => self.wal.pending_bytes() <= 4 << 20,
+            SyncMode::Interval(_) | SyncMode::None => self.wal.pending_within_bound(),
         }
     }
 
@@ -965,9 +968,11 @@ impl<D: Disk> Engine<D> {
     // ------------------------------------------------------------------ background
 
     fn spawn_background(engine: &Rc<Self>) -> Result<()> {
-        // Compaction gets a tenth of the foreground's share of the core; flush
-        // and WAL syncs as much as the foreground, since writers stall when
-        // flush falls behind.
+        // The shares say compaction matters a tenth as much as the flush
+        // (writers stall when flush falls behind). But both step aside by
+        // sleeping (`Slice`), and glommio starts a woken queue level with the
+        // runnable ones, so what each gets of the core is set by its time
+        // slice (`flush_slice`), not by these numbers (ARCHITECTURE.md).
         let ex = glommio::executor();
         let compaction_tq =
             ex.create_task_queue(glommio::Shares::Static(100), glommio::Latency::NotImportant, "ringkv-compaction");

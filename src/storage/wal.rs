@@ -94,7 +94,9 @@ pub struct WalOptions {
     pub sync: SyncMode,
     /// A new segment starts when the current one would grow past this.
     pub segment_bytes: u64,
-    /// A writer waits for a background write when this much is pending (non-`always` modes).
+    /// In non-`always` modes writers return at once while at most this much
+    /// is pending ([`Wal::pending_within_bound`]); past it they wait for the
+    /// background write.
     pub max_pending_bytes: usize,
     /// Keep the current segment zero-filled this far past the end of the log
     /// (see the module docs). 0: preallocate segments with `fallocate` instead.
@@ -401,6 +403,11 @@ impl<D: Disk> Wal<D> {
     /// Pending bytes not yet handed to the disk.
     pub fn pending_bytes(&self) -> usize {
         self.state.borrow().pending.len()
+    }
+
+    /// At most `max_pending_bytes` are pending.
+    pub fn pending_within_bound(&self) -> bool {
+        self.pending_bytes() <= self.opts.max_pending_bytes
     }
 
     /// Every write with seq <= this is on disk (synced in `always`/`interval`).
@@ -1238,5 +1245,21 @@ mod tests {
             put(&wal, seq + 2, &big);
             assert_eq!(block_on(poll_once(&mut nudge)).is_some(), expect, "{sync:?}");
         }
+    }
+
+    #[test]
+    fn the_pending_bound_holds_until_more_than_it_is_pending_and_a_commit_clears_it() {
+        let (wal, _) = replay(&SimDisk::new(), WalOptions { sync: SyncMode::None, ..opts(64 << 20) }, 0).unwrap();
+        let bound = wal.opts.max_pending_bytes;
+        let big = "k".repeat(1000);
+        for seq in 1.. {
+            put(&wal, seq, &big);
+            assert_eq!(wal.pending_within_bound(), wal.pending_bytes() <= bound);
+            if wal.pending_bytes() > bound {
+                break;
+            }
+        }
+        block_on(wal.commit(false)).unwrap();
+        assert!(wal.pending_within_bound() && wal.pending_bytes() == 0);
     }
 }

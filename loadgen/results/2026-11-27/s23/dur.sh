@@ -7,10 +7,11 @@ SPID=$!
 for _ in $(seq 100); do [[ $(redis-cli -p 16379 ping 2>/dev/null) == PONG ]] && break; sleep 0.1; done
 cpu() { cat /proc/$SPID/task/*/schedstat | awk '{s+=$1} END {printf "%.0f", s}'; }
 [[ -n "${WARMP1:-}" ]] && taskset -c 0 redis-benchmark -p 16379 -c 50 -n 100000 -P 1 -r 1000000 -d $DV -t set,get >/dev/null 2>&1
-[[ -n "${PERF:-}" ]] && { perf record -F 4999 -a -C 1 ${CG:-} -o $PERF >/dev/null 2>&1 & PP=$!; sleep 0.3; }
-t0=$(cpu)
+[[ -n "${PERF:-}" ]] && { perf record -F ${FREQ:-4999} -a -C 1 ${CG:-} -o $PERF >/dev/null 2>&1 & PP=$!; sleep 0.3; }
+[[ -n "${PSTAT:-}" ]] && { perf stat -e syscalls:sys_enter_sendto,syscalls:sys_enter_recvfrom,syscalls:sys_enter_io_uring_enter,syscalls:sys_enter_sendmsg,syscalls:sys_enter_writev -p $SPID -o $PSTAT >/dev/null 2>&1 & PP=$!; sleep 0.3; }
+t0=$(cpu); c0=$(grep "^cpu1 " /proc/stat)
 s=$(taskset -c 0 redis-benchmark -p 16379 -c 50 -n $N -P ${P:-16} -r 1000000 -d $DV -t set --csv 2>/dev/null | tail -1 | cut -d, -f2 | tr -d '"')
-t1=$(cpu)
-[[ -n "${PERF:-}" ]] && { kill -INT $PP; wait $PP; }
-echo "set $s ns/op $(( (t1-t0)/N )) $(redis-cli -p 16379 info | tr -d '\r' | grep -E 'wal_commits' | head -1)"
+t1=$(cpu); c1=$(grep "^cpu1 " /proc/stat)
+[[ -n "${PERF:-}${PSTAT:-}" ]] && { kill -INT $PP; wait $PP; }
+echo "set $s ns/op $(( (t1-t0)/N )) cpu1[idle iow] $(python3 -c "import sys; a=list(map(int,sys.argv[1].split()[1:])); b=list(map(int,sys.argv[2].split()[1:])); d=[y-x for x,y in zip(a,b)]; t=sum(d); print(round(100*d[3]/t), round(100*d[4]/t))" "$c0" "$c1") $(redis-cli -p 16379 info | tr -d '\r' | grep -E 'wal_commits' | head -1)"
 kill $SPID; wait $SPID 2>/dev/null; rm -rf $DATA
