@@ -19,6 +19,8 @@ fn bench(c: &mut Criterion) {
         zero_ahead_bytes: 0,
         // One segment of 1 GiB: nothing rotates or is released.
         recycle_segments: 0,
+        // Commits start at once (holding a group needs a glommio executor).
+        group_grow: std::time::Duration::ZERO,
     };
     let (wal, _) = block_on(Wal::open(disk, opts, 0, |_| {})).unwrap();
     let mut seq = 0u64;

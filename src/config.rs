@@ -25,6 +25,9 @@ pub struct ServeConfig {
     /// Back each shard's first memtable with memory at start, not under the
     /// first writes; see tuning/README.md.
     pub prefault_memory: bool,
+    /// `--sync always`: how long a group commit may wait, in microseconds,
+    /// while its group keeps growing (0: it starts at once); see tuning/README.md.
+    pub wal_group_grow_micros: u64,
     /// Most requests one connection may have in flight before the server stops reading from it.
     pub max_in_flight_per_connection: usize,
     /// Pin shard i to CPU i (or to `cpus[i]`).
@@ -70,6 +73,7 @@ impl Default for ServeConfig {
             block_cache_bytes: 256 << 20,
             wal_zero_ahead_bytes: 4 << 20,
             prefault_memory: true,
+            wal_group_grow_micros: 500,
             max_in_flight_per_connection: 1024,
             pin_cores: true,
             cpus: Vec::new(),
@@ -99,6 +103,7 @@ pub struct FileConfig {
     pub block_cache_bytes: Option<usize>,
     pub wal_zero_ahead_bytes: Option<u64>,
     pub prefault_memory: Option<bool>,
+    pub wal_group_grow_micros: Option<u64>,
     pub max_in_flight_per_connection: Option<usize>,
     pub pin_cores: Option<bool>,
     /// A CPU list as `taskset -c` takes it: "1", "0,2", "0-3,6".
@@ -197,6 +202,9 @@ impl ServeConfig {
         if let Some(v) = f.prefault_memory {
             self.prefault_memory = v;
         }
+        if let Some(v) = f.wal_group_grow_micros {
+            self.wal_group_grow_micros = v;
+        }
         if let Some(v) = f.max_in_flight_per_connection {
             self.max_in_flight_per_connection = v;
         }
@@ -288,6 +296,7 @@ mod tests {
                 .unwrap();
         c.apply_file(f).unwrap();
         assert!(!c.prefault_memory);
+        assert_eq!(c.wal_group_grow_micros, 500);
         assert_eq!(c.shards, 3);
         assert_eq!(c.sync, SyncMode::Interval(std::time::Duration::from_millis(5)));
         assert!(matches!(c.compaction, CompactionStrategy::Tiered(_)));

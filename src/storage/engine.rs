@@ -97,6 +97,10 @@ pub struct Options {
     /// `memtable::reserve_arena`). Off by default here (tests open many
     /// engines); the server turns it on.
     pub prefault_memory: bool,
+    /// In `always` mode, how long a group commit may wait for its group to
+    /// stop growing (`WalOptions::group_grow`). Zero by default here; the
+    /// server sets it.
+    pub wal_group_grow: Duration,
 }
 
 impl Options {
@@ -115,6 +119,7 @@ impl Options {
             background: true,
             write_delay_max: Duration::from_millis(2),
             prefault_memory: false,
+            wal_group_grow: Duration::ZERO,
         }
     }
 }
@@ -278,6 +283,7 @@ impl<D: Disk> Engine<D> {
             // The filler runs as a background task.
             zero_ahead_bytes: if opts.background { opts.wal_zero_ahead_bytes } else { 0 },
             recycle_segments: opts.wal_recycle_segments,
+            group_grow: opts.wal_group_grow,
         };
         let (wal, rec) = Wal::open(disk.clone(), wal_opts, state.flushed_seq, |op| {
             mem.insert(op.key, op.seq, op.kind, op.value);
