@@ -1,8 +1,9 @@
 //! Time slices for long background work (flush, compaction, cache warming).
 //!
 //! Such work runs in its own glommio task queue and calls [`Slice::tick`]
-//! between small steps. Once the slice has run for [`SLICE`], the task sleeps
-//! for a microsecond, so the shard's requests wait at most about that long.
+//! between small steps. Once the slice has run for its length ([`SLICE`],
+//! unless [`Slice::set_len`] says less), the task sleeps for a microsecond,
+//! so the shard's requests wait at most about that long.
 //! glommio's own `yield_if_needed` only yields when its preempt timer fires
 //! (100 ms by default), which let a 64 MiB flush hold a shard's requests for
 //! ~140 ms.

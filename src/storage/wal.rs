@@ -4,6 +4,8 @@
 //! sequence numbers in append order). One task at a time, the *leader*, takes
 //! everything pending, writes it as one log record and, in `always` mode,
 //! fdatasyncs it; writes that arrive meanwhile wait and go in the next record.
+//! In `always` mode a leader finding a large group first lets it grow while
+//! writes keep arriving ([`Wal::let_group_grow`]).
 //! A write in `always` mode completes only after the fdatasync that covers it.
 //!
 //! A failed write or sync fails the log for good: the kernel may have dropped
@@ -531,11 +533,12 @@ impl<D: Disk> Wal<D> {
     /// `group_grow` has passed. Each group commit costs the shard a write, a
     /// cache flush and their interrupts whatever its size. Under durable
     /// redis-benchmark P16 SETs of 100 B, with 500 µs at most, the shard's
-    /// CPU per SET fell ~9% and throughput rose ~6% (medians of 4; docs/
-    /// benchmarks.md, twenty-third pass). A group of fewer than `GROW_MIN_WRITES` is
-    /// written at once: with few writers the sleep is the executor parking
-    /// and waking on a timer, which added ~30 µs to each of one connection's
-    /// durable SETs (15% fewer) when every group was held.
+    /// CPU per SET fell ~9% and throughput rose ~6% (medians of 4;
+    /// docs/benchmarks.md, twenty-third pass). A group of fewer than
+    /// `GROW_MIN_WRITES` is written at once: with few writers the sleep is
+    /// the executor parking and waking on a timer, which added ~30 µs to
+    /// each of one connection's durable SETs (15% fewer) when every group
+    /// was held.
     async fn let_group_grow(&self) {
         let max = self.opts.group_grow;
         if max.is_zero() || self.state.borrow().pending_writes < GROW_MIN_WRITES {
