@@ -540,6 +540,12 @@ impl<D: Disk> Wal<D> {
     /// each of one connection's durable SETs (15% fewer) when every group
     /// was held.
     async fn let_group_grow(&self) {
+        self.let_group_grow_with(|| glommio::timer::sleep(Duration::from_micros(1))).await;
+    }
+
+    /// [`Wal::let_group_grow`], with `next_loop` to wait for the executor's
+    /// next loop (tests pass their own).
+    async fn let_group_grow_with<W: std::future::Future<Output = ()>>(&self, mut next_loop: impl FnMut() -> W) {
         let max = self.opts.group_grow;
         if max.is_zero() || self.state.borrow().pending_writes < GROW_MIN_WRITES {
             return;
@@ -547,7 +553,7 @@ impl<D: Disk> Wal<D> {
         let start = std::time::Instant::now();
         let mut seen = self.pending_bytes();
         loop {
-            glommio::timer::sleep(Duration::from_micros(1)).await;
+            next_loop().await;
             let now = self.pending_bytes();
             if now == seen || start.elapsed() >= max {
                 return;
@@ -1299,42 +1305,63 @@ mod tests {
 
     #[test]
     fn a_large_group_is_held_open_while_it_grows_and_a_small_one_is_not() {
-        use std::rc::Rc;
         let o = WalOptions { group_grow: Duration::from_secs(5), ..opts(64 << 20) };
         let (wal, _) = replay(&SimDisk::new(), o, 0).unwrap();
-        crate::rt::block_on(async move {
-            let wal = Rc::new(wal);
-            // Writes another task appends once the leader has yielded.
-            let later = |from: SeqNo, n: u64| {
+        let wal = std::rc::Rc::new(wal);
+        // A small group is written at once: a write another task makes once
+        // this one yields is not in it.
+        crate::rt::block_on({
+            let wal = wal.clone();
+            async move {
+                put(&wal, 1, "a");
                 let w = wal.clone();
-                glommio::spawn_local(async move {
-                    for seq in from..from + n {
-                        futures_lite::future::yield_now().await;
-                        put(&w, seq, "later");
-                    }
-                })
-            };
-            // A small group is written at once: the later write is not in it.
-            put(&wal, 1, "a");
-            let task = later(2, 1);
-            wal.commit(true).await.unwrap();
-            assert_eq!((wal.written_seq(), wal.commits()), (1, 1));
-            task.await;
-            wal.commit(true).await.unwrap();
-            assert_eq!((wal.written_seq(), wal.commits()), (2, 2));
-            // A large one waits while writes keep coming, then takes them all,
-            // long before `group_grow`.
-            let last = 2 + GROW_MIN_WRITES as SeqNo;
-            for seq in 3..=last {
-                put(&wal, seq, "b");
+                let task = glommio::spawn_local(async move {
+                    futures_lite::future::yield_now().await;
+                    put(&w, 2, "later");
+                });
+                wal.commit(true).await.unwrap();
+                assert_eq!((wal.written_seq(), wal.commits()), (1, 1));
+                task.await;
             }
-            let task = later(last + 1, 5);
-            let started = std::time::Instant::now();
-            wal.commit(true).await.unwrap();
-            assert_eq!((wal.written_seq(), wal.commits()), (last + 5, 3));
-            assert!(started.elapsed() < Duration::from_secs(1));
-            task.await;
         });
+        // A large one waits, loop after loop, while writes keep coming: here
+        // two writes arrive in each of the first three loops, none in the fourth.
+        let last = 2 + GROW_MIN_WRITES as SeqNo; // write 2 is pending
+        for seq in 3..=last {
+            put(&wal, seq, "b");
+        }
+        let (mut loops, mut seq) = (0, last);
+        block_on(wal.let_group_grow_with(|| {
+            loops += 1;
+            if loops <= 3 {
+                for _ in 0..2 {
+                    seq += 1;
+                    put(&wal, seq, "c");
+                }
+            }
+            async {}
+        }));
+        assert_eq!((loops, seq), (4, last + 6));
+        let st = wal.state.borrow();
+        assert_eq!((st.pending_max_seq, st.pending_writes, wal.commits()), (last + 6, 71, 1), "all in one group");
+        drop(st);
+        // ...but not past `group_grow`, however long writes keep coming.
+        let mut wal = std::rc::Rc::into_inner(wal).expect("the only handle");
+        wal.opts.group_grow = Duration::from_millis(20);
+        for _ in 0..GROW_MIN_WRITES {
+            seq += 1;
+            put(&wal, seq, "d");
+        }
+        let started = std::time::Instant::now();
+        let mut loops = 0;
+        block_on(wal.let_group_grow_with(|| {
+            loops += 1;
+            seq += 1;
+            put(&wal, seq, "e");
+            std::thread::sleep(Duration::from_millis(5));
+            async {}
+        }));
+        assert!(started.elapsed() >= Duration::from_millis(20) && (4..=6).contains(&loops), "{loops} loops");
     }
 
     #[test]
