@@ -367,11 +367,16 @@ pub fn reserve_arena(bytes: usize) {
     SPARE_CHUNKS.with(|s| {
         let mut spare = s.borrow_mut();
         while spare.len() < want {
-            let mut c: Vec<u64> = Vec::with_capacity(ARENA_CHUNK_BYTES / 8);
-            populate(c.spare_capacity_mut());
-            spare.push(c);
+            spare.push(populated_chunk(ARENA_CHUNK_BYTES));
         }
     });
+}
+
+/// A fresh arena chunk of at least `bytes`, backed with memory at once.
+fn populated_chunk(bytes: usize) -> Vec<u64> {
+    let mut c: Vec<u64> = Vec::with_capacity(bytes.div_ceil(8));
+    populate(c.spare_capacity_mut());
+    c
 }
 
 impl Arena {
@@ -381,9 +386,7 @@ impl Arena {
                 return c;
             }
         }
-        let mut c: Vec<u64> = Vec::with_capacity(need.max(ARENA_CHUNK_BYTES).div_ceil(8));
-        populate(c.spare_capacity_mut());
-        c
+        populated_chunk(need.max(ARENA_CHUNK_BYTES))
     }
 
     /// Room for `n` bytes at an 8-aligned address.
