@@ -276,10 +276,13 @@ impl<D: Disk> Engine<D> {
             dir: dir.clone(),
             sync: opts.sync,
             segment_bytes: opts.wal_segment_bytes,
-            // 16 MiB measured the same under memory-speed SETs of 1 KiB
-            // (docs/benchmarks.md, twenty-third pass), and `none` may lose
-            // this much more in a crash.
-            max_pending_bytes: 4 << 20,
+            // Under memory-speed SETs of 1 KiB the background write falls
+            // behind the writers, and the pending buffers grew to 9 MiB
+            // (fresh pages, copies out of cache). 1 MiB: 3-7% more of those
+            // SETs (2-3% sustained) than 4 MiB, 100 B unchanged; 16 MiB
+            // measured the same as 4 (docs/benchmarks.md, twenty-third and
+            // twenty-fourth passes). `none` may lose this much more in a crash.
+            max_pending_bytes: 1 << 20,
             // The filler runs as a background task.
             zero_ahead_bytes: if opts.background { opts.wal_zero_ahead_bytes } else { 0 },
             recycle_segments: opts.wal_recycle_segments,
