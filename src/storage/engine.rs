@@ -676,6 +676,9 @@ impl<D: Disk> Engine<D> {
 
     /// Seal the active memtable (if not empty) and flush every sealed one.
     pub async fn flush(&self) -> Result<()> {
+        if self.closing.get() {
+            return Err(Error::Closed);
+        }
         {
             let mut inner = self.inner.borrow_mut();
             if !inner.mem.is_empty() {
@@ -702,6 +705,11 @@ impl<D: Disk> Engine<D> {
     /// Flush the oldest sealed memtable into an L0 table. False if none.
     async fn flush_oldest(&self) -> Result<bool> {
         let _flushing = self.flushing.enter().await;
+        // A flush that waited for `close` (which holds the gate) must not
+        // write after it.
+        if self.closing.get() {
+            return Err(Error::Closed);
+        }
         let Some(mem) = self.inner.borrow().imm.back().cloned() else { return Ok(false) };
         // The table must never hold writes the log has not got: a reader could
         // otherwise see a write that a crash takes back.
@@ -765,6 +773,9 @@ impl<D: Disk> Engine<D> {
 
     async fn compact_picked(&self, pick: impl Fn(&Version) -> Option<CompactionChoice>) -> Result<bool> {
         let _compacting = self.compacting.enter().await;
+        if self.closing.get() {
+            return Err(Error::Closed);
+        }
         let (choice, job) = {
             let inner = self.inner.borrow();
             let Some(choice) = pick(&inner.version) else { return Ok(false) };
@@ -1030,6 +1041,7 @@ impl<D: Disk> Engine<D> {
             match self.flush_oldest().await {
                 Ok(true) => continue,
                 Ok(false) => wait.await,
+                Err(Error::Closed) => return,
                 Err(e) => {
                     self.fail_background(&e);
                     return;
@@ -1070,9 +1082,13 @@ impl<D: Disk> Engine<D> {
                 }
                 Err(e) => Err(e),
             };
-            if let Err(e) = res {
-                self.fail_background(&e);
-                return;
+            match res {
+                Err(Error::Closed) => return,
+                Err(e) => {
+                    self.fail_background(&e);
+                    return;
+                }
+                Ok(_) => {}
             }
         }
     }
@@ -1097,6 +1113,10 @@ impl<D: Disk> Engine<D> {
         for t in tasks {
             t.await;
         }
+        // A flush or compaction a caller runs (`flush`, `compact_until_idle`)
+        // finishes first; one that starts later fails with `Closed`.
+        let _flushing = self.flushing.enter().await;
+        let _compacting = self.compacting.enter().await;
         let _edit = self.edits.enter().await;
         self.wal.close().await
     }
@@ -1551,6 +1571,36 @@ mod tests {
             disk.crash();
             let e = Engine::open(disk, o).await.unwrap();
             assert_eq!(e.get(b"key1999").await.unwrap().as_deref(), Some(&[7u8; 64][..]));
+        });
+    }
+
+    #[test]
+    fn close_waits_for_a_flush_or_compaction_under_way_and_refuses_later_ones() {
+        crate::rt::block_on(async {
+            for compaction in [false, true] {
+                let e = Engine::open(SimDisk::new(), opts()).await.unwrap();
+                e.put(b"a", b"1").await.unwrap();
+                // A flush or compaction under way holds its gate throughout.
+                let under_way = if compaction { e.compacting.enter().await } else { e.flushing.enter().await };
+                let closed = Rc::new(Cell::new(false));
+                let closing = glommio::spawn_local({
+                    let (e, closed) = (e.clone(), closed.clone());
+                    async move {
+                        e.close().await.unwrap();
+                        closed.set(true);
+                    }
+                });
+                for _ in 0..10 {
+                    futures_lite::future::yield_now().await;
+                }
+                assert!(e.closing.get() && !closed.get(), "close waits for it");
+                drop(under_way);
+                closing.await;
+                assert!(closed.get());
+                assert!(matches!(e.flush().await, Err(Error::Closed)));
+                assert!(matches!(e.flush_oldest().await, Err(Error::Closed)));
+                assert!(matches!(e.compact_once().await, Err(Error::Closed)));
+            }
         });
     }
 
