@@ -458,7 +458,7 @@ const KEY_OVERHEAD_BYTES: usize = size_of::<Head>() + 4 + size_of::<KeyRef>() + 
 /// it, its newest version (so a read loads head and version at once instead
 /// of one after the other). Meaningful only where its tag is set
 /// ([`PointIndex`]).
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, bytemuck::Zeroable)]
 struct Point {
     hash: u64,
     head: *mut Head,
@@ -478,9 +478,9 @@ struct Point {
 /// was a cache miss on a slot: the engine's readmissing took twice as long.
 struct PointIndex {
     /// A power of two long (or empty), as `slots`.
-    tags: Box<[u8]>,
+    tags: ZeroedSlice<u8>,
     /// Meaningful only where the tag is not 0.
-    slots: Box<[Point]>,
+    slots: ZeroedSlice<Point>,
     len: usize,
     /// Tags from here on may still be set: a freed index is emptied in slices
     /// (`clear_some`) before the next memtable reuses it.
@@ -488,6 +488,89 @@ struct PointIndex {
 }
 
 const MIN_POINT_SLOTS: usize = 16;
+
+/// Zeroed slices this large or larger are mapped from the kernel.
+const MAP_MIN_BYTES: usize = 1 << 20;
+
+/// A slice of zeroed memory. A large one is an anonymous mapping of its own:
+/// the kernel backs its pages as they are first touched, and nothing clears
+/// them first. From the allocator, a large zeroed allocation that reuses
+/// freed memory is cleared with memset, and faulted in, at once: a new
+/// memtable's point index (~12 MiB by default) took 4.8 ms so, holding the
+/// shard in the write that sealed the memtable before it
+/// (docs/benchmarks.md, twenty-fourth pass).
+struct ZeroedSlice<T: bytemuck::Zeroable + Copy> {
+    ptr: std::ptr::NonNull<T>,
+    len: usize,
+    mapped: bool,
+}
+
+impl<T: bytemuck::Zeroable + Copy> ZeroedSlice<T> {
+    fn new(len: usize) -> Self {
+        let layout = std::alloc::Layout::array::<T>(len).expect("a point index fits in memory");
+        if layout.size() == 0 {
+            return ZeroedSlice { ptr: std::ptr::NonNull::dangling(), len, mapped: false };
+        }
+        // Miri runs no system calls.
+        let mapped = layout.size() >= MAP_MIN_BYTES && !cfg!(miri);
+        let p = if mapped {
+            // SAFETY: a fresh private anonymous mapping; no address asked for.
+            let p = unsafe {
+                libc::mmap(
+                    ptr::null_mut(),
+                    layout.size(),
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                    -1,
+                    0,
+                )
+            };
+            if p == libc::MAP_FAILED {
+                std::alloc::handle_alloc_error(layout);
+            }
+            p.cast::<T>()
+        } else {
+            // SAFETY: the layout's size is not zero.
+            unsafe { std::alloc::alloc_zeroed(layout) }.cast::<T>()
+        };
+        let ptr = std::ptr::NonNull::new(p).unwrap_or_else(|| std::alloc::handle_alloc_error(layout));
+        ZeroedSlice { ptr, len, mapped }
+    }
+}
+
+impl<T: bytemuck::Zeroable + Copy> std::ops::Deref for ZeroedSlice<T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        // SAFETY: `len` zeroed (so valid: `Zeroable`) or since written `T`s,
+        // owned by this slice, aligned (page-aligned or from the allocator).
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl<T: bytemuck::Zeroable + Copy> std::ops::DerefMut for ZeroedSlice<T> {
+    fn deref_mut(&mut self) -> &mut [T] {
+        // SAFETY: as for `deref`, and `&mut self` makes it the only reference.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl<T: bytemuck::Zeroable + Copy> Drop for ZeroedSlice<T> {
+    fn drop(&mut self) {
+        let layout = std::alloc::Layout::array::<T>(self.len).expect("made with this layout");
+        if layout.size() == 0 {
+            return;
+        }
+        // SAFETY: made by `new` with this layout, this way; `T: Copy` needs
+        // no drop.
+        unsafe {
+            if self.mapped {
+                libc::munmap(self.ptr.as_ptr().cast(), layout.size());
+            } else {
+                std::alloc::dealloc(self.ptr.as_ptr().cast(), layout);
+            }
+        }
+    }
+}
 
 fn tag(hash: u64) -> u8 {
     0x80 | (hash >> 57) as u8
@@ -497,11 +580,8 @@ impl PointIndex {
     /// Room for `keys` keys before growing.
     fn with_capacity(keys: usize) -> Self {
         let n = (keys.saturating_mul(4) / 3 + 1).next_power_of_two().max(MIN_POINT_SLOTS);
-        // Zeroed memory, which the kernel backs only once touched: all tags
-        // empty. The slots are written before they are read.
-        // SAFETY: zero is a valid u64 and a valid (null) pointer.
-        let slots = unsafe { Box::<[Point]>::new_zeroed_slice(n).assume_init() };
-        PointIndex { tags: vec![0; n].into_boxed_slice(), slots, len: 0, dirty_from: 0 }
+        // All tags empty. The slots are written before they are read.
+        PointIndex { tags: ZeroedSlice::new(n), slots: ZeroedSlice::new(n), len: 0, dirty_from: 0 }
     }
 
     /// Back its tags and slots with memory now (see [`populate`]).
@@ -950,6 +1030,22 @@ pub enum Cursor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn zeroed_slices_start_zero_large_ones_mapped() {
+        for (len, mapped) in [(0, false), (16, false), (MAP_MIN_BYTES / 24 + 1, true)] {
+            let mut z = ZeroedSlice::<Point>::new(len);
+            assert_eq!((z.len(), z.mapped), (len, mapped && !cfg!(miri)));
+            assert!(z.iter().all(|p| p.hash == 0 && p.head.is_null() && p.newest.is_null()));
+            if let Some(last) = z.last_mut() {
+                last.hash = 7;
+            }
+            assert_eq!(z.iter().map(|p| p.hash).sum::<u64>(), if len > 0 { 7 } else { 0 });
+        }
+        let mut tags = ZeroedSlice::<u8>::new(MAP_MIN_BYTES);
+        populate(&mut tags);
+        assert!(tags.iter().all(|&t| t == 0));
+    }
 
     #[test]
     fn newest_visible_version_wins() {
