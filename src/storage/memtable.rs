@@ -495,12 +495,12 @@ const MAP_MIN_BYTES: usize = 1 << 20;
 /// A slice of zeroed memory. A large one is an anonymous mapping of its own:
 /// the kernel backs its pages as they are first touched, and nothing clears
 /// them first. From the allocator, a large zeroed allocation that reuses
-/// freed memory is cleared with memset, and faulted in, at once: a new
-/// memtable's point index (~12 MiB by default) took 4.8 ms so, holding the
-/// shard in the write that sealed the memtable before it
+/// freed memory is cleared with memset, and faulted in, at once: making a
+/// new memtable's point index (~12.5 MiB by default) so took 5 ms, holding
+/// the shard in the write that sealed the memtable before it
 /// (docs/benchmarks.md, twenty-fourth pass).
 struct ZeroedSlice<T: bytemuck::Zeroable + Copy> {
-    ptr: std::ptr::NonNull<T>,
+    ptr: ptr::NonNull<T>,
     len: usize,
     mapped: bool,
 }
@@ -509,7 +509,7 @@ impl<T: bytemuck::Zeroable + Copy> ZeroedSlice<T> {
     fn new(len: usize) -> Self {
         let layout = std::alloc::Layout::array::<T>(len).expect("a point index fits in memory");
         if layout.size() == 0 {
-            return ZeroedSlice { ptr: std::ptr::NonNull::dangling(), len, mapped: false };
+            return ZeroedSlice { ptr: ptr::NonNull::dangling(), len, mapped: false };
         }
         // Miri runs no system calls.
         let mapped = layout.size() >= MAP_MIN_BYTES && !cfg!(miri);
@@ -533,7 +533,7 @@ impl<T: bytemuck::Zeroable + Copy> ZeroedSlice<T> {
             // SAFETY: the layout's size is not zero.
             unsafe { std::alloc::alloc_zeroed(layout) }.cast::<T>()
         };
-        let ptr = std::ptr::NonNull::new(p).unwrap_or_else(|| std::alloc::handle_alloc_error(layout));
+        let ptr = ptr::NonNull::new(p).unwrap_or_else(|| std::alloc::handle_alloc_error(layout));
         ZeroedSlice { ptr, len, mapped }
     }
 }
