@@ -1094,30 +1094,22 @@ mod populate_tests {
         vec.iter().filter(|&&b| b & 1 == 1).count()
     }
 
-    /// Does this kernel populate (Linux 5.14)? Else `populate` is a no-op.
-    fn populates() -> bool {
-        let page = page_size();
-        let probe = map(page);
-        // SAFETY: our own mapping, unmapped after.
-        let supported = unsafe { libc::madvise(probe, page, libc::MADV_POPULATE_WRITE) } == 0;
-        unsafe { libc::munmap(probe, page) };
-        supported
+    /// Fresh pages of our own (an allocator may hand out touched ones): a
+    /// mapping, page-aligned.
+    fn fresh(len: usize) -> ZeroedSlice<u8> {
+        let z = ZeroedSlice::<u8>::new(len.max(MAP_MIN_BYTES));
+        assert!(z.mapped);
+        z
     }
 
-    fn map(len: usize) -> *mut libc::c_void {
-        // SAFETY: a private anonymous mapping; callers unmap it.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        assert_ne!(p, libc::MAP_FAILED);
-        p
+    /// Does this kernel populate (Linux 5.14)? Else `populate` is a no-op.
+    fn populates() -> bool {
+        if cfg!(miri) {
+            return false; // `populate` is a no-op there
+        }
+        let mut probe = fresh(page_size());
+        // SAFETY: our own mapping, at least a page long.
+        unsafe { libc::madvise(probe.as_mut_ptr().cast(), page_size(), libc::MADV_POPULATE_WRITE) == 0 }
     }
 
     #[test]
@@ -1127,15 +1119,12 @@ mod populate_tests {
             eprintln!("MADV_POPULATE_WRITE unsupported here: nothing to check");
             return;
         }
-        // Fresh pages of our own (an allocator may hand out touched ones).
         let len = 1 << 20;
-        let p = map(len);
+        let mut chunk = fresh(len);
+        let p = chunk.as_mut_ptr().cast::<libc::c_void>();
         assert_eq!(resident(p, len), 0);
-        // SAFETY: the mapping is `len` bytes, readable and writable, zeroed.
-        populate(unsafe { std::slice::from_raw_parts_mut(p.cast::<u64>(), len / 8) });
+        populate(&mut chunk);
         assert_eq!(resident(p, len), len / page_size());
-        // SAFETY: ours, mapped above.
-        unsafe { libc::munmap(p, len) };
     }
 
     fn spare_chunks() -> usize {
