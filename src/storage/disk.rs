@@ -279,6 +279,8 @@ struct SimFileData {
     current: Vec<u8>,
     /// What survives a crash: the contents as of the last successful sync.
     durable: Vec<u8>,
+    /// Open `SimFile`s of it.
+    handles: usize,
 }
 
 #[derive(Default)]
@@ -292,6 +294,9 @@ struct SimState {
     fail_syncs: bool,
     /// Number of writes after which writes fail with ENOSPC (None: never).
     writes_until_full: Option<u64>,
+    /// Files removed while still open: a real file system frees their
+    /// blocks when the last descriptor closes, in the thread that closes it.
+    removed_while_open: u64,
 }
 
 /// In-memory disk for tests. Cloning shares the same disk.
@@ -346,12 +351,26 @@ impl SimDisk {
             }
         }
     }
+    /// How many files were removed while a `SimFile` of theirs was open.
+    pub fn removed_while_open(&self) -> u64 {
+        self.state.borrow().removed_while_open
+    }
     /// Current size of a file, if it exists.
     pub fn file_len(&self, path: &Path) -> Option<usize> {
         self.state.borrow().files.get(path).map(|f| f.borrow().current.len())
     }
     fn not_found(path: &Path) -> io::Error {
         io::Error::new(io::ErrorKind::NotFound, format!("{}: not found", path.display()))
+    }
+    fn file(&self, path: &Path, data: Rc<RefCell<SimFileData>>, dsync: bool) -> SimFile {
+        data.borrow_mut().handles += 1;
+        SimFile { path: path.to_path_buf(), data, disk: self.clone(), dsync }
+    }
+}
+
+impl Drop for SimFile {
+    fn drop(&mut self) {
+        self.data.borrow_mut().handles -= 1;
     }
 }
 
@@ -360,14 +379,15 @@ impl Disk for SimDisk {
     async fn create(&self, path: &Path) -> io::Result<SimFile> {
         let data = Rc::new(RefCell::new(SimFileData::default()));
         self.state.borrow_mut().files.insert(path.to_path_buf(), data.clone());
-        Ok(SimFile { path: path.to_path_buf(), data, disk: self.clone(), dsync: false })
+        Ok(self.file(path, data, false))
     }
     async fn open(&self, path: &Path) -> io::Result<SimFile> {
         let data = self.state.borrow().files.get(path).cloned().ok_or_else(|| Self::not_found(path))?;
-        Ok(SimFile { path: path.to_path_buf(), data, disk: self.clone(), dsync: false })
+        Ok(self.file(path, data, false))
     }
     async fn open_dsync(&self, path: &Path) -> io::Result<SimFile> {
-        Ok(SimFile { dsync: true, ..self.open(path).await? })
+        let data = self.state.borrow().files.get(path).cloned().ok_or_else(|| Self::not_found(path))?;
+        Ok(self.file(path, data, true))
     }
     async fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         let mut st = self.state.borrow_mut();
@@ -376,7 +396,12 @@ impl Disk for SimDisk {
         Ok(())
     }
     async fn remove(&self, path: &Path) -> io::Result<()> {
-        self.state.borrow_mut().files.remove(path).map(|_| ()).ok_or_else(|| Self::not_found(path))
+        let mut st = self.state.borrow_mut();
+        let data = st.files.remove(path).ok_or_else(|| Self::not_found(path))?;
+        if data.borrow().handles > 0 {
+            st.removed_while_open += 1;
+        }
+        Ok(())
     }
     async fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         let mut st = self.state.borrow_mut();
