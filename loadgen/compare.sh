@@ -13,7 +13,11 @@
 #   env: N (redis-benchmark requests per test, default 200000), DUR (loadgen measured
 #        seconds, default 3), KEYS (loadgen key space, default 100000), CONNS (default 50),
 #        VALUE (value bytes, default 100),
-#        SERVERS (default: all six above), RINGKV, LG (binaries; default target/release/),
+#        RATES (open-loop SET rates per second, e.g. "50000 100000"; default none): after
+#        the closed-loop runs, each server is started afresh and offered SETs at each rate
+#        (`ringkv-loadgen run --rate`, latency from the intended send time) for ODUR
+#        seconds (default 10) after 1 s of warm-up, over RESP (and native for ringkv),
+##        SERVERS (default: all six above), RINGKV, LG (binaries; default target/release/),
 #        RK_CPU: the CPU a 1-shard ringkv runs on (`--cpus`); default: the one taking the
 #        data disk's interrupts (scripts/disk-irq-cpu.sh); empty: ringkv's default (CPU 0)
 # Needs: `cargo build --release -p ringkv -p ringkv-loadgen`; redis-server and
@@ -32,6 +36,8 @@ DUR=${DUR:-3}
 KEYS=${KEYS:-100000}
 CONNS=${CONNS:-50}
 VALUE=${VALUE:-100}
+RATES=${RATES:-}
+ODUR=${ODUR:-10}
 SERVERS=${SERVERS:-redis-aof redis-mem rk-always-s1 rk-always-s2 rk-none-s1 rk-none-s2}
 HOST=127.0.0.1
 RPORT=${RPORT:-16379}   # Redis, or ringkv's RESP port
@@ -129,5 +135,33 @@ for r in $(seq 1 "$REPS"); do
     stop_server
   done
 done
+lgo() { # CONFIG PROTO RATE REP: open-loop SETs at RATE per second
+  local cfg=$1 proto=$2 rate=$3 rep=$4 tgt
+  if [[ $proto == native ]]; then tgt=native://$HOST:$NPORT; else tgt=resp://$HOST:$RPORT; fi
+  local base=$OUT/${cfg}_lgo-$proto-set-R${rate}_r$rep
+  quiet
+  { echo "\$ ringkv-loadgen run --target $tgt --read-pct 0 --dist uniform --keys $KEYS --value-size $VALUE --connections $CONNS --pipeline 16 --threads 1 --duration $ODUR --warmup 1 --rate $rate"
+    "$LG" run --target "$tgt" --read-pct 0 --dist uniform --keys "$KEYS" --value-size "$VALUE" --connections "$CONNS" \
+      --pipeline 16 --threads 1 --duration "$ODUR" --warmup 1 --rate "$rate" --label "$cfg $proto set R$rate r$rep" \
+      --out "$base.json" 2>&1
+    busy_note; } >"$base.txt"
+}
+
+if [[ -n $RATES ]]; then
+  for r in $(seq 1 "$REPS"); do
+    for cfg in $SERVERS; do
+      protos=resp
+      [[ $cfg == rk-* ]] && protos="resp native"
+      for proto in $protos; do
+        for rate in $RATES; do
+          echo "open loop: rep $r $cfg $proto $rate/s $(date +%T)"
+          start_server "$cfg"
+          lgo "$cfg" "$proto" "$rate" "$r"
+          stop_server
+        done
+      done
+    done
+  done
+fi
 python3 "$ROOT/loadgen/scripts/summarize-server.py" "$OUT" | tee "$W/summary.md"
 echo "done $(date +%T)"

@@ -16,6 +16,7 @@ out = sys.argv[1]
 rb = defaultdict(list)  # (cfg, P, test) -> [rps]
 rbp50 = defaultdict(list)
 lg = defaultdict(list)  # (cfg, proto, op, P) -> [json]
+lgo = defaultdict(list)  # (cfg, proto, rate) -> [json], open loop
 notes = 0
 for f in sorted(glob.glob(os.path.join(out, "*.txt"))):
     name = os.path.basename(f)
@@ -32,6 +33,9 @@ for f in sorted(glob.glob(os.path.join(out, "*.json"))):
     m = re.match(r"(.+)_lg-(resp|native)-(set|get)-P(\d+)_r\d+\.json$", os.path.basename(f))
     if m:
         lg[(m.group(1), m.group(2), m.group(3), int(m.group(4)))].append(json.load(open(f)))
+    m = re.match(r"(.+)_lgo-(resp|native)-set-R(\d+)_r\d+\.json$", os.path.basename(f))
+    if m:
+        lgo[(m.group(1), m.group(2), int(m.group(3)))].append(json.load(open(f)))
 
 
 def med(xs):
@@ -46,8 +50,8 @@ def ratio(a, b):
     return "—" if a is None or b is None or b == 0 else f"**{a / b:.2f}×**"
 
 
-def lgv(key, field="ops"):
-    js = lg.get(key, [])
+def lgv(key, field="ops", runs=None):
+    js = (lg if runs is None else runs).get(key, [])
     if not js:
         return None
     if field == "ops":
@@ -103,6 +107,20 @@ for cfg in ["redis-aof", "redis-mem", "rk-always-s1", "rk-always-s2", "rk-none-s
                 print(f"| {cfg} | {proto} | {op.upper()} | {p} | {fmt(lgv(k))} | {lgv(k, 'p50'):,.0f} | "
                       f"{lgv(k, 'p99'):,.0f} | {lgv(k, 'p99.9'):,.0f} | {lgv(k, 'max'):,.0f} | {lgv(k, 'errors')} | {n(k)} |")
 print()
+if lgo:
+    print("### Open loop: SETs offered at a fixed rate (ringkv-loadgen `--rate`; medians, latency in µs)\n")
+    print("| server | protocol | offered/s | done/s | p50 | p99 | p99.9 | max | errors | runs |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for rate in sorted({k[2] for k in lgo}):
+        for cfg in ["redis-aof", "redis-mem", "rk-always-s1", "rk-always-s2", "rk-none-s1", "rk-none-s2"]:
+            for proto in ("resp", "native"):
+                k = (cfg, proto, rate)
+                if k not in lgo:
+                    continue
+                v = lambda field: lgv(k, field, lgo)  # noqa: E731
+                print(f"| {cfg} | {proto} | {rate:,} | {fmt(v('ops'))} | {v('p50'):,.0f} | {v('p99'):,.0f} | "
+                      f"{v('p99.9'):,.0f} | {v('max'):,.0f} | {v('errors')} | {len(lgo[k])} |")
+    print()
 print("### redis-benchmark p50 (µs, medians)\n")
 print("| server | P | SET p50 | GET p50 |")
 print("|---|---:|---:|---:|")
