@@ -1338,7 +1338,13 @@ fn new_memtable(opts: &Options) -> Memtable {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::compaction::leveled::LeveledOptions;
     use crate::storage::disk::SimDisk;
+
+    /// `opts` with leveled compaction set as `l` says.
+    fn leveled(l: LeveledOptions) -> Options {
+        Options { compaction: CompactionStrategy::Leveled(l), ..opts() }
+    }
 
     fn opts() -> Options {
         let mut o = Options::new("/db");
@@ -1361,8 +1367,7 @@ mod tests {
     #[test]
     fn write_pressure_follows_every_new_version() {
         crate::rt::block_on(async {
-            let mut o = opts();
-            o.compaction = CompactionStrategy::Leveled(crate::storage::compaction::leveled::LeveledOptions {
+            let o = leveled(LeveledOptions {
                 l0_trigger_files: 2,
                 l0_slowdown_files: 2,
                 l0_stop_files: 4,
@@ -1388,10 +1393,9 @@ mod tests {
     fn a_table_that_overlaps_nothing_below_moves_down_unrewritten() {
         crate::rt::block_on(async {
             let disk = SimDisk::new();
-            let mut o = opts();
             // Every level past its target at once, so each table goes down as
             // far as it can.
-            o.compaction = CompactionStrategy::Leveled(crate::storage::compaction::leveled::LeveledOptions {
+            let o = leveled(LeveledOptions {
                 l0_trigger_files: 1,
                 base_level_bytes: 1,
                 num_levels: 4,
@@ -1472,11 +1476,7 @@ mod tests {
     fn a_compaction_closes_each_input_before_removing_it_and_waits_for_readers() {
         crate::rt::block_on(async {
             let disk = SimDisk::new();
-            let mut o = opts();
-            o.compaction = CompactionStrategy::Leveled(crate::storage::compaction::leveled::LeveledOptions {
-                l0_trigger_files: 2,
-                ..Default::default()
-            });
+            let o = leveled(LeveledOptions { l0_trigger_files: 2, ..Default::default() });
             let e = Engine::open(disk.clone(), o).await.unwrap();
             let round = |r: u8| {
                 let e = e.clone();
@@ -1518,12 +1518,8 @@ mod tests {
         // Big enough for everything; too small for one block.
         for (cache_bytes, warmed) in [(8 << 20, true), (4 << 10, false)] {
             crate::rt::block_on(async move {
-                let mut o = opts();
+                let mut o = leveled(LeveledOptions { l0_trigger_files: 2, ..Default::default() });
                 o.block_cache_bytes = cache_bytes;
-                o.compaction = CompactionStrategy::Leveled(crate::storage::compaction::leveled::LeveledOptions {
-                    l0_trigger_files: 2,
-                    ..Default::default()
-                });
                 let e = Engine::open(SimDisk::new(), o).await.unwrap();
                 let key = |round: u8, i: u32| format!("k{round}-{i:03}").into_bytes();
                 for round in 0..2u8 {
@@ -1555,12 +1551,8 @@ mod tests {
         // Three overwrites of the same keys: the inputs would not fit the
         // cache, the one output (the newest versions) does.
         crate::rt::block_on(async {
-            let mut o = opts();
+            let mut o = leveled(LeveledOptions { l0_trigger_files: 4, ..Default::default() });
             o.block_cache_bytes = 96 << 10;
-            o.compaction = CompactionStrategy::Leveled(crate::storage::compaction::leveled::LeveledOptions {
-                l0_trigger_files: 4,
-                ..Default::default()
-            });
             let e = Engine::open(SimDisk::new(), o).await.unwrap();
             let key = |i: u32| format!("k{i:03}").into_bytes();
             for round in 0..3u8 {
