@@ -981,10 +981,7 @@ impl<D: Disk> Engine<D> {
                 t.cache_blocks(blocks).await;
             }
         }
-        let mut spare = self.spare_images.borrow_mut();
-        if spare.len() < 2 {
-            spare.push(image);
-        }
+        keep_spare_image(&mut self.spare_images.borrow_mut(), image);
         Ok((Rc::new(t), meta))
     }
 
@@ -992,8 +989,8 @@ impl<D: Disk> Engine<D> {
     /// `expected` bytes: a growing image would be copied by each realloc
     /// (tens of milliseconds at 64 MiB, holding the shard).
     fn table_builder(&self, expected: usize) -> TableBuilder {
-        let spare = self.spare_images.borrow_mut().pop().filter(|b| b.capacity() >= expected);
-        TableBuilder::with_buffer(&self.opts.table, spare.unwrap_or_else(|| Vec::with_capacity(expected)))
+        let buf = take_spare_image(&mut self.spare_images.borrow_mut(), expected);
+        TableBuilder::with_buffer(&self.opts.table, buf)
     }
 
     /// Make `edit` durable in the manifest, then switch to the new Version.
@@ -1332,6 +1329,36 @@ fn flush_slice(sealed: usize, max: usize) -> Duration {
     }
 }
 
+/// Table image buffers kept for reuse ([`Engine::spare_images`]).
+const SPARE_IMAGES: usize = 2;
+
+/// A buffer for a table image of about `expected` bytes: the smallest spare
+/// that holds it, else a fresh one, sized up to whole MiB so that the next
+/// table of about this size fits it again. The smallest, so that a
+/// compaction's 16 MiB output leaves a flush's 64 MiB buffer to the next
+/// flush. Before, the last spare was taken whatever its size and dropped if
+/// a few bytes short (flushes of 1 KiB values ask within a few hundred
+/// bytes of 64 MiB each time): each such flush filled a fresh 64 MiB with a
+/// page fault per 4 KiB.
+fn take_spare_image(spares: &mut Vec<Vec<u8>>, expected: usize) -> Vec<u8> {
+    let fits = spares.iter().enumerate().filter(|(_, b)| b.capacity() >= expected).min_by_key(|(_, b)| b.capacity());
+    match fits.map(|(i, _)| i) {
+        Some(i) => spares.swap_remove(i),
+        None => Vec::with_capacity(expected.next_multiple_of(1 << 20)),
+    }
+}
+
+/// Keep `image` for reuse, and of the spares the largest `SPARE_IMAGES`.
+fn keep_spare_image(spares: &mut Vec<Vec<u8>>, image: Vec<u8>) {
+    spares.push(image);
+    if spares.len() > SPARE_IMAGES {
+        let smallest = spares.iter().enumerate().min_by_key(|(_, b)| b.capacity()).map(|(i, _)| i);
+        if let Some(i) = smallest {
+            spares.swap_remove(i);
+        }
+    }
+}
+
 /// A memtable sized for what `opts` lets one hold: keys of about 256 bytes
 /// with their value and overhead fill `memtable_bytes_max`.
 fn new_memtable(opts: &Options) -> Memtable {
@@ -1365,6 +1392,35 @@ mod tests {
         // One or two may wait: never less than the full slice.
         assert_eq!([0, 1, 2].map(|n| us(n, 1)), [500; 3]);
         assert_eq!([0, 1, 2].map(|n| us(n, 2)), [500; 3]);
+    }
+
+    #[test]
+    fn spare_images_are_reused_by_size_and_the_largest_kept() {
+        let caps = |s: &Vec<Vec<u8>>| s.iter().map(Vec::capacity).collect::<Vec<_>>();
+        const MIB: usize = 1 << 20;
+        let mut spares = Vec::new();
+        // A fresh buffer is sized up to whole MiB: the next flush, a few
+        // bytes larger, still fits it.
+        let flush = take_spare_image(&mut spares, 64 * MIB + 500);
+        assert_eq!(flush.capacity(), 65 * MIB);
+        keep_spare_image(&mut spares, flush);
+        let again = take_spare_image(&mut spares, 64 * MIB + 900);
+        assert_eq!((again.capacity(), spares.len()), (65 * MIB, 0), "reused");
+        keep_spare_image(&mut spares, again);
+        // A compaction output takes the smallest that fits, not the flush's.
+        keep_spare_image(&mut spares, Vec::with_capacity(18 * MIB));
+        let output = take_spare_image(&mut spares, 17 * MIB);
+        assert_eq!((output.capacity(), caps(&spares)), (18 * MIB, vec![65 * MIB]));
+        // Too small for what is asked: kept, and a fresh one made.
+        keep_spare_image(&mut spares, output);
+        let big = take_spare_image(&mut spares, 80 * MIB);
+        assert_eq!(big.capacity(), 80 * MIB);
+        assert_eq!(spares.len(), 2, "neither spare was dropped");
+        // At most two are kept: the largest.
+        keep_spare_image(&mut spares, big);
+        let mut kept = caps(&spares);
+        kept.sort_unstable();
+        assert_eq!(kept, [65 * MIB, 80 * MIB]);
     }
 
     #[test]
