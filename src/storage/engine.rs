@@ -945,7 +945,7 @@ impl<D: Disk> Engine<D> {
                     tracing::warn!(file = %path.display(), error = %e, "closing a replaced table failed");
                 }
             }
-            self.disk.remove(&path).await.map_err(|e| Error::io(&path, e))?;
+            self.disk.remove_closed(&path).await.map_err(|e| Error::io(&path, e))?;
         }
         self.disk.sync_dir(&self.opts.dir).await.map_err(|e| Error::io(&self.opts.dir, e))
     }
