@@ -582,8 +582,8 @@ mod tests {
         std::fs::remove_dir_all(&rel).unwrap();
     }
 
-    /// A closed file goes in steps, each shrinking it by one step; one still
-    /// open in `SimDisk` is refused, not cut short.
+    /// A closed file is shrunk in steps and removed, a small one at once; one
+    /// still open in `SimDisk` is refused, not cut short.
     #[test]
     fn remove_closed_shrinks_in_steps_and_refuses_an_open_file() {
         let dir = PathBuf::from(format!("target/tmp-remove-steps-{}", std::process::id()));
