@@ -103,17 +103,21 @@ rb() { # CONFIG P REP
     busy_note; } >"$f"
 }
 
-lg() { # CONFIG PROTO OP P REP [extra...]
+lg() { # CONFIG PROTO OP P REP [extra...]; env LG_TAG (file name part), LG_DUR (seconds)
   local cfg=$1 proto=$2 op=$3 p=$4 rep=$5; shift 5
-  local tgt pct
+  local tgt pct tag=${LG_TAG:-lg-$proto-$op-P$p} dur=${LG_DUR:-$DUR}
   if [[ $proto == native ]]; then tgt=native://$HOST:$NPORT; else tgt=resp://$HOST:$RPORT; fi
   if [[ $op == set ]]; then pct=0; else pct=100; fi
-  local base=$OUT/${cfg}_lg-$proto-$op-P${p}_r$rep
+  local base=$OUT/${cfg}_${tag}_r$rep
   quiet
-  { echo "\$ ringkv-loadgen run --target $tgt --read-pct $pct --dist uniform --keys $KEYS --value-size $VALUE --connections $CONNS --pipeline $p --threads 1 --duration $DUR --warmup 1 $*"
+  { echo "\$ ringkv-loadgen run --target $tgt --read-pct $pct --dist uniform --keys $KEYS --value-size $VALUE --connections $CONNS --pipeline $p --threads 1 --duration $dur --warmup 1 $*"
     "$LG" run --target "$tgt" --read-pct "$pct" --dist uniform --keys "$KEYS" --value-size "$VALUE" --connections "$CONNS" \
-      --pipeline "$p" --threads 1 --duration "$DUR" --warmup 1 --label "$cfg $proto $op P$p r$rep" --out "$base.json" "$@" 2>&1
+      --pipeline "$p" --threads 1 --duration "$dur" --warmup 1 --label "$cfg $proto $op P$p r$rep" --out "$base.json" "$@" 2>&1
     busy_note; } >"$base.txt"
+}
+
+protos_of() { # CONFIG: the protocols it is driven over
+  if [[ $1 == rk-* ]]; then echo resp native; else echo resp; fi
 }
 
 for r in $(seq 1 "$REPS"); do
@@ -122,10 +126,8 @@ for r in $(seq 1 "$REPS"); do
     start_server "$cfg"
     rb "$cfg" 1 "$r"
     rb "$cfg" 16 "$r"
-    protos=resp
-    [[ $cfg == rk-* ]] && protos="resp native"
     loaded=
-    for proto in $protos; do
+    for proto in $(protos_of "$cfg"); do
       for p in 1 16; do
         lg "$cfg" "$proto" set "$p" "$r"
         if [[ -z $loaded ]]; then lg "$cfg" "$proto" get "$p" "$r" --load; loaded=1
@@ -135,28 +137,14 @@ for r in $(seq 1 "$REPS"); do
     stop_server
   done
 done
-lgo() { # CONFIG PROTO RATE REP: open-loop SETs at RATE per second
-  local cfg=$1 proto=$2 rate=$3 rep=$4 tgt
-  if [[ $proto == native ]]; then tgt=native://$HOST:$NPORT; else tgt=resp://$HOST:$RPORT; fi
-  local base=$OUT/${cfg}_lgo-$proto-set-R${rate}_r$rep
-  quiet
-  { echo "\$ ringkv-loadgen run --target $tgt --read-pct 0 --dist uniform --keys $KEYS --value-size $VALUE --connections $CONNS --pipeline 16 --threads 1 --duration $ODUR --warmup 1 --rate $rate"
-    "$LG" run --target "$tgt" --read-pct 0 --dist uniform --keys "$KEYS" --value-size "$VALUE" --connections "$CONNS" \
-      --pipeline 16 --threads 1 --duration "$ODUR" --warmup 1 --rate "$rate" --label "$cfg $proto set R$rate r$rep" \
-      --out "$base.json" 2>&1
-    busy_note; } >"$base.txt"
-}
-
 if [[ -n $RATES ]]; then
   for r in $(seq 1 "$REPS"); do
     for cfg in $SERVERS; do
-      protos=resp
-      [[ $cfg == rk-* ]] && protos="resp native"
-      for proto in $protos; do
+      for proto in $(protos_of "$cfg"); do
         for rate in $RATES; do
           echo "open loop: rep $r $cfg $proto $rate/s $(date +%T)"
           start_server "$cfg"
-          lgo "$cfg" "$proto" "$rate" "$r"
+          LG_TAG=lgo-$proto-set-R$rate LG_DUR=$ODUR lg "$cfg" "$proto" set 16 "$r" --rate "$rate"
           stop_server
         done
       done
