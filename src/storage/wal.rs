@@ -747,12 +747,16 @@ impl<D: Disk> Wal<D> {
     /// newest segment holding a record (so recovery always finds one): keep up
     /// to `recycle_segments` for reuse, remove the rest. Returns how many.
     pub async fn release(&self, flushed_seq: SeqNo) -> Result<usize> {
-        let (doomed, reuse) = {
+        let (doomed, reuse, last_id) = {
             let mut st = self.state.borrow_mut();
             let keep_from = st.segments.iter().rposition(|s| s.written).unwrap_or(0);
             let mut released = Vec::new();
+            let mut last_id = None;
             while released.len() < keep_from && st.segments.front().is_some_and(|s| s.max_seq <= flushed_seq) {
-                released.extend(st.segments.pop_front().map(|s| s.path));
+                if let Some(s) = st.segments.pop_front() {
+                    last_id = Some(s.id);
+                    released.push(s.path);
+                }
             }
             let n = released.len().min(self.opts.recycle_segments.saturating_sub(st.recycled.len()));
             let mut reuse = Vec::new();
@@ -761,9 +765,16 @@ impl<D: Disk> Wal<D> {
                 st.next_segment_id += 1;
             }
             st.recycling = !reuse.is_empty();
-            (released, reuse)
+            (released, reuse, last_id)
         };
-        let res = self.remove_and_rename(&doomed, &reuse).await;
+        let res = match last_id {
+            Some(last) => self.close_fill_file_upto(last).await,
+            None => Ok(()),
+        };
+        let res = match res {
+            Ok(()) => self.remove_and_rename(&doomed, &reuse).await,
+            Err(e) => Err(e),
+        };
         let mut st = self.state.borrow_mut();
         st.recycling = false;
         let res = res.map(|ready| st.recycled.extend(ready));
@@ -772,12 +783,40 @@ impl<D: Disk> Wal<D> {
         res.map(|()| doomed.len() + reuse.len())
     }
 
-    /// Remove `doomed`; rename each of `reuse` to its new id and open it once
-    /// the new names are durable.
+    /// Close the zero fill's handle if it is on a segment up to `last` (one
+    /// being released), waiting out a fill write in flight there first. The
+    /// filler keeps its handle after the log moves on (recycled segments
+    /// need no fill): removed while that handle was open, a segment's blocks
+    /// were freed later, by the handle's close, on the shard.
+    async fn close_fill_file_upto(&self, last: u64) -> Result<()> {
+        loop {
+            let wait = self.fill_changed.wait();
+            if self.state.borrow().fill.in_flight.is_none_or(|(seg, _)| seg > last) {
+                break;
+            }
+            wait.await;
+        }
+        let stale = {
+            let mut ff = self.fill_file.borrow_mut();
+            if ff.as_ref().is_some_and(|(seg, _)| *seg <= last) {
+                ff.take()
+            } else {
+                None
+            }
+        };
+        if let Some((_, f)) = stale {
+            f.close().await.map_err(|e| Error::io(&self.opts.dir, e))?;
+        }
+        Ok(())
+    }
+
+    /// Remove `doomed` (closed: the log and the filler are past them, see
+    /// [`Disk::remove_closed`]); rename each of `reuse` to its new id and
+    /// open it once the new names are durable.
     async fn remove_and_rename(&self, doomed: &[PathBuf], reuse: &[(PathBuf, u64)]) -> Result<Vec<Recycled<D::File>>> {
         let dir = &self.opts.dir;
         for p in doomed {
-            self.disk.remove(p).await.map_err(|e| Error::io(p, e))?;
+            self.disk.remove_closed(p).await.map_err(|e| Error::io(p, e))?;
         }
         for (old, id) in reuse {
             self.disk.rename(old, &dir.join(segment_name(*id))).await.map_err(|e| Error::io(old, e))?;
@@ -1108,6 +1147,45 @@ mod tests {
 
     fn recycling_opts() -> WalOptions {
         WalOptions { recycle_segments: 2, ..opts(8192) }
+    }
+
+    #[test]
+    fn a_segment_the_zero_fill_last_held_is_closed_before_it_is_removed() {
+        // The filler keeps its handle on the last fresh segment while the log
+        // goes on into recycled ones (they need no fill). Removing that
+        // segment with the handle open left its blocks to be freed by the
+        // handle's later close, on the shard (`SimDisk` refuses the removal).
+        let disk = SimDisk::new();
+        let o = WalOptions { recycle_segments: 2, ..filled_opts(8192) };
+        let (wal, _) = replay(&disk, o.clone(), 0).unwrap();
+        // Last seq written to each segment, by id.
+        let mut last_in = std::collections::BTreeMap::new();
+        // Commit (and fill) until the log has moved past segment `id`.
+        let mut write_until = |wal: &Wal<SimDisk>, id: u64| {
+            while *wal.segment_ids().last().unwrap() <= id {
+                let seq = last_in.values().max().unwrap_or(&0) + 1;
+                put_committed(wal, seq, &"k".repeat(1000));
+                last_in.insert(*wal.segment_ids().last().unwrap(), seq);
+                while block_on(wal.zero_ahead()) {}
+            }
+            last_in.clone()
+        };
+        // Fresh segments 1 to 4, each filled; the filler's handle is on 4.
+        let last_in = write_until(&wal, 3);
+        assert_eq!(wal.fill_file.borrow().as_ref().map(|f| f.0), Some(4));
+        // 1 and 2 are kept for reuse (as 5 and 6); the log moves on into 5.
+        assert_eq!(block_on(wal.release(last_in[&2])).unwrap(), 2);
+        let last_in = write_until(&wal, 4);
+        assert_eq!(wal.segment_ids().last(), Some(&5), "into a recycled segment");
+        assert_eq!(wal.fill_file.borrow().as_ref().map(|f| f.0), Some(4), "the filler still holds 4");
+        // 3 and 4 go: 3 is kept for reuse (beside 6), 4 removed.
+        assert_eq!(block_on(wal.release(last_in[&4])).unwrap(), 2);
+        assert!(wal.fill_file.borrow().is_none());
+        assert_eq!(disk.removed_while_open(), 0);
+        assert!(!wal_files(&disk).contains(&4));
+        disk.crash();
+        let (_, seqs) = replay(&disk, o, 0).unwrap();
+        assert_eq!(seqs.last(), last_in.values().max());
     }
 
     fn wal_files(disk: &SimDisk) -> Vec<u64> {
