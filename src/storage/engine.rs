@@ -734,7 +734,7 @@ impl<D: Disk> Engine<D> {
             slice.tick().await;
         }
         let id = self.alloc_file_id();
-        let (table, meta) = self.write_table(id, b, true).await?;
+        let (table, meta) = self.write_table(id, b, true, &mut slice).await?;
         let edit = VersionEdit {
             added: vec![(0, table_info(id, &meta))],
             flushed_seq: Some(mem.max_seq()),
@@ -870,14 +870,14 @@ impl<D: Disk> Engine<D> {
                 let full = std::mem::replace(&mut b, self.table_builder(expected));
                 let id = self.alloc_file_id();
                 let warm = warm(&full);
-                let (t, meta) = self.write_table(id, full, warm).await?;
+                let (t, meta) = self.write_table(id, full, warm, &mut slice).await?;
                 outputs.push((id, t, meta));
             }
         }
         if !b.is_empty() {
             let id = self.alloc_file_id();
             let warm = warm(&b);
-            let (t, meta) = self.write_table(id, b, warm).await?;
+            let (t, meta) = self.write_table(id, b, warm, &mut slice).await?;
             outputs.push((id, t, meta));
         }
         let edit = VersionEdit {
@@ -963,7 +963,17 @@ impl<D: Disk> Engine<D> {
     /// with `warm_cache`, put its blocks in the block cache (there is no page
     /// cache under O_DIRECT: a fresh table would otherwise start cold): those
     /// the builder kept (`TableBuilder::keeping_blocks`), else from the image.
-    async fn write_table(&self, id: u64, b: TableBuilder, warm_cache: bool) -> Result<(Rc<Table<D::File>>, TableMeta)> {
+    /// Its filter and hash index are built in the caller's `slice`.
+    async fn write_table(
+        &self,
+        id: u64,
+        mut b: TableBuilder,
+        warm_cache: bool,
+        slice: &mut Slice,
+    ) -> Result<(Rc<Table<D::File>>, TableMeta)> {
+        while !b.prepare_finish(FINISH_STEP_KEYS) {
+            slice.tick().await;
+        }
         let (image, meta, blocks) = b.finish_with_blocks();
         let path = self.opts.dir.join(table_name(id));
         let f = self.disk.create(&path).await.map_err(|e| Error::io(&path, e))?;
@@ -1328,6 +1338,10 @@ fn flush_slice(sealed: usize, max: usize) -> Duration {
         SLICE.mul_f64(sealed as f64 / max as f64)
     }
 }
+
+/// Keys a table's filter and hash index take in per step between slices
+/// (`TableBuilder::prepare_finish`): ~100 µs.
+const FINISH_STEP_KEYS: usize = 4096;
 
 /// Table image buffers kept for reuse ([`Engine::spare_images`]).
 const SPARE_IMAGES: usize = 2;

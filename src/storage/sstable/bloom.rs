@@ -40,25 +40,50 @@ fn line_of(h: u64, lines: usize) -> usize {
 
 /// Build the encoded filter for these key hashes.
 pub fn build_filter(hashes: &[u64], bits_per_key: u32) -> Vec<u8> {
-    let k = num_probes(bits_per_key);
-    let bits = (hashes.len() as u64).saturating_mul(u64::from(bits_per_key));
-    let lines = bits.div_ceil(u64::from(LINE_BITS)).clamp(1, u64::from(u32::MAX)) as usize;
-    let mut out = vec![0u8; lines * LINE_BYTES + 1];
-    for &h in hashes {
-        let base = line_of(h, lines) * LINE_BYTES;
-        let mut x = h as u32;
-        for _ in 0..k {
-            let bit = (x >> PROBE_SHIFT) as usize;
-            if let Some(b) = out.get_mut(base + bit / 8) {
-                *b |= 1 << (bit % 8);
+    let mut f = FilterBuilder::new(hashes.len(), bits_per_key);
+    f.add(hashes);
+    f.finish()
+}
+
+/// A filter for `keys` hashes, given a few at a time ([`FilterBuilder::add`]),
+/// so that a caller can step aside between them: over a flushed memtable's
+/// 236k keys the whole build held the shard for milliseconds. The same bytes
+/// as [`build_filter`] over all of them.
+pub struct FilterBuilder {
+    out: Vec<u8>,
+    lines: usize,
+    k: u8,
+}
+
+impl FilterBuilder {
+    pub fn new(keys: usize, bits_per_key: u32) -> Self {
+        let k = num_probes(bits_per_key);
+        let bits = (keys as u64).saturating_mul(u64::from(bits_per_key));
+        let lines = bits.div_ceil(u64::from(LINE_BITS)).clamp(1, u64::from(u32::MAX)) as usize;
+        FilterBuilder { out: vec![0u8; lines * LINE_BYTES + 1], lines, k }
+    }
+
+    pub fn add(&mut self, hashes: &[u64]) {
+        for &h in hashes {
+            let base = line_of(h, self.lines) * LINE_BYTES;
+            let mut x = h as u32;
+            for _ in 0..self.k {
+                let bit = (x >> PROBE_SHIFT) as usize;
+                if let Some(b) = self.out.get_mut(base + bit / 8) {
+                    *b |= 1 << (bit % 8);
+                }
+                x = x.wrapping_mul(GOLDEN);
             }
-            x = x.wrapping_mul(GOLDEN);
         }
     }
-    if let Some(last) = out.last_mut() {
-        *last = k;
+
+    /// The encoded filter.
+    pub fn finish(mut self) -> Vec<u8> {
+        if let Some(last) = self.out.last_mut() {
+            *last = self.k;
+        }
+        self.out
     }
-    out
 }
 
 /// A decoded filter, kept in memory by the open table.

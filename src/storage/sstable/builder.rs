@@ -4,9 +4,9 @@
 
 use super::block::Block;
 use super::block_builder::BlockBuilder;
-use super::bloom::{build_filter, hash_key};
+use super::bloom::{hash_key, FilterBuilder};
 use super::format::{put_block_trailer, BlockHandle, Footer, BLOCK_TRAILER_LEN, FOOTER_LEN, FORMAT_VERSION};
-use super::hash_index::{build_hash_index, Spot, MAX_BLOCKS, SEARCH_BLOCK};
+use super::hash_index::{HashIndexBuilder, Spot, MAX_BLOCKS, SEARCH_BLOCK};
 use super::properties::{Properties, TableMeta};
 use crate::storage::disk::{align_up, ALIGN};
 use crate::storage::types::{cmp_internal, pack_seq_kind, SeqNo, ValueKind};
@@ -56,6 +56,31 @@ pub struct TableBuilder {
     /// The data blocks decoded as they were written, when asked for
     /// ([`TableBuilder::keeping_blocks`]).
     blocks: Option<Vec<Block>>,
+    /// The filter and hash index under way, once finishing has begun
+    /// ([`TableBuilder::prepare_finish`]).
+    finishing: Option<Finishing>,
+}
+
+/// The per-key parts of a table's finish, built a few keys at a time.
+struct Finishing {
+    filter: FilterBuilder,
+    hash_index: Option<HashIndexBuilder>,
+    /// Keys (of `hashes`, `spots`) in both so far.
+    done: usize,
+}
+
+impl Finishing {
+    /// Take in up to `keys` more of `hashes` (and `spots`); true once all are in.
+    fn step(&mut self, hashes: &[u64], spots: &[Spot], keys: usize) -> bool {
+        let end = self.done.saturating_add(keys).min(hashes.len());
+        let next = hashes.get(self.done..end).unwrap_or_default();
+        self.filter.add(next);
+        if let Some(h) = &mut self.hash_index {
+            h.add(next, spots.get(self.done..end).unwrap_or_default());
+        }
+        self.done = end;
+        end == hashes.len()
+    }
 }
 
 impl TableBuilder {
@@ -81,6 +106,7 @@ impl TableBuilder {
             data_blocks: 0,
             scratch: Vec::new(),
             blocks: None,
+            finishing: None,
         }
     }
 
@@ -97,6 +123,7 @@ impl TableBuilder {
     /// Entries must arrive in internal order (`types::cmp_internal`): key
     /// ascending, seq descending, no duplicate (key, seq).
     pub fn add(&mut self, key: &[u8], seq: SeqNo, kind: ValueKind, value: &[u8]) {
+        debug_assert!(self.finishing.is_none(), "add after prepare_finish");
         let first = self.meta.entries == 0;
         debug_assert!(
             first || cmp_internal(&self.last_key, self.meta_last_seq(), key, seq).is_lt(),
@@ -196,19 +223,51 @@ impl TableBuilder {
         (image, meta)
     }
 
-    /// [`finish`](Self::finish), and the data blocks in order, decoded, if
-    /// [`keeping_blocks`](Self::keeping_blocks) (else none).
-    pub fn finish_with_blocks(mut self) -> (Vec<u8>, TableMeta, Vec<Block>) {
+    /// Build the Bloom filter and hash index over up to `keys` more keys;
+    /// true once they cover every key. Called after the last
+    /// [`add`](Self::add), in a loop with other work between, so that
+    /// [`finish_with_blocks`](Self::finish_with_blocks) is left only the
+    /// copying: built at once, the two held a shard for 6-10 ms per flushed
+    /// memtable of 100-byte values and ~2 ms per compaction output
+    /// (docs/benchmarks.md, twenty-sixth pass).
+    pub fn prepare_finish(&mut self, keys: usize) -> bool {
+        let mut f = match self.finishing.take() {
+            Some(f) => f,
+            None => self.begin_finish(),
+        };
+        let done = f.step(&self.hashes, &self.spots, keys);
+        self.finishing = Some(f);
+        done
+    }
+
+    /// The last data block written, and the filter and hash index started.
+    fn begin_finish(&mut self) -> Finishing {
         if !self.data.is_empty() {
             self.flush_data_block();
         }
-        self.meta.largest = std::mem::take(&mut self.last_key);
         // Spots are recorded per key while blocks are numbered; a table with
         // too many blocks for a spot's 24 bits gets no hash index.
         let with_hash_index = self.opts.hash_index && self.data_blocks <= MAX_BLOCKS;
-        let filter = self.append(|b, out| out.extend_from_slice(&build_filter(&b.hashes, b.opts.bloom_bits_per_key)));
+        Finishing {
+            filter: FilterBuilder::new(self.hashes.len(), self.opts.bloom_bits_per_key),
+            hash_index: with_hash_index.then(|| HashIndexBuilder::new(self.hashes.len())),
+            done: 0,
+        }
+    }
+
+    /// [`finish`](Self::finish), and the data blocks in order, decoded, if
+    /// [`keeping_blocks`](Self::keeping_blocks) (else none).
+    pub fn finish_with_blocks(mut self) -> (Vec<u8>, TableMeta, Vec<Block>) {
+        let mut f = match self.finishing.take() {
+            Some(f) => f,
+            None => self.begin_finish(),
+        };
+        while !f.step(&self.hashes, &self.spots, usize::MAX) {}
+        let Finishing { filter, hash_index, .. } = f;
+        self.meta.largest = std::mem::take(&mut self.last_key);
+        let filter = self.append(|_, out| out.extend_from_slice(&filter.finish()));
         let index = self.append(|b, out| b.index.finish_into(out));
-        let hash_index = with_hash_index.then(|| self.append(|b, out| build_hash_index(&b.hashes, &b.spots, out)));
+        let hash_index = hash_index.map(|h| self.append(|_, out| h.finish_into(out)));
         let props = Properties { meta: self.meta.clone(), data_blocks: self.data_blocks, hash_index };
         let properties = self.append(|_, out| props.encode(out));
         let footer = Footer { index, filter, properties, version: FORMAT_VERSION };

@@ -68,27 +68,57 @@ fn is_empty(s: u64) -> bool {
 /// Append the index of the distinct user keys whose hashes are `hashes`
 /// and whose spots are `spots` (the same length) to `out`. Every spot's
 /// block must be below [`MAX_BLOCKS`].
-pub fn build_hash_index(hashes: &[u64], spots: &[Spot], out: &mut Vec<u8>) {
-    let buckets = hashes.len().div_ceil(6).max(1);
-    let mut slots = vec![0u64; buckets * SLOTS];
-    for (i, (&h, &spot)) in hashes.iter().zip(spots).enumerate() {
-        debug_assert!(u64::from(spot.block) < MAX_BLOCKS);
-        // Buckets are random: ask for the bucket of a key a few ahead, so
-        // that the misses overlap (a 64 MiB table's index is ~4 MiB).
-        if let Some(&ahead) = hashes.get(i + 8) {
-            prefetch(slots.as_ptr().wrapping_add(bucket_of(ahead, buckets) * SLOTS));
-        }
-        let start = bucket_of(h, buckets) * SLOTS;
-        // From the bucket on, then from the front: there are more slots than
-        // keys, so a free one exists.
-        let (front, from_bucket) = slots.split_at_mut(start);
-        if let Some(s) = from_bucket.iter_mut().chain(front).find(|s| **s == 0) {
-            *s = slot(h, spot);
+#[cfg(test)]
+fn build_hash_index(hashes: &[u64], spots: &[Spot], out: &mut Vec<u8>) {
+    let mut b = HashIndexBuilder::new(hashes.len());
+    b.add(hashes, spots);
+    b.finish_into(out);
+}
+
+/// A hash index for `keys` keys, given a few at a time
+/// ([`HashIndexBuilder::add`]), so that a caller can step aside between
+/// them. The same bytes as [`build_hash_index`] over all of them in order.
+pub struct HashIndexBuilder {
+    slots: Vec<u64>,
+    buckets: usize,
+}
+
+impl HashIndexBuilder {
+    pub fn new(keys: usize) -> Self {
+        let buckets = keys.div_ceil(6).max(1);
+        HashIndexBuilder { slots: vec![0u64; buckets * SLOTS], buckets }
+    }
+
+    /// The next keys, in order: `hashes` and their `spots`, the same length.
+    /// At most `keys` (as given to `new`) in all.
+    pub fn add(&mut self, hashes: &[u64], spots: &[Spot]) {
+        let buckets = self.buckets;
+        for (i, (&h, &spot)) in hashes.iter().zip(spots).enumerate() {
+            debug_assert!(u64::from(spot.block) < MAX_BLOCKS);
+            // Buckets are random: ask for the bucket of a key a few ahead, so
+            // that the misses overlap (a 64 MiB table's index is ~4 MiB).
+            if let Some(&ahead) = hashes.get(i + 8) {
+                prefetch(self.slots.as_ptr().wrapping_add(bucket_of(ahead, buckets) * SLOTS));
+            }
+            let start = bucket_of(h, buckets) * SLOTS;
+            // From the bucket on, then from the front: there are more slots than
+            // keys, so a free one exists.
+            let (front, from_bucket) = self.slots.split_at_mut(start);
+            if let Some(s) = from_bucket.iter_mut().chain(front).find(|s| **s == 0) {
+                *s = slot(h, spot);
+            }
         }
     }
-    out.reserve(slots.len() * 8);
-    for s in slots {
-        out.extend_from_slice(&s.to_le_bytes());
+
+    pub fn finish_into(self, out: &mut Vec<u8>) {
+        if cfg!(target_endian = "little") {
+            out.extend_from_slice(bytemuck::cast_slice(&self.slots));
+        } else {
+            out.reserve(self.slots.len() * 8);
+            for s in self.slots {
+                out.extend_from_slice(&s.to_le_bytes());
+            }
+        }
     }
 }
 
