@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+BIN=${BIN:-./ringkv}; D=/var/tmp/rk-rbinfo; rm -rf $D
+$BIN serve --listen 127.0.0.1:17070 --resp-listen 127.0.0.1:16379 --data-dir $D --sync ${MODE:-none} --shards 1 --cpus 1 >/dev/null 2>&1 & SP=$!
+for _ in $(seq 100); do [[ $(redis-cli -p 16379 ping 2>/dev/null) == PONG ]] && break; sleep 0.1; done
+r=$(taskset -c 0 redis-benchmark -p 16379 -c 50 -n ${N:-1000000} -P 16 -r 1000000 -d 100 -t set --csv 2>/dev/null | tail -1 | cut -d, -f2 | tr -d '"')
+echo "$r $(redis-cli -p 16379 info | tr -d '\r' | grep -E 'ringkv_(flushes|compactions|write_stall_micros|write_delay_micros)' | tr '\n' ' ')"
+kill $SP; wait $SP 2>/dev/null; rm -rf $D
