@@ -983,7 +983,7 @@ impl<D: Disk> Engine<D> {
         }
         f.sync_data().await.map_err(|e| Error::io(&path, e))?;
         self.disk.sync_dir(&self.opts.dir).await.map_err(|e| Error::io(&self.opts.dir, e))?;
-        let t = Table::open(id, path, f, self.cache.clone()).await?;
+        let t = Table::open_written(id, path, f, self.cache.clone(), &image)?;
         if warm_cache {
             if blocks.is_empty() {
                 t.prepopulate(&image).await?;
