@@ -767,14 +767,13 @@ impl<D: Disk> Wal<D> {
             st.recycling = !reuse.is_empty();
             (released, reuse, last_id)
         };
-        let res = match last_id {
-            Some(last) => self.close_fill_file_upto(last).await,
-            None => Ok(()),
-        };
-        let res = match res {
-            Ok(()) => self.remove_and_rename(&doomed, &reuse).await,
-            Err(e) => Err(e),
-        };
+        let res = async {
+            if let Some(last) = last_id {
+                self.close_fill_file_upto(last).await?;
+            }
+            self.remove_and_rename(&doomed, &reuse).await
+        }
+        .await;
         let mut st = self.state.borrow_mut();
         st.recycling = false;
         let res = res.map(|ready| st.recycled.extend(ready));
