@@ -17,7 +17,7 @@
 #        the closed-loop runs, each server is started afresh and offered SETs at each rate
 #        (`ringkv-loadgen run --rate`, latency from the intended send time) for ODUR
 #        seconds (default 10) after 1 s of warm-up, over RESP (and native for ringkv),
-##        SERVERS (default: all six above), RINGKV, LG (binaries; default target/release/),
+#        SERVERS (default: all six above), RINGKV, LG (binaries; default target/release/),
 #        RK_CPU: the CPU a 1-shard ringkv runs on (`--cpus`); default: the one taking the
 #        data disk's interrupts (scripts/disk-irq-cpu.sh); empty: ringkv's default (CPU 0)
 # Needs: `cargo build --release -p ringkv -p ringkv-loadgen`; redis-server and

@@ -13,6 +13,8 @@ import sys
 from collections import defaultdict
 
 out = sys.argv[1]
+# compare.sh's server configurations, in the order the tables list them.
+CONFIGS = ["redis-aof", "redis-mem", "rk-always-s1", "rk-always-s2", "rk-none-s1", "rk-none-s2"]
 rb = defaultdict(list)  # (cfg, P, test) -> [rps]
 rbp50 = defaultdict(list)
 lg = defaultdict(list)  # (cfg, proto, op, P) -> [json]
@@ -97,7 +99,7 @@ for title, redis, rks in [
 print("### Latency (ringkv-loadgen, medians of p50 / p99 / p99.9 in µs, closed loop)\n")
 print("| server | protocol | op | P | ops/s | p50 | p99 | p99.9 | max | errors | runs |")
 print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-for cfg in ["redis-aof", "redis-mem", "rk-always-s1", "rk-always-s2", "rk-none-s1", "rk-none-s2"]:
+for cfg in CONFIGS:
     for proto in ("resp", "native"):
         for op in ("set", "get"):
             for p in (1, 16):
@@ -112,7 +114,7 @@ if lgo:
     print("| server | protocol | offered/s | done/s | p50 | p99 | p99.9 | max | errors | runs |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for rate in sorted({k[2] for k in lgo}):
-        for cfg in ["redis-aof", "redis-mem", "rk-always-s1", "rk-always-s2", "rk-none-s1", "rk-none-s2"]:
+        for cfg in CONFIGS:
             for proto in ("resp", "native"):
                 k = (cfg, proto, rate)
                 if k not in lgo:
@@ -124,7 +126,7 @@ if lgo:
 print("### redis-benchmark p50 (µs, medians)\n")
 print("| server | P | SET p50 | GET p50 |")
 print("|---|---:|---:|---:|")
-for cfg in ["redis-aof", "redis-mem", "rk-always-s1", "rk-always-s2", "rk-none-s1", "rk-none-s2"]:
+for cfg in CONFIGS:
     for p in (1, 16):
         s, g = med(rbp50.get((cfg, p, "SET"), [])), med(rbp50.get((cfg, p, "GET"), []))
         if s is not None or g is not None:

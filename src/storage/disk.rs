@@ -419,8 +419,9 @@ impl Disk for SimDisk {
         Ok(self.file(path, data, false))
     }
     async fn open_dsync(&self, path: &Path) -> io::Result<SimFile> {
-        let data = self.state.borrow().files.get(path).cloned().ok_or_else(|| Self::not_found(path))?;
-        Ok(self.file(path, data, true))
+        let mut f = self.open(path).await?;
+        f.dsync = true;
+        Ok(f)
     }
     async fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         let mut st = self.state.borrow_mut();
