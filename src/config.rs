@@ -25,6 +25,9 @@ pub struct ServeConfig {
     /// Back each shard's first memtable with memory at start, not under the
     /// first writes; see tuning/README.md.
     pub prefault_memory: bool,
+    /// A flush puts every block of its table in the block cache (true), or
+    /// lends the table its image and caches only blocks read; see tuning/README.md.
+    pub flush_fills_block_cache: bool,
     /// `--sync always`: how long a group commit may wait, in microseconds,
     /// while its group keeps growing (0: it starts at once); see tuning/README.md.
     pub wal_group_grow_micros: u64,
@@ -73,6 +76,7 @@ impl Default for ServeConfig {
             block_cache_bytes: 256 << 20,
             wal_zero_ahead_bytes: 4 << 20,
             prefault_memory: true,
+            flush_fills_block_cache: true,
             wal_group_grow_micros: 500,
             max_in_flight_per_connection: 1024,
             pin_cores: true,
@@ -103,6 +107,7 @@ pub struct FileConfig {
     pub block_cache_bytes: Option<usize>,
     pub wal_zero_ahead_bytes: Option<u64>,
     pub prefault_memory: Option<bool>,
+    pub flush_fills_block_cache: Option<bool>,
     pub wal_group_grow_micros: Option<u64>,
     pub max_in_flight_per_connection: Option<usize>,
     pub pin_cores: Option<bool>,
@@ -202,6 +207,9 @@ impl ServeConfig {
         if let Some(v) = f.prefault_memory {
             self.prefault_memory = v;
         }
+        if let Some(v) = f.flush_fills_block_cache {
+            self.flush_fills_block_cache = v;
+        }
         if let Some(v) = f.wal_group_grow_micros {
             self.wal_group_grow_micros = v;
         }
@@ -290,12 +298,12 @@ mod tests {
     #[test]
     fn file_overrides_defaults_and_rejects_unknown_keys() {
         let mut c = ServeConfig::default();
-        assert!(c.prefault_memory);
+        assert!(c.prefault_memory && c.flush_fills_block_cache);
         let f: FileConfig =
-            toml::from_str("shards = 3\nsync = \"interval:5\"\ncompaction = \"tiered\"\nprefault_memory = false")
+            toml::from_str("shards = 3\nsync = \"interval:5\"\ncompaction = \"tiered\"\nprefault_memory = false\nflush_fills_block_cache = false")
                 .unwrap();
         c.apply_file(f).unwrap();
-        assert!(!c.prefault_memory);
+        assert!(!c.prefault_memory && !c.flush_fills_block_cache);
         assert_eq!(c.wal_group_grow_micros, 500);
         assert_eq!(c.shards, 3);
         assert_eq!(c.sync, SyncMode::Interval(std::time::Duration::from_millis(5)));

@@ -273,6 +273,7 @@ async fn shard_main(
     opts.block_cache_bytes = cfg.block_cache_bytes / cfg.shards.max(1);
     opts.wal_zero_ahead_bytes = cfg.wal_zero_ahead_bytes;
     opts.prefault_memory = cfg.prefault_memory;
+    opts.flush_fills_block_cache = cfg.flush_fills_block_cache;
     opts.wal_group_grow = std::time::Duration::from_micros(cfg.wal_group_grow_micros);
     let engine = Engine::open(DmaDisk, opts).await.map_err(|e| format!("shard {i}: {e}"))?;
     let node = cluster::node_id_of(&cfg.node_id);

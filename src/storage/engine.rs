@@ -97,6 +97,12 @@ pub struct Options {
     /// `memtable::reserve_arena`). Off by default here (tests open many
     /// engines); the server turns it on.
     pub prefault_memory: bool,
+    /// A flush decodes every block of its table into the block cache, so
+    /// that reads of what it wrote start warm. Off: it lends the table its
+    /// image instead ([`Engine::lend_image`]), and a block takes cache
+    /// space once read: sustained writes run faster, reads of tables older
+    /// than the newest two start cold (docs/benchmarks.md, twenty-seventh pass).
+    pub flush_fills_block_cache: bool,
     /// In `always` mode, how long a group commit may wait for its group to
     /// stop growing (`WalOptions::group_grow`). Zero by default here; the
     /// server sets it.
@@ -119,6 +125,7 @@ impl Options {
             background: true,
             write_delay_max: Duration::from_millis(2),
             prefault_memory: false,
+            flush_fills_block_cache: true,
             wal_group_grow: Duration::ZERO,
         }
     }
@@ -243,6 +250,9 @@ pub struct Engine<D: Disk> {
     /// (at most 2: a compaction fills the next while it writes the last one),
     /// sparing a 64 MiB Vec its growth copies and page faults each time.
     spare_images: RefCell<Vec<Vec<u8>>>,
+    /// Tables lending the block cache their image (`Table::keep_image`),
+    /// oldest first, with its length: at most [`LENT_IMAGES`].
+    lent_images: RefCell<VecDeque<(u64, usize)>>,
     /// Tables a compaction replaced that a reader still held: their files
     /// are closed and removed once nothing else does ([`Engine::remove_retired`]).
     retired: RefCell<Vec<Rc<Table<D::File>>>>,
@@ -327,6 +337,7 @@ impl<D: Disk> Engine<D> {
             closing: Cell::new(false),
             tasks: RefCell::new(Vec::new()),
             spare_images: RefCell::new(Vec::new()),
+            lent_images: RefCell::new(VecDeque::new()),
             retired: RefCell::new(Vec::new()),
         });
         engine.maybe_seal();
@@ -721,8 +732,11 @@ impl<D: Disk> Engine<D> {
         self.wal.wait_written(mem.max_seq(), sync).await?;
         // No snapshots exist, so only the newest version of each key is kept.
         // Built in slices with yields: a 64 MiB memtable takes ~100 ms to encode.
-        // Its blocks go to the block cache: decoded as they are built.
-        let mut b = self.table_builder(mem.bytes()).keeping_blocks();
+        // Its blocks go to the block cache, decoded as they are built; or
+        // with `flush_fills_block_cache` off, the table is lent its image.
+        let fill = self.opts.flush_fills_block_cache;
+        let mut b =
+            if fill { self.table_builder(mem.bytes()).keeping_blocks() } else { self.table_builder(mem.bytes()) };
         let mut pos = None;
         let mut slice = Slice::default();
         loop {
@@ -734,7 +748,8 @@ impl<D: Disk> Engine<D> {
             slice.tick().await;
         }
         let id = self.alloc_file_id();
-        let (table, meta) = self.write_table(id, b, true, &mut slice).await?;
+        let use_ = if fill { ImageUse::WarmCache } else { ImageUse::Lend };
+        let (table, meta) = self.write_table(id, b, use_, &mut slice).await?;
         let edit = VersionEdit {
             added: vec![(0, table_info(id, &meta))],
             flushed_seq: Some(mem.max_seq()),
@@ -870,14 +885,14 @@ impl<D: Disk> Engine<D> {
                 let full = std::mem::replace(&mut b, self.table_builder(expected));
                 let id = self.alloc_file_id();
                 let warm = warm(&full);
-                let (t, meta) = self.write_table(id, full, warm, &mut slice).await?;
+                let (t, meta) = self.write_table(id, full, ImageUse::warm_if(warm), &mut slice).await?;
                 outputs.push((id, t, meta));
             }
         }
         if !b.is_empty() {
             let id = self.alloc_file_id();
             let warm = warm(&b);
-            let (t, meta) = self.write_table(id, b, warm, &mut slice).await?;
+            let (t, meta) = self.write_table(id, b, ImageUse::warm_if(warm), &mut slice).await?;
             outputs.push((id, t, meta));
         }
         let edit = VersionEdit {
@@ -897,6 +912,9 @@ impl<D: Disk> Engine<D> {
             for (_, id) in &edit.deleted {
                 if let Some(t) = inner.tables.remove(id) {
                     self.cache.remove_table(*id);
+                    if let Some(image) = self.take_back_image(&t) {
+                        keep_spare_image(&mut self.spare_images.borrow_mut(), image);
+                    }
                     self.retired.borrow_mut().push(t);
                 }
             }
@@ -959,16 +977,17 @@ impl<D: Disk> Engine<D> {
         id
     }
 
-    /// Write a table file durably (data, then directory entry) and open it;
-    /// with `warm_cache`, put its blocks in the block cache (there is no page
-    /// cache under O_DIRECT: a fresh table would otherwise start cold): those
-    /// the builder kept (`TableBuilder::keeping_blocks`), else from the image.
-    /// Its filter and hash index are built in the caller's `slice`.
+    /// Write a table file durably (data, then directory entry) and open it,
+    /// then do with its image as `use_` says (there is no page cache under
+    /// O_DIRECT: otherwise a fresh table starts cold). Warming the cache
+    /// takes the blocks the builder kept (`TableBuilder::keeping_blocks`),
+    /// else decodes them from the image. Its filter and hash index are built
+    /// in the caller's `slice`.
     async fn write_table(
         &self,
         id: u64,
         mut b: TableBuilder,
-        warm_cache: bool,
+        use_: ImageUse,
         slice: &mut Slice,
     ) -> Result<(Rc<Table<D::File>>, TableMeta)> {
         while !b.prepare_finish(FINISH_STEP_KEYS) {
@@ -984,15 +1003,53 @@ impl<D: Disk> Engine<D> {
         f.sync_data().await.map_err(|e| Error::io(&path, e))?;
         self.disk.sync_dir(&self.opts.dir).await.map_err(|e| Error::io(&self.opts.dir, e))?;
         let t = Table::open_written(id, path, f, self.cache.clone(), &image)?;
-        if warm_cache {
-            if blocks.is_empty() {
-                t.prepopulate(&image).await?;
-            } else {
-                t.cache_blocks(blocks).await;
+        match use_ {
+            ImageUse::Lend => self.lend_image(&t, image),
+            ImageUse::WarmCache => {
+                if blocks.is_empty() {
+                    t.prepopulate(&image).await?;
+                } else {
+                    t.cache_blocks(blocks).await;
+                }
+                keep_spare_image(&mut self.spare_images.borrow_mut(), image);
+            }
+            ImageUse::Recycle => keep_spare_image(&mut self.spare_images.borrow_mut(), image),
+        }
+        Ok((Rc::new(t), meta))
+    }
+
+    /// Lend a flushed table its image (`flush_fills_block_cache` off): its
+    /// blocks' first reads decode them from it instead of the disk, and a
+    /// block takes cache space once read. The image is charged to the block
+    /// cache, and the oldest of [`LENT_IMAGES`] goes back to the spares
+    /// first. Where the cache cannot take the charge (more than half of it
+    /// lent), the image goes back at once and the table starts cold.
+    fn lend_image(&self, t: &Table<D::File>, image: Vec<u8>) {
+        while self.lent_images.borrow().len() >= LENT_IMAGES {
+            let Some((id, len)) = self.lent_images.borrow_mut().pop_front() else { break };
+            self.cache.release_image(len);
+            let table = self.inner.borrow().tables.get(&id).cloned();
+            if let Some(old) = table.and_then(|t| t.take_image()) {
+                keep_spare_image(&mut self.spare_images.borrow_mut(), old);
             }
         }
-        keep_spare_image(&mut self.spare_images.borrow_mut(), image);
-        Ok((Rc::new(t), meta))
+        if self.cache.charge_image(image.len()) {
+            self.lent_images.borrow_mut().push_back((t.id(), image.len()));
+            t.keep_image(image);
+        } else {
+            keep_spare_image(&mut self.spare_images.borrow_mut(), image);
+        }
+    }
+
+    /// Take back the image `t` was lent, if any (uncharged from the cache).
+    fn take_back_image(&self, t: &Table<D::File>) -> Option<Vec<u8>> {
+        let mut lent = self.lent_images.borrow_mut();
+        let at = lent.iter().position(|&(id, _)| id == t.id())?;
+        if let Some((_, len)) = lent.remove(at) {
+            self.cache.release_image(len);
+        }
+        drop(lent);
+        t.take_image()
     }
 
     /// A table builder writing into a spare image buffer of at least
@@ -1346,6 +1403,34 @@ const FINISH_STEP_KEYS: usize = 4096;
 /// Table image buffers kept for reuse ([`Engine::spare_images`]).
 const SPARE_IMAGES: usize = 2;
 
+/// Flushed tables that keep their image for their blocks' first reads
+/// ([`Engine::lend_image`]): the newest, whose keys point reads still find
+/// in the memtable flushed last, and the one before it, the newest they
+/// look in.
+const LENT_IMAGES: usize = 2;
+
+/// What [`Engine::write_table`] does with a table's image once written.
+enum ImageUse {
+    /// Lend it to the table ([`Engine::lend_image`]): a flush with
+    /// `flush_fills_block_cache` off.
+    Lend,
+    /// Put every block in the block cache: a flush by default, and a
+    /// compaction whose output fits the cache.
+    WarmCache,
+    /// Back to the spares at once.
+    Recycle,
+}
+
+impl ImageUse {
+    fn warm_if(warm: bool) -> Self {
+        if warm {
+            ImageUse::WarmCache
+        } else {
+            ImageUse::Recycle
+        }
+    }
+}
+
 /// A buffer for a table image of about `expected` bytes: the smallest spare
 /// that holds it, else a fresh one, sized up to whole MiB so that the next
 /// table of about this size fits it again. The smallest, so that a
@@ -1435,6 +1520,47 @@ mod tests {
         let mut kept = caps(&spares);
         kept.sort_unstable();
         assert_eq!(kept, [65 * MIB, 80 * MIB]);
+    }
+
+    #[test]
+    fn the_two_newest_flushed_tables_lend_their_images_until_compacted() {
+        crate::rt::block_on(async {
+            let o = Options { flush_fills_block_cache: false, ..opts() };
+            let e = Engine::open(SimDisk::new(), o).await.unwrap();
+            let mut ids = Vec::new();
+            for round in 0..4u8 {
+                for k in 0..50u8 {
+                    e.put(&[b'k', k], &[round; 100]).await.unwrap();
+                }
+                e.flush().await.unwrap();
+                ids.push(*e.inner.borrow().tables.keys().max().unwrap());
+            }
+            let lent: Vec<u64> = e.lent_images.borrow().iter().map(|&(id, _)| id).collect();
+            assert_eq!(lent, ids[2..], "the newest two, oldest first");
+            let sizes: u64 = ids[2..].iter().map(|id| e.inner.borrow().tables[id].meta().file_size).sum();
+            assert_eq!(e.cache.lent_bytes() as u64, sizes, "charged to the block cache");
+            // The older tables gave theirs back: reads of them go to the disk.
+            for id in &ids[..2] {
+                assert!(e.inner.borrow().tables[id].take_image().is_none());
+            }
+            for k in 0..50u8 {
+                assert_eq!(e.get(&[b'k', k]).await.unwrap(), Some(vec![3; 100]));
+            }
+            // A compaction that replaces them takes their images back.
+            e.compact_until_idle().await.unwrap();
+            assert!(e.lent_images.borrow().is_empty());
+            assert_eq!(e.cache.lent_bytes(), 0);
+            assert!(e.spare_images.borrow().len() <= SPARE_IMAGES);
+            for k in 0..50u8 {
+                assert_eq!(e.get(&[b'k', k]).await.unwrap(), Some(vec![3; 100]));
+            }
+            // By default a flush fills the cache and lends nothing.
+            let e = Engine::open(SimDisk::new(), opts()).await.unwrap();
+            e.put(b"k", b"v").await.unwrap();
+            e.flush().await.unwrap();
+            assert!(e.lent_images.borrow().is_empty());
+            assert!(e.cache.stats().2 > 0);
+        });
     }
 
     #[test]

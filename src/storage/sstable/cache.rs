@@ -151,6 +151,9 @@ impl Inner {
 
 pub struct BlockCache {
     capacity: usize,
+    /// Bytes of table images lent to tables for their blocks' first reads
+    /// (`Table::keep_image`), charged to this cache: blocks get the rest.
+    lent: Cell<usize>,
     inner: RefCell<Inner>,
     hits: Cell<u64>,
     misses: Cell<u64>,
@@ -164,6 +167,7 @@ impl BlockCache {
     pub fn new(capacity_bytes: usize) -> Self {
         BlockCache {
             capacity: capacity_bytes,
+            lent: Cell::new(0),
             inner: RefCell::new(Inner { tables: FxHashMap::default(), clock: VecDeque::new(), count: 0, bytes: 0 }),
             hits: Cell::new(0),
             misses: Cell::new(0),
@@ -174,9 +178,15 @@ impl BlockCache {
     pub fn get(&self, table_id: u64, block: u64) -> Option<Rc<Block>> {
         let found = self.get_cached(table_id, block);
         if found.is_none() {
-            self.misses.set(self.misses.get() + 1);
+            self.count_miss();
         }
         found
+    }
+
+    /// Count a miss that a caller of [`get_cached`](Self::get_cached)
+    /// served itself (from a table's kept image).
+    pub fn count_miss(&self) {
+        self.misses.set(self.misses.get() + 1);
     }
 
     /// [`get`](Self::get) for a caller that will fall back to `get` on a
@@ -221,8 +231,38 @@ impl BlockCache {
         if inner.put(key, block).is_none() {
             inner.clock.push_back(key);
         }
-        while inner.bytes > self.capacity && inner.evict_one() {}
+        while inner.bytes > self.room() && inner.evict_one() {}
         inner.trim_clock();
+    }
+
+    /// What blocks may take: the capacity less the images lent.
+    fn room(&self) -> usize {
+        self.capacity.saturating_sub(self.lent.get())
+    }
+
+    /// Charge a table image of `bytes` lent to its table, evicting blocks
+    /// to make room; false (nothing charged) if the images lent would then
+    /// take more than half the capacity.
+    pub fn charge_image(&self, bytes: usize) -> bool {
+        let lent = self.lent.get().saturating_add(bytes);
+        if lent > self.capacity / 2 {
+            return false;
+        }
+        self.lent.set(lent);
+        let mut inner = self.inner.borrow_mut();
+        while inner.bytes > self.room() && inner.evict_one() {}
+        inner.trim_clock();
+        true
+    }
+
+    /// A lent image of `bytes` was taken back.
+    pub fn release_image(&self, bytes: usize) {
+        self.lent.set(self.lent.get().saturating_sub(bytes));
+    }
+
+    /// Bytes of table images lent ([`charge_image`](Self::charge_image)).
+    pub fn lent_bytes(&self) -> usize {
+        self.lent.get()
     }
 
     /// Drop every block of a table (deleted after compaction, or closed).
@@ -254,7 +294,7 @@ impl BlockCache {
         let inner = self.inner.borrow();
         let freed: usize = replaced.iter().filter_map(|t| inner.tables.get(t)).map(|tb| tb.bytes).sum();
         let kept = inner.bytes.saturating_sub(freed) as u64;
-        kept.saturating_add(bytes) <= self.capacity as u64
+        kept.saturating_add(bytes) <= self.room() as u64
     }
 
     /// (hits, misses, bytes currently charged).
@@ -332,6 +372,31 @@ mod tests {
         // 3 was used and 4 is newer than 1 and 2: without the mark, 1 and 2 would go.
         assert!(cache.peek(3, 0).is_none() && cache.peek(4, 0).is_none());
         assert!((1..=2).chain(5..=6).all(|t| cache.peek(t, 0).is_some()));
+    }
+
+    #[test]
+    fn lent_images_are_charged_and_leave_blocks_the_rest() {
+        let per = 1000 + BLOCK_OVERHEAD;
+        let cache = BlockCache::new(per * 8);
+        for off in 0..8 {
+            cache.insert(1, off, block(1000));
+        }
+        assert!(!cache.charge_image(per * 4 + 1), "more than half the capacity");
+        assert_eq!((cache.lent_bytes(), cache.stats().2), (0, per * 8), "nothing charged, nothing evicted");
+        assert!(cache.charge_image(per * 3));
+        assert!(cache.stats().2 <= per * 5, "blocks evicted to make room");
+        assert!(!cache.charge_image(per * 2), "two lent images past half");
+        assert!(!cache.has_room(per as u64 * 5 + 1, &[]));
+        for off in 8..16 {
+            cache.insert(1, off, block(1000));
+        }
+        assert!(cache.stats().2 <= per * 5);
+        cache.release_image(per * 3);
+        assert_eq!(cache.lent_bytes(), 0);
+        for off in 16..24 {
+            cache.insert(1, off, block(1000));
+        }
+        assert_eq!(cache.stats().2, per * 8, "the whole capacity again");
     }
 
     #[test]

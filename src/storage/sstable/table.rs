@@ -5,6 +5,7 @@
 //! Every decode failure becomes `Error::Corruption` naming the file and the
 //! offset of the block (or footer) that failed.
 
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -48,6 +49,10 @@ pub struct Table<F: DiskFile> {
     hash_index: Option<HashIndex>,
     /// Data blocks lie in `[0, data_end)`; metadata follows.
     data_end: u64,
+    /// The file's bytes as written, while the engine lends them
+    /// ([`keep_image`](Self::keep_image)): a data block the cache lacks is
+    /// decoded from here instead of read from the disk.
+    image: RefCell<Option<Vec<u8>>>,
 }
 
 /// The metadata of a table as decoded from its tail.
@@ -102,6 +107,7 @@ impl<F: DiskFile> Table<F> {
             handles: Vec::new(),
             hash_index: tail.hash_index,
             data_end: tail.footer.meta_start(),
+            image: RefCell::new(None),
         };
         table.handles = table.block_handles(tail.props.data_blocks)?;
         Ok(table)
@@ -180,9 +186,25 @@ impl<F: DiskFile> Table<F> {
                 Ok(l) => l,
                 Err(e) => return Some(Err(e)),
             };
-            let found = match look.restart {
-                Some(r) => self.cache.with_entries(self.id, look.block, |e| take(e.find_from(usize::from(r), key)))?,
-                None => take(self.cache.get_cached(self.id, look.block)?.find_first_ge(key)),
+            let cached = match look.restart {
+                Some(r) => self.cache.with_entries(self.id, look.block, |e| take(e.find_from(usize::from(r), key))),
+                None => self.cache.get_cached(self.id, look.block).map(|b| take(b.find_first_ge(key))),
+            };
+            let found = match cached {
+                Some(found) => found,
+                // Not cached: from the kept image if there is one, else the
+                // caller reads the disk (`get`).
+                None => {
+                    let block = match self.image_block(look.block)? {
+                        Ok(b) => b,
+                        Err(e) => return Some(Err(e)),
+                    };
+                    self.cache.count_miss();
+                    take(match look.restart {
+                        Some(r) => block.find_from(usize::from(r), key),
+                        None => block.find_first_ge(key),
+                    })
+                }
             };
             match found {
                 Ok(None) => {}
@@ -248,6 +270,9 @@ impl<F: DiskFile> Table<F> {
         if let Some(b) = self.cache.get(self.id, n) {
             return Ok(b);
         }
+        if let Some(b) = self.image_block(n) {
+            return b;
+        }
         let block = Rc::new(self.read_block(self.handle(n)).await?);
         self.cache.insert(self.id, n, block.clone());
         Ok(block)
@@ -287,6 +312,48 @@ impl<F: DiskFile> Table<F> {
             slice.tick().await;
             self.cache.insert(self.id, n as u64, Rc::new(block));
         }
+    }
+
+    /// Keep `image`, this file's bytes as just written, to read data blocks
+    /// from: a block the cache lacks is decoded from it (and cached, as a
+    /// block read from the disk is) until [`take_image`](Self::take_image).
+    /// A flush lends its table the image this way instead of decoding every
+    /// block into the cache (`flush_fills_block_cache` off; docs/ARCHITECTURE.md). An image
+    /// of another length is not kept.
+    pub fn keep_image(&self, image: Vec<u8>) {
+        if image.len() as u64 == self.meta.file_size {
+            *self.image.borrow_mut() = Some(image);
+        }
+    }
+
+    /// The image [`keep_image`](Self::keep_image) lent, if any; reads go to
+    /// the disk again.
+    pub fn take_image(&self) -> Option<Vec<u8>> {
+        self.image.borrow_mut().take()
+    }
+
+    /// The block at `h` decoded from the kept image, if there is one. Our
+    /// own memory, as in [`prepopulate`](Self::prepopulate): no checksum
+    /// is computed.
+    fn decode_from_image(&self, h: BlockHandle) -> Option<Result<Block>> {
+        let image = self.image.borrow();
+        let image = image.as_deref()?;
+        let end = h.offset as usize + h.size as usize;
+        let contents = image
+            .get(h.offset as usize..end)
+            .ok_or_else(|| self.corrupt(h.offset, DecodeError::Truncated { needed: end, had: image.len() }));
+        Some(contents.and_then(|c| Block::decode(c).map_err(|e| self.corrupt(h.offset, e))))
+    }
+
+    /// Data block `n` from the kept image, if there is one, put in the
+    /// cache as a block read from the disk is.
+    fn image_block(&self, n: u64) -> Option<Result<Rc<Block>>> {
+        let block = match self.decode_from_image(self.handle(n))? {
+            Ok(b) => Rc::new(b),
+            Err(e) => return Some(Err(e)),
+        };
+        self.cache.insert(self.id, n, block.clone());
+        Some(Ok(block))
     }
 
     /// Read one block from disk (no cache) and check its checksum.
@@ -634,6 +701,9 @@ impl<F: DiskFile> TableIter<F> {
         let t = self.table.clone();
         if let Some(b) = t.cache.peek(t.id, self.block as u64) {
             return Ok(b);
+        }
+        if let Some(b) = t.decode_from_image(h) {
+            return Ok(Rc::new(b?));
         }
         if self.readahead.slice(&h).is_none() {
             // Does the scan go on from the last chunk (h begins in it, or right after)?

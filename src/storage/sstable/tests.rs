@@ -331,6 +331,48 @@ fn kept_blocks_are_the_image_blocks_and_warm_the_cache() {
 }
 
 #[test]
+fn a_lent_image_serves_reads_until_taken_back() {
+    // A flushed table is lent its image (`keep_image`): blocks the cache
+    // lacks are decoded from it, not read from the disk. Every data block on
+    // this disk is damaged, so a read that went there would fail; the
+    // cache takes nothing (capacity 0), so every read needs a block.
+    let entries = sample();
+    let (disk, path, image, _) = sim_table(&entries);
+    let clean = SimDisk::new();
+    block_on(write(&clean, &path, &image));
+    for h in data_handles(&image) {
+        disk.corrupt(&path, (h.offset + 10) as usize);
+    }
+    block_on(async {
+        let cold = open(&clean, &path).await.unwrap();
+        let cache = Rc::new(BlockCache::new(0));
+        let file = disk.open(&path).await.unwrap();
+        let t = Rc::new(Table::open_written(7, path.clone(), file, cache.clone(), &image).unwrap());
+        // An image of another length is not kept.
+        t.keep_image(image[..4096].to_vec());
+        assert!(t.take_image().is_none());
+        t.keep_image(image.clone());
+        for e in entries.iter().step_by(97) {
+            let want = get(&cold, &e.key).await.unwrap();
+            assert_eq!(get(&t, &e.key).await.unwrap(), want);
+            // The read that takes no disk read finds it too.
+            let now = t.get_now(&e.key, hash_key(&e.key)).unwrap().unwrap(); // None: it wanted the disk
+            assert_eq!(now, want);
+        }
+        assert!(get(&t, b"key999999").await.unwrap().is_none());
+        assert_eq!(scan(&mut t.iter()).await, scan(&mut cold.iter()).await);
+        let (hits, misses, _) = cache.stats();
+        assert_eq!(hits, 0);
+        assert!(misses > 0, "a block from the image is a cache miss");
+        // Taken back, reads go to the (damaged) disk.
+        assert_eq!(t.take_image(), Some(image.clone()));
+        assert!(t.get_now(b"key000100", hash_key(b"key000100")).is_none(), "needs the disk");
+        let h = data_handles(&image)[0];
+        assert_corruption(get(&t, b"key000000").await, &path, h.offset..h.end().unwrap());
+    });
+}
+
+#[test]
 fn empty_table() {
     let (disk, path, image, meta) = sim_table(&[]);
     assert_eq!(image.len(), ALIGN);
