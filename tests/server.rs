@@ -124,6 +124,32 @@ fn sigkill_then_restart_keeps_acknowledged_writes() {
 }
 
 #[test]
+fn flushes_that_lend_their_images_read_back_before_and_after_a_restart() {
+    // flush_fills_block_cache = false: flushed tables are read from the
+    // images they keep, then (older, or after the restart) from the disk.
+    let dir = TempDir::new("srv-lend");
+    let config = dir.0.join("lend.toml");
+    std::fs::write(&config, "flush_fills_block_cache = false\n").unwrap();
+    let args = ["--shards", "2", "--memtable-bytes", "65536", "--config", config.to_str().unwrap()];
+    let mut s = Server::start(free_addr("127.0.0.8"), &dir.0.join("data"), &args);
+    let mut c = Client::connect(&s.addr.to_string()).unwrap();
+    let value = |i: u32| format!("value-{i}-").repeat(20).into_bytes();
+    for i in 0..4000u32 {
+        c.put(format!("k{i}").as_bytes(), b"", &value(i)).unwrap();
+    }
+    let check = |c: &mut Client| {
+        for i in 0..4000u32 {
+            assert_eq!(c.get(format!("k{i}").as_bytes(), b"").unwrap(), Some(value(i)), "k{i}");
+        }
+    };
+    check(&mut c);
+    drop(c);
+    s.kill9();
+    s.restart();
+    check(&mut Client::connect(&s.addr.to_string()).unwrap());
+}
+
+#[test]
 fn garbage_on_one_connection_does_not_disturb_others() {
     let dir = TempDir::new("srv-garbage");
     let s = Server::start(free_addr("127.0.0.5"), &dir.0, &["--shards", "2"]);
