@@ -19,7 +19,8 @@
 #        seconds (default 10) after 1 s of warm-up, over RESP (and native for ringkv),
 #        SERVERS (default: all six above), RINGKV, LG (binaries; default target/release/),
 #        RK_CPU: the CPU a 1-shard ringkv runs on (`--cpus`); default: the one taking the
-#        data disk's interrupts (scripts/disk-irq-cpu.sh); empty: ringkv's default (CPU 0)
+#        data disk's interrupts (scripts/disk-irq-cpu.sh); empty: ringkv's default (CPU 0),
+#        RK_ARGS: more `ringkv serve` arguments, e.g. "--config FILE" (default none)
 # Needs: `cargo build --release -p ringkv -p ringkv-loadgen`; redis-server and
 # redis-benchmark 7 (apt-get install redis-server, done here if missing).
 set -euo pipefail
@@ -89,7 +90,7 @@ start_server() { # CONFIG
       local sync=${1#rk-}; sync=${sync%-s*}; local shards=${1##*-s} cpus=()
       [[ $shards == 1 && -n $RK_CPU ]] && cpus=(--cpus "$RK_CPU")
       "$RINGKV" serve --listen $HOST:"$NPORT" --resp-listen $HOST:"$RPORT" --data-dir "$DATA/ringkv" \
-        --sync "$sync" --shards "$shards" "${cpus[@]}" 2>"$DATA/ringkv.log" & ;;
+        --sync "$sync" --shards "$shards" "${cpus[@]}" ${RK_ARGS:-} 2>"$DATA/ringkv.log" & ;;
   esac
   SPID=$!
   wait_port
