@@ -231,6 +231,11 @@ impl BlockCache {
         if inner.put(key, block).is_none() {
             inner.clock.push_back(key);
         }
+        self.evict_to_room(&mut inner);
+    }
+
+    /// Evict blocks the clock finds unused until they fit the room.
+    fn evict_to_room(&self, inner: &mut Inner) {
         while inner.bytes > self.room() && inner.evict_one() {}
         inner.trim_clock();
     }
@@ -249,9 +254,7 @@ impl BlockCache {
             return false;
         }
         self.lent.set(lent);
-        let mut inner = self.inner.borrow_mut();
-        while inner.bytes > self.room() && inner.evict_one() {}
-        inner.trim_clock();
+        self.evict_to_room(&mut self.inner.borrow_mut());
         true
     }
 
