@@ -196,6 +196,25 @@ fn ycsb_a_over_native_and_resp_writes_json_and_plots() {
     }
 }
 
+#[test]
+fn a_zipfian_over_millions_of_keys_spends_the_run_on_operations() {
+    // Each of the 128 operation tasks once computed its own zipfian zeta over
+    // the whole key space: over 2M keys that held the client thread for the
+    // whole run, a handful of operations done. Now it is computed once.
+    let dir = TempDir::new("zipf");
+    let server = Server::start("127.0.0.42", &dir.0.join("data"), &["--shards", "1", "--sync", "none"]);
+    let out = dir.0.join("zipf.json");
+    let target = format!("native://{}", server.native);
+    let args = ["run", "--target", &target, "--dist", "zipfian", "--keys", "2000000", "--read-pct", "50"];
+    let more = ["--connections", "8", "--pipeline", "16", "--duration", "2", "--warmup", "0.5", "--out"];
+    let all: Vec<&str> = args.iter().chain(&more).copied().chain([out.to_str().unwrap()]).collect();
+    let o = loadgen(&all, Duration::from_secs(120));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let j = json_of(&out);
+    let rate = j["ops_per_sec"].as_f64().unwrap();
+    assert!(rate > 500.0, "{rate} ops/s: the client spent the run elsewhere\n{j}");
+}
+
 /// Writes with `--verify` over `proto` (native or resp), a SIGKILL of the
 /// server mid-run, a restart, and a `check` over both protocols that finds
 /// every acknowledged write. Returns the restarted server and the log.
