@@ -200,10 +200,7 @@ impl<F: DiskFile> Table<F> {
                         Err(e) => return Some(Err(e)),
                     };
                     self.cache.count_miss();
-                    take(match look.restart {
-                        Some(r) => block.find_from(usize::from(r), key),
-                        None => block.find_first_ge(key),
-                    })
+                    take(look.find_in(&block, key))
                 }
             };
             match found {
@@ -235,11 +232,7 @@ impl<F: DiskFile> Table<F> {
     }
 
     fn get_in(&self, block: &Block, look: Look, key: &[u8]) -> Result<Newest> {
-        let found = match look.restart {
-            Some(r) => block.find_from(usize::from(r), key),
-            None => block.find_first_ge(key),
-        };
-        newest(found).map_err(|e| self.corrupt(self.handle(look.block).offset, e))
+        newest(look.find_in(block, key)).map_err(|e| self.corrupt(self.handle(look.block).offset, e))
     }
 
     /// The number of the first data block whose last key is >= `key` (the
@@ -289,11 +282,7 @@ impl<F: DiskFile> Table<F> {
         let mut slice = Slice::default();
         for (n, &h) in self.handles.iter().enumerate() {
             slice.tick().await;
-            let end = h.offset as usize + h.size as usize;
-            let contents = image
-                .get(h.offset as usize..end)
-                .ok_or_else(|| self.corrupt(h.offset, DecodeError::Truncated { needed: end, had: image.len() }))?;
-            let block = Block::decode(contents).map_err(|e| self.corrupt(h.offset, e))?;
+            let block = self.block_in(image, h)?;
             self.cache.insert(self.id, n as u64, Rc::new(block));
         }
         Ok(())
@@ -332,17 +321,19 @@ impl<F: DiskFile> Table<F> {
         self.image.borrow_mut().take()
     }
 
-    /// The block at `h` decoded from the kept image, if there is one. Our
-    /// own memory, as in [`prepopulate`](Self::prepopulate): no checksum
-    /// is computed.
-    fn decode_from_image(&self, h: BlockHandle) -> Option<Result<Block>> {
-        let image = self.image.borrow();
-        let image = image.as_deref()?;
+    /// The block at `h` decoded from `image`, this file's bytes as written:
+    /// our own memory, so no checksum is computed.
+    fn block_in(&self, image: &[u8], h: BlockHandle) -> Result<Block> {
         let end = h.offset as usize + h.size as usize;
         let contents = image
             .get(h.offset as usize..end)
-            .ok_or_else(|| self.corrupt(h.offset, DecodeError::Truncated { needed: end, had: image.len() }));
-        Some(contents.and_then(|c| Block::decode(c).map_err(|e| self.corrupt(h.offset, e))))
+            .ok_or_else(|| self.corrupt(h.offset, DecodeError::Truncated { needed: end, had: image.len() }))?;
+        Block::decode(contents).map_err(|e| self.corrupt(h.offset, e))
+    }
+
+    /// The block at `h` decoded from the kept image, if there is one.
+    fn decode_from_image(&self, h: BlockHandle) -> Option<Result<Block>> {
+        self.image.borrow().as_deref().map(|image| self.block_in(image, h))
     }
 
     /// Data block `n` from the kept image, if there is one, put in the
@@ -428,6 +419,16 @@ struct Look {
     block: u64,
     /// The restart entry to scan from; None: search the block.
     restart: Option<u16>,
+}
+
+impl Look {
+    /// The entry for `key` in `block`, the block this look names.
+    fn find_in<'b>(&self, block: &'b Block, key: &[u8]) -> Result<Option<Found<'b>>, DecodeError> {
+        match self.restart {
+            Some(r) => block.find_from(usize::from(r), key),
+            None => block.find_first_ge(key),
+        }
+    }
 }
 
 /// Iterator of [`Table::lookup`].
