@@ -15,6 +15,7 @@ use std::ops::Range;
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::ring::NodeId;
+use crate::storage::codec::put_varint;
 
 use super::siblings::{ReadAnswer, SiblingSet, Version};
 use super::version_vector::{ClockEntry, Dot, VersionVector};
@@ -30,14 +31,6 @@ const CHECKSUM_BYTES: usize = 4;
 
 fn checksum(bytes: &[u8]) -> u32 {
     xxh3_64(bytes) as u32
-}
-
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
 }
 
 fn seal(mut out: Vec<u8>) -> Vec<u8> {

@@ -26,7 +26,7 @@ use crate::replication::ReplicaReply;
 use crate::resp::{self, ClientCommand, Command, ProtoVersion, Reply, RespLimits, ScanArgs, SetCondition, TypeFilter};
 use crate::ring;
 use crate::server::cluster::{local_read_outcome, local_write_outcome, Cluster, OpError, WriteOutcome, Written};
-use crate::server::connection::{read_more, PARSE_AHEAD};
+use crate::server::connection::{read_more, ReadBuf, PARSE_AHEAD};
 use crate::server::mesh::{Mesh, Started};
 use crate::server::shard_op::{FailKind, RespCounters, RmwOp, RmwResult, SetWhen, ShardOp, ShardReply};
 use crate::server::stop::ShardStop;
@@ -35,7 +35,6 @@ use crate::storage::notify::Notify;
 use crate::storage::Stats;
 use crate::storage::Touch;
 
-const READ_CHUNK_BYTES: usize = 64 << 10;
 /// Commands read but not yet answered, per connection, before reading pauses.
 const MAX_QUEUED_REPLIES: usize = 1024;
 /// SCAN COUNT is a hint; cap it.
@@ -125,8 +124,7 @@ pub async fn serve(stream: TcpStream, ctx: Rc<RespCtx>, stop: Rc<ShardStop>) -> 
     let queue = Rc::new(Queue::default());
     let writer = glommio::spawn_local(write_loop(wr, queue.clone(), conn.ctx.mesh.clone()));
     let limits = RespLimits::DEFAULT;
-    let mut buf = Vec::with_capacity(READ_CHUNK_BYTES);
-    let mut chunk = vec![0u8; READ_CHUNK_BYTES];
+    let mut buf = ReadBuf::default();
     let mut result = Ok(());
     // Commands parsed but not yet run: parsing runs ahead so that their keys
     // can be prefetched (`Conn::prefetch_slot`, `PARSE_AHEAD`).
@@ -140,10 +138,10 @@ pub async fn serve(stream: TcpStream, ctx: Rc<RespCtx>, stop: Rc<ShardStop>) -> 
                 queue.changed.wait().await;
             }
             while ahead.len() < PARSE_AHEAD && bad.is_none() {
-                match resp::parse_command(&buf[start..], &limits) {
+                match resp::parse_command(&buf.data()[start..], &limits) {
                     Ok(Some((frame, n))) => {
                         if !frame.is_empty() {
-                            let hash = conn.prefetch_slot(&frame.head(&buf[start..], 4));
+                            let hash = conn.prefetch_slot(&frame.head(&buf.data()[start..], 4));
                             ahead.push_back((frame, start, hash));
                         }
                         start += n;
@@ -164,12 +162,12 @@ pub async fn serve(stream: TcpStream, ctx: Rc<RespCtx>, stop: Rc<ShardStop>) -> 
             }
             // The arguments are read in place: `buf` is drained only once
             // every command parsed from it has run.
-            if !conn.dispatch(&frame.args(&buf[at..]), &limits, &queue).await {
+            if !conn.dispatch(&frame.args(&buf.data()[at..]), &limits, &queue).await {
                 break 'conn;
             }
         }
-        buf.drain(..start);
-        match read_more(&mut rd, &mut buf, &mut chunk, stop.as_mut()).await {
+        buf.consume(start);
+        match read_more(&mut rd, &mut buf, stop.as_mut()).await {
             Ok(true) => {}
             Ok(false) => break,
             Err(e) => {
