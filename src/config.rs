@@ -17,7 +17,10 @@ pub struct ServeConfig {
     pub shards: usize,
     pub sync: SyncMode,
     pub compaction: CompactionStrategy,
+    /// Per shard; 0 (the default): [`auto_memtable_bytes`] of the machine's
+    /// memory, resolved by [`ServeConfig::memtable_bytes`].
     pub memtable_bytes_max: usize,
+    /// For all shards together.
     pub block_cache_bytes: usize,
     /// Keep each shard's WAL zero-filled this far past its end (0: preallocate
     /// segments instead); see tuning/README.md.
@@ -72,7 +75,7 @@ impl Default for ServeConfig {
             shards: std::thread::available_parallelism().map_or(1, |n| n.get()),
             sync: SyncMode::Always,
             compaction: CompactionStrategy::default(),
-            memtable_bytes_max: 64 << 20,
+            memtable_bytes_max: 0,
             block_cache_bytes: 256 << 20,
             wal_zero_ahead_bytes: 4 << 20,
             prefault_memory: true,
@@ -126,6 +129,39 @@ pub struct FileConfig {
     pub lww: Option<bool>,
 }
 
+/// Smallest and largest memtable [`auto_memtable_bytes`] picks.
+pub const AUTO_MEMTABLE_MIN_BYTES: usize = 64 << 20;
+pub const AUTO_MEMTABLE_MAX_BYTES: usize = 256 << 20;
+
+/// The memtable size per shard when none is set: a sixteenth of the
+/// machine's memory (`mem_total`; None: unknown) per shard, between 64 and
+/// 256 MiB. Per shard, memtables take at most about six times this (the
+/// active one, the one flushed last, and up to four waiting for a flush),
+/// so they stay under 3/8 of the memory. A larger memtable lets a key space
+/// that fits stay in memory with no flush at all (overwrites take their
+/// key's place), and makes fewer, larger flushes of one that does not: on
+/// the test VM, 1M SETs of 100 B over 1M keys ran ~30% faster durable and
+/// sustained 1 KiB SETs ~20% faster at 256 than at 64 MiB
+/// (docs/benchmarks.md, twenty-eighth pass). The price is the WAL kept and
+/// replayed at restart, up to four memtables' worth (tuning/README.md).
+pub fn auto_memtable_bytes(mem_total: Option<u64>, shards: usize) -> usize {
+    let Some(total) = mem_total else { return AUTO_MEMTABLE_MIN_BYTES };
+    let share = total / 16 / (shards.max(1) as u64);
+    let share = usize::try_from(share).unwrap_or(usize::MAX);
+    (share & !((1 << 20) - 1)).clamp(AUTO_MEMTABLE_MIN_BYTES, AUTO_MEMTABLE_MAX_BYTES)
+}
+
+/// The machine's memory in bytes (`sysinfo`), None if unknown.
+pub fn total_memory() -> Option<u64> {
+    // SAFETY: sysinfo fills the struct it is given; a zeroed one is valid.
+    let mut info: libc::sysinfo = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid pointer to a struct of the right type.
+    if unsafe { libc::sysinfo(&mut info) } != 0 {
+        return None;
+    }
+    (info.totalram as u64).checked_mul(u64::from(info.mem_unit.max(1)))
+}
+
 pub fn parse_compaction(s: &str) -> Result<CompactionStrategy, String> {
     match s {
         "leveled" => Ok(CompactionStrategy::Leveled(LeveledOptions::default())),
@@ -176,6 +212,30 @@ impl ServeConfig {
             return self.cpus.get(i).copied();
         }
         (self.pin_cores && self.shards <= available).then_some(i)
+    }
+
+    /// The memtable size per shard: `memtable_bytes_max`, or when that is 0
+    /// (unset), [`auto_memtable_bytes`] of this machine.
+    pub fn memtable_bytes(&self) -> usize {
+        match self.memtable_bytes_max {
+            0 => auto_memtable_bytes(total_memory(), self.shards),
+            n => n,
+        }
+    }
+
+    /// The compaction strategy for memtables of `memtable_bytes`: leveled
+    /// L1's target is at least the L0 that triggers a compaction (its
+    /// trigger count of memtable-sized tables), RocksDB's rule for
+    /// `max_bytes_for_level_base`. Else each L0 compaction leaves L1 over
+    /// target and sets off L1's at once: 1 KiB SETs with 256 MiB memtables
+    /// ran 2 compactions where a 256 MiB L1 ran 3-5 (twenty-eighth pass).
+    pub fn compaction_for(&self, memtable_bytes: usize) -> CompactionStrategy {
+        let mut c = self.compaction.clone();
+        if let CompactionStrategy::Leveled(l) = &mut c {
+            let l0 = (l.l0_trigger_files as u64).saturating_mul(memtable_bytes as u64);
+            l.base_level_bytes = l.base_level_bytes.max(l0);
+        }
+        c
     }
 
     /// Apply a config file's settings over `self`.
@@ -331,6 +391,42 @@ mod tests {
             let e = parse_cpu_list(bad).unwrap_err();
             assert!(e.contains(why), "{bad:?}: {e}");
         }
+    }
+
+    #[test]
+    fn the_memtable_is_a_sixteenth_of_memory_per_shard_between_64_and_256_mib() {
+        const MIB: u64 = 1 << 20;
+        const GIB: u64 = 1 << 30;
+        let auto = |total, shards| auto_memtable_bytes(total, shards) as u64;
+        assert_eq!(auto(Some(24 * GIB), 2), 256 * MIB, "capped");
+        assert_eq!(auto(Some(8 * GIB), 4), 128 * MIB);
+        assert_eq!(auto(Some(3 * GIB), 1), 192 * MIB);
+        assert_eq!(auto(Some(2 * GIB + 12345), 1), 128 * MIB, "whole MiB");
+        assert_eq!(auto(Some(4 * GIB), 64), 64 * MIB, "at least 64 MiB");
+        assert_eq!(auto(None, 1), 64 * MIB, "memory unknown");
+        assert_eq!(auto(Some(u64::MAX), 0), 256 * MIB);
+
+        // Unset, it follows the machine; set, it is what was set.
+        let mut c = ServeConfig::default();
+        assert_eq!(c.memtable_bytes(), auto_memtable_bytes(total_memory(), c.shards));
+        assert!(total_memory().is_some_and(|m| m > 0));
+        c.apply_file(toml::from_str("memtable_bytes_max = 1048576").unwrap()).unwrap();
+        assert_eq!(c.memtable_bytes(), 1 << 20);
+    }
+
+    #[test]
+    fn leveled_l1_holds_at_least_the_l0_that_triggers_a_compaction() {
+        const MIB: u64 = 1 << 20;
+        let base = |c: &CompactionStrategy| match c {
+            CompactionStrategy::Leveled(l) => Some((l.base_level_bytes, l.l0_trigger_files)),
+            CompactionStrategy::Tiered(_) => None,
+        };
+        let c = ServeConfig::default();
+        assert_eq!(base(&c.compaction_for(256 << 20)), Some((1024 * MIB, 4)));
+        assert_eq!(base(&c.compaction_for(64 << 20)), Some((256 * MIB, 4)));
+        assert_eq!(base(&c.compaction_for(1 << 20)), Some((256 * MIB, 4)), "never below the default");
+        let t = ServeConfig { compaction: parse_compaction("tiered").unwrap(), ..ServeConfig::default() };
+        assert_eq!(base(&t.compaction_for(256 << 20)), None);
     }
 
     #[test]

@@ -187,7 +187,8 @@ struct ServeArgs {
     /// Last-writer-wins for every write (default: concurrent writes become siblings).
     #[arg(long)]
     lww: bool,
-    /// Memtable size in bytes before a flush.
+    /// Memtable size per shard in bytes before a flush (default, or 0: a
+    /// sixteenth of the machine's memory per shard, 64 to 256 MiB).
     #[arg(long)]
     memtable_bytes: Option<usize>,
     /// Block cache for the whole node, in bytes.

@@ -268,8 +268,8 @@ async fn shard_main(
 ) -> Result<(), String> {
     let mut opts = Options::new(cfg.data_dir.join(format!("shard-{i}")));
     opts.sync = cfg.sync;
-    opts.compaction = cfg.compaction.clone();
-    opts.memtable_bytes_max = cfg.memtable_bytes_max;
+    opts.memtable_bytes_max = cfg.memtable_bytes();
+    opts.compaction = cfg.compaction_for(opts.memtable_bytes_max);
     opts.block_cache_bytes = cfg.block_cache_bytes / cfg.shards.max(1);
     opts.wal_zero_ahead_bytes = cfg.wal_zero_ahead_bytes;
     opts.prefault_memory = cfg.prefault_memory;
@@ -304,7 +304,14 @@ async fn shard_main(
     let listener = listen(cfg.listen).map_err(|e| format!("bind {}: {e}", cfg.listen))?;
     let (shard_listener, shard_addrs) = bind_shard_listener(i, &cfg, &addrs, &shutdown).await?;
     if i == 0 {
-        tracing::info!(addr = %cfg.listen, shards = cfg.shards, data_dir = %cfg.data_dir.display(), sync = %cfg.sync, "ringkv serving");
+        tracing::info!(
+            addr = %cfg.listen,
+            shards = cfg.shards,
+            data_dir = %cfg.data_dir.display(),
+            sync = %cfg.sync,
+            memtable_bytes = cfg.memtable_bytes(),
+            "ringkv serving"
+        );
         println!(
             "ringkv listening on {} (RESP: {}) with {} shards (shard ports: {}), data in {}, sync {}",
             cfg.listen,
