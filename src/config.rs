@@ -140,10 +140,11 @@ pub const AUTO_MEMTABLE_MAX_BYTES: usize = 256 << 20;
 /// so they stay under 3/8 of the memory. A larger memtable lets a key space
 /// that fits stay in memory with no flush at all (overwrites take their
 /// key's place), and makes fewer, larger flushes of one that does not: on
-/// the test VM, 1M SETs of 100 B over 1M keys ran ~30% faster durable and
-/// sustained 1 KiB SETs ~20% faster at 256 than at 64 MiB
-/// (docs/benchmarks.md, twenty-eighth pass). The price is the WAL kept and
-/// replayed at restart, up to four memtables' worth (tuning/README.md).
+/// the test VM, at 256 against 64 MiB, 1M SETs of 100 B over 1M keys ran
+/// 16% faster durable and 23% at memory speed, and 2.4M sustained SETs of
+/// 1 KiB 50-60% faster (docs/benchmarks.md, twenty-eighth pass). The price
+/// is the WAL kept and replayed at restart, up to four memtables' worth
+/// (tuning/README.md).
 pub fn auto_memtable_bytes(mem_total: Option<u64>, shards: usize) -> usize {
     let Some(total) = mem_total else { return AUTO_MEMTABLE_MIN_BYTES };
     let share = total / 16 / (shards.max(1) as u64);

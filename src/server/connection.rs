@@ -245,7 +245,7 @@ async fn serve_connection(stream: TcpStream, handler: Rc<Handler>, stop: Rc<Shar
 }
 
 /// A connection's receive buffer. Bytes are read straight into it, with no
-/// staging buffer to copy out of (that copy was ~2% of the shard under SETs
+/// staging buffer to copy out of (that copy was ~1% of the shard under SETs
 /// of 1 KiB); commands are parsed from [`ReadBuf::data`] in place, and once
 /// they have run [`ReadBuf::consume`] moves the unparsed rest (a partial
 /// command, usually short) to the front.
