@@ -1458,15 +1458,14 @@ fn keep_spare_image(spares: &mut Vec<Vec<u8>>, image: Vec<u8>) {
     }
 }
 
-/// A memtable sized for what `opts` lets one hold: keys of about 256 bytes
-/// with their value and overhead fill `memtable_bytes_max`.
 /// How far the WAL is kept zero-filled ahead of the log. The fill (a
 /// background task, so none without one) lets a synced write overwrite
 /// written blocks instead of converting unwritten ones, which the sync would
 /// have to make durable too. Under `SyncMode::None` no write waits for a
 /// sync, so the fill only doubles what the log writes: segments are
 /// preallocated instead. Fresh servers took 1 KiB SETs at memory speed
-/// 35% faster (0.8 µs less CPU each; docs/benchmarks.md, twenty-eighth pass).
+/// ~33% faster (~0.7 µs less CPU each; docs/benchmarks.md, twenty-eighth
+/// pass).
 fn wal_zero_ahead_bytes(opts: &Options) -> u64 {
     match opts.sync {
         SyncMode::None => 0,
@@ -1475,6 +1474,8 @@ fn wal_zero_ahead_bytes(opts: &Options) -> u64 {
     }
 }
 
+/// A memtable sized for what `opts` lets one hold: keys of about 256 bytes
+/// with their value and overhead fill `memtable_bytes_max`.
 fn new_memtable(opts: &Options) -> Memtable {
     Memtable::with_expected_keys(opts.memtable_bytes_max / 256)
 }
