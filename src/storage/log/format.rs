@@ -31,8 +31,8 @@ pub const MAX_RECORD_BYTES: usize = 64 << 20;
 const _: () = assert!(HEADER_BYTES == 4 + 4 + 8 + 4 + 4);
 const _: () = assert!(MAX_RECORD_BYTES < u32::MAX as usize);
 
-/// Append one record to `out`.
-pub fn encode_record(out: &mut Vec<u8>, record_no: u64, payload: &[u8]) {
+/// The header of record `record_no` with this payload.
+pub fn record_header(record_no: u64, payload: &[u8]) -> [u8; HEADER_BYTES] {
     assert!(!payload.is_empty() && payload.len() <= MAX_RECORD_BYTES);
     let mut h = [0u8; HEADER_BYTES];
     h[4..8].copy_from_slice(&RECORD_MAGIC.to_le_bytes());
@@ -41,7 +41,12 @@ pub fn encode_record(out: &mut Vec<u8>, record_no: u64, payload: &[u8]) {
     h[20..24].copy_from_slice(&crc32fast::hash(payload).to_le_bytes());
     let hcrc = crc32fast::hash(&h[4..]);
     h[0..4].copy_from_slice(&hcrc.to_le_bytes());
-    out.extend_from_slice(&h);
+    h
+}
+
+/// Append one record to `out`.
+pub fn encode_record(out: &mut Vec<u8>, record_no: u64, payload: &[u8]) {
+    out.extend_from_slice(&record_header(record_no, payload));
     out.extend_from_slice(payload);
 }
 

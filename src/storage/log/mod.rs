@@ -3,7 +3,7 @@
 pub mod format;
 pub mod writer;
 
-pub use format::{encode_record, scan, Scan, HEADER_BYTES, MAX_RECORD_BYTES};
+pub use format::{encode_record, record_header, scan, Scan, HEADER_BYTES, MAX_RECORD_BYTES};
 pub use writer::LogFileWriter;
 
 use std::path::Path;

@@ -16,7 +16,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::HEADER_BYTES;
-use crate::storage::disk::{align_up, DiskFile, ALIGN};
+use crate::storage::disk::{align_up, gather, DiskFile, ALIGN};
 
 pub struct LogFileWriter<F: DiskFile> {
     file: F,
@@ -27,6 +27,8 @@ pub struct LogFileWriter<F: DiskFile> {
     tail: Vec<u8>,
     /// The file was opened `O_DSYNC`: writes are durable when they complete.
     dsync: bool,
+    /// The next tail is built here, then swapped in.
+    spare: Vec<u8>,
 }
 
 /// Bytes one write of `logical` bytes from a block start covers: whole
@@ -42,7 +44,7 @@ impl<F: DiskFile> LogFileWriter<F> {
     pub fn new(file: F, path: PathBuf, end: u64, tail: Vec<u8>, dsync: bool) -> Self {
         let tail_offset = end - (end % ALIGN as u64);
         assert_eq!(tail.len() as u64, end - tail_offset, "tail must be the partial last block");
-        LogFileWriter { file, path, tail_offset, tail, dsync }
+        LogFileWriter { file, path, tail_offset, tail, dsync, spare: Vec::with_capacity(ALIGN) }
     }
 
     /// Where a write of `payload_len` more bytes would end on disk (the
@@ -62,35 +64,27 @@ impl<F: DiskFile> LogFileWriter<F> {
 
     /// Write `records` (already encoded) at the end. Not durable until `sync`.
     pub async fn write(&mut self, records: &[u8]) -> io::Result<()> {
-        let old_len = self.tail.len();
-        self.tail.extend_from_slice(records);
-        self.write_tail(old_len).await
+        self.write_after_tail(records, &[]).await
     }
 
-    /// Encode one record straight into the write buffer and write it.
+    /// Write one record at the end, its header and payload copied once,
+    /// straight into the buffers the device reads.
     pub async fn write_record(&mut self, record_no: u64, payload: &[u8]) -> io::Result<()> {
-        let old_len = self.tail.len();
-        super::encode_record(&mut self.tail, record_no, payload);
-        self.write_tail(old_len).await
+        self.write_after_tail(&super::record_header(record_no, payload), payload).await
     }
 
-    /// Write `tail` (the old partial block, then what was appended after
-    /// `old_len`), then keep only the new partial block. The buffer keeps its
-    /// capacity, so steady-state writes allocate nothing.
-    async fn write_tail(&mut self, old_len: usize) -> io::Result<()> {
-        let logical = self.tail.len();
-        self.tail.resize(padded(logical), 0);
-        let res = self.file.write_at(self.tail_offset, &self.tail).await;
-        self.tail.truncate(logical);
-        if res.is_err() {
-            // Keep the old tail: the caller will not write again after an error
-            // (the log fails closed), but keep the state consistent anyway.
-            self.tail.truncate(old_len);
-            return res;
-        }
+    /// Write the partial block, then `a` and `b`, as whole blocks ending in
+    /// zeros; then keep the new partial block. Steady-state writes allocate
+    /// nothing here. On an error the tail is as it was (the log fails
+    /// closed: the caller will not write again).
+    async fn write_after_tail(&mut self, a: &[u8], b: &[u8]) -> io::Result<()> {
+        let all = [self.tail.as_slice(), a, b];
+        let logical = all.iter().map(|p| p.len()).sum::<usize>();
+        self.file.write_parts_at(self.tail_offset, padded(logical), &all).await?;
         let full = logical / ALIGN * ALIGN;
-        self.tail.copy_within(full.., 0);
-        self.tail.truncate(logical - full);
+        self.spare.resize(logical - full, 0);
+        gather(&all, full, &mut self.spare);
+        std::mem::swap(&mut self.tail, &mut self.spare);
         self.tail_offset += full as u64;
         Ok(())
     }
