@@ -1,5 +1,7 @@
 //! The reply type, shared by RESP2 and RESP3 (the encoder downgrades RESP3-only types).
 
+use std::borrow::Cow;
+
 /// The protocol a connection speaks; every connection starts in RESP2 and switches with
 /// `HELLO 3` (back with `HELLO 2` or `RESET`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -39,8 +41,10 @@ impl ProtoVersion {
 /// | `Verbatim` | `=len fmt:text` | bulk string of `text` |
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reply {
-    /// A status line (`OK`, `PONG`); must not contain CR or LF (the encoder replaces them).
-    Simple(String),
+    /// A status line (`OK`, `PONG`); must not contain CR or LF (the encoder
+    /// replaces them). Borrowed: the server's are all fixed words, and a SET's
+    /// `+OK` allocates nothing.
+    Simple(Cow<'static, str>),
     /// An error line including its code, e.g. `ERR syntax error`, `NOPROTO ...` (no `-`).
     Error(String),
     Integer(i64),
@@ -64,12 +68,12 @@ pub enum Reply {
 impl Reply {
     /// `+OK`.
     pub fn ok() -> Reply {
-        Reply::Simple("OK".to_owned())
+        Reply::Simple(Cow::Borrowed("OK"))
     }
 
     /// A simple string.
-    pub fn simple(s: &str) -> Reply {
-        Reply::Simple(s.to_owned())
+    pub fn simple(s: &'static str) -> Reply {
+        Reply::Simple(Cow::Borrowed(s))
     }
 
     /// An error reply; `msg` includes the code, e.g. `"ERR syntax error"`.
