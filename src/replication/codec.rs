@@ -235,18 +235,28 @@ fn put_sibling(out: &mut Vec<u8>, dot: Dot, timestamp_ms: u64, value: Option<&[u
 /// empty context): one version at `dot`, stamped `timestamp_ms`, under a
 /// clock of that dot alone. The bytes of [`encode_set`] of that set, without
 /// building it (a blind SET's hot path).
-pub(super) fn encode_blind(dot: Dot, timestamp_ms: u64, value: Option<&[u8]>) -> Result<Vec<u8>, CausalError> {
+/// Written into `out` (cleared first), which keeps its capacity from one
+/// write to the next.
+pub(super) fn encode_blind_into(
+    dot: Dot,
+    timestamp_ms: u64,
+    value: Option<&[u8]>,
+    out: &mut Vec<u8>,
+) -> Result<(), CausalError> {
     let len = value.map_or(0, <[u8]>::len);
     if len > MAX_VALUE_BYTES {
         return Err(CausalError::TooLarge { what: "value bytes", got: len, max: MAX_VALUE_BYTES });
     }
-    let mut out = Vec::with_capacity(len.saturating_add(64));
+    out.clear();
+    out.reserve(len.saturating_add(64));
     out.push(SET_VERSION);
-    put_varint(&mut out, 1);
-    put_clock_entry(&mut out, dot.node, dot.counter, timestamp_ms);
-    put_varint(&mut out, 1);
-    put_sibling(&mut out, dot, timestamp_ms, value);
-    Ok(seal(out))
+    put_varint(out, 1);
+    put_clock_entry(out, dot.node, dot.counter, timestamp_ms);
+    put_varint(out, 1);
+    put_sibling(out, dot, timestamp_ms, value);
+    let sum = checksum(out);
+    out.extend_from_slice(&sum.to_le_bytes());
+    Ok(())
 }
 
 /// Reads a stored set after its clock: the siblings, each checked as

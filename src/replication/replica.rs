@@ -213,7 +213,7 @@ impl Replica {
 
     /// The dot that [`update`](Self::update) of a blind overwrite (no stored
     /// set, an empty context) issues, issued the same way, for a caller that
-    /// writes the set itself (`SiblingSet::encode_blind`) instead of having
+    /// writes the set itself (`SiblingSet::encode_blind_into`) instead of having
     /// `update` build it. None, and nothing issued, unless the confirmed lease
     /// covers it ([`Self::lease_covers_blind_update`]): else a lease must be
     /// made durable first, which `update` asks for.
@@ -334,6 +334,7 @@ mod tests {
     #[test]
     fn a_blind_dot_and_encoding_are_what_update_issues_and_writes() {
         let values: [Option<Vec<u8>>; 4] = [None, Some(Vec::new()), Some(vec![7; 100]), Some(vec![1; 300])];
+        let mut out = Vec::new();
         for (start, node) in [(0, 1), (7, 2), (LEASE_STEP, 300)] {
             // Two replicas in step: one updates, the other takes the blind path.
             let mut r = Replica::new(NodeId(node), DotCounter::restore(start));
@@ -347,7 +348,9 @@ mod tests {
                 match blind {
                     Some(d) => {
                         assert_eq!(d, *dot);
-                        assert_eq!(SiblingSet::encode_blind(d, now, value.as_deref()).unwrap(), set.encode().unwrap());
+                        // Into a buffer that held another set before: cleared first.
+                        SiblingSet::encode_blind_into(d, now, value.as_deref(), &mut out).unwrap();
+                        assert_eq!(out, set.encode().unwrap());
                     }
                     None => {
                         // Not covered: nothing was issued; the general path asks for a lease.
@@ -360,7 +363,9 @@ mod tests {
             }
         }
         let too_big = vec![0; crate::replication::MAX_VALUE_BYTES + 1];
-        assert!(SiblingSet::encode_blind(Dot { node: NodeId(1), counter: 1 }, 0, Some(&too_big)).is_err());
+        assert!(
+            SiblingSet::encode_blind_into(Dot { node: NodeId(1), counter: 1 }, 0, Some(&too_big), &mut out).is_err()
+        );
     }
 
     #[test]

@@ -280,9 +280,16 @@ impl SiblingSet {
 
     /// The stored form of what a blind overwrite writes: the set that
     /// `update` of an empty set with an empty context makes, holding `value`
-    /// at `dot` stamped `timestamp_ms`, encoded without being built.
-    pub fn encode_blind(dot: Dot, timestamp_ms: u64, value: Option<&[u8]>) -> Result<Vec<u8>, CausalError> {
-        codec::encode_blind(dot, timestamp_ms, value)
+    /// at `dot` stamped `timestamp_ms`, encoded without being built, into
+    /// `out` (cleared first; it keeps its capacity, so a blind SET allocates
+    /// nothing for its set).
+    pub fn encode_blind_into(
+        dot: Dot,
+        timestamp_ms: u64,
+        value: Option<&[u8]>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), CausalError> {
+        codec::encode_blind_into(dot, timestamp_ms, value, out)
     }
 
     /// The stored form (CAUSALITY.md). Fails if a limit is exceeded.

@@ -589,6 +589,23 @@ pub fn is_plain_set(args: &[&[u8]]) -> bool {
     matches!(args, [name, _, _] if name.eq_ignore_ascii_case(b"set"))
 }
 
+/// The key and value of `args` if it is a plain SET that [`Command::parse`]
+/// accepts (key and value within `limits`): `Command::Set` with no
+/// condition, without its copies. None for anything else, errors included.
+pub fn plain_set<'a>(args: &[&'a [u8]], limits: &RespLimits) -> Option<(&'a [u8], &'a [u8])> {
+    match *args {
+        [name, key, value]
+            if name.eq_ignore_ascii_case(b"set")
+                && !key.is_empty()
+                && key.len() <= limits.key_bytes_max
+                && value.len() <= limits.value_bytes_max =>
+        {
+            Some((key, value))
+        }
+        _ => None,
+    }
+}
+
 /// The entry of `SUPPORTED_COMMANDS` for a command name in any case, without
 /// allocating. Only names of the same length are compared, byte by byte; a
 /// binary search (a `memcmp` call per step) cost more in a GET profile.

@@ -698,3 +698,29 @@ fn a_plain_set_alone_is_a_blind_write() {
         assert!(!is_plain_set(&args(cmd)), "{cmd:?}");
     }
 }
+
+#[test]
+fn plain_set_takes_exactly_the_sets_that_parse_to_a_blind_write() {
+    let limits = RespLimits { key_bytes_max: 4, value_bytes_max: 6, ..RespLimits::DEFAULT };
+    let cases: &[&[&[u8]]] = &[
+        &[b"SET", b"k", b"v"],
+        &[b"set", b"kkkk", b""],
+        &[b"sEt", b"k", b"vvvvvv"],
+        &[b"SET", b"", b"v"],
+        &[b"SET", b"kkkkk", b"v"],
+        &[b"SET", b"k", b"vvvvvvv"],
+        &[b"SET", b"k", b"v", b"NX"],
+        &[b"SET", b"k", b"v", b"GET"],
+        &[b"SET", b"k"],
+        &[b"SETNX", b"k", b"v"],
+        &[b"GET", b"k", b"v"],
+    ];
+    for &cmd in cases {
+        let parsed = match Command::parse(cmd, &limits) {
+            Ok(Command::Set { key, value, condition: SetCondition::Always, get: false }) => Some((key, value)),
+            _ => None,
+        };
+        let plain = plain_set(cmd, &limits).map(|(k, v)| (k.to_vec(), v.to_vec()));
+        assert_eq!(plain, parsed, "{cmd:?}");
+    }
+}

@@ -352,6 +352,23 @@ impl Cluster {
         self.mesh.start(shard, ShardOp::Replica { req, rmw }).await
     }
 
+    /// [`start_blind`](Self::start_blind)'s ordered part done at once, if
+    /// this node is alone and never was clustered, this thread's shard owns
+    /// `partition`, and nothing makes the write wait (`Shard::blind_write_now`).
+    /// Else None. Borrows the key and value: a SET parsed from a connection's
+    /// buffer is written from there.
+    pub fn blind_write_now(&self, partition: &[u8], sort: &[u8], value: Option<&[u8]>) -> Option<Started> {
+        if !(self.alone() && self.shared.never_clustered()) {
+            return None;
+        }
+        let token = ring::token(partition);
+        if ring::shard_of(token, self.mesh.shards()) != self.mesh.shard() {
+            return None;
+        }
+        let pending = keys::with_encoded(token, partition, sort, |key| self.mesh.local().blind_write_now(key, value))?;
+        Some(Started::Local(pending))
+    }
+
     /// The ordered part of a blind overwrite of `partition` (see
     /// `RmwOp::Blind`), if this node is alone and never was clustered (else
     /// the value back, for the general path). The rest, `Mesh::finish` then
@@ -361,20 +378,16 @@ impl Cluster {
         &self,
         partition: &[u8],
         sort: &[u8],
-        mut value: Option<Vec<u8>>,
+        value: Option<Vec<u8>>,
     ) -> Result<Started, Option<Vec<u8>>> {
         if !(self.alone() && self.shared.never_clustered()) {
             return Err(value);
         }
-        let mut key = keys::encode(partition, sort);
-        let shard = ring::shard_of(ring::token(partition), self.mesh.shards());
-        if shard == self.mesh.shard() {
-            // Most often nothing makes it wait: done here, without `start`'s futures.
-            match self.mesh.local().blind_write_now(key, value) {
-                Ok(p) => return Ok(Started::Local(p)),
-                Err((k, v)) => (key, value) = (k, v),
-            }
+        if let Some(started) = self.blind_write_now(partition, sort, value.as_deref()) {
+            return Ok(started);
         }
+        let key = keys::encode(partition, sort);
+        let shard = ring::shard_of(ring::token(partition), self.mesh.shards());
         let req = ReplicaRequest::Update { id: 0, key, ctx: VersionVector::new(), value: None };
         Ok(self.mesh.start(shard, ShardOp::Replica { req, rmw: Some(RmwOp::Blind(value)) }).await)
     }

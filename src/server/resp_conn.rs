@@ -323,6 +323,16 @@ impl Conn {
     async fn dispatch(self: &Rc<Self>, args: &[&[u8]], limits: &RespLimits, queue: &Queue) -> bool {
         self.mesh().local().resp.command();
         let proto = self.proto.get();
+        // A plain SET: written from the connection's buffer, its ordered part
+        // now and the rest in the write loop, when nothing makes it wait. No
+        // command is built: key and value are copied only where they are
+        // stored. Else the general path below (the same SET, as a `Command`).
+        if let Some(started) = resp::plain_set(args, limits)
+            .and_then(|(key, value)| self.ctx.cluster.blind_write_now(key, b"", Some(value)))
+        {
+            queue.push(Item::Overwritten(proto, started));
+            return true;
+        }
         let cmd = match Command::parse(args, limits) {
             Ok(c) => c,
             Err(e) => {

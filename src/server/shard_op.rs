@@ -176,7 +176,13 @@ pub struct Shard {
     pub resp: RespCells,
     /// The last count of `CountPartitions`, and what it was as of.
     key_count: Cell<Option<KeyCount>>,
+    /// Where a blind write encodes its set ([`Shard::write_blind`]), kept
+    /// from one to the next.
+    blind_set: RefCell<Vec<u8>>,
 }
+
+/// [`Shard::blind_set`]'s capacity kept after a write of a large value.
+const BLIND_SET_KEEP_BYTES: usize = 64 << 10;
 
 /// A shard's RESP counters, as INFO reports them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -297,6 +303,7 @@ impl Shard {
             unlocked: Notify::default(),
             resp: RespCells::default(),
             key_count: Cell::new(None),
+            blind_set: RefCell::new(Vec::new()),
         })
     }
 
@@ -345,26 +352,32 @@ impl Shard {
     /// The ordered part of a blind overwrite of `key` (`RmwOp::Blind` of an
     /// `Update` with id 0, as `Cluster::start_blind` sends), done at once if
     /// nothing would make it wait: no op holds the key, writes are not being
-    /// paced, and the confirmed dot-counter lease covers its dot. Else the
-    /// key and value back, for the general path.
-    pub fn blind_write_now(&self, key: Vec<u8>, value: Option<Vec<u8>>) -> Result<Pending, (Vec<u8>, Option<Vec<u8>>)> {
-        if self.is_locked(&key) || !self.engine.pace_now() {
-            return Err((key, value));
+    /// paced, and the confirmed dot-counter lease covers its dot. Else None,
+    /// for the general path. Borrows the key and value: it copies them only
+    /// where they are stored.
+    pub fn blind_write_now(&self, key: &[u8], value: Option<&[u8]>) -> Option<Pending> {
+        if self.is_locked(key) || !self.engine.pace_now() {
+            return None;
         }
-        let Some(dot) = self.replica.borrow_mut().issue_blind_dot() else { return Err((key, value)) };
-        Ok(self.write_blind(key, dot, value.as_deref(), RmwResult::Old { applied: true, old: None }))
+        let dot = self.replica.borrow_mut().issue_blind_dot()?;
+        Some(self.write_blind(key, dot, value, RmwResult::Old { applied: true, old: None }))
     }
 
     /// Write `value` (None: a tombstone) to `key` as one version at `dot`, an
     /// issued blind dot, under a clock of that dot alone: the set `update`
     /// would build, encoded straight away, with no set built and dropped.
     /// Replies `Overwritten` with `result` once durable.
-    fn write_blind(&self, key: Vec<u8>, dot: Dot, value: Option<&[u8]>, result: RmwResult) -> Pending {
+    fn write_blind(&self, key: &[u8], dot: Dot, value: Option<&[u8]>, result: RmwResult) -> Pending {
         let timestamp_ms = now_ms();
-        match SiblingSet::encode_blind(dot, timestamp_ms, value) {
-            Ok(bytes) => put_set(self, key, bytes, ShardReply::Overwritten { dot, timestamp_ms, result }),
+        let mut set = self.blind_set.borrow_mut();
+        let pending = match SiblingSet::encode_blind_into(dot, timestamp_ms, value, &mut set) {
+            Ok(()) => put_set(self, key, &set, ShardReply::Overwritten { dot, timestamp_ms, result }),
             Err(_) => replica_failed(0, ReplicaFailure::TooLarge),
+        };
+        if set.capacity() > BLIND_SET_KEEP_BYTES {
+            *set = Vec::new();
         }
+        pending
     }
 
     /// The ordered part of a read-modify-write of `key` (an `Update` with id
@@ -406,7 +419,7 @@ impl Shard {
             let Some(dot) = self.replica.borrow_mut().issue_blind_dot() else {
                 return Ok(Pending::Ready(ShardReply::Failed(FailKind::Internal, "blind dot not covered".into())));
             };
-            return Ok(self.write_blind(key, dot, value.as_deref(), result));
+            return Ok(self.write_blind(&key, dot, value.as_deref(), result));
         }
         let stored = match stored_set(read) {
             Ok(s) => s,
@@ -522,7 +535,7 @@ pub fn start_now(shard: &Shard, op: ShardOp) -> Result<Pending, ShardOp> {
         ShardOp::Replica {
             req: ReplicaRequest::Update { id: 0, key, ctx, value: None },
             rmw: Some(RmwOp::Blind(v)),
-        } if ctx.is_empty() => shard.blind_write_now(key, v).map_err(|(key, v)| ShardOp::Replica {
+        } if ctx.is_empty() => shard.blind_write_now(&key, v.as_deref()).ok_or(ShardOp::Replica {
             req: ReplicaRequest::Update { id: 0, key, ctx, value: None },
             rmw: Some(RmwOp::Blind(v)),
         }),
@@ -708,16 +721,14 @@ fn write_step(shard: &Shard, key: Vec<u8>, id: u64, step: Step, rmw_result: Opti
         return Pending::Durable(shard.engine.last_seq(), ShardReply::Replica(step.reply, rmw_result));
     };
     match set.encode() {
-        Ok(bytes) => put_set(shard, key, bytes, ShardReply::Replica(step.reply, rmw_result)),
+        Ok(bytes) => put_set(shard, &key, &bytes, ShardReply::Replica(step.reply, rmw_result)),
         Err(_) => replica_failed(id, ReplicaFailure::TooLarge),
     }
 }
 
 /// Write the encoded set `bytes` for `key`; `reply` once that is durable.
-fn put_set(shard: &Shard, key: Vec<u8>, bytes: Vec<u8>, reply: ShardReply) -> Pending {
-    let mut b = WriteBatch::new();
-    b.put_owned(key, bytes);
-    match shard.engine.write_start(&b) {
+fn put_set(shard: &Shard, key: &[u8], bytes: &[u8], reply: ShardReply) -> Pending {
+    match shard.engine.write_start_put(key, bytes) {
         Ok(seq) => Pending::Durable(seq, reply),
         Err(e) => Pending::Ready(failed(e)),
     }
@@ -916,12 +927,12 @@ mod tests {
         on_fresh_shard("blind-now", |shard| async move {
             let key = b"k".to_vec();
             // A new node has no lease: its first write must persist one first.
-            assert!(shard.blind_write_now(key.clone(), Some(b"v".to_vec())).is_err());
+            assert!(shard.blind_write_now(&key, Some(b"v")).is_none());
             let req = ReplicaRequest::Update { id: 0, key: key.clone(), ctx: VersionVector::new(), value: None };
             let p = start(&shard, ShardOp::Replica { req, rmw: Some(RmwOp::Blind(Some(b"v".to_vec()))) }).await;
             finish(&shard, p).await;
             // Covered now: done at once, acknowledged once durable.
-            let Ok(p) = shard.blind_write_now(key.clone(), Some(b"w".to_vec())) else { panic!("not done at once") };
+            let Some(p) = shard.blind_write_now(&key, Some(b"w")) else { panic!("not done at once") };
             assert!(shard.read_now(&key).is_none(), "not durable yet");
             // Its result is a plain overwrite's (what `local_write_outcome` reports).
             let reply = finish(&shard, p).await;
@@ -930,9 +941,9 @@ mod tests {
                 ShardReply::Overwritten { result: RmwResult::Old { applied: true, old: None }, .. }
             ));
             assert_eq!(shard.read_now(&key).unwrap().unwrap().unwrap().into_lww(), Some(b"w".to_vec()));
-            // A key another op holds: back to the caller, untouched.
+            // A key another op holds: left to the caller.
             let guard = shard.lock(&key).await;
-            assert_eq!(shard.blind_write_now(key.clone(), None).err(), Some((key.clone(), None)));
+            assert!(shard.blind_write_now(&key, None).is_none());
             drop(guard);
         });
     }
@@ -966,9 +977,7 @@ mod tests {
                 assert_eq!(read.into_lww(), Some(b"40".to_vec()));
                 // A value that is not an integer: refused at once, nothing written.
                 let text = b"t".to_vec();
-                let Ok(p) = shard.blind_write_now(text.clone(), Some(b"x".to_vec())) else {
-                    panic!("blind write waited")
-                };
+                let Some(p) = shard.blind_write_now(&text, Some(b"x")) else { panic!("blind write waited") };
                 finish(&shard, p).await;
                 let Ok(p) = shard.rmw_now(text.clone(), RmwOp::IncrBy(1), blind) else { panic!("not done at once") };
                 assert!(matches!(finish(&shard, p).await, ShardReply::Failed(FailKind::BadRequest, _)));
@@ -1016,9 +1025,7 @@ mod tests {
                 let p = start(&shard, ShardOp::Replica { req, rmw: Some(setnx()) }).await;
                 finish(&shard, p).await;
                 // A write whose group commit has not happened yet.
-                let Ok(pending) = shard.blind_write_now(key.clone(), Some(b"1".to_vec())) else {
-                    panic!("blind write waited")
-                };
+                let Some(pending) = shard.blind_write_now(&key, Some(b"1")) else { panic!("blind write waited") };
                 assert!(finish_now(&shard, pending).is_err(), "the write is durable already");
                 // SETNX sees it and writes nothing; its 0 must wait for it.
                 let Ok(p) = shard.rmw_now(key.clone(), setnx(), blind) else { panic!("not done at once") };
@@ -1027,9 +1034,7 @@ mod tests {
                     panic!("SETNX of an existing key")
                 };
                 // And on the general path.
-                let Ok(pending) = shard.blind_write_now(key.clone(), Some(b"3".to_vec())) else {
-                    panic!("blind write waited")
-                };
+                let Some(pending) = shard.blind_write_now(&key, Some(b"3")) else { panic!("blind write waited") };
                 assert!(finish_now(&shard, pending).is_err());
                 let req = ReplicaRequest::Update { id: 0, key: key.clone(), ctx: VersionVector::new(), value: None };
                 let p = start(&shard, ShardOp::Replica { req, rmw: Some(setnx()) }).await;

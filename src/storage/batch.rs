@@ -40,16 +40,9 @@ impl WriteBatch {
     pub fn delete(&mut self, key: &[u8]) -> &mut Self {
         self.push(ValueKind::Tombstone, key, &[])
     }
-    /// [`put`](Self::put) of buffers the caller gives up (no copy).
-    pub fn put_owned(&mut self, key: Vec<u8>, value: Vec<u8>) -> &mut Self {
-        self.push_owned(ValueKind::Value, key, value)
-    }
     fn push(&mut self, kind: ValueKind, key: &[u8], value: &[u8]) -> &mut Self {
-        self.push_owned(kind, key.to_vec(), value.to_vec())
-    }
-    fn push_owned(&mut self, kind: ValueKind, key: Vec<u8>, value: Vec<u8>) -> &mut Self {
         self.bytes += 1 + 10 + key.len() + 10 + value.len();
-        self.ops.push((kind, key, value));
+        self.ops.push((kind, key.to_vec(), value.to_vec()));
         self
     }
     pub fn len(&self) -> usize {
@@ -73,26 +66,44 @@ impl WriteBatch {
         if self.approximate_bytes() > MAX_BATCH_BYTES {
             return Err(format!("write batch of {} bytes exceeds {MAX_BATCH_BYTES}", self.approximate_bytes()));
         }
-        for (_, k, v) in &self.ops {
-            if k.is_empty() || k.len() > MAX_KEY_BYTES {
-                return Err(format!("key length {} outside 1..={MAX_KEY_BYTES}", k.len()));
-            }
-            if v.len() > MAX_VALUE_BYTES {
-                return Err(format!("value length {} exceeds {MAX_VALUE_BYTES}", v.len()));
-            }
-        }
-        Ok(())
+        self.ops().try_for_each(|(_, k, v)| validate_op(k, v))
     }
     pub fn encode(&self, first_seq: SeqNo, out: &mut Vec<u8>) {
-        out.extend_from_slice(&first_seq.to_le_bytes());
-        out.extend_from_slice(&(self.ops.len() as u32).to_le_bytes());
-        for (kind, k, v) in &self.ops {
-            out.push(*kind as u8);
-            put_varint(out, k.len() as u64);
-            out.extend_from_slice(k);
-            put_varint(out, v.len() as u64);
-            out.extend_from_slice(v);
-        }
+        encode_ops(first_seq, self.ops.len(), self.ops(), out);
+    }
+}
+
+/// The limits of one op's key and value. A batch of one op within them is
+/// within [`MAX_BATCH_BYTES`] too.
+pub fn validate_op(key: &[u8], value: &[u8]) -> Result<(), String> {
+    if key.is_empty() || key.len() > MAX_KEY_BYTES {
+        return Err(format!("key length {} outside 1..={MAX_KEY_BYTES}", key.len()));
+    }
+    if value.len() > MAX_VALUE_BYTES {
+        return Err(format!("value length {} exceeds {MAX_VALUE_BYTES}", value.len()));
+    }
+    Ok(())
+}
+
+const _: () = assert!(12 + 1 + 10 + MAX_KEY_BYTES + 10 + MAX_VALUE_BYTES <= MAX_BATCH_BYTES);
+
+/// Append the encoding of a batch of the `count` ops `ops` (see the module
+/// docs), numbered from `first_seq`: [`WriteBatch::encode`], for ops the
+/// caller need not own.
+pub fn encode_ops<'a>(
+    first_seq: SeqNo,
+    count: usize,
+    ops: impl IntoIterator<Item = (ValueKind, &'a [u8], &'a [u8])>,
+    out: &mut Vec<u8>,
+) {
+    out.extend_from_slice(&first_seq.to_le_bytes());
+    out.extend_from_slice(&(count as u32).to_le_bytes());
+    for (kind, k, v) in ops {
+        out.push(kind as u8);
+        put_varint(out, k.len() as u64);
+        out.extend_from_slice(k);
+        put_varint(out, v.len() as u64);
+        out.extend_from_slice(v);
     }
 }
 

@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use rustc_hash::FxHashMap as HashMap;
 
-use crate::storage::batch::WriteBatch;
+use crate::storage::batch::{self, WriteBatch};
 use crate::storage::compaction::{CompactionChoice, CompactionStrategy};
 use crate::storage::disk::{Disk, DiskFile};
 use crate::storage::error::{Error, Result};
@@ -382,7 +382,17 @@ impl<D: Disk> Engine<D> {
     pub fn write_start(&self, batch: &WriteBatch) -> Result<SeqNo> {
         batch.validate().map_err(Error::InvalidArgument)?;
         self.check_writable()?;
-        self.apply_to_memtable(batch)
+        self.apply_to_memtable(batch.len(), |first, out| batch.encode(first, out), batch.ops())
+    }
+
+    /// [`Engine::write_start`] of a batch of one put of `value` to `key`,
+    /// which it copies where they go (WAL, memtable) and need not own: a
+    /// SET's hot path builds no batch and allocates nothing for it.
+    pub fn write_start_put(&self, key: &[u8], value: &[u8]) -> Result<SeqNo> {
+        batch::validate_op(key, value).map_err(Error::InvalidArgument)?;
+        self.check_writable()?;
+        let op = (ValueKind::Value, key, value);
+        self.apply_to_memtable(1, |first, out| batch::encode_ops(first, 1, [op], out), [op])
     }
 
     /// A hint that a point read or write of the key with this hash
@@ -438,15 +448,22 @@ impl<D: Disk> Engine<D> {
 
     /// Assign sequence numbers, hand the batch to the WAL and the memtable.
     /// Synchronous, so WAL order equals sequence order.
-    fn apply_to_memtable(&self, batch: &WriteBatch) -> Result<SeqNo> {
+    /// `count` ops, which `encode` writes as one WAL batch given its first
+    /// sequence number.
+    fn apply_to_memtable<'a>(
+        &self,
+        count: usize,
+        encode: impl FnOnce(SeqNo, &mut Vec<u8>),
+        ops: impl IntoIterator<Item = (ValueKind, &'a [u8], &'a [u8])>,
+    ) -> Result<SeqNo> {
         let mut inner = self.inner.borrow_mut();
         let first = inner.last_seq + 1;
-        let last = inner.last_seq + batch.len() as u64;
-        self.wal.append_with(last, |pending| batch.encode(first, pending))?;
+        let last = inner.last_seq + count as u64;
+        self.wal.append_with(last, |pending| encode(first, pending))?;
         inner.last_seq = last;
         let mem = inner.mem.clone();
         let mut user_bytes = 0;
-        for (i, (kind, k, v)) in batch.ops().enumerate() {
+        for (i, (kind, k, v)) in ops.into_iter().enumerate() {
             mem.insert(k, first + i as u64, kind, v);
             user_bytes += (k.len() + v.len()) as u64;
         }
