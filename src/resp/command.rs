@@ -606,6 +606,17 @@ pub fn plain_set<'a>(args: &[&'a [u8]], limits: &RespLimits) -> Option<(&'a [u8]
     }
 }
 
+/// The key of `args` if it is a GET that [`Command::parse`] accepts: its
+/// `Command::Get`, without the copy. None for anything else, errors included.
+pub fn plain_get<'a>(args: &[&'a [u8]], limits: &RespLimits) -> Option<&'a [u8]> {
+    match *args {
+        [name, key] if name.eq_ignore_ascii_case(b"get") && !key.is_empty() && key.len() <= limits.key_bytes_max => {
+            Some(key)
+        }
+        _ => None,
+    }
+}
+
 /// The entry of `SUPPORTED_COMMANDS` for a command name in any case, without
 /// allocating. Only names of the same length are compared, byte by byte; a
 /// binary search (a `memcmp` call per step) cost more in a GET profile.

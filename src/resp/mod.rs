@@ -45,8 +45,8 @@ pub mod value;
 mod tests;
 
 pub use command::{
-    config_get, config_set, hello_reply, hot_key, incr_value, is_plain_set, plain_set, ClientCommand, Command,
-    CommandError, CommandSub, ConfigCommand, ScanArgs, SetCondition, TypeFilter, ERR_EXPIRY_UNSUPPORTED,
+    config_get, config_set, hello_reply, hot_key, incr_value, is_plain_set, plain_get, plain_set, ClientCommand,
+    Command, CommandError, CommandSub, ConfigCommand, ScanArgs, SetCondition, TypeFilter, ERR_EXPIRY_UNSUPPORTED,
     ERR_STRING_TOO_LONG, REDIS_COMPAT_VERSION, SUPPORTED_COMMANDS,
 };
 pub use encode::{encode, encode_command};

@@ -724,3 +724,24 @@ fn plain_set_takes_exactly_the_sets_that_parse_to_a_blind_write() {
         assert_eq!(plain, parsed, "{cmd:?}");
     }
 }
+
+#[test]
+fn plain_get_takes_exactly_the_gets_that_parse() {
+    let limits = RespLimits { key_bytes_max: 4, ..RespLimits::DEFAULT };
+    let cases: &[&[&[u8]]] = &[
+        &[b"GET", b"k"],
+        &[b"get", b"kkkk"],
+        &[b"GET", b""],
+        &[b"GET", b"kkkkk"],
+        &[b"GET"],
+        &[b"GET", b"k", b"v"],
+        &[b"GETDEL", b"k"],
+    ];
+    for &cmd in cases {
+        let parsed = match Command::parse(cmd, &limits) {
+            Ok(Command::Get { key }) => Some(key),
+            _ => None,
+        };
+        assert_eq!(plain_get(cmd, &limits).map(<[u8]>::to_vec), parsed, "{cmd:?}");
+    }
+}

@@ -333,6 +333,18 @@ impl Conn {
             queue.push(Item::Overwritten(proto, started));
             return true;
         }
+        // A GET likewise, without a command: answered from memory, or started
+        // here on a node alone (as `single_read`'s below).
+        if let Some(key) = resp::plain_get(args, limits) {
+            if let Some(r) = self.ctx.cluster.read_lww_now(key, b"") {
+                queue.push(Item::Now(proto, ReadAs::Value.answer(r)));
+                return true;
+            }
+            if let Some(started) = self.ctx.cluster.start_read_lww(key).await {
+                queue.push(Item::Read(proto, started, ReadAs::Value));
+                return true;
+            }
+        }
         let cmd = match Command::parse(args, limits) {
             Ok(c) => c,
             Err(e) => {
