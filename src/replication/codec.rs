@@ -221,6 +221,11 @@ pub(super) fn encode_set(set: &SiblingSet) -> Result<Vec<u8>, CausalError> {
 
 fn put_sibling(out: &mut Vec<u8>, dot: Dot, timestamp_ms: u64, value: Option<&[u8]>) {
     put_clock_entry(out, dot.node, dot.counter, timestamp_ms);
+    put_sibling_value(out, value);
+}
+
+/// A sibling's value, after its dot and timestamp.
+fn put_sibling_value(out: &mut Vec<u8>, value: Option<&[u8]>) {
     match value {
         None => out.push(TAG_TOMBSTONE),
         Some(v) => {
@@ -251,9 +256,13 @@ pub(super) fn encode_blind_into(
     out.reserve(len.saturating_add(64));
     out.push(SET_VERSION);
     put_varint(out, 1);
+    let entry = out.len();
     put_clock_entry(out, dot.node, dot.counter, timestamp_ms);
+    let entry = entry..out.len();
     put_varint(out, 1);
-    put_sibling(out, dot, timestamp_ms, value);
+    // The sibling's dot and timestamp are the clock entry's bytes again.
+    out.extend_from_within(entry);
+    put_sibling_value(out, value);
     let sum = checksum(out);
     out.extend_from_slice(&sum.to_le_bytes());
     Ok(())
