@@ -356,8 +356,16 @@ impl Cluster {
     /// this node is alone and never was clustered, this thread's shard owns
     /// `partition`, and nothing makes the write wait (`Shard::blind_write_now`).
     /// Else None. Borrows the key and value: a SET parsed from a connection's
-    /// buffer is written from there.
-    pub fn blind_write_now(&self, partition: &[u8], sort: &[u8], value: Option<&[u8]>) -> Option<Started> {
+    /// buffer is written from there. `key_hash`: what
+    /// [`prefetch_slot`](Self::prefetch_slot) returned for this key, if the
+    /// caller has it (else it is computed here).
+    pub fn blind_write_now(
+        &self,
+        partition: &[u8],
+        sort: &[u8],
+        value: Option<&[u8]>,
+        key_hash: Option<u64>,
+    ) -> Option<Started> {
         if !(self.alone() && self.shared.never_clustered()) {
             return None;
         }
@@ -365,7 +373,10 @@ impl Cluster {
         if ring::shard_of(token, self.mesh.shards()) != self.mesh.shard() {
             return None;
         }
-        let pending = keys::with_encoded(token, partition, sort, |key| self.mesh.local().blind_write_now(key, value))?;
+        let pending = keys::with_encoded(token, partition, sort, |key| {
+            let hash = key_hash.unwrap_or_else(|| memtable::key_hash(key));
+            self.mesh.local().blind_write_now(key, hash, value)
+        })?;
         Some(Started::Local(pending))
     }
 
@@ -383,7 +394,7 @@ impl Cluster {
         if !(self.alone() && self.shared.never_clustered()) {
             return Err(value);
         }
-        if let Some(started) = self.blind_write_now(partition, sort, value.as_deref()) {
+        if let Some(started) = self.blind_write_now(partition, sort, value.as_deref(), None) {
             return Ok(started);
         }
         let key = keys::encode(partition, sort);

@@ -150,7 +150,7 @@ pub async fn serve(stream: TcpStream, ctx: Rc<RespCtx>, stop: Rc<ShardStop>) -> 
                     Err(e) => bad = Some(e),
                 }
             }
-            let Some((frame, at, _)) = ahead.pop_front() else {
+            let Some((frame, at, hint)) = ahead.pop_front() else {
                 if let Some(e) = bad.take() {
                     queue.push(Item::Now(conn.proto.get(), e.reply()));
                     break 'conn;
@@ -162,7 +162,8 @@ pub async fn serve(stream: TcpStream, ctx: Rc<RespCtx>, stop: Rc<ShardStop>) -> 
             }
             // The arguments are read in place: `buf` is drained only once
             // every command parsed from it has run.
-            if !conn.dispatch(&frame.args(&buf.data()[at..]), &limits, &queue).await {
+            let key_hash = hint.map(|(hash, _)| hash);
+            if !conn.dispatch(&frame.args(&buf.data()[at..]), &limits, &queue, key_hash).await {
                 break 'conn;
             }
         }
@@ -320,7 +321,14 @@ impl Conn {
     }
 
     /// Handle one command; false: close the connection after the replies so far.
-    async fn dispatch(self: &Rc<Self>, args: &[&[u8]], limits: &RespLimits, queue: &Queue) -> bool {
+    /// `key_hash`: its prefetch hint's hash (`Conn::prefetch_slot`), if it had one.
+    async fn dispatch(
+        self: &Rc<Self>,
+        args: &[&[u8]],
+        limits: &RespLimits,
+        queue: &Queue,
+        key_hash: Option<u64>,
+    ) -> bool {
         self.mesh().local().resp.command();
         let proto = self.proto.get();
         // A plain SET: written from the connection's buffer, its ordered part
@@ -328,7 +336,7 @@ impl Conn {
         // command is built: key and value are copied only where they are
         // stored. Else the general path below (the same SET, as a `Command`).
         if let Some(started) = resp::plain_set(args, limits)
-            .and_then(|(key, value)| self.ctx.cluster.blind_write_now(key, b"", Some(value)))
+            .and_then(|(key, value)| self.ctx.cluster.blind_write_now(key, b"", Some(value), key_hash))
         {
             queue.push(Item::Overwritten(proto, started));
             return true;

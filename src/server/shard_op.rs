@@ -26,7 +26,7 @@ use crate::replication::{
 };
 use crate::ring::NodeId;
 use crate::storage::notify::Notify;
-use crate::storage::{DmaDisk, Engine, Error as StorageError, Latest, SeqNo, Stats, ValueKind, WriteBatch};
+use crate::storage::{memtable, DmaDisk, Engine, Error as StorageError, Latest, SeqNo, Stats, ValueKind, WriteBatch};
 
 /// Where the shard keeps its dot-counter lease. Shorter than any user key
 /// (those start with a 10-byte token + length prefix), so never one of them.
@@ -268,9 +268,10 @@ impl Drop for KeyGuard<'_> {
     }
 }
 
-/// The key of `Shard::locked`.
+/// The key of `Shard::locked`: the memtable's hash of the key, which a
+/// blind write has already (`Shard::blind_write_now`).
 fn lock_hash(key: &[u8]) -> u64 {
-    xxhash_rust::xxh3::xxh3_64(key)
+    memtable::key_hash(key)
 }
 
 /// This node's wall clock in milliseconds, read from `CLOCK_REALTIME_COARSE`:
@@ -340,7 +341,12 @@ impl Shard {
 
     /// Whether an op holds `key` (see `lock`).
     fn is_locked(&self, key: &[u8]) -> bool {
-        self.locked.borrow().contains(&lock_hash(key))
+        self.is_locked_hashed(lock_hash(key))
+    }
+
+    /// [`is_locked`](Self::is_locked) of the key whose [`lock_hash`] is `hash`.
+    fn is_locked_hashed(&self, hash: u64) -> bool {
+        self.locked.borrow().contains(&hash)
     }
 
     /// The stored set of `key` (None if never written), even if not durable yet.
@@ -354,24 +360,26 @@ impl Shard {
     /// nothing would make it wait: no op holds the key, writes are not being
     /// paced, and the confirmed dot-counter lease covers its dot. Else None,
     /// for the general path. Borrows the key and value: it copies them only
-    /// where they are stored.
-    pub fn blind_write_now(&self, key: &[u8], value: Option<&[u8]>) -> Option<Pending> {
-        if self.is_locked(key) || !self.engine.pace_now() {
+    /// where they are stored. `key_hash`: `memtable::key_hash(key)`, which
+    /// the caller has (its prefetch hint's): it serves the key lock and the
+    /// memtable alike.
+    pub fn blind_write_now(&self, key: &[u8], key_hash: u64, value: Option<&[u8]>) -> Option<Pending> {
+        if self.is_locked_hashed(key_hash) || !self.engine.pace_now() {
             return None;
         }
         let dot = self.replica.borrow_mut().issue_blind_dot()?;
-        Some(self.write_blind(key, dot, value, RmwResult::Old { applied: true, old: None }))
+        Some(self.write_blind(key, key_hash, dot, value, RmwResult::Old { applied: true, old: None }))
     }
 
     /// Write `value` (None: a tombstone) to `key` as one version at `dot`, an
     /// issued blind dot, under a clock of that dot alone: the set `update`
     /// would build, encoded straight away, with no set built and dropped.
     /// Replies `Overwritten` with `result` once durable.
-    fn write_blind(&self, key: &[u8], dot: Dot, value: Option<&[u8]>, result: RmwResult) -> Pending {
+    fn write_blind(&self, key: &[u8], key_hash: u64, dot: Dot, value: Option<&[u8]>, result: RmwResult) -> Pending {
         let timestamp_ms = now_ms();
         let mut set = self.blind_set.borrow_mut();
         let pending = match SiblingSet::encode_blind_into(dot, timestamp_ms, value, &mut set) {
-            Ok(()) => put_set(self, key, &set, ShardReply::Overwritten { dot, timestamp_ms, result }),
+            Ok(()) => put_set(self, key, key_hash, &set, ShardReply::Overwritten { dot, timestamp_ms, result }),
             Err(_) => replica_failed(0, ReplicaFailure::TooLarge),
         };
         if set.capacity() > BLIND_SET_KEEP_BYTES {
@@ -419,7 +427,7 @@ impl Shard {
             let Some(dot) = self.replica.borrow_mut().issue_blind_dot() else {
                 return Ok(Pending::Ready(ShardReply::Failed(FailKind::Internal, "blind dot not covered".into())));
             };
-            return Ok(self.write_blind(&key, dot, value.as_deref(), result));
+            return Ok(self.write_blind(&key, memtable::key_hash(&key), dot, value.as_deref(), result));
         }
         let stored = match stored_set(read) {
             Ok(s) => s,
@@ -535,10 +543,12 @@ pub fn start_now(shard: &Shard, op: ShardOp) -> Result<Pending, ShardOp> {
         ShardOp::Replica {
             req: ReplicaRequest::Update { id: 0, key, ctx, value: None },
             rmw: Some(RmwOp::Blind(v)),
-        } if ctx.is_empty() => shard.blind_write_now(&key, v.as_deref()).ok_or(ShardOp::Replica {
-            req: ReplicaRequest::Update { id: 0, key, ctx, value: None },
-            rmw: Some(RmwOp::Blind(v)),
-        }),
+        } if ctx.is_empty() => {
+            shard.blind_write_now(&key, memtable::key_hash(&key), v.as_deref()).ok_or(ShardOp::Replica {
+                req: ReplicaRequest::Update { id: 0, key, ctx, value: None },
+                rmw: Some(RmwOp::Blind(v)),
+            })
+        }
         ShardOp::GetLww { key } => match shard.read_lww_now(&key) {
             Some(Ok(value)) => Ok(Pending::Ready(ShardReply::Lww(value))),
             Some(Err(failure)) => Ok(replica_failed(0, failure)),
@@ -721,14 +731,16 @@ fn write_step(shard: &Shard, key: Vec<u8>, id: u64, step: Step, rmw_result: Opti
         return Pending::Durable(shard.engine.last_seq(), ShardReply::Replica(step.reply, rmw_result));
     };
     match set.encode() {
-        Ok(bytes) => put_set(shard, &key, &bytes, ShardReply::Replica(step.reply, rmw_result)),
+        Ok(bytes) => {
+            put_set(shard, &key, memtable::key_hash(&key), &bytes, ShardReply::Replica(step.reply, rmw_result))
+        }
         Err(_) => replica_failed(id, ReplicaFailure::TooLarge),
     }
 }
 
 /// Write the encoded set `bytes` for `key`; `reply` once that is durable.
-fn put_set(shard: &Shard, key: &[u8], bytes: &[u8], reply: ShardReply) -> Pending {
-    match shard.engine.write_start_put(key, bytes) {
+fn put_set(shard: &Shard, key: &[u8], key_hash: u64, bytes: &[u8], reply: ShardReply) -> Pending {
+    match shard.engine.write_start_put(key, key_hash, bytes) {
         Ok(seq) => Pending::Durable(seq, reply),
         Err(e) => Pending::Ready(failed(e)),
     }
@@ -927,12 +939,14 @@ mod tests {
         on_fresh_shard("blind-now", |shard| async move {
             let key = b"k".to_vec();
             // A new node has no lease: its first write must persist one first.
-            assert!(shard.blind_write_now(&key, Some(b"v")).is_none());
+            assert!(shard.blind_write_now(&key, memtable::key_hash(&key), Some(b"v")).is_none());
             let req = ReplicaRequest::Update { id: 0, key: key.clone(), ctx: VersionVector::new(), value: None };
             let p = start(&shard, ShardOp::Replica { req, rmw: Some(RmwOp::Blind(Some(b"v".to_vec()))) }).await;
             finish(&shard, p).await;
             // Covered now: done at once, acknowledged once durable.
-            let Some(p) = shard.blind_write_now(&key, Some(b"w")) else { panic!("not done at once") };
+            let Some(p) = shard.blind_write_now(&key, memtable::key_hash(&key), Some(b"w")) else {
+                panic!("not done at once")
+            };
             assert!(shard.read_now(&key).is_none(), "not durable yet");
             // Its result is a plain overwrite's (what `local_write_outcome` reports).
             let reply = finish(&shard, p).await;
@@ -943,7 +957,7 @@ mod tests {
             assert_eq!(shard.read_now(&key).unwrap().unwrap().unwrap().into_lww(), Some(b"w".to_vec()));
             // A key another op holds: left to the caller.
             let guard = shard.lock(&key).await;
-            assert!(shard.blind_write_now(&key, None).is_none());
+            assert!(shard.blind_write_now(&key, memtable::key_hash(&key), None).is_none());
             drop(guard);
         });
     }
@@ -977,7 +991,9 @@ mod tests {
                 assert_eq!(read.into_lww(), Some(b"40".to_vec()));
                 // A value that is not an integer: refused at once, nothing written.
                 let text = b"t".to_vec();
-                let Some(p) = shard.blind_write_now(&text, Some(b"x")) else { panic!("blind write waited") };
+                let Some(p) = shard.blind_write_now(&text, memtable::key_hash(&text), Some(b"x")) else {
+                    panic!("blind write waited")
+                };
                 finish(&shard, p).await;
                 let Ok(p) = shard.rmw_now(text.clone(), RmwOp::IncrBy(1), blind) else { panic!("not done at once") };
                 assert!(matches!(finish(&shard, p).await, ShardReply::Failed(FailKind::BadRequest, _)));
@@ -1025,7 +1041,9 @@ mod tests {
                 let p = start(&shard, ShardOp::Replica { req, rmw: Some(setnx()) }).await;
                 finish(&shard, p).await;
                 // A write whose group commit has not happened yet.
-                let Some(pending) = shard.blind_write_now(&key, Some(b"1")) else { panic!("blind write waited") };
+                let Some(pending) = shard.blind_write_now(&key, memtable::key_hash(&key), Some(b"1")) else {
+                    panic!("blind write waited")
+                };
                 assert!(finish_now(&shard, pending).is_err(), "the write is durable already");
                 // SETNX sees it and writes nothing; its 0 must wait for it.
                 let Ok(p) = shard.rmw_now(key.clone(), setnx(), blind) else { panic!("not done at once") };
@@ -1034,7 +1052,9 @@ mod tests {
                     panic!("SETNX of an existing key")
                 };
                 // And on the general path.
-                let Some(pending) = shard.blind_write_now(&key, Some(b"3")) else { panic!("blind write waited") };
+                let Some(pending) = shard.blind_write_now(&key, memtable::key_hash(&key), Some(b"3")) else {
+                    panic!("blind write waited")
+                };
                 assert!(finish_now(&shard, pending).is_err());
                 let req = ReplicaRequest::Update { id: 0, key: key.clone(), ctx: VersionVector::new(), value: None };
                 let p = start(&shard, ShardOp::Replica { req, rmw: Some(setnx()) }).await;

@@ -382,17 +382,37 @@ impl<D: Disk> Engine<D> {
     pub fn write_start(&self, batch: &WriteBatch) -> Result<SeqNo> {
         batch.validate().map_err(Error::InvalidArgument)?;
         self.check_writable()?;
-        self.apply_to_memtable(batch.len(), |first, out| batch.encode(first, out), batch.ops())
+        self.apply_to_memtable(
+            batch.len(),
+            |first, out| batch.encode(first, out),
+            |mem, first| {
+                let mut user_bytes = 0;
+                for (i, (kind, k, v)) in batch.ops().enumerate() {
+                    mem.insert(k, first + i as u64, kind, v);
+                    user_bytes += (k.len() + v.len()) as u64;
+                }
+                user_bytes
+            },
+        )
     }
 
     /// [`Engine::write_start`] of a batch of one put of `value` to `key`,
     /// which it copies where they go (WAL, memtable) and need not own: a
     /// SET's hot path builds no batch and allocates nothing for it.
-    pub fn write_start_put(&self, key: &[u8], value: &[u8]) -> Result<SeqNo> {
+    /// `key_hash`: [`crate::storage::memtable::key_hash`] of `key`, which the
+    /// caller has (from its prefetch hint).
+    pub fn write_start_put(&self, key: &[u8], key_hash: u64, value: &[u8]) -> Result<SeqNo> {
         batch::validate_op(key, value).map_err(Error::InvalidArgument)?;
         self.check_writable()?;
         let op = (ValueKind::Value, key, value);
-        self.apply_to_memtable(1, |first, out| batch::encode_ops(first, 1, [op], out), [op])
+        self.apply_to_memtable(
+            1,
+            |first, out| batch::encode_ops(first, 1, [op], out),
+            |mem, first| {
+                mem.insert_hashed(key, key_hash, first, ValueKind::Value, value);
+                (key.len() + value.len()) as u64
+            },
+        )
     }
 
     /// A hint that a point read or write of the key with this hash
@@ -449,12 +469,13 @@ impl<D: Disk> Engine<D> {
     /// Assign sequence numbers, hand the batch to the WAL and the memtable.
     /// Synchronous, so WAL order equals sequence order.
     /// `count` ops, which `encode` writes as one WAL batch given its first
-    /// sequence number.
-    fn apply_to_memtable<'a>(
+    /// sequence number and `insert` inserts into the memtable from it,
+    /// returning their keys' and values' bytes.
+    fn apply_to_memtable(
         &self,
         count: usize,
         encode: impl FnOnce(SeqNo, &mut Vec<u8>),
-        ops: impl IntoIterator<Item = (ValueKind, &'a [u8], &'a [u8])>,
+        insert: impl FnOnce(&Memtable, SeqNo) -> u64,
     ) -> Result<SeqNo> {
         let mut inner = self.inner.borrow_mut();
         let first = inner.last_seq + 1;
@@ -462,12 +483,7 @@ impl<D: Disk> Engine<D> {
         self.wal.append_with(last, |pending| encode(first, pending))?;
         inner.last_seq = last;
         let mem = inner.mem.clone();
-        let mut user_bytes = 0;
-        for (i, (kind, k, v)) in ops.into_iter().enumerate() {
-            mem.insert(k, first + i as u64, kind, v);
-            user_bytes += (k.len() + v.len()) as u64;
-        }
-        inner.stats.user_bytes_written += user_bytes;
+        inner.stats.user_bytes_written += insert(&mem, first);
         drop(inner);
         self.maybe_seal();
         Ok(last)

@@ -766,6 +766,12 @@ impl Memtable {
     /// neither grows the memtable nor fills it towards a flush (the WAL
     /// still grows: see [`Memtable::logged_bytes`]).
     pub fn insert(&self, key: &[u8], seq: SeqNo, kind: ValueKind, value: &[u8]) {
+        self.insert_hashed(key, key_hash(key), seq, kind, value);
+    }
+
+    /// [`insert`](Self::insert) of a key whose [`key_hash`] the caller has.
+    pub fn insert_hashed(&self, key: &[u8], hash: u64, seq: SeqNo, kind: ValueKind, value: &[u8]) {
+        debug_assert_eq!(hash, key_hash(key));
         self.max_seq.set(self.max_seq.get().max(seq));
         if self.min_seq.get() == 0 || seq < self.min_seq.get() {
             self.min_seq.set(seq);
@@ -774,7 +780,6 @@ impl Memtable {
         self.logged.set(self.logged.get() + key.len() + bytes);
         let mut points = self.points.borrow_mut();
         points.reserve_one();
-        let hash = key_hash(key);
         let found = points.find(hash, key);
         if let Ok(i) = found {
             // SAFETY: a linked-in head; with no reader, no one reads past the newest.
