@@ -95,9 +95,7 @@ impl<D: Disk> ManifestFile<D> {
         let mut writer = log::create(disk, dir, &path, log::FileMode::default()).await?;
         let mut payload = Vec::new();
         state.snapshot_edit().encode(&mut payload);
-        let mut rec = Vec::new();
-        log::encode_record(&mut rec, 1, &payload);
-        writer.write(&rec).await.map_err(|e| Error::io(&path, e))?;
+        writer.write_record(1, &payload).await.map_err(|e| Error::io(&path, e))?;
         writer.sync().await.map_err(|e| Error::io(&path, e))?;
         Self::write_current(disk, dir, &manifest_name(id)).await?;
         let old = old.filter(|o| *o != manifest_name(id)).map(|o| dir.join(o));
@@ -160,10 +158,8 @@ impl<D: Disk> ManifestFile<D> {
         }
         let mut payload = Vec::new();
         edit.encode(&mut payload);
-        let mut rec = Vec::new();
-        log::encode_record(&mut rec, self.next_record_no, &payload);
         let path = self.writer.path().to_path_buf();
-        self.writer.write(&rec).await.map_err(|e| Error::io(&path, e))?;
+        self.writer.write_record(self.next_record_no, &payload).await.map_err(|e| Error::io(&path, e))?;
         self.writer.sync().await.map_err(|e| Error::io(&path, e))?;
         self.next_record_no += 1;
         *state = next;

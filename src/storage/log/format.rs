@@ -44,7 +44,9 @@ pub fn record_header(record_no: u64, payload: &[u8]) -> [u8; HEADER_BYTES] {
     h
 }
 
-/// Append one record to `out`.
+/// Append one record to `out` (the writer writes them through
+/// `LogFileWriter::write_record`, with no buffer of its own; tests build logs with this).
+#[cfg(test)]
 pub fn encode_record(out: &mut Vec<u8>, record_no: u64, payload: &[u8]) {
     out.extend_from_slice(&record_header(record_no, payload));
     out.extend_from_slice(payload);

@@ -3,7 +3,9 @@
 pub mod format;
 pub mod writer;
 
-pub use format::{encode_record, record_header, scan, Scan, HEADER_BYTES, MAX_RECORD_BYTES};
+#[cfg(test)]
+pub use format::encode_record;
+pub use format::{record_header, scan, Scan, HEADER_BYTES, MAX_RECORD_BYTES};
 pub use writer::LogFileWriter;
 
 use std::path::Path;

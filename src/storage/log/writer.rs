@@ -62,23 +62,15 @@ impl<F: DiskFile> LogFileWriter<F> {
         self.tail_offset + self.tail.len() as u64
     }
 
-    /// Write `records` (already encoded) at the end. Not durable until `sync`.
-    pub async fn write(&mut self, records: &[u8]) -> io::Result<()> {
-        self.write_after_tail(records, &[]).await
-    }
-
-    /// Write one record at the end, its header and payload copied once,
-    /// straight into the buffers the device reads.
+    /// Write one record at the end: the partial block, the record's header
+    /// and payload (copied once, straight into the buffers the device
+    /// reads), as whole blocks ending in zeros; then keep the new partial
+    /// block. Not durable until `sync`. Steady-state writes allocate nothing
+    /// here. On an error the tail is as it was (the log fails closed: the
+    /// caller will not write again).
     pub async fn write_record(&mut self, record_no: u64, payload: &[u8]) -> io::Result<()> {
-        self.write_after_tail(&super::record_header(record_no, payload), payload).await
-    }
-
-    /// Write the partial block, then `a` and `b`, as whole blocks ending in
-    /// zeros; then keep the new partial block. Steady-state writes allocate
-    /// nothing here. On an error the tail is as it was (the log fails
-    /// closed: the caller will not write again).
-    async fn write_after_tail(&mut self, a: &[u8], b: &[u8]) -> io::Result<()> {
-        let all = [self.tail.as_slice(), a, b];
+        let header = super::record_header(record_no, payload);
+        let all = [self.tail.as_slice(), &header, payload];
         let logical = all.iter().map(|p| p.len()).sum::<usize>();
         self.file.write_parts_at(self.tail_offset, padded(logical), &all).await?;
         let full = logical / ALIGN * ALIGN;
