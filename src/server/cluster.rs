@@ -369,10 +369,7 @@ impl Cluster {
         if !(self.alone() && self.shared.never_clustered()) {
             return None;
         }
-        let token = ring::token(partition);
-        if ring::shard_of(token, self.mesh.shards()) != self.mesh.shard() {
-            return None;
-        }
+        let token = self.local_token(partition)?;
         let pending = keys::with_encoded(token, partition, sort, |key| {
             let hash = key_hash.unwrap_or_else(|| memtable::key_hash(key));
             self.mesh.local().blind_write_now(key, hash, value)
