@@ -320,6 +320,28 @@ impl Conn {
         Some((self.ctx.cluster.prefetch_slot(key, b"", touch)?, touch))
     }
 
+    /// A single-key read of `key` answered from memory (`Item::Now`), or on a
+    /// node alone started here and finished in the write loop (`Item::Read`).
+    /// False: neither, for the general path.
+    async fn start_single_read(&self, key: &[u8], how: ReadAs, proto: ProtoVersion, queue: &Queue) -> bool {
+        let now = match how {
+            ReadAs::Value => self.ctx.cluster.read_lww_now(key, b"").map(|r| how.answer(r)),
+            // The length alone: the value is not copied out.
+            _ => self.ctx.cluster.read_lww_len_now(key, b"").map(|r| r.map_or_else(op_error, |n| how.reply_len(n))),
+        };
+        if let Some(reply) = now {
+            queue.push(Item::Now(proto, reply));
+            return true;
+        }
+        match self.ctx.cluster.start_read_lww(key).await {
+            Some(started) => {
+                queue.push(Item::Read(proto, started, how));
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Handle one command; false: close the connection after the replies so far.
     /// `key_hash`: its prefetch hint's hash (`Conn::prefetch_slot`), if it had one.
     async fn dispatch(
@@ -341,15 +363,9 @@ impl Conn {
             queue.push(Item::Overwritten(proto, started));
             return true;
         }
-        // A GET likewise, without a command: answered from memory, or started
-        // here on a node alone (as `single_read`'s below).
+        // A GET likewise, without a command (as `single_read`'s below).
         if let Some(key) = resp::plain_get(args, limits) {
-            if let Some(r) = self.ctx.cluster.read_lww_now(key, b"") {
-                queue.push(Item::Now(proto, ReadAs::Value.answer(r)));
-                return true;
-            }
-            if let Some(started) = self.ctx.cluster.start_read_lww(key).await {
-                queue.push(Item::Read(proto, started, ReadAs::Value));
+            if self.start_single_read(key, ReadAs::Value, proto, queue).await {
                 return true;
             }
         }
@@ -421,17 +437,7 @@ impl Conn {
         // answered from memory: no task, no future. Else, on a node alone,
         // started here and finished in the write loop.
         if let Some((key, how)) = single_read(&cmd) {
-            let now = match how {
-                ReadAs::Value => self.ctx.cluster.read_lww_now(key, b"").map(|r| how.answer(r)),
-                // The length alone: the value is not copied out.
-                _ => self.ctx.cluster.read_lww_len_now(key, b"").map(|r| r.map_or_else(op_error, |n| how.reply_len(n))),
-            };
-            if let Some(reply) = now {
-                queue.push(Item::Now(proto, reply));
-                return true;
-            }
-            if let Some(started) = self.ctx.cluster.start_read_lww(key).await {
-                queue.push(Item::Read(proto, started, how));
+            if self.start_single_read(key, how, proto, queue).await {
                 return true;
             }
         }
