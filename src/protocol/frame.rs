@@ -128,10 +128,10 @@ pub fn peek_frame(buf: &[u8], limits: &Limits) -> Result<Option<FrameHeader>, Fr
 }
 
 /// The shared decode path: header checks, then completeness, then flags, then the body.
-pub(crate) fn decode_frame<T>(
-    buf: &[u8],
+pub(crate) fn decode_frame<'a, T>(
+    buf: &'a [u8],
     limits: &Limits,
-    decode_body: impl FnOnce(u8, &[u8], &Limits) -> Result<T, BodyError>,
+    decode_body: impl FnOnce(u8, &'a [u8], &Limits) -> Result<T, BodyError>,
 ) -> Result<Option<(Frame<T>, usize)>, DecodeError> {
     let Some(header) = peek_frame(buf, limits)? else {
         return Ok(None);

@@ -29,18 +29,39 @@ impl Key {
     }
 
     pub(crate) fn decode(r: &mut Reader<'_>, limits: &Limits) -> Result<Self, BodyError> {
-        let partition = partition_key(r, limits)?;
-        let sort = r.vec(limits.sort_key_bytes_max, Field::SortKey)?;
-        Ok(Key { partition, sort })
+        KeyRef::decode(r, limits).map(|k| k.to_key())
     }
 }
 
-pub(crate) fn partition_key(r: &mut Reader<'_>, limits: &Limits) -> Result<Vec<u8>, BodyError> {
-    let p = r.vec(limits.partition_key_bytes_max, Field::PartitionKey)?;
+/// A [`Key`] borrowed from the body it was decoded from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyRef<'a> {
+    pub partition: &'a [u8],
+    pub sort: &'a [u8],
+}
+
+impl<'a> KeyRef<'a> {
+    pub(crate) fn decode(r: &mut Reader<'a>, limits: &Limits) -> Result<Self, BodyError> {
+        let partition = partition_key_ref(r, limits)?;
+        let sort = r.bytes(limits.sort_key_bytes_max, Field::SortKey)?;
+        Ok(KeyRef { partition, sort })
+    }
+
+    pub fn to_key(&self) -> Key {
+        Key::new(self.partition, self.sort)
+    }
+}
+
+fn partition_key_ref<'a>(r: &mut Reader<'a>, limits: &Limits) -> Result<&'a [u8], BodyError> {
+    let p = r.bytes(limits.partition_key_bytes_max, Field::PartitionKey)?;
     if p.is_empty() {
         return Err(BodyError::EmptyPartitionKey);
     }
     Ok(p)
+}
+
+pub(crate) fn partition_key(r: &mut Reader<'_>, limits: &Limits) -> Result<Vec<u8>, BodyError> {
+    partition_key_ref(r, limits).map(<[u8]>::to_vec)
 }
 
 const BOUND_UNBOUNDED: u8 = 0;

@@ -46,12 +46,12 @@ pub use error::{BodyError, DecodeError, ErrorCode, Field, FrameError};
 pub use frame::{
     peek_frame, Frame, FrameHeader, FLAG_FORWARDED, FLAG_OVERWRITE, HEADER_LEN, MAGIC, VERSION_MAJOR, VERSION_MINOR,
 };
-pub use key::Key;
+pub use key::{Key, KeyRef};
 pub use limits::Limits;
 pub use opcode::Opcode;
 pub use request::{
-    Consistency, DeleteRequest, GetRequest, HandshakeRequest, MGetRequest, MPutRequest, Member, PutItem, PutRequest,
-    ReplicaFrame, Request, ScanRequest, Version,
+    Consistency, DeleteRequest, GetRef, GetRequest, HandshakeRequest, Incoming, MGetRequest, MPutRequest, Member,
+    PutItem, PutRef, PutRequest, ReplicaFrame, Request, ScanRequest, Version,
 };
 pub use response::{
     DeleteReply, ErrorReply, GetReply, HandshakeReply, PutReply, Response, ScanItem, ScanReply, Status,
@@ -79,6 +79,16 @@ pub fn encode_response(resp: &Response, request_id: u64, out: &mut Vec<u8>) {
 /// are needed; `Err`: see [`DecodeError`] for what is fatal and what is recoverable.
 pub fn decode_request(buf: &[u8], limits: &Limits) -> Result<Option<(Frame<Request>, usize)>, DecodeError> {
     frame::decode_frame(buf, limits, Request::decode_body)
+}
+
+/// [`decode_request`] for a server's connection loop: GETs and PUTs come out
+/// borrowed from `buf` (see [`Incoming`]); the same frames, errors and
+/// consumed lengths as `decode_request`.
+pub fn decode_incoming<'a>(
+    buf: &'a [u8],
+    limits: &Limits,
+) -> Result<Option<(Frame<Incoming<'a>>, usize)>, DecodeError> {
+    frame::decode_frame(buf, limits, Incoming::decode_body)
 }
 
 /// Decodes the first response frame in `buf`; the same contract as [`decode_request`].

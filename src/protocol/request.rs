@@ -3,7 +3,7 @@
 use std::ops::Bound;
 
 use super::error::{BodyError, Field};
-use super::key::{self, decode_bound, encode_bound, partition_key, Key};
+use super::key::{self, decode_bound, encode_bound, partition_key, Key, KeyRef};
 use super::limits::Limits;
 use super::opcode::Opcode;
 use super::wire::{capacity, put_bytes, put_u16, put_varint, Reader};
@@ -270,15 +270,8 @@ impl Request {
                 client_name: r.string(limits.name_bytes_max, Field::Name)?,
             }),
             Ok(Opcode::Ping) => Request::Ping,
-            Ok(Opcode::Get) => {
-                Request::Get(GetRequest { consistency: consistency(&mut r)?, key: Key::decode(&mut r, limits)? })
-            }
-            Ok(Opcode::Put) => Request::Put(PutRequest {
-                consistency: consistency(&mut r)?,
-                key: Key::decode(&mut r, limits)?,
-                value: r.vec(limits.value_bytes_max, Field::Value)?,
-                context: r.vec(limits.context_bytes_max, Field::Context)?,
-            }),
+            Ok(Opcode::Get) => Request::Get(GetRef::read(&mut r, limits)?.to_request()),
+            Ok(Opcode::Put) => Request::Put(PutRef::read(&mut r, limits)?.to_request()),
             Ok(Opcode::Delete) => Request::Delete(DeleteRequest {
                 consistency: consistency(&mut r)?,
                 key: Key::decode(&mut r, limits)?,
@@ -324,6 +317,88 @@ impl Request {
         };
         r.finish()?;
         Ok(req)
+    }
+}
+
+/// A GET borrowed from the body it was decoded from (see [`Incoming`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GetRef<'a> {
+    pub consistency: Consistency,
+    pub key: KeyRef<'a>,
+}
+
+impl<'a> GetRef<'a> {
+    fn read(r: &mut Reader<'a>, limits: &Limits) -> Result<Self, BodyError> {
+        Ok(GetRef { consistency: consistency(r)?, key: KeyRef::decode(r, limits)? })
+    }
+
+    pub fn to_request(&self) -> GetRequest {
+        GetRequest { consistency: self.consistency, key: self.key.to_key() }
+    }
+}
+
+/// A PUT borrowed from the body it was decoded from (see [`Incoming`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PutRef<'a> {
+    pub consistency: Consistency,
+    pub key: KeyRef<'a>,
+    pub value: &'a [u8],
+    /// The causal context from a previous read; empty = none.
+    pub context: &'a [u8],
+}
+
+impl<'a> PutRef<'a> {
+    fn read(r: &mut Reader<'a>, limits: &Limits) -> Result<Self, BodyError> {
+        Ok(PutRef {
+            consistency: consistency(r)?,
+            key: KeyRef::decode(r, limits)?,
+            value: r.bytes(limits.value_bytes_max, Field::Value)?,
+            context: r.bytes(limits.context_bytes_max, Field::Context)?,
+        })
+    }
+
+    pub fn to_request(&self) -> PutRequest {
+        PutRequest {
+            consistency: self.consistency,
+            key: self.key.to_key(),
+            value: self.value.to_vec(),
+            context: self.context.to_vec(),
+        }
+    }
+}
+
+/// A request as a server's connection loop takes it
+/// ([`decode_incoming`](super::decode_incoming)): GETs and PUTs, what a
+/// loaded server sees most, borrowed from the receive buffer, so that they
+/// are served from there with nothing copied or allocated; the rest decoded
+/// into a [`Request`]. The same checks and errors as [`Request`]'s decoder,
+/// which reads GETs and PUTs through these types too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Incoming<'a> {
+    Get(GetRef<'a>),
+    Put(PutRef<'a>),
+    Other(Request),
+}
+
+impl<'a> Incoming<'a> {
+    pub(crate) fn decode_body(opcode: u8, body: &'a [u8], limits: &Limits) -> Result<Self, BodyError> {
+        let mut r = Reader::new(body);
+        let req = match Opcode::try_from(opcode) {
+            Ok(Opcode::Get) => Incoming::Get(GetRef::read(&mut r, limits)?),
+            Ok(Opcode::Put) => Incoming::Put(PutRef::read(&mut r, limits)?),
+            _ => return Request::decode_body(opcode, body, limits).map(Incoming::Other),
+        };
+        r.finish()?;
+        Ok(req)
+    }
+
+    /// The owned request.
+    pub fn into_request(self) -> Request {
+        match self {
+            Incoming::Get(g) => Request::Get(g.to_request()),
+            Incoming::Put(p) => Request::Put(p.to_request()),
+            Incoming::Other(r) => r,
+        }
     }
 }
 

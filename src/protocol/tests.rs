@@ -496,10 +496,27 @@ fn request_strategy() -> impl Strategy<Value = Request> {
     ]
 }
 
+/// The server's borrowing decoder says what `decode_request` says about
+/// `buf`: the same frame (GETs and PUTs borrowed, the rest as they are), the
+/// same length, the same error.
+fn incoming_agrees(buf: &[u8]) {
+    let owned = decode_request(buf, &L);
+    let incoming = decode_incoming(buf, &L);
+    if let Ok(Some((f, _))) = &incoming {
+        let borrowed = matches!(f.body, Incoming::Get(_) | Incoming::Put(_));
+        let op = buf[5];
+        assert_eq!(borrowed, op == Opcode::Get as u8 || op == Opcode::Put as u8, "opcode {op}");
+    }
+    let incoming = incoming
+        .map(|o| o.map(|(f, n)| (Frame { request_id: f.request_id, flags: f.flags, body: f.body.into_request() }, n)));
+    assert_eq!(incoming, owned);
+}
+
 proptest! {
     #[test]
     fn random_bytes_never_panic(buf in bytes_strategy(256)) {
         check_contract(&buf, &decode_request(&buf, &L));
+        incoming_agrees(&buf);
         check_contract(&buf, &decode_response(&buf, &L));
     }
 
@@ -509,11 +526,20 @@ proptest! {
         buf.extend_from_slice(&body);
         let r = decode_request(&buf, &L);
         check_contract(&buf, &r);
+        incoming_agrees(&buf);
         // A complete frame with a valid header is never Ok(None) and never fatal.
         prop_assert!(matches!(r, Ok(Some(_)) | Err(DecodeError::Recoverable { .. })), "{:?}", r);
         let r = decode_response(&buf, &L);
         check_contract(&buf, &r);
         prop_assert!(matches!(r, Ok(Some(_)) | Err(DecodeError::Recoverable { .. })), "{:?}", r);
+    }
+
+    #[test]
+    fn random_get_and_put_bodies_decode_alike_borrowed_or_owned(put in any::<bool>(), flags in any::<u16>(), body in bytes_strategy(60)) {
+        let op = if put { Opcode::Put } else { Opcode::Get };
+        let mut buf = FrameHeader::new(op as u8, flags, 1, body.len() as u32).to_bytes().to_vec();
+        buf.extend_from_slice(&body);
+        incoming_agrees(&buf);
     }
 
     #[test]
@@ -525,6 +551,7 @@ proptest! {
             buf[bit / 8] ^= 1 << (bit % 8);
         }
         check_contract(&buf, &decode_request(&buf, &L));
+        incoming_agrees(&buf);
     }
 
     #[test]
@@ -549,6 +576,7 @@ proptest! {
             let (frame, n) = decode_request(&buf[at..], &L).unwrap().unwrap();
             prop_assert_eq!(frame.request_id, i as u64 + 1);
             prop_assert_eq!(&frame.body, r);
+            incoming_agrees(&buf[at..]);
             at += n;
         }
         prop_assert_eq!(at, buf.len());

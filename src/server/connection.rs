@@ -7,7 +7,9 @@
 //! common writes on a node alone, blind overwrites (an OVERWRITE put; a delete
 //! with that flag or no context): the reader runs their ordered part, and one
 //! finisher task per connection waits for their group commits in turn (one
-//! wait covers every write queued behind it).
+//! wait covers every write queued behind it). GETs and PUTs are decoded
+//! borrowed from the receive buffer (`protocol::Incoming`) and served from
+//! there; an owned request is built only for the general path.
 //! Responses carry request ids and may leave in any order (docs/PROTOCOL.md §7).
 //! At most `max_in_flight_per_connection` requests run at once; beyond that the
 //! reader stops reading (TCP backpressure).
@@ -25,8 +27,8 @@ use futures_lite::AsyncReadExt;
 use glommio::net::TcpStream;
 
 use crate::outbox::{write_loop, Outbox};
-use crate::protocol::Request;
 use crate::protocol::{self, Limits};
+use crate::protocol::{Incoming, Request};
 use crate::server::handler::{overwrite_response, Handler, Overwrite};
 use crate::server::mesh::{Mesh, Started};
 use crate::server::stop::ShardStop;
@@ -142,24 +144,25 @@ async fn serve_connection(stream: TcpStream, handler: Rc<Handler>, stop: Rc<Shar
     let limits = Limits::DEFAULT;
     let mut buf = ReadBuf::default();
     let mut result = Ok(());
-    // Frames decoded but not yet run: decoding runs ahead so that their keys
-    // can be prefetched (see `PARSE_AHEAD`).
-    let mut ahead = VecDeque::with_capacity(PARSE_AHEAD);
     let mut fatal = false;
     let mut stop = std::pin::pin!(stop.stopped());
     'conn: loop {
+        // Frames decoded but not yet run: decoding runs ahead so that their
+        // keys can be prefetched (see `PARSE_AHEAD`). GETs and PUTs borrow
+        // from `buf`, which stays as it is until every frame read has run.
+        let mut ahead = Ahead::<_, PARSE_AHEAD>::default();
         // Decode every whole frame we have.
         let mut start = 0;
         loop {
             while in_flight.get() >= max_in_flight {
                 done.wait().await;
             }
-            while ahead.len() < PARSE_AHEAD && !fatal {
-                match protocol::decode_request(&buf.data()[start..], &limits) {
+            while !ahead.is_full() && !fatal {
+                match protocol::decode_incoming(buf.data().get(start..).unwrap_or_default(), &limits) {
                     Ok(Some((frame, n))) => {
                         start += n;
-                        let hash = handler.prefetch_slot(&frame.body);
-                        ahead.push_back((Ok(frame), hash));
+                        let hint = handler.prefetch_slot(&frame.body, frame.flags);
+                        ahead.push_back((Ok(frame), hint));
                     }
                     Ok(None) => break,
                     Err(e) => {
@@ -171,14 +174,32 @@ async fn serve_connection(stream: TcpStream, handler: Rc<Handler>, stop: Rc<Shar
                     }
                 }
             }
-            let Some((next, _)) = ahead.pop_front() else { break };
-            if let Some(&(_, Some(hash))) = ahead.front() {
-                handler.prefetch_entry(hash);
+            let Some((next, hint)) = ahead.pop_front() else { break };
+            if let Some(&(_, Some(next_hint))) = ahead.front() {
+                handler.prefetch_entry(next_hint);
             }
             match next {
                 Ok(frame) => {
                     let (request_id, flags) = (frame.request_id, frame.flags);
                     let body = match frame.body {
+                        Incoming::Put(p) => {
+                            if let Some(started) = handler.blind_put_now(&p, flags, hint.map(|(hash, _)| hash)) {
+                                in_flight.set(in_flight.get() + 1);
+                                writes.push(request_id, started, Overwrite::Put);
+                                continue;
+                            }
+                            Request::Put(p.to_request())
+                        }
+                        Incoming::Get(g) => {
+                            if let Some(resp) = handler.get_now(&g) {
+                                outbox.push(|out| protocol::encode_response(&resp, request_id, out));
+                                continue;
+                            }
+                            Request::Get(g.to_request())
+                        }
+                        Incoming::Other(body) => body,
+                    };
+                    let body = match body {
                         body @ (Request::Put(_) | Request::Delete(_)) => {
                             match handler.start_overwrite(body, flags).await {
                                 Ok((started, kind)) => {
@@ -191,12 +212,6 @@ async fn serve_connection(stream: TcpStream, handler: Rc<Handler>, stop: Rc<Shar
                         }
                         body => body,
                     };
-                    if let Request::Get(g) = &body {
-                        if let Some(resp) = handler.get_now(g) {
-                            outbox.push(|out| protocol::encode_response(&resp, request_id, out));
-                            continue;
-                        }
-                    }
                     let h = handler.clone();
                     let mut fut = Box::pin(async move { h.handle(body, flags).await });
                     // Requests served from memory are done at once: no task needed.
@@ -242,6 +257,46 @@ async fn serve_connection(stream: TcpStream, handler: Rc<Handler>, stop: Rc<Shar
     outbox.close();
     let _ = writer.await;
     result
+}
+
+/// The parse-ahead queue: up to `N` items in arrival order, inline (it is
+/// made anew for each read, as its items borrow the receive buffer).
+struct Ahead<T, const N: usize> {
+    items: [Option<T>; N],
+    head: usize,
+    len: usize,
+}
+
+impl<T, const N: usize> Default for Ahead<T, N> {
+    fn default() -> Self {
+        Ahead { items: std::array::from_fn(|_| None), head: 0, len: 0 }
+    }
+}
+
+impl<T, const N: usize> Ahead<T, N> {
+    fn is_full(&self) -> bool {
+        self.len == N
+    }
+
+    /// Adds `item` at the back. Callers check [`Ahead::is_full`] first.
+    fn push_back(&mut self, item: T) {
+        debug_assert!(!self.is_full());
+        if let Some(slot) = self.items.get_mut((self.head + self.len) % N).filter(|_| self.len < N) {
+            *slot = Some(item);
+            self.len += 1;
+        }
+    }
+
+    fn pop_front(&mut self) -> Option<T> {
+        let item = self.items.get_mut(self.head)?.take()?;
+        self.head = (self.head + 1) % N;
+        self.len -= 1;
+        Some(item)
+    }
+
+    fn front(&self) -> Option<&T> {
+        self.items.get(self.head)?.as_ref()
+    }
 }
 
 /// A connection's receive buffer. Bytes are read straight into it, with no
@@ -352,6 +407,30 @@ mod tests {
             got.extend_from_slice(buf.data());
             got
         })
+    }
+
+    #[test]
+    fn the_parse_ahead_queue_keeps_arrival_order_across_wraps() {
+        let mut q = Ahead::<u32, 3>::default();
+        let mut model = VecDeque::new();
+        for i in 0..50u32 {
+            // Push one to three (as room allows), then pop one or two.
+            for j in 0..(i % 3 + 1) {
+                if !q.is_full() {
+                    q.push_back(i * 10 + j);
+                    model.push_back(i * 10 + j);
+                }
+            }
+            assert_eq!(q.is_full(), model.len() == 3);
+            for _ in 0..(i % 2 + 1) {
+                assert_eq!(q.front(), model.front());
+                assert_eq!(q.pop_front(), model.pop_front());
+            }
+        }
+        while let Some(x) = model.pop_front() {
+            assert_eq!(q.pop_front(), Some(x));
+        }
+        assert_eq!((q.pop_front(), q.front()), (None, None));
     }
 
     #[test]

@@ -8,8 +8,9 @@ use std::rc::Rc;
 use crate::client::{AsyncClient, ClientError};
 use crate::keys;
 use crate::protocol::{
-    Consistency, DeleteReply, ErrorCode, ErrorReply, GetReply, GetRequest, HandshakeReply, Key, PutItem, PutReply,
-    PutRequest, ReplicaFrame, Request, Response, ScanItem, ScanReply, Status, Version, FLAG_FORWARDED, FLAG_OVERWRITE,
+    Consistency, DeleteReply, ErrorCode, ErrorReply, GetRef, GetReply, HandshakeReply, Incoming, Key, KeyRef, PutItem,
+    PutRef, PutReply, PutRequest, ReplicaFrame, Request, Response, ScanItem, ScanReply, Status, Version,
+    FLAG_FORWARDED, FLAG_OVERWRITE,
 };
 use crate::replication::{QuorumError, ReplicaFailure, ReplicaRequest, SiblingSet, VersionVector};
 use crate::ring;
@@ -155,30 +156,46 @@ impl Handler {
     }
 
     /// A hint that `req` comes soon, if it reads or writes one key of this
-    /// shard: see `Cluster::prefetch_slot`. The hash it returns is for
-    /// [`Handler::prefetch_entry`].
-    pub fn prefetch_slot(&self, req: &Request) -> Option<u64> {
-        let key = match req {
-            Request::Get(r) => &r.key,
-            Request::Put(r) => &r.key,
-            Request::Delete(r) => &r.key,
-            _ => return None,
+    /// shard: see `Cluster::prefetch_slot`. The hash and touch it returns are
+    /// for [`Handler::prefetch_entry`] and the op itself.
+    pub fn prefetch_slot(&self, req: &Incoming<'_>, flags: u16) -> Option<(u64, Touch)> {
+        let (key, touch) = match req {
+            Incoming::Get(g) => (g.key, Touch::Read),
+            // A blind overwrite reads nothing; another write reads the key's
+            // versions (its clock) first.
+            Incoming::Put(p) if flags & FLAG_OVERWRITE != 0 => (p.key, Touch::BlindWrite),
+            Incoming::Put(p) => (p.key, Touch::Read),
+            Incoming::Other(Request::Delete(d)) => {
+                (KeyRef { partition: &d.key.partition, sort: &d.key.sort }, Touch::Read)
+            }
+            Incoming::Other(_) => return None,
         };
-        // A native write reads the key's versions (its clock) first.
-        self.cluster.prefetch_slot(&key.partition, &key.sort, Touch::Read)
+        Some((self.cluster.prefetch_slot(key.partition, key.sort, touch)?, touch))
     }
 
     /// The second stage of the hint, one request before it runs.
-    pub fn prefetch_entry(&self, hash: u64) {
-        self.cluster.prefetch_entry(hash, Touch::Read);
+    pub fn prefetch_entry(&self, (hash, touch): (u64, Touch)) {
+        self.cluster.prefetch_entry(hash, touch);
     }
 
     /// The answer to a GET if it is ready at once (`Cluster::read_answer_now`).
-    pub fn get_now(&self, g: &GetRequest) -> Option<Response> {
-        Some(match self.cluster.read_answer_now(&g.key.partition, &g.key.sort, self.cluster.config().lww)? {
+    pub fn get_now(&self, g: &GetRef<'_>) -> Option<Response> {
+        Some(match self.cluster.read_answer_now(g.key.partition, g.key.sort, self.cluster.config().lww)? {
             Ok(a) => Response::Get(GetReply { values: a.values, context: a.context }),
             Err(e) => Response::Error(op_error(e)),
         })
+    }
+
+    /// The ordered part of `p` if it is a blind overwrite (flag OVERWRITE)
+    /// that nothing makes wait, written from where it was received
+    /// (`Cluster::blind_write_now`); None: [`start_overwrite`](Self::start_overwrite)
+    /// or [`handle`](Self::handle) its owned request. `key_hash`: its
+    /// [`prefetch_slot`](Self::prefetch_slot) hash, if it had one.
+    pub fn blind_put_now(&self, p: &PutRef<'_>, flags: u16, key_hash: Option<u64>) -> Option<Started> {
+        if flags & FLAG_OVERWRITE == 0 {
+            return None;
+        }
+        self.cluster.blind_write_now(p.key.partition, p.key.sort, Some(p.value), key_hash)
     }
 
     pub async fn handle(&self, req: Request, flags: u16) -> Response {
