@@ -67,7 +67,9 @@ def any_of(path, n, keys):
         print(f"   {ns(v, n):6.0f} ns {k}")
 
 
-if sys.argv[1] == 'under':
+if __name__ != '__main__':
+    pass
+elif sys.argv[1] == 'under':
     under(sys.argv[2], sys.argv[3], int(sys.argv[4]))
 else:
     any_of(sys.argv[2], int(sys.argv[3]), sys.argv[4:])

@@ -1,14 +1,8 @@
 """selfcmp.py A.txt NA B.txt NB: per-op ns by leaf symbol (self), A vs B, sorted by difference"""
 import sys, collections
-sys.path.insert(0, '.')
-from importlib import import_module
-def load(path):
-    import stacks
-    c = collections.Counter()
-    for st in stacks.stacks(path):
-        c[stacks.sym(st[0])[:80]] += 1
-    return c
-import stacks as S
+import os
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 's28'))
+import stacks as S  # noqa: E402 (session 28's, importable)
 a, na, b, nb = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
 ca, cb = collections.Counter(), collections.Counter()
 for p, c in ((a, ca), (b, cb)):
