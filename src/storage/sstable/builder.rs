@@ -3,7 +3,7 @@
 //! `write_at`).
 
 use super::block::Block;
-use super::block_builder::BlockBuilder;
+use super::block_builder::{BlockBuilder, BlockWriter};
 use super::bloom::{hash_key, FilterBuilder};
 use super::format::{put_block_trailer, BlockHandle, Footer, BLOCK_TRAILER_LEN, FOOTER_LEN, FORMAT_VERSION};
 use super::hash_index::{HashIndexBuilder, Spot, MAX_BLOCKS, SEARCH_BLOCK};
@@ -41,7 +41,8 @@ impl Default for TableOptions {
 pub struct TableBuilder {
     opts: TableOptions,
     out: Vec<u8>,
-    data: BlockBuilder,
+    /// The data block being built, at the end of `out`.
+    data: BlockWriter,
     /// One entry per data block, every entry a restart (pure binary search).
     index: BlockBuilder,
     /// Hashes of distinct user keys, for the filter built at the end.
@@ -96,7 +97,7 @@ impl TableBuilder {
         TableBuilder {
             opts: opts.clone(),
             out: buf,
-            data: BlockBuilder::new(opts.restart_interval),
+            data: BlockWriter::new(opts.restart_interval),
             index: BlockBuilder::new(1),
             hashes: Vec::new(),
             spots: Vec::new(),
@@ -129,7 +130,9 @@ impl TableBuilder {
             first || cmp_internal(&self.last_key, self.meta_last_seq(), key, seq).is_lt(),
             "entries out of internal order"
         );
-        if !self.data.is_empty() && self.data.size_after(key, value) + BLOCK_TRAILER_LEN > self.block_limit() {
+        if !self.data.is_empty()
+            && self.data.size_after(self.out.len(), key, value) + BLOCK_TRAILER_LEN > self.block_limit()
+        {
             self.flush_data_block();
         }
         if first {
@@ -141,7 +144,7 @@ impl TableBuilder {
             self.hashes.push(hash_key(key));
         }
         self.last_seq_kind = pack_seq_kind(seq, kind);
-        self.data.add(key, self.last_seq_kind, value);
+        self.data.add(&mut self.out, key, self.last_seq_kind, value);
         if new_key && self.opts.hash_index {
             let restart = u16::try_from(self.data.last_restart()).ok().filter(|&r| r != SEARCH_BLOCK);
             self.spots.push(Spot { block: self.data_blocks as u32, restart });
@@ -165,8 +168,7 @@ impl TableBuilder {
 
     /// Write the current data block and index it by its last internal key.
     fn flush_data_block(&mut self) {
-        let start = self.out.len();
-        self.data.finish_into(&mut self.out);
+        let start = self.data.finish(&mut self.out);
         if let Some(blocks) = &mut self.blocks {
             match Block::decode(self.out.get(start..).unwrap_or_default()) {
                 Ok(b) => blocks.push(b),
@@ -192,7 +194,7 @@ impl TableBuilder {
         if bs == 0 || !bs.is_multiple_of(ALIGN) {
             return bs;
         }
-        let start = self.out.len();
+        let start = self.data.start(self.out.len());
         align_up(start + bs * 3 / 4 + 1) - start
     }
 
@@ -208,7 +210,8 @@ impl TableBuilder {
     pub fn estimated_size(&self) -> usize {
         let filter = self.hashes.len() * self.opts.bloom_bits_per_key as usize / 8;
         let hash_index = self.spots.len() * 11;
-        self.out.len() + self.data.estimated_size() + self.index.estimated_size() + filter + hash_index + FOOTER_LEN
+        // `out` holds the data block's entries so far.
+        self.out.len() + self.data.trailer_size() + self.index.estimated_size() + filter + hash_index + FOOTER_LEN
     }
 
     pub fn is_empty(&self) -> bool {
