@@ -73,6 +73,20 @@ pub fn encode_response(resp: &Response, request_id: u64, out: &mut Vec<u8>) {
     frame::encode_frame(resp.opcode() as u8, 0, request_id, out, |out| resp.encode_body(out));
 }
 
+/// Appends the response frame of a GET (what `encode_response` appends for
+/// `Response::Get` of these parts) with nothing built first: a server
+/// answers from where the value is stored.
+pub fn encode_get_response<'a>(
+    request_id: u64,
+    context: &[u8],
+    values: impl ExactSizeIterator<Item = &'a [u8]>,
+    out: &mut Vec<u8>,
+) {
+    frame::encode_frame(Opcode::GetReply as u8, 0, request_id, out, |out| {
+        response::encode_get_body(out, context, values)
+    });
+}
+
 /// Decodes the first request frame in `buf`.
 ///
 /// `Ok(Some((frame, consumed)))`: a request and the bytes it took; `Ok(None)`: more bytes

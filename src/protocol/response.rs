@@ -182,7 +182,7 @@ impl Response {
                 for i in &s.items {
                     put_bytes(out, &i.sort_key);
                     put_bytes(out, &i.context);
-                    put_values(out, &i.values);
+                    put_values(out, i.values.iter().map(Vec::as_slice));
                 }
                 put_bytes(out, &s.continuation);
             }
@@ -215,7 +215,7 @@ impl Response {
     }
 }
 
-fn put_values(out: &mut Vec<u8>, values: &[Vec<u8>]) {
+fn put_values<'a>(out: &mut Vec<u8>, values: impl ExactSizeIterator<Item = &'a [u8]>) {
     put_varint(out, values.len() as u64);
     for v in values {
         put_bytes(out, v);
@@ -223,9 +223,16 @@ fn put_values(out: &mut Vec<u8>, values: &[Vec<u8>]) {
 }
 
 fn encode_get(g: &GetReply, out: &mut Vec<u8>) {
-    out.push(g.status() as u8);
-    put_bytes(out, &g.context);
-    put_values(out, &g.values);
+    encode_get_body(out, &g.context, g.values.iter().map(Vec::as_slice));
+}
+
+/// The body of `Response::Get` from borrowed parts: a server answers a GET
+/// straight from where the value is stored (see `decode_incoming`).
+pub(crate) fn encode_get_body<'a>(out: &mut Vec<u8>, context: &[u8], values: impl ExactSizeIterator<Item = &'a [u8]>) {
+    let status = if values.len() == 0 { Status::NotFound } else { Status::Ok };
+    out.push(status as u8);
+    put_bytes(out, context);
+    put_values(out, values);
 }
 
 fn encode_error(e: &ErrorReply, out: &mut Vec<u8>) {

@@ -543,6 +543,19 @@ proptest! {
     }
 
     #[test]
+    fn a_get_reply_encoded_from_borrowed_parts_is_the_owned_one(
+        id in any::<u64>(),
+        context in bytes_strategy(40),
+        values in proptest::collection::vec(bytes_strategy(300), 0..4),
+    ) {
+        let mut owned = vec![0xAB];
+        encode_response(&Response::Get(GetReply { values: values.clone(), context: context.clone() }), id, &mut owned);
+        let mut borrowed = vec![0xAB];
+        encode_get_response(id, &context, values.iter().map(Vec::as_slice), &mut borrowed);
+        prop_assert_eq!(owned, borrowed);
+    }
+
+    #[test]
     fn bit_flipped_requests_never_panic(which in 0usize..14, flips in proptest::collection::vec(any::<proptest::sample::Index>(), 1..4)) {
         let reqs = sample_requests();
         let mut buf = request_frame(&reqs[which % reqs.len()], 77);

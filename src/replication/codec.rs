@@ -399,8 +399,50 @@ pub(super) fn holds_value(bytes: &[u8]) -> Result<bool, CausalError> {
 /// values in dot order (`SiblingSet::values`), or with `lww` the LWW
 /// winner's value alone. Refuses exactly what [`decode_set`] refuses.
 pub(super) fn decode_read(bytes: &[u8], lww: bool) -> Result<ReadAnswer, CausalError> {
+    read_ref(bytes, lww).map(|r| r.to_answer())
+}
+
+/// What a read of a stored set answers, borrowed from the set's bytes
+/// ([`SiblingSet::read_ref`]): its values and the clock its context is made
+/// of, as places in the bytes.
+pub struct ReadRef<'a> {
+    bytes: &'a [u8],
+    clock: Range<usize>,
+    values: smallvec::SmallVec<[Range<usize>; 2]>,
+}
+
+/// A context's bytes, made on the stack when a clock is short (one or a few
+/// nodes).
+pub type ContextBytes = smallvec::SmallVec<[u8; 64]>;
+
+impl<'a> ReadRef<'a> {
+    /// The values, in the order [`ReadAnswer::values`] has them.
+    pub fn values(&self) -> impl ExactSizeIterator<Item = &'a [u8]> + Clone + '_ {
+        let bytes = self.bytes;
+        self.values.iter().map(move |r| bytes.get(r.clone()).unwrap_or_default())
+    }
+
+    /// The causal context, encoded for the client ([`ReadAnswer::context`]).
+    pub fn context(&self) -> ContextBytes {
+        let clock = self.bytes.get(self.clock.clone()).unwrap_or_default();
+        let mut context = ContextBytes::with_capacity(clock.len().saturating_add(1 + CHECKSUM_BYTES));
+        context.push(CONTEXT_VERSION);
+        context.extend_from_slice(clock);
+        let sum = checksum(&context);
+        context.extend_from_slice(&sum.to_le_bytes());
+        context
+    }
+
+    pub fn to_answer(&self) -> ReadAnswer {
+        ReadAnswer { context: self.context().to_vec(), values: self.values().map(<[u8]>::to_vec).collect() }
+    }
+}
+
+/// [`decode_read`], borrowed: the stored set is checked whole, as
+/// [`decode_set`] checks it, and nothing is copied out.
+pub(super) fn read_ref(bytes: &[u8], lww: bool) -> Result<ReadRef<'_>, CausalError> {
     let mut winner = LwwWinner::default();
-    let mut values = Vec::new();
+    let mut values = smallvec::SmallVec::new();
     let clock = walk_set(bytes, |dot, timestamp_ms, value| {
         if lww {
             winner.offer(dot, timestamp_ms, value);
@@ -411,12 +453,7 @@ pub(super) fn decode_read(bytes: &[u8], lww: bool) -> Result<ReadAnswer, CausalE
     if lww {
         values.extend(winner.value());
     }
-    let value = |r: Range<usize>| bytes.get(r).unwrap_or_default().to_vec();
-    let clock = bytes.get(clock).unwrap_or_default();
-    let mut context = Vec::with_capacity(clock.len().saturating_add(1 + CHECKSUM_BYTES));
-    context.push(CONTEXT_VERSION);
-    context.extend_from_slice(clock);
-    Ok(ReadAnswer { context: seal(context), values: values.into_iter().map(value).collect() })
+    Ok(ReadRef { bytes, clock, values })
 }
 
 /// (timestamp_ms, counter, node) of a sibling: the largest wins under LWW.

@@ -32,6 +32,7 @@ mod sim_tests;
 #[cfg(test)]
 mod tests;
 
+pub use codec::{ContextBytes, ReadRef};
 pub use coordinator::{Coordinator, Outcome, Params, QuorumError};
 pub use messages::{MessageError, ReplicaFailure, ReplicaReply, ReplicaRequest};
 pub use prune::PruneConfig;

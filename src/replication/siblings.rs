@@ -325,4 +325,11 @@ impl SiblingSet {
     pub fn decode_read(bytes: &[u8], lww: bool) -> Result<ReadAnswer, CausalError> {
         codec::decode_read(bytes, lww)
     }
+
+    /// [`decode_read`](Self::decode_read) borrowed from `bytes`: the values
+    /// and context a GET answers, to encode straight from where the set is
+    /// stored.
+    pub fn read_ref(bytes: &[u8], lww: bool) -> Result<codec::ReadRef<'_>, CausalError> {
+        codec::read_ref(bytes, lww)
+    }
 }

@@ -20,7 +20,7 @@ use crate::client::AsyncClient;
 use crate::keys;
 use crate::protocol::{Member, ReplicaFrame, Request, Response};
 use crate::replication::{
-    Consistency, Coordinator, OpKind, Outcome, Params, QuorumError, ReadAnswer, ReplicaFailure, ReplicaReply,
+    Consistency, Coordinator, OpKind, Outcome, Params, QuorumError, ReadAnswer, ReadRef, ReplicaFailure, ReplicaReply,
     ReplicaRequest, ReplicationConfig, SiblingSet, VersionVector,
 };
 use crate::ring::{self, NodeId, Ring};
@@ -491,8 +491,21 @@ impl Cluster {
     /// context and the values (with `lww`, the LWW winner's only), as
     /// `get_reply` of the set gives them.
     pub fn read_answer_now(&self, partition: &[u8], sort: &[u8], lww: bool) -> Option<Result<ReadAnswer, OpError>> {
-        let read = self.local_now(partition, sort, |shard, key| shard.read_answer_now(key, lww))?;
+        let read = self.read_answer_now_with(partition, sort, lww, |r| r.to_answer())?;
         Some(read.map(|stored| stored.unwrap_or_else(ReadAnswer::empty)))
+    }
+
+    /// [`read_answer_now`](Self::read_answer_now), handed to `answer`
+    /// borrowed from where the set is stored; `Ok(None)`: no value is
+    /// stored (the answer is `ReadAnswer::empty`).
+    pub fn read_answer_now_with<T>(
+        &self,
+        partition: &[u8],
+        sort: &[u8],
+        lww: bool,
+        answer: impl FnOnce(ReadRef<'_>) -> T,
+    ) -> Option<Result<Option<T>, OpError>> {
+        self.local_now(partition, sort, |shard, key| shard.read_answer_now_with(key, lww, answer))
     }
 
     /// [`read_answer_now`](Self::read_answer_now) of the LWW winner's value

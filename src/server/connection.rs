@@ -191,8 +191,9 @@ async fn serve_connection(stream: TcpStream, handler: Rc<Handler>, stop: Rc<Shar
                             Request::Put(p.to_request())
                         }
                         Incoming::Get(g) => {
-                            if let Some(resp) = handler.get_now(&g) {
-                                outbox.push(|out| protocol::encode_response(&resp, request_id, out));
+                            let mut answered = false;
+                            outbox.push(|out| answered = handler.answer_get_now(&g, request_id, out));
+                            if answered {
                                 continue;
                             }
                             Request::Get(g.to_request())

@@ -8,11 +8,11 @@ use std::rc::Rc;
 use crate::client::{AsyncClient, ClientError};
 use crate::keys;
 use crate::protocol::{
-    Consistency, DeleteReply, ErrorCode, ErrorReply, GetRef, GetReply, HandshakeReply, Incoming, Key, KeyRef, PutItem,
-    PutRef, PutReply, PutRequest, ReplicaFrame, Request, Response, ScanItem, ScanReply, Status, Version,
+    self, Consistency, DeleteReply, ErrorCode, ErrorReply, GetRef, GetReply, HandshakeReply, Incoming, Key, KeyRef,
+    PutItem, PutRef, PutReply, PutRequest, ReplicaFrame, Request, Response, ScanItem, ScanReply, Status, Version,
     FLAG_FORWARDED, FLAG_OVERWRITE,
 };
-use crate::replication::{QuorumError, ReplicaFailure, ReplicaRequest, SiblingSet, VersionVector};
+use crate::replication::{QuorumError, ReadAnswer, ReadRef, ReplicaFailure, ReplicaRequest, SiblingSet, VersionVector};
 use crate::ring;
 use crate::server::cluster::{local_write_outcome, Cluster, OpError, WriteOutcome, Written};
 use crate::server::mesh::{Mesh, Started};
@@ -178,12 +178,25 @@ impl Handler {
         self.cluster.prefetch_entry(hash, touch);
     }
 
-    /// The answer to a GET if it is ready at once (`Cluster::read_answer_now`).
-    pub fn get_now(&self, g: &GetRef<'_>) -> Option<Response> {
-        Some(match self.cluster.read_answer_now(g.key.partition, g.key.sort, self.cluster.config().lww)? {
-            Ok(a) => Response::Get(GetReply { values: a.values, context: a.context }),
+    /// The reply to a GET appended to `out` if it is ready at once
+    /// (`Cluster::read_answer_now_with`), encoded straight from where the
+    /// value is stored; false: nothing appended, answer it otherwise.
+    pub fn answer_get_now(&self, g: &GetRef<'_>, request_id: u64, out: &mut Vec<u8>) -> bool {
+        let lww = self.cluster.config().lww;
+        let encode = |r: ReadRef<'_>| protocol::encode_get_response(request_id, &r.context(), r.values(), &mut *out);
+        let Some(read) = self.cluster.read_answer_now_with(g.key.partition, g.key.sort, lww, encode) else {
+            return false;
+        };
+        let resp = match read {
+            Ok(Some(())) => return true,
+            Ok(None) => {
+                let a = ReadAnswer::empty();
+                Response::Get(GetReply { values: a.values, context: a.context })
+            }
             Err(e) => Response::Error(op_error(e)),
-        })
+        };
+        protocol::encode_response(&resp, request_id, out);
+        true
     }
 
     /// The ordered part of `p` if it is a blind overwrite (flag OVERWRITE)
