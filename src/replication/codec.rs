@@ -33,9 +33,9 @@ fn checksum(bytes: &[u8]) -> u32 {
     xxh3_64(bytes) as u32
 }
 
-fn seal(mut out: Vec<u8>) -> Vec<u8> {
-    let sum = checksum(&out);
-    out.extend_from_slice(&sum.to_le_bytes());
+fn seal<B: AsRef<[u8]> + Extend<u8>>(mut out: B) -> B {
+    let sum = checksum(out.as_ref());
+    out.extend(sum.to_le_bytes());
     out
 }
 
@@ -428,9 +428,7 @@ impl<'a> ReadRef<'a> {
         let mut context = ContextBytes::with_capacity(clock.len().saturating_add(1 + CHECKSUM_BYTES));
         context.push(CONTEXT_VERSION);
         context.extend_from_slice(clock);
-        let sum = checksum(&context);
-        context.extend_from_slice(&sum.to_le_bytes());
-        context
+        seal(context)
     }
 
     pub fn to_answer(&self) -> ReadAnswer {

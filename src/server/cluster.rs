@@ -20,7 +20,7 @@ use crate::client::AsyncClient;
 use crate::keys;
 use crate::protocol::{Member, ReplicaFrame, Request, Response};
 use crate::replication::{
-    Consistency, Coordinator, OpKind, Outcome, Params, QuorumError, ReadAnswer, ReadRef, ReplicaFailure, ReplicaReply,
+    Consistency, Coordinator, OpKind, Outcome, Params, QuorumError, ReadRef, ReplicaFailure, ReplicaReply,
     ReplicaRequest, ReplicationConfig, SiblingSet, VersionVector,
 };
 use crate::ring::{self, NodeId, Ring};
@@ -483,21 +483,14 @@ impl Cluster {
         }
     }
 
-    /// [`read`](Self::read) of (partition, sort) if it is answered at once:
+    /// What a GET of (partition, sort) answers, if it is answered at once:
     /// this node is alone, this thread's shard owns the key, and the shard
-    /// can answer without waiting (`Shard::read_now`). None: call `read`.
-    /// Spares the caller a task and the general path's futures. What a GET
-    /// answers, decoded straight from the stored bytes: the encoded causal
-    /// context and the values (with `lww`, the LWW winner's only), as
-    /// `get_reply` of the set gives them.
-    pub fn read_answer_now(&self, partition: &[u8], sort: &[u8], lww: bool) -> Option<Result<ReadAnswer, OpError>> {
-        let read = self.read_answer_now_with(partition, sort, lww, |r| r.to_answer())?;
-        Some(read.map(|stored| stored.unwrap_or_else(ReadAnswer::empty)))
-    }
-
-    /// [`read_answer_now`](Self::read_answer_now), handed to `answer`
-    /// borrowed from where the set is stored; `Ok(None)`: no value is
-    /// stored (the answer is `ReadAnswer::empty`).
+    /// can answer without waiting (`Shard::read_now`). None: call
+    /// [`read`](Self::read). Spares the caller a task and the general path's
+    /// futures. The answer (the causal context and the values, with `lww`
+    /// the LWW winner's only, as `get_reply` of the set gives them) is
+    /// handed to `answer` borrowed from where the set is stored. `Ok(None)`:
+    /// no value is stored (the answer is `ReadAnswer::empty`).
     pub fn read_answer_now_with<T>(
         &self,
         partition: &[u8],

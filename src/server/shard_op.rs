@@ -21,8 +21,8 @@ use rustc_hash::FxHashSet;
 
 use crate::keys;
 use crate::replication::{
-    CausalError, Dot, DotCounter, ReadAnswer, ReadRef, Replica, ReplicaFailure, ReplicaReply, ReplicaRequest,
-    SiblingSet, Step, VersionVector,
+    CausalError, Dot, DotCounter, ReadRef, Replica, ReplicaFailure, ReplicaReply, ReplicaRequest, SiblingSet, Step,
+    VersionVector,
 };
 use crate::ring::NodeId;
 use crate::storage::notify::Notify;
@@ -461,14 +461,9 @@ impl Shard {
         Some(self.read_now_with(key, SiblingSet::decode_lww)?.map(Option::flatten))
     }
 
-    /// [`read_now`](Self::read_now) of what a GET answers: the encoded
-    /// context and the values (`SiblingSet::decode_read`), decoding only that.
-    pub fn read_answer_now(&self, key: &[u8], lww: bool) -> Option<Result<Option<ReadAnswer>, ReplicaFailure>> {
-        self.read_answer_now_with(key, lww, |r| r.to_answer())
-    }
-
-    /// [`read_answer_now`](Self::read_answer_now), handed to `answer`
-    /// borrowed from where the set is stored.
+    /// [`read_now`](Self::read_now) of what a GET answers: the context and
+    /// the values (`SiblingSet::read_ref`), decoding only that, handed to
+    /// `answer` borrowed from where the set is stored.
     pub fn read_answer_now_with<T>(
         &self,
         key: &[u8],
