@@ -83,7 +83,7 @@ pub fn encode_get_response<'a>(
     out: &mut Vec<u8>,
 ) {
     frame::encode_frame(Opcode::GetReply as u8, 0, request_id, out, |out| {
-        response::encode_get_body(out, context, values)
+        response::encode_get_reply_body(out, context, values)
     });
 }
 

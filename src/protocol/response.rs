@@ -60,11 +60,7 @@ impl GetReply {
     }
 
     pub fn status(&self) -> Status {
-        if self.values.is_empty() {
-            Status::NotFound
-        } else {
-            Status::Ok
-        }
+        get_status(self.values.len())
     }
 }
 
@@ -223,14 +219,26 @@ fn put_values<'a>(out: &mut Vec<u8>, values: impl ExactSizeIterator<Item = &'a [
 }
 
 fn encode_get(g: &GetReply, out: &mut Vec<u8>) {
-    encode_get_body(out, &g.context, g.values.iter().map(Vec::as_slice));
+    encode_get_reply_body(out, &g.context, g.values.iter().map(Vec::as_slice));
+}
+
+/// A GET reply's status: found if it has values.
+fn get_status(values: usize) -> Status {
+    if values == 0 {
+        Status::NotFound
+    } else {
+        Status::Ok
+    }
 }
 
 /// The body of `Response::Get` from borrowed parts: a server answers a GET
 /// straight from where the value is stored (see `decode_incoming`).
-pub(crate) fn encode_get_body<'a>(out: &mut Vec<u8>, context: &[u8], values: impl ExactSizeIterator<Item = &'a [u8]>) {
-    let status = if values.len() == 0 { Status::NotFound } else { Status::Ok };
-    out.push(status as u8);
+pub(crate) fn encode_get_reply_body<'a>(
+    out: &mut Vec<u8>,
+    context: &[u8],
+    values: impl ExactSizeIterator<Item = &'a [u8]>,
+) {
+    out.push(get_status(values.len()) as u8);
     put_bytes(out, context);
     put_values(out, values);
 }

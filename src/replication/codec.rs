@@ -34,9 +34,14 @@ fn checksum(bytes: &[u8]) -> u32 {
 }
 
 fn seal<B: AsRef<[u8]> + Extend<u8>>(mut out: B) -> B {
+    seal_in_place(&mut out);
+    out
+}
+
+/// Append the checksum of what `out` holds.
+fn seal_in_place<B: AsRef<[u8]> + Extend<u8>>(out: &mut B) {
     let sum = checksum(out.as_ref());
     out.extend(sum.to_le_bytes());
-    out
 }
 
 /// Checks the trailing checksum; returns the body before it.
@@ -263,8 +268,7 @@ pub(super) fn encode_blind_into(
     // The sibling's dot and timestamp are the clock entry's bytes again.
     out.extend_from_within(entry);
     put_sibling_value(out, value);
-    let sum = checksum(out);
-    out.extend_from_slice(&sum.to_le_bytes());
+    seal_in_place(out);
     Ok(())
 }
 

@@ -501,8 +501,8 @@ impl Cluster {
         self.local_now(partition, sort, |shard, key| shard.read_answer_now_with(key, lww, answer))
     }
 
-    /// [`read_answer_now`](Self::read_answer_now) of the LWW winner's value
-    /// only (`SiblingSet::into_lww` of the set): what a RESP GET answers.
+    /// [`read_answer_now_with`](Self::read_answer_now_with) of the LWW winner's
+    /// value only (`SiblingSet::into_lww` of the set): what a RESP GET answers.
     pub fn read_lww_now(&self, partition: &[u8], sort: &[u8]) -> Option<Result<Option<Vec<u8>>, OpError>> {
         self.local_now(partition, sort, |shard, key| shard.read_lww_now(key))
     }
