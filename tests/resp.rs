@@ -241,6 +241,90 @@ fn pipelined_commands_on(shards: &str) {
 }
 
 #[test]
+fn replies_keep_their_order_when_the_client_reads_late() {
+    // GETs answered from memory are encoded where the replies go when no
+    // reply is ahead of them, and queued behind the others when one is; a
+    // client that writes a long pipeline before it reads makes the replies
+    // back up past the server's send threshold, so both kinds interleave.
+    // Under `--sync always` the write loop also holds SETs' replies while
+    // their group commits.
+    for sync in ["none", "always"] {
+        late_reader_on(sync);
+    }
+}
+
+fn late_reader_on(sync: &str) {
+    // Two shards: a GET of the other shard's key is finished in turn in the
+    // write loop, which holds it while the next GETs run.
+    let (_d, s) = start_shards(&format!("resp-late-{sync}"), "127.0.0.34", "2", &["--sync", sync]);
+    let mut conn = TcpStream::connect(s.resp_addr().unwrap()).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let value = |i: usize| format!("{i:04}").repeat(1000);
+    let mut req = Vec::new();
+    let mut want = Vec::new();
+    for i in 0..50 {
+        req.extend_from_slice(&command(["SET", format!("g{i}").as_str(), value(i).as_str()]));
+        want.extend_from_slice(b"+OK\r\n");
+    }
+    for r in 0..600 {
+        let (a, b) = (r % 50, (r * 7 + 3) % 50);
+        let x = format!("x{r}");
+        for (cmd, reply) in [
+            (vec!["GET".to_string(), format!("g{a}")], format!("$4000\r\n{}\r\n", value(a))),
+            (vec!["SET".into(), x.clone(), format!("v{r}")], "+OK\r\n".into()),
+            (vec!["GET".into(), x], format!("${}\r\nv{r}\r\n", format!("v{r}").len())),
+            (vec!["GET".into(), "nope".into()], "$-1\r\n".into()),
+            (vec!["GET".into(), format!("g{b}")], format!("$4000\r\n{}\r\n", value(b))),
+        ] {
+            req.extend_from_slice(&command(cmd.iter().map(String::as_str)));
+            want.extend_from_slice(reply.as_bytes());
+        }
+    }
+    req.extend_from_slice(b"PING\r\n");
+    want.extend_from_slice(b"+PONG\r\n");
+    let mut w = conn.try_clone().unwrap();
+    let writer = std::thread::spawn(move || w.write_all(&req).unwrap());
+    // Let the replies (~4.8 MB) fill the socket's buffers first.
+    std::thread::sleep(Duration::from_millis(300));
+    let got = read_until(&mut conn, b"+PONG\r\n");
+    writer.join().unwrap();
+    assert_eq!(got.len(), want.len());
+    assert!(got == want, "replies out of order, --sync {sync}");
+}
+
+#[test]
+fn a_reply_the_write_loop_holds_stays_ahead_of_a_get_answered_at_once() {
+    // Two shards, `--sync always`: a SET of the other shard's key is finished
+    // in the write loop, which holds it until that shard's group commit (of
+    // a large value: long enough for the GET to come). A GET of this shard's
+    // key, sent meanwhile, is answered from memory; its reply must still go
+    // after the SET's.
+    let (_d, s) = start_shards("resp-held", "127.0.0.35", "2", &["--sync", "always"]);
+    let mut conn = TcpStream::connect(s.resp_addr().unwrap()).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    for i in 0..16 {
+        conn.write_all(&command(["SET", format!("h{i}").as_str(), format!("{i}").as_str()])).unwrap();
+        read_until(&mut conn, b"+OK\r\n");
+    }
+    let big = "x".repeat(200_000);
+    let mut want = Vec::new();
+    let mut got = Vec::new();
+    for r in 0..200 {
+        // About half of these pairs SET the other shard's key and GET this one's.
+        let (a, b) = (r % 16, (r * 5 + 1) % 16);
+        conn.write_all(&command(["SET", format!("b{a}").as_str(), big.as_str()])).unwrap();
+        std::thread::sleep(Duration::from_micros(100));
+        conn.write_all(&command(["GET", format!("h{b}").as_str()])).unwrap();
+        let these = format!("+OK\r\n${}\r\n{b}\r\n", format!("{b}").len());
+        let mut reply = vec![0; these.len()];
+        conn.read_exact(&mut reply).unwrap();
+        want.extend_from_slice(these.as_bytes());
+        got.extend_from_slice(&reply);
+    }
+    assert!(got == want, "replies out of order: {:?}", String::from_utf8_lossy(&got));
+}
+
+#[test]
 fn protocol_errors_close_only_that_connection() {
     let (_d, s) = start("resp-garbage", "127.0.0.9", &[]);
     let addr = s.resp_addr().unwrap();

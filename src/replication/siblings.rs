@@ -305,12 +305,12 @@ impl SiblingSet {
     /// `decode(bytes)?.into_lww()`, without building the set: the LWW
     /// winner's value, the only bytes copied.
     pub fn decode_lww(bytes: &[u8]) -> Result<Option<Vec<u8>>, CausalError> {
-        Ok(codec::decode_lww(bytes)?.map(|value| bytes.get(value).unwrap_or_default().to_vec()))
+        Ok(Self::lww_ref(bytes)?.map(<[u8]>::to_vec))
     }
 
-    /// The length of what [`decode_lww`](Self::decode_lww) gives, without copying it.
-    pub fn lww_len(bytes: &[u8]) -> Result<Option<usize>, CausalError> {
-        Ok(codec::decode_lww(bytes)?.map(|value| value.len()))
+    /// What [`decode_lww`](Self::decode_lww) gives, borrowed from `bytes`.
+    pub fn lww_ref(bytes: &[u8]) -> Result<Option<&[u8]>, CausalError> {
+        Ok(codec::decode_lww(bytes)?.map(|value| bytes.get(value).unwrap_or_default()))
     }
 
     /// `decode(bytes)` succeeds and the set is not deleted, without building

@@ -82,6 +82,12 @@ fn header(out: &mut Vec<u8>, tag: u8, n: i64) {
     let _ = write!(out, "{n}\r\n");
 }
 
+/// `encode(&Reply::Bulk(data.to_vec()), _, out)`, from borrowed bytes (a
+/// bulk string is the same in RESP2 and RESP3).
+pub fn encode_bulk(data: &[u8], out: &mut Vec<u8>) {
+    bulk(out, b'$', data);
+}
+
 fn bulk(out: &mut Vec<u8>, tag: u8, data: &[u8]) {
     header(out, tag, len_i64(data.len()));
     out.extend_from_slice(data);

@@ -49,7 +49,7 @@ pub use command::{
     Command, CommandError, CommandSub, ConfigCommand, ScanArgs, SetCondition, TypeFilter, ERR_EXPIRY_UNSUPPORTED,
     ERR_STRING_TOO_LONG, REDIS_COMPAT_VERSION, SUPPORTED_COMMANDS,
 };
-pub use encode::{encode, encode_command};
+pub use encode::{encode, encode_bulk, encode_command};
 pub use error::RespError;
 pub use glob::{glob_match, Glob};
 pub use limits::RespLimits;

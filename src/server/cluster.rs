@@ -502,14 +502,23 @@ impl Cluster {
     }
 
     /// [`read_answer_now_with`](Self::read_answer_now_with) of the LWW winner's
-    /// value only (`SiblingSet::into_lww` of the set): what a RESP GET answers.
+    /// value only (`SiblingSet::into_lww` of the set): what each key of a
+    /// RESP MGET answers.
     pub fn read_lww_now(&self, partition: &[u8], sort: &[u8]) -> Option<Result<Option<Vec<u8>>, OpError>> {
         self.local_now(partition, sort, |shard, key| shard.read_lww_now(key))
     }
 
-    /// [`read_lww_now`](Self::read_lww_now) of the value's length only.
-    pub fn read_lww_len_now(&self, partition: &[u8], sort: &[u8]) -> Option<Result<Option<usize>, OpError>> {
-        self.local_now(partition, sort, |shard, key| shard.read_lww_len_now(key))
+    /// [`read_lww_now`](Self::read_lww_now) with the value handed to
+    /// `answer` borrowed from where it is stored (`Shard::read_lww_now_with`):
+    /// a RESP GET's reply is encoded from it, and EXISTS, STRLEN, TYPE and TTL
+    /// take its length.
+    pub fn read_lww_now_with<T>(
+        &self,
+        partition: &[u8],
+        sort: &[u8],
+        answer: impl FnOnce(&[u8]) -> T,
+    ) -> Option<Result<Option<T>, OpError>> {
+        self.local_now(partition, sort, |shard, key| shard.read_lww_now_with(key, answer))
     }
 
     /// `read(shard, engine key)` when this node is alone and this thread's

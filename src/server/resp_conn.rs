@@ -85,19 +85,46 @@ enum Item {
     Close,
 }
 
+/// The replies of one connection, in command order: the items not yet
+/// encoded, then the bytes encoded and not yet sent.
 #[derive(Default)]
 struct Queue {
     items: RefCell<VecDeque<Item>>,
     changed: Notify,
+    /// Replies encoded, in order, for the write loop to send. The write loop
+    /// encodes each item here in turn; a reply ready when its command runs
+    /// is encoded here at once if no reply is ahead of it ([`Queue::in_turn`]).
+    out: RefCell<Vec<u8>>,
+    /// The write loop has popped an item and not yet encoded it.
+    in_hand: Cell<bool>,
 }
+
+/// Bytes of encoded replies past which the write loop sends before it
+/// encodes more, and the reader stops encoding in place.
+const OUT_SEND_BYTES: usize = 256 << 10;
 
 impl Queue {
     fn push(&self, item: Item) {
         self.items.borrow_mut().push_back(item);
         self.changed.notify_all();
     }
-}
 
+    /// The encoded replies, to add one at their end, if every reply ahead
+    /// of it is there already (none is queued or in the write loop's hand)
+    /// and they are not too many to hold; None: queue it as an item. Once
+    /// the borrow ends, [`encoded`](Self::encoded) wakes the write loop.
+    fn in_turn(&self) -> Option<std::cell::RefMut<'_, Vec<u8>>> {
+        if self.in_hand.get() || !self.items.borrow().is_empty() {
+            return None;
+        }
+        self.out.try_borrow_mut().ok().filter(|out| out.len() < OUT_SEND_BYTES)
+    }
+
+    /// Wake the write loop to send what was encoded in place.
+    fn encoded(&self) {
+        self.changed.notify_all();
+    }
+}
 fn error_reply(kind: FailKind, msg: String) -> Reply {
     match kind {
         FailKind::BadRequest if msg.starts_with("ERR ") => Reply::Error(msg),
@@ -182,73 +209,91 @@ pub async fn serve(stream: TcpStream, ctx: Rc<RespCtx>, stop: Rc<ShardStop>) -> 
     result
 }
 
-async fn write_loop(mut wr: WriteHalf<TcpStream>, queue: Rc<Queue>, mesh: Rc<Mesh>) {
-    let mut out = Vec::new();
+async fn write_loop(wr: WriteHalf<TcpStream>, queue: Rc<Queue>, mesh: Rc<Mesh>) {
+    let mut tx = Sender { wr, sending: Vec::new() };
     loop {
         let item = queue.items.borrow_mut().pop_front();
+        queue.in_hand.set(item.is_some());
         queue.changed.notify_all();
+        let encode = |r: &Reply, proto| resp::encode(r, proto, &mut queue.out.borrow_mut());
         match item {
-            Some(Item::Now(proto, r)) => resp::encode(&r, proto, &mut out),
+            Some(Item::Now(proto, r)) => encode(&r, proto),
             Some(Item::Later(proto, task)) => {
-                let Some(r) = in_turn(&mut wr, &mut out, task, None).await else { return };
-                resp::encode(&r, proto, &mut out);
+                let Some(r) = in_turn(&mut tx, &queue, task, None).await else { return };
+                encode(&r, proto);
             }
             Some(Item::Overwritten(proto, started)) => {
-                let Some(r) = finish_started(&mut wr, &mut out, &mesh, started).await else { return };
-                resp::encode(&overwrite_reply(r), proto, &mut out);
+                let Some(r) = finish_started(&mut tx, &queue, &mesh, started).await else { return };
+                encode(&overwrite_reply(r), proto);
             }
             Some(Item::All(proto, all, each)) => {
                 let mut total = each.total(all.len());
                 for started in all {
-                    let Some(r) = finish_started(&mut wr, &mut out, &mesh, started).await else { return };
+                    let Some(r) = finish_started(&mut tx, &queue, &mesh, started).await else { return };
                     each.add(&mut total, r);
                 }
-                resp::encode(&total, proto, &mut out);
+                encode(&total, proto);
             }
             Some(Item::Rmw(proto, started, answer)) => {
-                let Some(r) = finish_started(&mut wr, &mut out, &mesh, started).await else { return };
-                resp::encode(&rmw_reply(r, answer), proto, &mut out);
+                let Some(r) = finish_started(&mut tx, &queue, &mesh, started).await else { return };
+                encode(&rmw_reply(r, answer), proto);
             }
             Some(Item::Read(proto, started, how)) => {
-                let Some(r) = finish_started(&mut wr, &mut out, &mesh, started).await else { return };
-                resp::encode(&how.answer(local_read_outcome(r)), proto, &mut out);
+                let Some(r) = finish_started(&mut tx, &queue, &mesh, started).await else { return };
+                encode(&how.answer(local_read_outcome(r)), proto);
             }
             Some(Item::Close) => {
-                let _ = flush(&mut wr, &mut out).await;
-                let _ = wr.close().await;
+                let _ = tx.send(&queue).await;
+                let _ = tx.wr.close().await;
                 return;
             }
             None => {
-                if flush(&mut wr, &mut out).await.is_err() {
+                if tx.send(&queue).await.is_err() {
                     return;
                 }
                 let wait = queue.changed.wait();
-                if queue.items.borrow().is_empty() {
+                if queue.items.borrow().is_empty() && queue.out.borrow().is_empty() {
                     wait.await;
                 }
             }
         }
-        if out.len() > 256 << 10 && flush(&mut wr, &mut out).await.is_err() {
+        queue.in_hand.set(false);
+        if queue.out.borrow().len() > OUT_SEND_BYTES && tx.send(&queue).await.is_err() {
             return;
         }
     }
 }
 
+/// The connection's write half, and the replies it is sending.
+struct Sender {
+    wr: WriteHalf<TcpStream>,
+    sending: Vec<u8>,
+}
+
+impl Sender {
+    /// Send every reply encoded so far (`Queue::out`). The reader may encode
+    /// more meanwhile (`Queue::in_turn`); they go at the next send.
+    async fn send(&mut self, queue: &Queue) -> std::io::Result<()> {
+        std::mem::swap(&mut self.sending, &mut queue.out.borrow_mut());
+        if !self.sending.is_empty() {
+            self.wr.write_all(&self.sending).await?;
+            self.wr.flush().await?;
+            self.sending.clear();
+        }
+        Ok(())
+    }
+}
+
 /// What an op started earlier (its ordered part done) replies once finished.
 /// What is ready goes out first if it must wait; None if that fails.
-async fn finish_started(
-    wr: &mut WriteHalf<TcpStream>,
-    out: &mut Vec<u8>,
-    mesh: &Mesh,
-    started: Started,
-) -> Option<ShardReply> {
+async fn finish_started(tx: &mut Sender, queue: &Queue, mesh: &Mesh, started: Started) -> Option<ShardReply> {
     match mesh.finish_now(started) {
         Ok(r) => Some(r),
         Err(started) => {
             // Another shard's answer is most often microseconds away (a local
             // op that waits, for a group commit, is not).
             let hold = matches!(started, Started::Remote(..)).then_some(REMOTE_HOLD);
-            in_turn(wr, out, mesh.finish(started), hold).await
+            in_turn(tx, queue, mesh.finish(started), hold).await
         }
     }
 }
@@ -271,17 +316,12 @@ fn overwrite_reply(r: ShardReply) -> Reply {
 /// The output of the reply at the head of the queue. If it is not ready,
 /// what is ready goes out first (after up to `hold`, if the reply comes
 /// within it, with it); None if that fails.
-async fn in_turn<T>(
-    wr: &mut WriteHalf<TcpStream>,
-    out: &mut Vec<u8>,
-    f: impl Future<Output = T>,
-    hold: Option<Duration>,
-) -> Option<T> {
+async fn in_turn<T>(tx: &mut Sender, queue: &Queue, f: impl Future<Output = T>, hold: Option<Duration>) -> Option<T> {
     let mut f = std::pin::pin!(f);
     if let Some(r) = futures_lite::future::poll_once(&mut f).await {
         return Some(r);
     }
-    if let Some(hold) = hold.filter(|_| !out.is_empty()) {
+    if let Some(hold) = hold.filter(|_| !queue.out.borrow().is_empty()) {
         // Boxed: the timer's state would otherwise enlarge the write loop's,
         // which cost a 1-shard GET 1-3% (8 rounds on fresh servers).
         let came = Box::pin(futures_lite::future::or(async { Some((&mut f).await) }, async {
@@ -292,17 +332,8 @@ async fn in_turn<T>(
             return Some(r);
         }
     }
-    flush(wr, out).await.ok()?;
+    tx.send(queue).await.ok()?;
     Some(f.await)
-}
-
-async fn flush(wr: &mut WriteHalf<TcpStream>, out: &mut Vec<u8>) -> std::io::Result<()> {
-    if !out.is_empty() {
-        wr.write_all(out).await?;
-        wr.flush().await?;
-        out.clear();
-    }
-    Ok(())
 }
 
 impl Conn {
@@ -320,26 +351,51 @@ impl Conn {
         Some((self.ctx.cluster.prefetch_slot(key, b"", touch)?, touch))
     }
 
-    /// A single-key read of `key` answered from memory (`Item::Now`), or on a
-    /// node alone started here and finished in the write loop (`Item::Read`).
+    /// A single-key read of `key` answered from memory (a GET's in place,
+    /// [`get_in_place`](Self::get_in_place), else `Item::Now`), or on a node
+    /// alone started here and finished in the write loop (`Item::Read`).
     /// False: neither, for the general path.
     async fn start_single_read(&self, key: &[u8], how: ReadAs, proto: ProtoVersion, queue: &Queue) -> bool {
+        let cluster = &self.ctx.cluster;
         let now = match how {
-            ReadAs::Value => self.ctx.cluster.read_lww_now(key, b"").map(|r| how.answer(r)),
+            ReadAs::Value => match self.get_in_place(key, proto, queue) {
+                Some(true) => return true,
+                Some(false) => None,
+                None => cluster.read_lww_now(key, b"").map(|r| how.answer(r)),
+            },
             // The length alone: the value is not copied out.
-            _ => self.ctx.cluster.read_lww_len_now(key, b"").map(|r| r.map_or_else(op_error, |n| how.reply_len(n))),
+            _ => {
+                cluster.read_lww_now_with(key, b"", <[u8]>::len).map(|r| r.map_or_else(op_error, |n| how.reply_len(n)))
+            }
         };
         if let Some(reply) = now {
             queue.push(Item::Now(proto, reply));
             return true;
         }
-        match self.ctx.cluster.start_read_lww(key).await {
+        match cluster.start_read_lww(key).await {
             Some(started) => {
                 queue.push(Item::Read(proto, started, how));
                 true
             }
             None => false,
         }
+    }
+
+    /// A GET's reply encoded at once after the replies ahead of it
+    /// (`Queue::in_turn`), from where its value is stored: the value is not
+    /// copied out. Some(true): done; Some(false): it cannot be answered from
+    /// memory; None: a reply ahead of it is not encoded yet.
+    fn get_in_place(&self, key: &[u8], proto: ProtoVersion, queue: &Queue) -> Option<bool> {
+        let mut out = queue.in_turn()?;
+        let Some(read) = self.ctx.cluster.read_lww_now_with(key, b"", |v| resp::encode_bulk(v, &mut out)) else {
+            return Some(false);
+        };
+        if !matches!(read, Ok(Some(()))) {
+            resp::encode(&ReadAs::Value.answer(read.map(|_| None)), proto, &mut out);
+        }
+        drop(out);
+        queue.encoded();
+        Some(true)
     }
 
     /// Handle one command; false: close the connection after the replies so far.

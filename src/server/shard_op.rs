@@ -458,7 +458,18 @@ impl Shard {
     /// [`read_now`](Self::read_now) of what a client that cannot see
     /// siblings gets (`SiblingSet::into_lww`), decoding only that.
     pub fn read_lww_now(&self, key: &[u8]) -> Option<Result<Option<Vec<u8>>, ReplicaFailure>> {
-        Some(self.read_now_with(key, SiblingSet::decode_lww)?.map(Option::flatten))
+        self.read_lww_now_with(key, <[u8]>::to_vec)
+    }
+
+    /// [`read_lww_now`](Self::read_lww_now) with the value handed to
+    /// `answer` borrowed from where the set is stored (None, and `answer`
+    /// not called: no value).
+    pub fn read_lww_now_with<T>(
+        &self,
+        key: &[u8],
+        answer: impl FnOnce(&[u8]) -> T,
+    ) -> Option<Result<Option<T>, ReplicaFailure>> {
+        Some(self.read_now_with(key, |bytes| Ok(SiblingSet::lww_ref(bytes)?.map(answer)))?.map(Option::flatten))
     }
 
     /// [`read_now`](Self::read_now) of what a GET answers: the context and
@@ -471,12 +482,6 @@ impl Shard {
         answer: impl FnOnce(ReadRef<'_>) -> T,
     ) -> Option<Result<Option<T>, ReplicaFailure>> {
         self.read_now_with(key, |bytes| SiblingSet::read_ref(bytes, lww).map(answer))
-    }
-
-    /// [`read_now`](Self::read_now) of the LWW winner's length only (EXISTS,
-    /// STRLEN, TYPE, TTL): nothing is copied out.
-    pub fn read_lww_len_now(&self, key: &[u8]) -> Option<Result<Option<usize>, ReplicaFailure>> {
-        Some(self.read_now_with(key, SiblingSet::lww_len)?.map(Option::flatten))
     }
 
     /// A read decoded by `decode` from the stored set in place (in the
