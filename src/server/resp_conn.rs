@@ -381,6 +381,26 @@ impl Conn {
         }
     }
 
+    /// A blind overwrite past its ordered part: its reply encoded at once if
+    /// it is finished already (as durable as the sync mode promises) and no
+    /// reply is ahead of it (`Queue::in_turn`); else queued for the write
+    /// loop to finish in turn (`Item::Overwritten`).
+    fn overwritten(&self, started: Started, proto: ProtoVersion, queue: &Queue) {
+        let started = match queue.in_turn() {
+            Some(mut out) => match self.mesh().finish_now(started) {
+                Ok(r) => {
+                    resp::encode(&overwrite_reply(r), proto, &mut out);
+                    drop(out);
+                    queue.encoded();
+                    return;
+                }
+                Err(started) => started,
+            },
+            None => started,
+        };
+        queue.push(Item::Overwritten(proto, started));
+    }
+
     /// A GET's reply encoded at once after the replies ahead of it
     /// (`Queue::in_turn`), from where its value is stored: the value is not
     /// copied out. Some(true): done; Some(false): it cannot be answered from
@@ -416,7 +436,7 @@ impl Conn {
         if let Some(started) = resp::plain_set(args, limits)
             .and_then(|(key, value)| self.ctx.cluster.blind_write_now(key, b"", Some(value), key_hash))
         {
-            queue.push(Item::Overwritten(proto, started));
+            self.overwritten(started, proto, queue);
             return true;
         }
         // A GET likewise, without a command (as `single_read`'s below).
@@ -446,7 +466,7 @@ impl Conn {
             Command::Set { key, value, condition: SetCondition::Always, get: false } => {
                 match self.ctx.cluster.start_blind(&key, b"", Some(value)).await {
                     Ok(started) => {
-                        queue.push(Item::Overwritten(proto, started));
+                        self.overwritten(started, proto, queue);
                         return true;
                     }
                     Err(value) => Command::Set {
