@@ -141,6 +141,19 @@ async fn serve_connection(stream: TcpStream, handler: Rc<Handler>, stop: Rc<Shar
         in_flight.clone(),
         done.clone(),
     ));
+    // A blind overwrite past its ordered part is answered at once if it is
+    // finished already (as durable as the sync mode promises), else by the
+    // finish loop. Replies may go in any order (docs/PROTOCOL.md).
+    let finish_overwrite = |request_id, started, kind| match handler.mesh().finish_now(started) {
+        Ok(reply) => {
+            let resp = overwrite_response(kind, reply);
+            outbox.push(|out| protocol::encode_response(&resp, request_id, out));
+        }
+        Err(started) => {
+            in_flight.set(in_flight.get() + 1);
+            writes.push(request_id, started, kind);
+        }
+    };
     let limits = Limits::DEFAULT;
     let mut buf = ReadBuf::default();
     let mut result = Ok(());
@@ -184,8 +197,7 @@ async fn serve_connection(stream: TcpStream, handler: Rc<Handler>, stop: Rc<Shar
                     let body = match frame.body {
                         Incoming::Put(p) => {
                             if let Some(started) = handler.blind_put_now(&p, flags, hint.map(|(hash, _)| hash)) {
-                                in_flight.set(in_flight.get() + 1);
-                                writes.push(request_id, started, Overwrite::Put);
+                                finish_overwrite(request_id, started, Overwrite::Put);
                                 continue;
                             }
                             Request::Put(p.to_request())
@@ -204,8 +216,7 @@ async fn serve_connection(stream: TcpStream, handler: Rc<Handler>, stop: Rc<Shar
                         body @ (Request::Put(_) | Request::Delete(_)) => {
                             match handler.start_overwrite(body, flags).await {
                                 Ok((started, kind)) => {
-                                    in_flight.set(in_flight.get() + 1);
-                                    writes.push(request_id, started, kind);
+                                    finish_overwrite(request_id, started, kind);
                                     continue;
                                 }
                                 Err(body) => body,
