@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::config::ServeConfig;
-use crate::storage::{DmaDisk, Engine, Options};
+use crate::storage::{wal_segments_at_bound, DmaDisk, Engine, Options};
 use mesh::{Mesh, MeshEnds};
 
 /// io_uring registered-buffer memory per shard. Small enough that two shards
@@ -272,6 +272,7 @@ async fn shard_main(
     opts.compaction = cfg.compaction_for(opts.memtable_bytes_max);
     opts.block_cache_bytes = cfg.block_cache_bytes / cfg.shards.max(1);
     opts.wal_zero_ahead_bytes = cfg.wal_zero_ahead_bytes;
+    opts.wal_recycle_segments = wal_segments_at_bound(opts.memtable_bytes_max, opts.wal_segment_bytes);
     opts.prefault_memory = cfg.prefault_memory;
     opts.flush_fills_block_cache = cfg.flush_fills_block_cache;
     opts.wal_group_grow = std::time::Duration::from_micros(cfg.wal_group_grow_micros);

@@ -118,7 +118,7 @@ impl Options {
             max_immutable_memtables: 4,
             wal_segment_bytes: 64 << 20,
             wal_zero_ahead_bytes: 0,
-            wal_recycle_segments: 4,
+            wal_recycle_segments: wal_segments_at_bound(64 << 20, 64 << 20),
             block_cache_bytes: 256 << 20,
             table: TableOptions::default(),
             compaction: CompactionStrategy::default(),
@@ -1405,6 +1405,20 @@ impl<F: DiskFile> Inner<F> {
 /// A version as [`Latest`] reports it: no value for a deletion.
 fn latest((seq, kind, value): (SeqNo, ValueKind, Vec<u8>)) -> (SeqNo, Option<Vec<u8>>) {
     (seq, (kind == ValueKind::Value).then_some(value))
+}
+
+/// How many released WAL segments to keep for reuse (`wal_recycle_segments`)
+/// so that a log at its bound ([`WAL_PER_MEMTABLE`] memtables of
+/// `memtable_bytes`) is, once it has cycled, written into recycled segments
+/// alone. A fresh segment costs more: it is preallocated (each write then
+/// converts extents, from a kernel worker) or zero-filled first, and the one
+/// it replaces is removed. On a volume mounted `discard`, removing a flush's
+/// worth of segments (768 MiB with 256 MiB memtables, 4 recycled) stalled
+/// the WAL's writes ~250 ms under 1 KiB SETs (docs/benchmarks.md,
+/// thirty-first pass). The segments take that much disk for good.
+pub fn wal_segments_at_bound(memtable_bytes: usize, segment_bytes: u64) -> usize {
+    let bound = (memtable_bytes as u64).saturating_mul(WAL_PER_MEMTABLE as u64);
+    usize::try_from(bound.div_ceil(segment_bytes.max(1))).unwrap_or(usize::MAX)
 }
 
 /// How much WAL an active memtable may stand for, in memtable sizes, before

@@ -28,5 +28,5 @@ pub mod wal;
 
 pub use batch::WriteBatch;
 pub use compaction::CompactionStrategy;
-pub use engine::{Engine, Latest, Options, Prefetch, Stats, Touch};
+pub use engine::{wal_segments_at_bound, Engine, Latest, Options, Prefetch, Stats, Touch};
 pub use wal::SyncMode;
