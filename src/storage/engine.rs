@@ -1557,6 +1557,13 @@ mod tests {
     }
 
     #[test]
+    fn recycled_segments_cover_the_wal_at_its_bound() {
+        assert_eq!(wal_segments_at_bound(256 << 20, 64 << 20), 16);
+        assert_eq!(wal_segments_at_bound(64 << 20, 64 << 20), Options::new("x").wal_recycle_segments);
+        assert_eq!(wal_segments_at_bound((64 << 20) + 1, 64 << 20), 5, "a part segment counts whole");
+    }
+
+    #[test]
     fn the_wal_is_zero_filled_ahead_only_for_synced_writes_with_a_background() {
         let with = |sync, background| {
             wal_zero_ahead_bytes(&Options { sync, background, wal_zero_ahead_bytes: 4 << 20, ..opts() })
