@@ -93,7 +93,7 @@ struct Queue {
     changed: Notify,
     /// Replies encoded, in order, for the write loop to send. The write loop
     /// encodes each item here in turn; a reply ready when its command runs
-    /// is encoded here at once if no reply is ahead of it ([`Queue::in_turn`]).
+    /// is encoded here at once if no reply is ahead of it ([`Queue::out_in_order`]).
     out: RefCell<Vec<u8>>,
     /// The write loop has popped an item and not yet encoded it.
     in_hand: Cell<bool>,
@@ -113,7 +113,7 @@ impl Queue {
     /// of it is there already (none is queued or in the write loop's hand)
     /// and they are not too many to hold; None: queue it as an item. Once
     /// the borrow ends, [`encoded`](Self::encoded) wakes the write loop.
-    fn in_turn(&self) -> Option<std::cell::RefMut<'_, Vec<u8>>> {
+    fn out_in_order(&self) -> Option<std::cell::RefMut<'_, Vec<u8>>> {
         if self.in_hand.get() || !self.items.borrow().is_empty() {
             return None;
         }
@@ -125,6 +125,7 @@ impl Queue {
         self.changed.notify_all();
     }
 }
+
 fn error_reply(kind: FailKind, msg: String) -> Reply {
     match kind {
         FailKind::BadRequest if msg.starts_with("ERR ") => Reply::Error(msg),
@@ -272,7 +273,7 @@ struct Sender {
 
 impl Sender {
     /// Send every reply encoded so far (`Queue::out`). The reader may encode
-    /// more meanwhile (`Queue::in_turn`); they go at the next send.
+    /// more meanwhile (`Queue::out_in_order`); they go at the next send.
     async fn send(&mut self, queue: &Queue) -> std::io::Result<()> {
         std::mem::swap(&mut self.sending, &mut queue.out.borrow_mut());
         if !self.sending.is_empty() {
@@ -383,10 +384,10 @@ impl Conn {
 
     /// A blind overwrite past its ordered part: its reply encoded at once if
     /// it is finished already (as durable as the sync mode promises) and no
-    /// reply is ahead of it (`Queue::in_turn`); else queued for the write
+    /// reply is ahead of it (`Queue::out_in_order`); else queued for the write
     /// loop to finish in turn (`Item::Overwritten`).
     fn overwritten(&self, started: Started, proto: ProtoVersion, queue: &Queue) {
-        let started = match queue.in_turn() {
+        let started = match queue.out_in_order() {
             Some(mut out) => match self.mesh().finish_now(started) {
                 Ok(r) => {
                     resp::encode(&overwrite_reply(r), proto, &mut out);
@@ -402,11 +403,11 @@ impl Conn {
     }
 
     /// A GET's reply encoded at once after the replies ahead of it
-    /// (`Queue::in_turn`), from where its value is stored: the value is not
+    /// (`Queue::out_in_order`), from where its value is stored: the value is not
     /// copied out. Some(true): done; Some(false): it cannot be answered from
     /// memory; None: a reply ahead of it is not encoded yet.
     fn get_in_place(&self, key: &[u8], proto: ProtoVersion, queue: &Queue) -> Option<bool> {
-        let mut out = queue.in_turn()?;
+        let mut out = queue.out_in_order()?;
         let Some(read) = self.ctx.cluster.read_lww_now_with(key, b"", |v| resp::encode_bulk(v, &mut out)) else {
             return Some(false);
         };
