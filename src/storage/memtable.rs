@@ -456,13 +456,16 @@ const KEY_OVERHEAD_BYTES: usize = size_of::<Head>() + 4 + size_of::<KeyRef>() + 
 
 /// A slot of the point index: a key's hash, its head and, as the head has
 /// it, its newest version (so a read loads head and version at once instead
-/// of one after the other). Meaningful only where its tag is set
-/// ([`PointIndex`]).
+/// of one after the other), with that version's room for a value. Meaningful
+/// only where its tag is set ([`PointIndex`]).
 #[derive(Clone, Copy, bytemuck::Zeroable)]
 struct Point {
     hash: u64,
     head: *mut Head,
     newest: *mut Version,
+    /// The newest version's `value_len + slack`, which an overwrite in place
+    /// keeps: how much of it [`Memtable::prefetch_entry`] loads.
+    room: u32,
 }
 
 /// The point index: each distinct key's [`Point`] by the key's 64-bit hash,
@@ -488,6 +491,10 @@ struct PointIndex {
 }
 
 const MIN_POINT_SLOTS: usize = 16;
+
+/// How much of a value [`Memtable::prefetch_entry`] loads ahead: a longer one
+/// is read or written in order, which the hardware's own prefetcher follows.
+const PREFETCH_VALUE_MAX: usize = 2048;
 
 /// Zeroed slices this large or larger are mapped from the kernel.
 const MAP_MIN_BYTES: usize = 1 << 20;
@@ -823,7 +830,9 @@ impl Memtable {
                 }
                 *at = v;
             }
-            points.set(slot, Point { hash, head, newest: (*head).newest });
+            let newest = (*head).newest;
+            let room = (*newest).value_len + u32::from((*newest).slack);
+            points.set(slot, Point { hash, head, newest, room });
         }
         self.bytes.set(self.bytes.get() + bytes);
     }
@@ -884,9 +893,14 @@ impl Memtable {
                 x if x == t && points.slots[i].hash == hash => {
                     let p = &points.slots[i];
                     prefetch(p.head);
-                    prefetch(p.newest);
-                    // The value of a version follows its header.
-                    prefetch(p.newest.cast::<u8>().wrapping_add(64));
+                    // The version's header, then its value (up to
+                    // `PREFETCH_VALUE_MAX`): under SETs and GETs of 1 KiB the
+                    // lines past the second were ~9% of the shard's time.
+                    let at = p.newest as usize;
+                    let end = at + size_of::<Version>() + (p.room as usize).min(PREFETCH_VALUE_MAX);
+                    for line in (at & !63..end).step_by(64) {
+                        prefetch(line as *const u8);
+                    }
                 }
                 _ => {}
             }
