@@ -894,8 +894,9 @@ impl Memtable {
                     let p = &points.slots[i];
                     prefetch(p.head);
                     // The version's header, then its value (up to
-                    // `PREFETCH_VALUE_MAX`): under SETs and GETs of 1 KiB the
-                    // lines past the second were ~9% of the shard's time.
+                    // `PREFETCH_VALUE_MAX`). Loading only the first two lines
+                    // left RESP GETs of 1 KiB 14% slower and SETs 4%
+                    // (docs/benchmarks.md, thirty-first pass).
                     let at = p.newest as usize;
                     let end = at + size_of::<Version>() + (p.room as usize).min(PREFETCH_VALUE_MAX);
                     for line in (at & !63..end).step_by(64) {
