@@ -831,7 +831,7 @@ impl Memtable {
                 *at = v;
             }
             let newest = (*head).newest;
-            let room = (*newest).value_len + u32::from((*newest).slack);
+            let room = (*newest).value_len.saturating_add(u32::from((*newest).slack));
             points.set(slot, Point { hash, head, newest, room });
         }
         self.bytes.set(self.bytes.get() + bytes);
