@@ -388,11 +388,24 @@ impl Cluster {
         sort: &[u8],
         value: Option<Vec<u8>>,
     ) -> Result<Started, Option<Vec<u8>>> {
-        if !(self.alone() && self.shared.never_clustered()) {
-            return Err(value);
-        }
         if let Some(started) = self.blind_write_now(partition, sort, value.as_deref(), None) {
             return Ok(started);
+        }
+        self.start_blind_not_now(partition, sort, value).await
+    }
+
+    /// [`start_blind`](Self::start_blind) of a write that
+    /// [`blind_write_now`](Self::blind_write_now) has just found it cannot do
+    /// at once (another shard's key, or one that must wait), without trying
+    /// that again: its ordered part goes through the mesh.
+    pub async fn start_blind_not_now(
+        &self,
+        partition: &[u8],
+        sort: &[u8],
+        value: Option<Vec<u8>>,
+    ) -> Result<Started, Option<Vec<u8>>> {
+        if !(self.alone() && self.shared.never_clustered()) {
+            return Err(value);
         }
         let key = keys::encode(partition, sort);
         let shard = ring::shard_of(ring::token(partition), self.mesh.shards());

@@ -281,6 +281,7 @@ struct Ahead<T, const N: usize> {
 
 impl<T, const N: usize> Default for Ahead<T, N> {
     fn default() -> Self {
+        const { assert!(N > 0, "an empty parse-ahead ring") };
         Ahead { items: std::array::from_fn(|_| None), head: 0, len: 0 }
     }
 }

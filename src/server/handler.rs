@@ -295,13 +295,14 @@ impl Handler {
     /// (see `Cluster::start_blind`): a PUT with the OVERWRITE flag, or a
     /// DELETE with it or without a context. [`overwrite_response`] of
     /// `Mesh::finish` is the rest, which may be left for later. Any other
-    /// request comes back.
+    /// request comes back. Such a PUT is one [`blind_put_now`](Self::blind_put_now)
+    /// could not write at once, so that is not tried again.
     pub async fn start_overwrite(&self, req: Request, flags: u16) -> Result<(Started, Overwrite), Request> {
         let overwrite = flags & FLAG_OVERWRITE != 0;
         match req {
             Request::Put(p) if overwrite => {
                 let PutRequest { consistency, key, value, context } = p;
-                match self.cluster.start_blind(&key.partition, &key.sort, Some(value)).await {
+                match self.cluster.start_blind_not_now(&key.partition, &key.sort, Some(value)).await {
                     Ok(started) => Ok((started, Overwrite::Put)),
                     Err(value) => {
                         Err(Request::Put(PutRequest { consistency, key, value: value.unwrap_or_default(), context }))

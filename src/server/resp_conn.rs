@@ -462,10 +462,12 @@ impl Conn {
             queue.push(Item::Now(self.proto.get(), r));
             return true;
         }
-        // A plain SET: its ordered part now, the rest in the write loop.
+        // A plain SET: its ordered part now, the rest in the write loop. The
+        // fast path above (`resp::plain_set` takes exactly these SETs) has
+        // found it cannot be written at once.
         let cmd = match cmd {
             Command::Set { key, value, condition: SetCondition::Always, get: false } => {
-                match self.ctx.cluster.start_blind(&key, b"", Some(value)).await {
+                match self.ctx.cluster.start_blind_not_now(&key, b"", Some(value)).await {
                     Ok(started) => {
                         self.overwritten(started, proto, queue);
                         return true;
