@@ -96,11 +96,61 @@ pub fn gather(parts: &[&[u8]], from: usize, out: &mut [u8]) {
         }
         let take = &part[skip..];
         let n = take.len().min(out.len() - at);
-        out[at..at + n].copy_from_slice(&take[..n]);
+        copy_for_device(&mut out[at..at + n], &take[..n]);
         at += n;
         skip = 0;
     }
     out[at..].fill(0);
+}
+
+/// Copies at least this long go around the CPU's caches
+/// ([`copy_for_device`]).
+const STREAM_COPY_MIN: usize = 4096;
+
+/// Copy `src` into `dst` (as long). A buffer the device is about to read
+/// need not be in this CPU's caches: a long copy is written with
+/// non-temporal stores, which neither read the buffer's lines in first nor
+/// evict what the shard works on (the WAL's next group, the memtable).
+fn copy_for_device(dst: &mut [u8], src: &[u8]) {
+    #[cfg(target_arch = "x86_64")]
+    if src.len() >= STREAM_COPY_MIN && dst.len() == src.len() {
+        // SAFETY: `dst` and `src` are valid for `src.len()` bytes and do not
+        // overlap (one is borrowed mutably); SSE2 is part of x86-64.
+        unsafe { stream_copy(dst.as_mut_ptr(), src.as_ptr(), src.len()) };
+        return;
+    }
+    dst.copy_from_slice(src);
+}
+
+/// `len` bytes from `src` to `dst` with non-temporal stores where `dst` is
+/// 16-aligned, then a store fence, so the bytes are visible to whatever
+/// reads them after (the kernel handing the buffer to the device).
+///
+/// # Safety
+/// `dst` and `src` valid for `len` bytes, not overlapping.
+#[cfg(target_arch = "x86_64")]
+unsafe fn stream_copy(dst: *mut u8, src: *const u8, len: usize) {
+    use std::arch::x86_64::{__m128i, _mm_loadu_si128, _mm_sfence, _mm_stream_si128};
+    let head = (dst as usize).wrapping_neg() % 16;
+    let head = head.min(len);
+    std::ptr::copy_nonoverlapping(src, dst, head);
+    let mut i = head;
+    while i + 64 <= len {
+        let (s, d) = (src.add(i).cast::<__m128i>(), dst.add(i).cast::<__m128i>());
+        let (a, b, c, e) =
+            (_mm_loadu_si128(s), _mm_loadu_si128(s.add(1)), _mm_loadu_si128(s.add(2)), _mm_loadu_si128(s.add(3)));
+        _mm_stream_si128(d, a);
+        _mm_stream_si128(d.add(1), b);
+        _mm_stream_si128(d.add(2), c);
+        _mm_stream_si128(d.add(3), e);
+        i += 64;
+    }
+    while i + 16 <= len {
+        _mm_stream_si128(dst.add(i).cast::<__m128i>(), _mm_loadu_si128(src.add(i).cast::<__m128i>()));
+        i += 16;
+    }
+    std::ptr::copy_nonoverlapping(src.add(i), dst.add(i), len - i);
+    _mm_sfence();
 }
 
 fn check_aligned(pos: u64, len: usize) -> io::Result<()> {
@@ -587,6 +637,28 @@ mod tests {
                 let mut want: Vec<u8> = all.iter().copied().skip(from).take(len).collect();
                 want.resize(len, 0);
                 assert_eq!(out, want, "from {from} len {len}");
+            }
+        }
+    }
+
+    /// Long copies (non-temporal stores on x86-64) land whole at any
+    /// alignment of either side, with any tail.
+    #[test]
+    fn long_copies_for_the_device_land_whole() {
+        let src: Vec<u8> = (0..STREAM_COPY_MIN * 2 + 200).map(|i| (i * 7 + i / 251) as u8).collect();
+        let mut out = vec![0u8; src.len() + 64];
+        for s_off in [0, 1, 8, 15] {
+            for d_off in [0, 3, 16, 31] {
+                for len in [STREAM_COPY_MIN, STREAM_COPY_MIN + 1, STREAM_COPY_MIN + 63, STREAM_COPY_MIN * 2 + 17] {
+                    out.fill(0xee);
+                    copy_for_device(&mut out[d_off..d_off + len], &src[s_off..s_off + len]);
+                    assert_eq!(
+                        &out[d_off..d_off + len],
+                        &src[s_off..s_off + len],
+                        "src +{s_off} dst +{d_off} len {len}"
+                    );
+                    assert!(out[..d_off].iter().chain(&out[d_off + len..]).all(|&b| b == 0xee), "wrote outside");
+                }
             }
         }
     }
