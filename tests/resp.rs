@@ -293,6 +293,51 @@ fn late_reader_on(sync: &str) {
 }
 
 #[test]
+fn runs_of_durable_sets_are_answered_one_by_one_and_survive_a_kill() {
+    // One shard, `--sync always`: SETs in a row on one connection wait for
+    // their group commits as runs (one queue item for the SETs of one
+    // group). Other replies cut the runs: an INCR every 97 commands, a PING
+    // every 131. The client writes everything before it reads, so the runs
+    // span several group commits and the connection hits its limit of
+    // replies queued. Every reply must come, in order; then every SET
+    // acknowledged must be there after a SIGKILL.
+    let (_d, mut s) = start_shards("resp-runs", "127.0.0.36", "1", &["--sync", "always"]);
+    let mut conn = TcpStream::connect(s.resp_addr().unwrap()).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let value = |i: usize| format!("{i:05}").repeat(200);
+    let (mut req, mut want, mut incrs) = (Vec::new(), Vec::new(), 0);
+    for i in 0..4000 {
+        if i % 97 == 0 {
+            incrs += 1;
+            req.extend_from_slice(&command(["INCR", "n"]));
+            want.extend_from_slice(format!(":{incrs}\r\n").as_bytes());
+        } else if i % 131 == 0 {
+            req.extend_from_slice(&command(["PING"]));
+            want.extend_from_slice(b"+PONG\r\n");
+        } else {
+            req.extend_from_slice(&command(["SET", format!("r{i}").as_str(), value(i).as_str()]));
+            want.extend_from_slice(b"+OK\r\n");
+        }
+    }
+    req.extend_from_slice(&command(["ECHO", "end"]));
+    want.extend_from_slice(b"$3\r\nend\r\n");
+    let mut w = conn.try_clone().unwrap();
+    let writer = std::thread::spawn(move || w.write_all(&req).unwrap());
+    std::thread::sleep(Duration::from_millis(200));
+    let got = read_until(&mut conn, b"$3\r\nend\r\n");
+    writer.join().unwrap();
+    assert!(got == want, "replies differ: {} bytes, want {}", got.len(), want.len());
+    s.kill9();
+    s.restart();
+    let sets = (0..4000).filter(|i| i % 97 != 0 && i % 131 != 0).count();
+    assert_eq!(s.redis_cli(&["DBSIZE"]), format!("{}\n", sets + 1));
+    assert_eq!(s.redis_cli(&["GET", "n"]), format!("{incrs}\n"));
+    for i in [1, 2, 98, 1999, 3998, 3999] {
+        assert_eq!(s.redis_cli(&["GET", &format!("r{i}")]), format!("{}\n", value(i)), "r{i}");
+    }
+}
+
+#[test]
 fn a_reply_the_write_loop_holds_stays_ahead_of_a_get_answered_at_once() {
     // Two shards, `--sync always`: a SET of the other shard's key is finished
     // in the write loop, which holds it until that shard's group commit (of

@@ -34,6 +34,7 @@ use crate::server::NodeInfo;
 use crate::storage::notify::Notify;
 use crate::storage::Stats;
 use crate::storage::Touch;
+use crate::storage::SeqNo;
 
 /// Commands read but not yet answered, per connection, before reading pauses.
 const MAX_QUEUED_REPLIES: usize = 1024;
@@ -70,6 +71,13 @@ enum Item {
     /// always` that is waiting for its group commit, which one wait covers
     /// for every reply queued behind it.
     Overwritten(ProtoVersion, Started),
+    /// A run of `count` local blind overwrites (plain SETs) in a row, all of
+    /// WAL group `group`, whose last is `seq`: each is answered `+OK` once
+    /// `seq` is as durable as the sync mode promises, or with the failure.
+    /// The writes of one group become durable together or fail together
+    /// (`Pending::durable_overwrite`), so one wait answers them all, and
+    /// the run is one item, not one each.
+    Durable { proto: ProtoVersion, group: u64, seq: SeqNo, count: usize },
     /// A multi-key write's ops (MSET's blind overwrites, DEL's deletes),
     /// each past its ordered part: finished in turn like `Overwritten`,
     /// answered once, as `Each` says, or with the first failure.
@@ -90,6 +98,8 @@ enum Item {
 #[derive(Default)]
 struct Queue {
     items: RefCell<VecDeque<Item>>,
+    /// Replies the items hold (an `Item::Durable` holds `count`).
+    replies: Cell<usize>,
     changed: Notify,
     /// Replies encoded, in order, for the write loop to send. The write loop
     /// encodes each item here in turn; a reply ready when its command runs
@@ -105,8 +115,41 @@ const OUT_SEND_BYTES: usize = 256 << 10;
 
 impl Queue {
     fn push(&self, item: Item) {
+        self.replies.set(self.replies.get() + 1);
         self.items.borrow_mut().push_back(item);
         self.changed.notify_all();
+    }
+
+    /// A local blind overwrite of WAL group `group` waiting for `seq` to be
+    /// durable: added to the run queued last if that is of the same group
+    /// (and protocol), else a new run (`Item::Durable`).
+    fn push_durable(&self, proto: ProtoVersion, group: u64, seq: SeqNo) {
+        self.replies.set(self.replies.get() + 1);
+        let mut items = self.items.borrow_mut();
+        if let Some(Item::Durable { proto: p, group: g, seq: last, count }) = items.back_mut() {
+            if *p == proto && *g == group {
+                *last = seq.max(*last);
+                *count += 1;
+                return;
+            }
+        }
+        items.push_back(Item::Durable { proto, group, seq, count: 1 });
+        drop(items);
+        self.changed.notify_all();
+    }
+
+    /// The next item for the write loop, which holds it until encoded (`in_hand`).
+    fn pop(&self) -> Option<Item> {
+        let item = self.items.borrow_mut().pop_front();
+        let n = match &item {
+            Some(Item::Durable { count, .. }) => *count,
+            Some(_) => 1,
+            None => 0,
+        };
+        self.replies.set(self.replies.get() - n);
+        self.in_hand.set(item.is_some());
+        self.changed.notify_all();
+        item
     }
 
     /// The encoded replies, to add one at their end, if every reply ahead
@@ -162,7 +205,7 @@ pub async fn serve(stream: TcpStream, ctx: Rc<RespCtx>, stop: Rc<ShardStop>) -> 
     'conn: loop {
         let mut start = 0;
         loop {
-            while queue.items.borrow().len() >= MAX_QUEUED_REPLIES {
+            while queue.replies.get() >= MAX_QUEUED_REPLIES {
                 queue.changed.wait().await;
             }
             while ahead.len() < PARSE_AHEAD && bad.is_none() {
@@ -213,9 +256,7 @@ pub async fn serve(stream: TcpStream, ctx: Rc<RespCtx>, stop: Rc<ShardStop>) -> 
 async fn write_loop(wr: WriteHalf<TcpStream>, queue: Rc<Queue>, mesh: Rc<Mesh>) {
     let mut tx = Sender { wr, sending: Vec::new() };
     loop {
-        let item = queue.items.borrow_mut().pop_front();
-        queue.in_hand.set(item.is_some());
-        queue.changed.notify_all();
+        let item = queue.pop();
         let encode = |r: &Reply, proto| resp::encode(r, proto, &mut queue.out.borrow_mut());
         match item {
             Some(Item::Now(proto, r)) => encode(&r, proto),
@@ -226,6 +267,20 @@ async fn write_loop(wr: WriteHalf<TcpStream>, queue: Rc<Queue>, mesh: Rc<Mesh>) 
             Some(Item::Overwritten(proto, started)) => {
                 let Some(r) = finish_started(&mut tx, &queue, &mesh, started).await else { return };
                 encode(&overwrite_reply(r), proto);
+            }
+            Some(Item::Durable { proto, seq, count, .. }) => {
+                let shard = mesh.local();
+                let done = if shard.engine.durable_now(seq) {
+                    Ok(())
+                } else {
+                    let Some(done) = in_turn(&mut tx, &queue, shard.wait_durable(seq), None).await else { return };
+                    done
+                };
+                let reply = done.map_or_else(overwrite_reply, |()| Reply::ok());
+                let mut out = queue.out.borrow_mut();
+                for _ in 0..count {
+                    resp::encode(&reply, proto, &mut out);
+                }
             }
             Some(Item::All(proto, all, each)) => {
                 let mut total = each.total(all.len());
@@ -399,7 +454,13 @@ impl Conn {
             },
             None => started,
         };
-        queue.push(Item::Overwritten(proto, started));
+        match started {
+            Started::Local(p) => match p.durable_overwrite() {
+                Some(seq) => queue.push_durable(proto, self.mesh().local().engine.wal_group(), seq),
+                None => queue.push(Item::Overwritten(proto, Started::Local(p))),
+            },
+            started => queue.push(Item::Overwritten(proto, started)),
+        }
     }
 
     /// A GET's reply encoded at once after the replies ahead of it

@@ -290,6 +290,13 @@ pub fn now_ms() -> u64 {
 }
 
 impl Shard {
+    /// Wait until the write of `seq` is as durable as the sync mode
+    /// promises, as [`finish`] of a `Pending::Durable` does; its failure
+    /// otherwise.
+    pub async fn wait_durable(&self, seq: SeqNo) -> Result<(), ShardReply> {
+        self.engine.wait_durable(seq).await.map_err(failed)
+    }
+
     /// Load the dot-counter lease and make the shard's replica.
     pub async fn open(engine: Rc<Engine<DmaDisk>>, node: NodeId) -> Result<Self, StorageError> {
         let lease = match engine.get(LEASE_KEY).await? {
@@ -591,11 +598,22 @@ pub async fn start(shard: &Shard, op: ShardOp) -> Pending {
 pub async fn finish(shard: &Shard, p: Pending) -> ShardReply {
     match p {
         Pending::Ready(r) => r,
-        Pending::Durable(seq, r) => match shard.engine.wait_durable(seq).await {
-            Ok(()) => r,
-            Err(e) => failed(e),
-        },
+        Pending::Durable(seq, r) => shard.wait_durable(seq).await.map_or_else(|failure| failure, |()| r),
         Pending::Read(op) => read(shard, op).await.unwrap_or_else(failed),
+    }
+}
+
+impl Pending {
+    /// The seq of a blind overwrite that waits only for that write to be
+    /// durable and then replies `Overwritten`. Such writes of one WAL group
+    /// (`Engine::wal_group`) may share one wait for the last of them
+    /// ([`Shard::wait_durable`]): they become durable together or fail
+    /// together.
+    pub fn durable_overwrite(&self) -> Option<SeqNo> {
+        match self {
+            Pending::Durable(seq, ShardReply::Overwritten { .. }) => Some(*seq),
+            _ => None,
+        }
     }
 }
 

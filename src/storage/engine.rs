@@ -451,6 +451,12 @@ impl<D: Disk> Engine<D> {
         }
     }
 
+    /// The WAL group a write made now goes in (`Wal::group`): writes of one
+    /// group become durable together, or fail together.
+    pub fn wal_group(&self) -> u64 {
+        self.wal.group()
+    }
+
     /// Last sequence number assigned (durable or not).
     pub fn last_seq(&self) -> SeqNo {
         self.inner.borrow().last_seq

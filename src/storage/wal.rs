@@ -188,6 +188,8 @@ struct State<F: crate::storage::disk::DiskFile> {
     /// Group commits written since open (one log record each, or several
     /// for a group over the record limit).
     commits: u64,
+    /// Groups a leader has taken from `pending` since open ([`Wal::group`]).
+    groups: u64,
     fill: Fill,
     /// Segments ready for reuse, ids ascending, all above the current one.
     recycled: VecDeque<Recycled<F>>,
@@ -348,6 +350,7 @@ impl<D: Disk> Wal<D> {
             failed: None,
             bytes_written: 0,
             commits: 0,
+            groups: 0,
             fill,
             recycled,
             recycling: false,
@@ -437,6 +440,13 @@ impl<D: Disk> Wal<D> {
         self.state.borrow().commits
     }
 
+    /// The group a write appended now goes in: writes appended under the
+    /// same number are taken by one leader and written together, so they
+    /// are written (and synced) together, or fail together.
+    pub fn group(&self) -> u64 {
+        self.state.borrow().groups
+    }
+
     pub fn failure(&self) -> Option<String> {
         self.state.borrow().failed.clone()
     }
@@ -485,6 +495,7 @@ impl<D: Disk> Wal<D> {
             let spare = std::mem::take(&mut st.spare);
             let payload = std::mem::replace(&mut st.pending, spare);
             st.pending_writes = 0;
+            st.groups += 1;
             let cuts = std::mem::take(&mut st.cuts);
             let writer = st.writer.take().expect("writer present when no leader is active");
             let rotate =
