@@ -1373,6 +1373,23 @@ mod tests {
     }
 
     #[test]
+    fn writes_share_a_group_number_until_a_leader_takes_them() {
+        let (wal, _) = replay(&SimDisk::new(), opts(64 << 20), 0).unwrap();
+        let g = wal.group();
+        put(&wal, 1, "a");
+        put(&wal, 2, "b");
+        assert_eq!(wal.group(), g, "appending takes no group");
+        block_on(wal.commit(true)).unwrap();
+        assert_eq!(wal.group(), g + 1);
+        assert_eq!(wal.written_seq(), 2, "both of group {g} written together");
+        block_on(wal.commit(true)).unwrap();
+        assert_eq!(wal.group(), g + 1, "nothing pending: no group taken");
+        put(&wal, 3, "c");
+        block_on(wal.commit(true)).unwrap();
+        assert_eq!((wal.group(), wal.written_seq()), (g + 2, 3));
+    }
+
+    #[test]
     fn none_mode_asks_for_a_write_once_enough_is_pending() {
         use futures_lite::future::poll_once;
         for (sync, expect) in [(SyncMode::None, true), (SyncMode::Always, false)] {
