@@ -1385,4 +1385,43 @@ mod tests {
     fn resident_bytes_reads_this_process() {
         assert!(resident_bytes() > 0);
     }
+
+    /// The write loop's view of a queue: each item's kind and, for a run,
+    /// its count and last seq.
+    fn drain(q: &Queue) -> Vec<String> {
+        std::iter::from_fn(|| q.pop())
+            .map(|item| match item {
+                Item::Durable { proto, group, seq, count } => format!("{proto:?} g{group} s{seq} x{count}"),
+                Item::Now(..) => "now".into(),
+                _ => "other".into(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn durable_sets_in_a_row_of_one_group_and_protocol_are_one_run() {
+        use ProtoVersion::{Resp2, Resp3};
+        let q = Queue::default();
+        q.push_durable(Resp2, 7, 10);
+        q.push_durable(Resp2, 7, 11);
+        q.push_durable(Resp2, 7, 14);
+        // Another group, another protocol, or another reply between: a new run.
+        q.push_durable(Resp2, 8, 15);
+        q.push_durable(Resp3, 8, 16);
+        q.push(Item::Now(Resp3, Reply::ok()));
+        q.push_durable(Resp3, 8, 17);
+        assert_eq!(q.replies.get(), 7, "every reply counts, not every item");
+        assert_eq!(
+            drain(&q),
+            ["Resp2 g7 s14 x3", "Resp2 g8 s15 x1", "Resp3 g8 s16 x1", "now", "Resp3 g8 s17 x1"].map(String::from)
+        );
+        assert_eq!(q.replies.get(), 0);
+        assert!(!q.in_hand.get(), "nothing popped at the end");
+        // A run the write loop has taken is not added to: the next SET starts another.
+        q.push_durable(Resp2, 9, 20);
+        let taken = q.pop();
+        q.push_durable(Resp2, 9, 21);
+        assert!(matches!(taken, Some(Item::Durable { count: 1, seq: 20, .. })));
+        assert_eq!(drain(&q), ["Resp2 g9 s21 x1"].map(String::from));
+    }
 }
