@@ -32,9 +32,9 @@ use crate::server::shard_op::{FailKind, RespCounters, RmwOp, RmwResult, SetWhen,
 use crate::server::stop::ShardStop;
 use crate::server::NodeInfo;
 use crate::storage::notify::Notify;
+use crate::storage::SeqNo;
 use crate::storage::Stats;
 use crate::storage::Touch;
-use crate::storage::SeqNo;
 
 /// Commands read but not yet answered, per connection, before reading pauses.
 const MAX_QUEUED_REPLIES: usize = 1024;
@@ -77,7 +77,12 @@ enum Item {
     /// The writes of one group become durable together or fail together
     /// (`Pending::durable_overwrite`), so one wait answers them all, and
     /// the run is one item, not one each.
-    Durable { proto: ProtoVersion, group: u64, seq: SeqNo, count: usize },
+    Durable {
+        proto: ProtoVersion,
+        group: u64,
+        seq: SeqNo,
+        count: usize,
+    },
     /// A multi-key write's ops (MSET's blind overwrites, DEL's deletes),
     /// each past its ordered part: finished in turn like `Overwritten`,
     /// answered once, as `Each` says, or with the first failure.
