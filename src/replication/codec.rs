@@ -322,7 +322,22 @@ fn read_siblings(
 
 /// Opens a stored set: checksum, then version. The reader is at its clock.
 fn open_set(bytes: &[u8]) -> Result<Reader<'_>, CausalError> {
-    let mut r = Reader::new(open(bytes)?);
+    open_set_as::<true>(bytes)
+}
+
+/// [`open_set`], with the checksum computed and compared only if `CHECK`;
+/// else it is only cut off (see `SiblingSet::lww_ref_in_memory`).
+fn open_set_as<const CHECK: bool>(bytes: &[u8]) -> Result<Reader<'_>, CausalError> {
+    let body = if CHECK {
+        open(bytes)?
+    } else {
+        let body_len = bytes.len().checked_sub(CHECKSUM_BYTES).ok_or(CausalError::Truncated {
+            offset: bytes.len(),
+            needed: CHECKSUM_BYTES.saturating_sub(bytes.len()),
+        })?;
+        bytes.get(..body_len).unwrap_or_default()
+    };
+    let mut r = Reader::new(body);
     let version = r.u8()?;
     if version != SET_VERSION {
         return Err(CausalError::UnknownVersion(version));
@@ -350,8 +365,11 @@ pub(super) fn decode_set(bytes: &[u8]) -> Result<SiblingSet, CausalError> {
 /// Checks a stored set as [`decode_set`] does, without building it: gives
 /// `each` every sibling in order, with its value's range in `bytes`, and
 /// returns the range of its clock's encoding (as `put_clock` writes it).
-fn walk_set(bytes: &[u8], each: impl FnMut(Dot, u64, Option<Range<usize>>)) -> Result<Range<usize>, CausalError> {
-    let mut r = open_set(bytes)?;
+fn walk_set<const CHECK: bool>(
+    bytes: &[u8],
+    each: impl FnMut(Dot, u64, Option<Range<usize>>),
+) -> Result<Range<usize>, CausalError> {
+    let mut r = open_set_as::<CHECK>(bytes)?;
     let clock_at = r.pos;
     read_clock_entries(&mut r, |_, _| {})?;
     let clock = clock_at..r.pos;
@@ -383,9 +401,10 @@ impl LwwWinner {
 /// `decode_set(bytes)?.into_lww()` returns, without building the set (a GET's
 /// hot path). None: the winner is a tombstone, or there are no siblings.
 /// Refuses exactly what [`decode_set`] refuses.
-pub(super) fn decode_lww(bytes: &[u8]) -> Result<Option<Range<usize>>, CausalError> {
+/// With `CHECK` false the checksum is not checked (`SiblingSet::lww_ref_in_memory`).
+pub(super) fn decode_lww<const CHECK: bool>(bytes: &[u8]) -> Result<Option<Range<usize>>, CausalError> {
     let mut winner = LwwWinner::default();
-    walk_set(bytes, |dot, timestamp_ms, value| winner.offer(dot, timestamp_ms, value))?;
+    walk_set::<CHECK>(bytes, |dot, timestamp_ms, value| winner.offer(dot, timestamp_ms, value))?;
     Ok(winner.value())
 }
 
@@ -394,7 +413,7 @@ pub(super) fn decode_lww(bytes: &[u8]) -> Result<Option<Range<usize>>, CausalErr
 /// Refuses exactly what [`decode_set`] refuses.
 pub(super) fn holds_value(bytes: &[u8]) -> Result<bool, CausalError> {
     let mut any = false;
-    walk_set(bytes, |_, _, value| any |= value.is_some())?;
+    walk_set::<true>(bytes, |_, _, value| any |= value.is_some())?;
     Ok(any)
 }
 
@@ -403,7 +422,7 @@ pub(super) fn holds_value(bytes: &[u8]) -> Result<bool, CausalError> {
 /// values in dot order (`SiblingSet::values`), or with `lww` the LWW
 /// winner's value alone. Refuses exactly what [`decode_set`] refuses.
 pub(super) fn decode_read(bytes: &[u8], lww: bool) -> Result<ReadAnswer, CausalError> {
-    read_ref(bytes, lww).map(|r| r.to_answer())
+    read_ref::<true>(bytes, lww).map(|r| r.to_answer())
 }
 
 /// What a read of a stored set answers, borrowed from the set's bytes
@@ -441,11 +460,12 @@ impl<'a> ReadRef<'a> {
 }
 
 /// [`decode_read`], borrowed: the stored set is checked whole, as
-/// [`decode_set`] checks it, and nothing is copied out.
-pub(super) fn read_ref(bytes: &[u8], lww: bool) -> Result<ReadRef<'_>, CausalError> {
+/// [`decode_set`] checks it (but for its checksum if `CHECK` is false), and
+/// nothing is copied out.
+pub(super) fn read_ref<const CHECK: bool>(bytes: &[u8], lww: bool) -> Result<ReadRef<'_>, CausalError> {
     let mut winner = LwwWinner::default();
     let mut values = smallvec::SmallVec::new();
-    let clock = walk_set(bytes, |dot, timestamp_ms, value| {
+    let clock = walk_set::<CHECK>(bytes, |dot, timestamp_ms, value| {
         if lww {
             winner.offer(dot, timestamp_ms, value);
         } else if let Some(v) = value {
@@ -535,7 +555,7 @@ mod tests {
     #[test]
     fn lww_decode_refuses_what_decode_refuses_and_finds_the_winner() {
         let sealed = |body: &[u8]| seal(body.to_vec());
-        let winner = |bytes: &[u8]| decode_lww(bytes).map(|r| r.map(|r| bytes[r].to_vec()));
+        let winner = |bytes: &[u8]| decode_lww::<true>(bytes).map(|r| r.map(|r| bytes[r].to_vec()));
         // Clock {3: 1, 5: 2}; siblings (3, 1) at t=9 and (5, 2) at t=4: the later timestamp wins.
         let two = sealed(&[1, 2, 3, 1, 9, 5, 2, 4, 2, 3, 1, 9, 1, 1, 7, 5, 2, 4, 1, 2, 8, 8]);
         assert_eq!(winner(&two), Ok(Some(vec![7])));
@@ -568,10 +588,10 @@ mod tests {
         for body in bodies {
             let bytes = sealed(body);
             let err = decode_set(&bytes).expect_err("a bad body");
-            assert_eq!(decode_lww(&bytes), Err(err), "{body:?}");
+            assert_eq!(decode_lww::<true>(&bytes), Err(err), "{body:?}");
         }
-        assert_eq!(decode_lww(&sealed(&[1, 0, 0])), Ok(None));
-        assert!(decode_lww(&[1, 0]).is_err());
+        assert_eq!(decode_lww::<true>(&sealed(&[1, 0, 0])), Ok(None));
+        assert!(decode_lww::<true>(&[1, 0]).is_err());
     }
 
     #[test]

@@ -408,6 +408,28 @@ proptest! {
     }
 
     #[test]
+    fn reads_from_memory_skip_only_the_checksum(ops in proptest::collection::vec(op(), 0..40), cut in any::<prop::sample::Index>()) {
+        let r = run(&ops, false);
+        for s in r.states.iter().chain([&merge_all(&r.states)]) {
+            let bytes = s.encode().unwrap();
+            let mut bad_sum = bytes.clone();
+            *bad_sum.last_mut().unwrap() ^= 0x5a;
+            prop_assert!(SiblingSet::lww_ref(&bad_sum).is_err());
+            for b in [&bytes, &bad_sum] {
+                prop_assert_eq!(SiblingSet::lww_ref_in_memory(b).unwrap(), s.resolve_lww());
+                for lww in [false, true] {
+                    let answer = SiblingSet::read_ref_in_memory(b, lww).unwrap().to_answer();
+                    prop_assert_eq!(answer, SiblingSet::decode_read(&bytes, lww).unwrap());
+                }
+            }
+            // Cut short: refused, never a panic.
+            let cut = &bytes[..cut.index(bytes.len())];
+            prop_assert!(SiblingSet::lww_ref_in_memory(cut).is_err());
+            prop_assert!(SiblingSet::read_ref_in_memory(cut, false).is_err());
+        }
+    }
+
+    #[test]
     fn flipped_bytes_are_detected(ops in proptest::collection::vec(op(), 1..20), at in any::<prop::sample::Index>(), bit in 0..8u8) {
         let r = run(&ops, false);
         let mut bytes = r.states[0].encode().unwrap();
@@ -421,6 +443,8 @@ proptest! {
         let _ = SiblingSet::decode(&bytes);
         let _ = SiblingSet::decode_lww(&bytes);
         let _ = SiblingSet::decode_read(&bytes, true);
+        let _ = SiblingSet::lww_ref_in_memory(&bytes);
+        let _ = SiblingSet::read_ref_in_memory(&bytes, false);
         let _ = VersionVector::decode(&bytes);
     }
 
