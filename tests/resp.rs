@@ -140,6 +140,17 @@ fn read_until(conn: &mut TcpStream, want: &[u8]) -> Vec<u8> {
     got
 }
 
+/// Write `req` from another thread and start reading only after `late`, so
+/// that the replies back up in the server; read until they end with `last`.
+fn write_then_read_late(conn: &mut TcpStream, req: Vec<u8>, late: Duration, last: &[u8]) -> Vec<u8> {
+    let mut w = conn.try_clone().unwrap();
+    let writer = std::thread::spawn(move || w.write_all(&req).unwrap());
+    std::thread::sleep(late);
+    let got = read_until(conn, last);
+    writer.join().unwrap();
+    got
+}
+
 /// A RESP array of bulk strings.
 fn command<'a>(args: impl IntoIterator<Item = &'a str>) -> Vec<u8> {
     let args: Vec<&[u8]> = args.into_iter().map(str::as_bytes).collect();
@@ -282,12 +293,8 @@ fn late_reader_on(sync: &str) {
     }
     req.extend_from_slice(b"PING\r\n");
     want.extend_from_slice(b"+PONG\r\n");
-    let mut w = conn.try_clone().unwrap();
-    let writer = std::thread::spawn(move || w.write_all(&req).unwrap());
     // Let the replies (~4.8 MB) fill the socket's buffers first.
-    std::thread::sleep(Duration::from_millis(300));
-    let got = read_until(&mut conn, b"+PONG\r\n");
-    writer.join().unwrap();
+    let got = write_then_read_late(&mut conn, req, Duration::from_millis(300), b"+PONG\r\n");
     assert_eq!(got.len(), want.len());
     assert!(got == want, "replies out of order, --sync {sync}");
 }
@@ -321,11 +328,7 @@ fn runs_of_durable_sets_are_answered_one_by_one_and_survive_a_kill() {
     }
     req.extend_from_slice(&command(["ECHO", "end"]));
     want.extend_from_slice(b"$3\r\nend\r\n");
-    let mut w = conn.try_clone().unwrap();
-    let writer = std::thread::spawn(move || w.write_all(&req).unwrap());
-    std::thread::sleep(Duration::from_millis(200));
-    let got = read_until(&mut conn, b"$3\r\nend\r\n");
-    writer.join().unwrap();
+    let got = write_then_read_late(&mut conn, req, Duration::from_millis(200), b"$3\r\nend\r\n");
     assert!(got == want, "replies differ: {} bytes, want {}", got.len(), want.len());
     s.kill9();
     s.restart();

@@ -44,15 +44,21 @@ fn seal_in_place<B: AsRef<[u8]> + Extend<u8>>(out: &mut B) {
     out.extend(sum.to_le_bytes());
 }
 
-/// Checks the trailing checksum; returns the body before it.
-fn open(bytes: &[u8]) -> Result<&[u8], CausalError> {
+/// The body before the trailing checksum, and that checksum (not checked).
+fn split_sum(bytes: &[u8]) -> Result<(&[u8], u32), CausalError> {
     let Some(body_len) = bytes.len().checked_sub(CHECKSUM_BYTES) else {
         return Err(CausalError::Truncated { offset: bytes.len(), needed: CHECKSUM_BYTES.saturating_sub(bytes.len()) });
     };
     let (body, tail) = bytes.split_at(body_len);
     let mut sum = [0u8; CHECKSUM_BYTES];
     sum.copy_from_slice(tail);
-    let (got, expected) = (u32::from_le_bytes(sum), checksum(body));
+    Ok((body, u32::from_le_bytes(sum)))
+}
+
+/// Checks the trailing checksum; returns the body before it.
+fn open(bytes: &[u8]) -> Result<&[u8], CausalError> {
+    let (body, got) = split_sum(bytes)?;
+    let expected = checksum(body);
     if got != expected {
         return Err(CausalError::ChecksumMismatch { got, expected });
     }
@@ -328,15 +334,7 @@ fn open_set(bytes: &[u8]) -> Result<Reader<'_>, CausalError> {
 /// [`open_set`], with the checksum computed and compared only if `CHECK`;
 /// else it is only cut off (see `SiblingSet::lww_ref_in_memory`).
 fn open_set_as<const CHECK: bool>(bytes: &[u8]) -> Result<Reader<'_>, CausalError> {
-    let body = if CHECK {
-        open(bytes)?
-    } else {
-        let body_len = bytes.len().checked_sub(CHECKSUM_BYTES).ok_or(CausalError::Truncated {
-            offset: bytes.len(),
-            needed: CHECKSUM_BYTES.saturating_sub(bytes.len()),
-        })?;
-        bytes.get(..body_len).unwrap_or_default()
-    };
+    let body = if CHECK { open(bytes)? } else { split_sum(bytes)?.0 };
     let mut r = Reader::new(body);
     let version = r.u8()?;
     if version != SET_VERSION {

@@ -715,12 +715,20 @@ impl Drop for Reading {
 /// # Safety
 /// `head` is a linked-in head of this memtable's arena, and no one may read
 /// the version it overwrites (no `Reading`: every other read is of the newest).
+/// How long a value may take the place of `v`'s: `value_len + slack`.
+///
+/// # Safety
+/// `v` is a version record in a live arena.
+unsafe fn version_room(v: *const Version) -> u32 {
+    (*v).value_len.saturating_add(u32::from((*v).slack))
+}
+
 unsafe fn overwrite_in_place(head: *mut Head, seq: SeqNo, kind: ValueKind, value: &[u8]) -> bool {
     let v = (*head).newest;
     if v.is_null() || (*head).newest_seq >= seq {
         return false;
     }
-    let room = (*v).value_len as usize + usize::from((*v).slack);
+    let room = version_room(v) as usize;
     let Some(slack) = room.checked_sub(value.len()).and_then(|s| u16::try_from(s).ok()) else { return false };
     ptr::copy_nonoverlapping(value.as_ptr(), v.cast::<u8>().add(size_of::<Version>()), value.len());
     (*v).value_len = value.len() as u32;
@@ -841,8 +849,7 @@ impl Memtable {
                 *at = v;
             }
             let newest = (*head).newest;
-            let room = (*newest).value_len.saturating_add(u32::from((*newest).slack));
-            points.set(slot, Point { hash, head, newest, room });
+            points.set(slot, Point { hash, head, newest, room: version_room(newest) });
         }
         self.bytes.set(self.bytes.get() + bytes);
     }
