@@ -1308,6 +1308,9 @@ pub(crate) struct Reactor {
     poll_ring: RefCell<PollRing>,
 
     latency_preemption_timeout_src: Cell<Option<Source>>,
+    /// ringkv patch: when `latency_preemption_timeout_src` is a preempt
+    /// timer (not a user timer), its duration and when it was armed.
+    latency_preemption_armed: Cell<Option<(Duration, std::time::Instant)>>,
     throughput_preemption_timeout_src: Cell<Option<Source>>,
 
     link_fd: RawFd,
@@ -1439,6 +1442,7 @@ impl Reactor {
             latency_ring: RefCell::new(latency_ring),
             poll_ring: RefCell::new(poll_ring),
             latency_preemption_timeout_src: Cell::new(None),
+            latency_preemption_armed: Cell::new(None),
             throughput_preemption_timeout_src: Cell::new(None),
             blocking_thread,
             link_fd,
@@ -1923,7 +1927,18 @@ impl Reactor {
         //
         // But if we will sleep, there might be a timer registered that needs
         // to be removed otherwise we'll wake up when it expires.
-        drop(self.latency_preemption_timeout_src.take());
+        //
+        // ringkv patch: except a preempt timer of the same duration, armed
+        // less than half of it ago and not yet fired, when this pass will not
+        // sleep (it has a preempt timer to arm; a park has none). Cancelling
+        // and re-arming it on every pass cost a cancel and a timeout, and an
+        // `io_uring_enter` on the latency ring, per executor loop. Kept, it
+        // preempts a task queue after half its slice at the least.
+        let keep_preempt = self.keeps_preempt_timer(preempt_timer());
+        if !keep_preempt {
+            drop(self.latency_preemption_timeout_src.take());
+            self.latency_preemption_armed.set(None);
+        }
 
         // Schedule the throughput-based timeout immediately: it won't matter if we end
         // up sleeping.
@@ -1992,9 +2007,11 @@ impl Reactor {
             }
         }
 
-        if let Some(preempt) = preempt_timer() {
+        if let Some(preempt) = preempt_timer().filter(|_| !keep_preempt) {
             self.latency_preemption_timeout_src
                 .set(Some(lat_ring.prepare_latency_preemption_timer(preempt)));
+            self.latency_preemption_armed
+                .set(Some((preempt, std::time::Instant::now())));
             flush_rings!(lat_ring, main_ring)?;
         }
 
@@ -2006,6 +2023,17 @@ impl Reactor {
         // need_preempt() should be false at this point. As soon as the next event
         // in the preempt ring completes, though, then it will be true.
         Ok(should_sleep)
+    }
+
+    /// ringkv patch: whether `wait` keeps the armed preempt timer (see there).
+    fn keeps_preempt_timer(&self, preempt: Option<Duration>) -> bool {
+        let (Some(want), Some((armed, at))) = (preempt, self.latency_preemption_armed.get()) else {
+            return false;
+        };
+        let src = self.latency_preemption_timeout_src.take();
+        let pending = src.as_ref().is_some_and(|s| s.is_armed());
+        self.latency_preemption_timeout_src.set(src);
+        pending && armed == want && at.elapsed() < want / 2
     }
 
     pub(crate) fn flush_syscall_thread(&self) -> usize {
