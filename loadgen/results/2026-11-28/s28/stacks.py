@@ -30,6 +30,23 @@ def stacks(path):
         yield stack
 
 
+def samples(path):
+    """(thread name, stack) per sample; the stack innermost frame first."""
+    comm, stack = None, []
+    for line in open(path):
+        line = line.rstrip('\n')
+        if not line.strip():
+            if stack:
+                yield comm, stack
+            stack = []
+        elif line[0] in ' \t':
+            stack.append(line.strip())
+        else:
+            comm, stack = re.sub(r'\s+\d+\s+\[.*', '', line).strip().split()[0], []
+    if stack:
+        yield comm, stack
+
+
 def nearest(syms, width):
     return next((s for s in syms if 'ringkv::' in s), '?')[:width]
 

@@ -13,5 +13,5 @@ for k in $(seq $K); do
   [[ -n ${OUT:-} && $k == ${PK:-1} ]] && { kill -INT $PP; wait $PP; }
   echo "| k$k $(echo $r | awk '{print $2}') cpu_ns/op $(( (c1-c0)/${N:-100000} ))"
 done
-echo " wal: $(ls $D/*/ 2>/dev/null | grep -c wal) files, $(du -sm $D | cut -f1) MB"
+redis-cli -p 16379 info 2>/dev/null | grep -E "wal_commits|total_commands" | tr "\r\n" "  "; echo; echo " wal: $(ls $D/*/ 2>/dev/null | grep -c wal) files, $(du -sm $D | cut -f1) MB"
 kill $SP; wait $SP 2>/dev/null; rm -rf $D

@@ -9,23 +9,12 @@ RULES = [('idle', ['do_idle', 'cpu_startup_entry']), ('send', ['sendto', 'sendms
          ('wal', ['storage::wal']), ('memtable', ['memtable']), ('resp parse', ['resp::parse']), ('resp_conn', ['resp_conn']),
          ('engine', ['storage::engine']), ('glommio', ['glommio'])]
 cat, comm = collections.Counter(), collections.Counter()
-cur = None; st = []
-def done():
-    if not st: return
+for cur, st in S.samples(path):
     j = ' '.join(st)
     c = next((name for name, keys in RULES if any(k in j for k in keys)), 'other')
     if not cur.startswith('ringkv') and not cur.startswith('shard') and c != 'idle':
         c = 'thread ' + re.sub(r'[/:]\d.*', '', cur)
-    cat[c] += 1; comm[re.sub(r'\d+$','',cur)] += 1
-for line in open(path):
-    line = line.rstrip('\n')
-    if not line.strip():
-        done(); st = []
-    elif line[0] in ' \t':
-        st.append(line.strip())
-    else:
-        cur = re.sub(r'\s+\d+\s+\[.*', '', line).strip().split()[0]; st = []
-done()
+    cat[c] += 1; comm[re.sub(r'\d+$', '', cur)] += 1
 tot = sum(cat.values())
 for k, v in cat.most_common(): print(f"{v*250e3/n:7.1f} {k}")
 print(f"{tot*250e3/n:7.1f} total"); print()
