@@ -573,9 +573,9 @@ impl<D: Disk> Engine<D> {
     /// For read-modify-write on the owning shard, whose own write will be
     /// acknowledged only after everything before it is durable.
     pub async fn get_latest(&self, key: &[u8]) -> Result<Latest> {
+        self.note_read();
         // The memtables are searched in place (no allocation on this, the
         // common path); the tables to search are taken under the same borrow.
-        self.note_read();
         let hash = hash_key(key);
         let tables: Vec<_> = {
             let inner = self.inner.borrow();

@@ -709,12 +709,6 @@ impl Drop for Reading {
     }
 }
 
-/// Overwrite `head`'s newest version with a newer one, in place, if it is
-/// older than `seq` and the value fits in its room. False: nothing changed.
-///
-/// # Safety
-/// `head` is a linked-in head of this memtable's arena, and no one may read
-/// the version it overwrites (no `Reading`: every other read is of the newest).
 /// How long a value may take the place of `v`'s: `value_len + slack`.
 ///
 /// # Safety
@@ -723,6 +717,12 @@ unsafe fn version_room(v: *const Version) -> u32 {
     (*v).value_len.saturating_add(u32::from((*v).slack))
 }
 
+/// Overwrite `head`'s newest version with a newer one, in place, if it is
+/// older than `seq` and the value fits in its room. False: nothing changed.
+///
+/// # Safety
+/// `head` is a linked-in head of this memtable's arena, and no one may read
+/// the version it overwrites (no `Reading`: every other read is of the newest).
 unsafe fn overwrite_in_place(head: *mut Head, seq: SeqNo, kind: ValueKind, value: &[u8]) -> bool {
     let v = (*head).newest;
     if v.is_null() || (*head).newest_seq >= seq {
