@@ -1,8 +1,11 @@
 //! Byte layouts of the causal context and of a stored [`SiblingSet`]
 //! (CAUSALITY.md has the tables). Integers are LEB128 varints (canonical:
 //! shortest form only), so the encoding of a value is unique and
-//! `encode(decode(b)) == b` for every accepted `b`. Every encoding ends with
-//! the low 32 bits of `xxh3_64` of the bytes before it, checked first.
+//! `encode(decode(b)) == b` for every accepted `b` of the current versions.
+//! A causal context ends with the low 32 bits of `xxh3_64` of the bytes
+//! before it, checked first. A stored set (version 2) has no checksum of its
+//! own: every carrier checks it (CAUSALITY.md); version 1 sets, which had
+//! one, are still read, checked, and re-encoded as version 2.
 //!
 //! Decoding never panics: every read is bounds-checked, lengths are checked
 //! against the limits before anything is allocated.
@@ -23,8 +26,10 @@ use super::{CausalError, MAX_CLOCK_ENTRIES, MAX_CONTEXT_BYTES, MAX_SIBLINGS, MAX
 
 /// Format version of the causal context.
 pub(super) const CONTEXT_VERSION: u8 = 1;
-/// Format version of a stored sibling set.
-pub(super) const SET_VERSION: u8 = 1;
+/// Format version of a stored sibling set, as written: no checksum.
+pub(super) const SET_VERSION: u8 = 2;
+/// The first stored sets ended with a checksum. Still read (and checked).
+const SET_VERSION_SEALED: u8 = 1;
 const TAG_TOMBSTONE: u8 = 0;
 const TAG_VALUE: u8 = 1;
 const CHECKSUM_BYTES: usize = 4;
@@ -33,31 +38,22 @@ fn checksum(bytes: &[u8]) -> u32 {
     xxh3_64(bytes) as u32
 }
 
+/// Appends the checksum of what `out` holds.
 fn seal<B: AsRef<[u8]> + Extend<u8>>(mut out: B) -> B {
-    seal_in_place(&mut out);
+    let sum = checksum(out.as_ref());
+    out.extend(sum.to_le_bytes());
     out
 }
 
-/// Append the checksum of what `out` holds.
-fn seal_in_place<B: AsRef<[u8]> + Extend<u8>>(out: &mut B) {
-    let sum = checksum(out.as_ref());
-    out.extend(sum.to_le_bytes());
-}
-
-/// The body before the trailing checksum, and that checksum (not checked).
-fn split_sum(bytes: &[u8]) -> Result<(&[u8], u32), CausalError> {
+/// Checks the trailing checksum; returns the body before it.
+fn open(bytes: &[u8]) -> Result<&[u8], CausalError> {
     let Some(body_len) = bytes.len().checked_sub(CHECKSUM_BYTES) else {
         return Err(CausalError::Truncated { offset: bytes.len(), needed: CHECKSUM_BYTES.saturating_sub(bytes.len()) });
     };
     let (body, tail) = bytes.split_at(body_len);
     let mut sum = [0u8; CHECKSUM_BYTES];
     sum.copy_from_slice(tail);
-    Ok((body, u32::from_le_bytes(sum)))
-}
-
-/// Checks the trailing checksum; returns the body before it.
-fn open(bytes: &[u8]) -> Result<&[u8], CausalError> {
-    let (body, got) = split_sum(bytes)?;
+    let got = u32::from_le_bytes(sum);
     let expected = checksum(body);
     if got != expected {
         return Err(CausalError::ChecksumMismatch { got, expected });
@@ -215,8 +211,8 @@ pub(super) fn decode_context(bytes: &[u8]) -> Result<VersionVector, CausalError>
     Ok(vv)
 }
 
-/// Set layout: `version u8 | clock | sibling count | siblings | checksum u32le`,
-/// a sibling being `node | counter | timestamp_ms | tag u8 | [len | bytes]`.
+/// Set layout: `version u8 | clock | sibling count | siblings`, a sibling
+/// being `node | counter | timestamp_ms | tag u8 | [len | bytes]`.
 pub(super) fn encode_set(set: &SiblingSet) -> Result<Vec<u8>, CausalError> {
     set.check_limits()?;
     let total: usize = set.siblings().filter_map(|(_, v)| v.value.as_ref()).map(Vec::len).sum();
@@ -227,7 +223,7 @@ pub(super) fn encode_set(set: &SiblingSet) -> Result<Vec<u8>, CausalError> {
     for (dot, version) in set.siblings() {
         put_sibling(&mut out, *dot, version.timestamp_ms, version.value.as_deref());
     }
-    Ok(seal(out))
+    Ok(out)
 }
 
 fn put_sibling(out: &mut Vec<u8>, dot: Dot, timestamp_ms: u64, value: Option<&[u8]>) {
@@ -274,7 +270,6 @@ pub(super) fn encode_blind_into(
     // The sibling's dot and timestamp are the clock entry's bytes again.
     out.extend_from_within(entry);
     put_sibling_value(out, value);
-    seal_in_place(out);
     Ok(())
 }
 
@@ -326,20 +321,17 @@ fn read_siblings(
     r.finish()
 }
 
-/// Opens a stored set: checksum, then version. The reader is at its clock.
+/// Opens a stored set: its version, and for a version 1 set its checksum,
+/// checked and cut off. The reader is at the clock.
 fn open_set(bytes: &[u8]) -> Result<Reader<'_>, CausalError> {
-    open_set_as::<true>(bytes)
-}
-
-/// [`open_set`], with the checksum computed and compared only if `CHECK`;
-/// else it is only cut off (see `SiblingSet::lww_ref_in_memory`).
-fn open_set_as<const CHECK: bool>(bytes: &[u8]) -> Result<Reader<'_>, CausalError> {
-    let body = if CHECK { open(bytes)? } else { split_sum(bytes)?.0 };
+    let body = match bytes.first() {
+        Some(&SET_VERSION) => bytes,
+        Some(&SET_VERSION_SEALED) => open(bytes)?,
+        Some(&version) => return Err(CausalError::UnknownVersion(version)),
+        None => return Err(CausalError::Truncated { offset: 0, needed: 1 }),
+    };
     let mut r = Reader::new(body);
-    let version = r.u8()?;
-    if version != SET_VERSION {
-        return Err(CausalError::UnknownVersion(version));
-    }
+    r.u8()?;
     Ok(r)
 }
 
@@ -363,11 +355,8 @@ pub(super) fn decode_set(bytes: &[u8]) -> Result<SiblingSet, CausalError> {
 /// Checks a stored set as [`decode_set`] does, without building it: gives
 /// `each` every sibling in order, with its value's range in `bytes`, and
 /// returns the range of its clock's encoding (as `put_clock` writes it).
-fn walk_set<const CHECK: bool>(
-    bytes: &[u8],
-    each: impl FnMut(Dot, u64, Option<Range<usize>>),
-) -> Result<Range<usize>, CausalError> {
-    let mut r = open_set_as::<CHECK>(bytes)?;
+fn walk_set(bytes: &[u8], each: impl FnMut(Dot, u64, Option<Range<usize>>)) -> Result<Range<usize>, CausalError> {
+    let mut r = open_set(bytes)?;
     let clock_at = r.pos;
     read_clock_entries(&mut r, |_, _| {})?;
     let clock = clock_at..r.pos;
@@ -399,10 +388,9 @@ impl LwwWinner {
 /// `decode_set(bytes)?.into_lww()` returns, without building the set (a GET's
 /// hot path). None: the winner is a tombstone, or there are no siblings.
 /// Refuses exactly what [`decode_set`] refuses.
-/// With `CHECK` false the checksum is not checked (`SiblingSet::lww_ref_in_memory`).
-pub(super) fn decode_lww<const CHECK: bool>(bytes: &[u8]) -> Result<Option<Range<usize>>, CausalError> {
+pub(super) fn decode_lww(bytes: &[u8]) -> Result<Option<Range<usize>>, CausalError> {
     let mut winner = LwwWinner::default();
-    walk_set::<CHECK>(bytes, |dot, timestamp_ms, value| winner.offer(dot, timestamp_ms, value))?;
+    walk_set(bytes, |dot, timestamp_ms, value| winner.offer(dot, timestamp_ms, value))?;
     Ok(winner.value())
 }
 
@@ -411,7 +399,7 @@ pub(super) fn decode_lww<const CHECK: bool>(bytes: &[u8]) -> Result<Option<Range
 /// Refuses exactly what [`decode_set`] refuses.
 pub(super) fn holds_value(bytes: &[u8]) -> Result<bool, CausalError> {
     let mut any = false;
-    walk_set::<true>(bytes, |_, _, value| any |= value.is_some())?;
+    walk_set(bytes, |_, _, value| any |= value.is_some())?;
     Ok(any)
 }
 
@@ -420,7 +408,7 @@ pub(super) fn holds_value(bytes: &[u8]) -> Result<bool, CausalError> {
 /// values in dot order (`SiblingSet::values`), or with `lww` the LWW
 /// winner's value alone. Refuses exactly what [`decode_set`] refuses.
 pub(super) fn decode_read(bytes: &[u8], lww: bool) -> Result<ReadAnswer, CausalError> {
-    read_ref::<true>(bytes, lww).map(|r| r.to_answer())
+    read_ref(bytes, lww).map(|r| r.to_answer())
 }
 
 /// What a read of a stored set answers, borrowed from the set's bytes
@@ -458,12 +446,11 @@ impl<'a> ReadRef<'a> {
 }
 
 /// [`decode_read`], borrowed: the stored set is checked whole, as
-/// [`decode_set`] checks it (but for its checksum if `CHECK` is false), and
-/// nothing is copied out.
-pub(super) fn read_ref<const CHECK: bool>(bytes: &[u8], lww: bool) -> Result<ReadRef<'_>, CausalError> {
+/// [`decode_set`] checks it, and nothing is copied out.
+pub(super) fn read_ref(bytes: &[u8], lww: bool) -> Result<ReadRef<'_>, CausalError> {
     let mut winner = LwwWinner::default();
     let mut values = smallvec::SmallVec::new();
-    let clock = walk_set::<CHECK>(bytes, |dot, timestamp_ms, value| {
+    let clock = walk_set(bytes, |dot, timestamp_ms, value| {
         if lww {
             winner.offer(dot, timestamp_ms, value);
         } else if let Some(v) = value {
@@ -518,55 +505,50 @@ mod tests {
 
     #[test]
     fn structural_errors_are_reported() {
-        // Valid checksum around bad bodies.
-        let sealed = |body: &[u8]| seal(body.to_vec());
-        assert_eq!(decode_set(&sealed(&[9])), Err(CausalError::UnknownVersion(9)));
+        // Bad bodies, in both forms (version 1's checksum is right).
+        assert_eq!(both(&[9], decode_set), Err(CausalError::UnknownVersion(9)));
         // Clock entries out of order.
-        assert_eq!(decode_set(&sealed(&[1, 2, 5, 1, 0, 3, 1, 0, 0])), Err(CausalError::NotCanonical("clock entries")));
+        assert_eq!(both(&[1, 2, 5, 1, 0, 3, 1, 0, 0], decode_set), Err(CausalError::NotCanonical("clock entries")));
         // Zero counter.
-        assert_eq!(decode_set(&sealed(&[1, 1, 5, 0, 0, 0])), Err(CausalError::ZeroCounter));
+        assert_eq!(both(&[1, 1, 5, 0, 0, 0], decode_set), Err(CausalError::ZeroCounter));
         // Sibling not covered by the clock.
         assert_eq!(
-            decode_set(&sealed(&[1, 1, 5, 1, 0, 1, 5, 2, 0, 0])),
+            both(&[1, 1, 5, 1, 0, 1, 5, 2, 0, 0], decode_set),
             Err(CausalError::DotNotCovered(Dot { node: NodeId(5), counter: 2 }))
         );
         // Unknown tag.
-        assert_eq!(decode_set(&sealed(&[1, 1, 5, 1, 0, 1, 5, 1, 0, 7])), Err(CausalError::InvalidTag(7)));
+        assert_eq!(both(&[1, 1, 5, 1, 0, 1, 5, 1, 0, 7], decode_set), Err(CausalError::InvalidTag(7)));
         // Value longer than the input.
-        assert!(matches!(
-            decode_set(&sealed(&[1, 1, 5, 1, 0, 1, 5, 1, 0, 1, 9, 1])),
-            Err(CausalError::Truncated { .. })
-        ));
+        assert!(matches!(both(&[1, 1, 5, 1, 0, 1, 5, 1, 0, 1, 9, 1], decode_set), Err(CausalError::Truncated { .. })));
         // Trailing garbage.
-        assert_eq!(decode_set(&sealed(&[1, 0, 0, 0])), Err(CausalError::TrailingBytes(1)));
+        assert_eq!(both(&[1, 0, 0, 0], decode_set), Err(CausalError::TrailingBytes(1)));
         // Too many siblings, refused before reading them.
-        assert!(matches!(decode_set(&sealed(&[1, 0, 65])), Err(CausalError::TooLarge { .. })));
+        assert!(matches!(both(&[1, 0, 65], decode_set), Err(CausalError::TooLarge { .. })));
         // Node id over 32 bits.
         assert_eq!(
-            decode_set(&sealed(&[1, 1, 0x80, 0x80, 0x80, 0x80, 0x10, 1, 0, 0])),
+            both(&[1, 1, 0x80, 0x80, 0x80, 0x80, 0x10, 1, 0, 0], decode_set),
             Err(CausalError::BadNodeId(1 << 32))
         );
         // The empty set.
-        assert_eq!(decode_set(&sealed(&[1, 0, 0])), Ok(SiblingSet::new()));
+        assert_eq!(both(&[1, 0, 0], decode_set), Ok(SiblingSet::new()));
     }
 
     #[test]
     fn lww_decode_refuses_what_decode_refuses_and_finds_the_winner() {
-        let sealed = |body: &[u8]| seal(body.to_vec());
-        let winner = |bytes: &[u8]| decode_lww::<true>(bytes).map(|r| r.map(|r| bytes[r].to_vec()));
+        let winner = |body: &[u8]| both(body, |b| decode_lww(b).map(|r| r.map(|r| b[r].to_vec())));
         // Clock {3: 1, 5: 2}; siblings (3, 1) at t=9 and (5, 2) at t=4: the later timestamp wins.
-        let two = sealed(&[1, 2, 3, 1, 9, 5, 2, 4, 2, 3, 1, 9, 1, 1, 7, 5, 2, 4, 1, 2, 8, 8]);
-        assert_eq!(winner(&two), Ok(Some(vec![7])));
+        let two: &[u8] = &[1, 2, 3, 1, 9, 5, 2, 4, 2, 3, 1, 9, 1, 1, 7, 5, 2, 4, 1, 2, 8, 8];
+        assert_eq!(winner(two), Ok(Some(vec![7])));
         // Same timestamps: the larger counter wins, then the larger node.
-        let tie = sealed(&[1, 2, 3, 1, 4, 5, 2, 4, 2, 3, 1, 4, 1, 1, 7, 5, 2, 4, 1, 2, 8, 8]);
-        assert_eq!(winner(&tie), Ok(Some(vec![8, 8])));
-        let tie = sealed(&[1, 2, 3, 2, 4, 5, 1, 4, 2, 3, 2, 4, 1, 1, 7, 5, 1, 4, 1, 2, 8, 8]);
-        assert_eq!(winner(&tie), Ok(Some(vec![7])));
-        let tie = sealed(&[1, 2, 3, 2, 4, 5, 2, 4, 2, 3, 2, 4, 1, 1, 7, 5, 2, 4, 1, 2, 8, 8]);
-        assert_eq!(winner(&tie), Ok(Some(vec![8, 8])));
+        let tie: &[u8] = &[1, 2, 3, 1, 4, 5, 2, 4, 2, 3, 1, 4, 1, 1, 7, 5, 2, 4, 1, 2, 8, 8];
+        assert_eq!(winner(tie), Ok(Some(vec![8, 8])));
+        let tie: &[u8] = &[1, 2, 3, 2, 4, 5, 1, 4, 2, 3, 2, 4, 1, 1, 7, 5, 1, 4, 1, 2, 8, 8];
+        assert_eq!(winner(tie), Ok(Some(vec![7])));
+        let tie: &[u8] = &[1, 2, 3, 2, 4, 5, 2, 4, 2, 3, 2, 4, 1, 1, 7, 5, 2, 4, 1, 2, 8, 8];
+        assert_eq!(winner(tie), Ok(Some(vec![8, 8])));
         // A tombstone wins: no value.
-        let gone = sealed(&[1, 2, 3, 1, 9, 5, 2, 4, 2, 3, 1, 9, 0, 5, 2, 4, 1, 2, 8, 8]);
-        assert_eq!(winner(&gone), Ok(None));
+        let gone: &[u8] = &[1, 2, 3, 1, 9, 5, 2, 4, 2, 3, 1, 9, 0, 5, 2, 4, 1, 2, 8, 8];
+        assert_eq!(winner(gone), Ok(None));
         let bodies: &[&[u8]] = &[
             &[9],
             &[1, 2, 5, 1, 0, 3, 1, 0, 0],
@@ -584,40 +566,60 @@ mod tests {
             &[1, 2, 3, 1, 9, 5, 2, 4, 2, 5, 2, 4, 0, 3, 1, 9, 0],
         ];
         for body in bodies {
-            let bytes = sealed(body);
-            let err = decode_set(&bytes).expect_err("a bad body");
-            assert_eq!(decode_lww::<true>(&bytes), Err(err), "{body:?}");
+            for bytes in forms(body) {
+                let err = decode_set(&bytes).expect_err("a bad body");
+                assert_eq!(decode_lww(&bytes), Err(err), "{body:?}");
+            }
         }
-        assert_eq!(decode_lww::<true>(&sealed(&[1, 0, 0])), Ok(None));
-        assert!(decode_lww::<true>(&[1, 0]).is_err());
+        assert_eq!(both(&[1, 0, 0], decode_lww), Ok(None));
+        // A version 1 set without its checksum.
+        assert!(decode_lww(&[1, 0, 0]).is_err());
     }
 
     #[test]
     fn holds_value_is_not_deleted_without_building_the_set() {
-        let sealed = |body: &[u8]| seal(body.to_vec());
-        let sets = [
+        let bodies: [&[u8]; 6] = [
             // Two live siblings.
-            sealed(&[1, 2, 3, 1, 9, 5, 2, 4, 2, 3, 1, 9, 1, 1, 7, 5, 2, 4, 1, 2, 8, 8]),
+            &[1, 2, 3, 1, 9, 5, 2, 4, 2, 3, 1, 9, 1, 1, 7, 5, 2, 4, 1, 2, 8, 8],
             // A tombstone wins under LWW, but the other sibling holds a value.
-            sealed(&[1, 2, 3, 1, 9, 5, 2, 4, 2, 3, 1, 9, 0, 5, 2, 4, 1, 2, 8, 8]),
+            &[1, 2, 3, 1, 9, 5, 2, 4, 2, 3, 1, 9, 0, 5, 2, 4, 1, 2, 8, 8],
             // A tombstone alone.
-            sealed(&[1, 1, 5, 1, 0, 1, 5, 1, 0, 0]),
+            &[1, 1, 5, 1, 0, 1, 5, 1, 0, 0],
             // No siblings.
-            sealed(&[1, 0, 0]),
-            // Refused: a sibling the clock does not cover, trailing bytes, a bad checksum.
-            sealed(&[1, 1, 5, 1, 0, 1, 5, 2, 0, 0]),
-            sealed(&[1, 0, 0, 0]),
-            vec![1, 0],
+            &[1, 0, 0],
+            // Refused: a sibling the clock does not cover, trailing bytes.
+            &[1, 1, 5, 1, 0, 1, 5, 2, 0, 0],
+            &[1, 0, 0, 0],
         ];
         let want = [Ok(true), Ok(true), Ok(false), Ok(false)];
-        for (i, bytes) in sets.iter().enumerate() {
-            let decoded = decode_set(bytes).map(|s| !s.is_deleted());
-            assert_eq!(holds_value(bytes), decoded, "set {i}");
+        for (i, body) in bodies.iter().enumerate() {
+            let decoded = both(body, |b| decode_set(b).map(|s| !s.is_deleted()));
+            assert_eq!(both(body, holds_value), decoded, "set {i}");
             if let Some(w) = want.get(i) {
                 assert_eq!(decoded, *w, "set {i}");
             } else {
                 assert!(decoded.is_err(), "set {i}");
             }
         }
+        // A version 1 set with a bad checksum.
+        assert!(holds_value(&[1, 0, 0, 0, 0, 0, 0]).is_err());
+    }
+
+    /// `body`, a set's bytes from its version byte (1) on, in both stored
+    /// forms: version 2, and version 1 with its checksum.
+    fn forms(body: &[u8]) -> [Vec<u8>; 2] {
+        let mut current = body.to_vec();
+        if let Some(v) = current.first_mut().filter(|v| **v == SET_VERSION_SEALED) {
+            *v = SET_VERSION;
+        }
+        [current, seal(body.to_vec())]
+    }
+
+    /// What `f` makes of both forms of `body`: the same, or this fails.
+    fn both<T: PartialEq + std::fmt::Debug>(body: &[u8], f: impl Fn(&[u8]) -> T) -> T {
+        let [current, sealed] = forms(body);
+        let got = f(&current);
+        assert_eq!(f(&sealed), got, "{body:?}");
+        got
     }
 }

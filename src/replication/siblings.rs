@@ -310,18 +310,7 @@ impl SiblingSet {
 
     /// What [`decode_lww`](Self::decode_lww) gives, borrowed from `bytes`.
     pub fn lww_ref(bytes: &[u8]) -> Result<Option<&[u8]>, CausalError> {
-        Ok(codec::decode_lww::<true>(bytes)?.map(|value| bytes.get(value).unwrap_or_default()))
-    }
-
-    /// [`lww_ref`](Self::lww_ref) of a set read from the node's own memory
-    /// (its memtables, block cache or lent table images): everything but the
-    /// checksum is checked. Every way bytes get there is checked already:
-    /// the WAL's and the tables' crc32 when read from the disk, a
-    /// replication message's own checksum, and this node's own encoding. So
-    /// the set's checksum is not computed again on each read, as RocksDB does
-    /// not check a block again on each block cache hit (docs/CAUSALITY.md).
-    pub fn lww_ref_in_memory(bytes: &[u8]) -> Result<Option<&[u8]>, CausalError> {
-        Ok(codec::decode_lww::<false>(bytes)?.map(|value| bytes.get(value).unwrap_or_default()))
+        Ok(codec::decode_lww(bytes)?.map(|value| bytes.get(value).unwrap_or_default()))
     }
 
     /// `decode(bytes)` succeeds and the set is not deleted, without building
@@ -341,12 +330,6 @@ impl SiblingSet {
     /// and context a GET answers, to encode straight from where the set is
     /// stored.
     pub fn read_ref(bytes: &[u8], lww: bool) -> Result<codec::ReadRef<'_>, CausalError> {
-        codec::read_ref::<true>(bytes, lww)
-    }
-
-    /// [`read_ref`](Self::read_ref) of a set read from the node's own
-    /// memory, as [`lww_ref_in_memory`](Self::lww_ref_in_memory) reads one.
-    pub fn read_ref_in_memory(bytes: &[u8], lww: bool) -> Result<codec::ReadRef<'_>, CausalError> {
-        codec::read_ref::<false>(bytes, lww)
+        codec::read_ref(bytes, lww)
     }
 }

@@ -234,10 +234,23 @@ fn encoding_round_trips_and_layout_is_stable() {
     s.update(&VersionVector::new(), None, B, 7).unwrap();
     let bytes = s.encode().unwrap();
     assert_eq!(SiblingSet::decode(&bytes).unwrap(), s);
-    // version 1 | clock: 2 entries (1,1,0x1234) (2,1,7) | 2 siblings | ... | checksum
-    let body = [1, 2, 1, 1, 0xb4, 0x24, 2, 1, 7, 2, 1, 1, 0xb4, 0x24, 1, 2, b'h', b'i', 2, 1, 7, 0];
-    assert_eq!(&bytes[..bytes.len() - 4], &body[..]);
-    assert_eq!(SiblingSet::new().encode().unwrap().len(), 3 + 4);
+    // version 2 | clock: 2 entries (1,1,0x1234) (2,1,7) | 2 siblings | (1,1) at 0x1234 "hi" | (2,1) at 7, a tombstone
+    let body = [2, 2, 1, 1, 0xb4, 0x24, 2, 1, 7, 2, 1, 1, 0xb4, 0x24, 1, 2, b'h', b'i', 2, 1, 7, 0];
+    assert_eq!(bytes, body);
+    assert_eq!(SiblingSet::new().encode().unwrap(), [2, 0, 0]);
+    // The same set as version 1 wrote it, with its checksum: still read, and
+    // written again as version 2.
+    let mut old = body.to_vec();
+    old[0] = 1;
+    let sum = xxhash_rust::xxh3::xxh3_64(&old) as u32;
+    old.extend_from_slice(&sum.to_le_bytes());
+    assert_eq!(SiblingSet::decode(&old).unwrap(), s);
+    assert_eq!(SiblingSet::decode_lww(&old).unwrap(), Some(b"hi".to_vec()));
+    assert_eq!(SiblingSet::decode_read(&old, false).unwrap(), SiblingSet::decode_read(&bytes, false).unwrap());
+    assert!(SiblingSet::holds_value(&old));
+    *old.last_mut().unwrap() ^= 1;
+    assert!(matches!(SiblingSet::decode(&old), Err(CausalError::ChecksumMismatch { .. })));
+    assert!(!SiblingSet::holds_value(&old));
 }
 
 // ---- properties -------------------------------------------------------------
@@ -408,34 +421,30 @@ proptest! {
     }
 
     #[test]
-    fn reads_from_memory_skip_only_the_checksum(ops in proptest::collection::vec(op(), 0..40), cut in any::<prop::sample::Index>()) {
+    fn version_1_sets_read_as_their_version_2_form(ops in proptest::collection::vec(op(), 0..40), at in any::<prop::sample::Index>(), bit in 0..8u8) {
         let r = run(&ops, false);
         for s in r.states.iter().chain([&merge_all(&r.states)]) {
             let bytes = s.encode().unwrap();
-            let mut bad_sum = bytes.clone();
-            *bad_sum.last_mut().unwrap() ^= 0x5a;
-            prop_assert!(SiblingSet::lww_ref(&bad_sum).is_err());
-            for b in [&bytes, &bad_sum] {
-                prop_assert_eq!(SiblingSet::lww_ref_in_memory(b).unwrap(), s.resolve_lww());
-                for lww in [false, true] {
-                    let answer = SiblingSet::read_ref_in_memory(b, lww).unwrap().to_answer();
-                    prop_assert_eq!(answer, SiblingSet::decode_read(&bytes, lww).unwrap());
-                }
+            // The version 1 form: the same body after version byte 1, then its checksum.
+            let mut old = bytes.clone();
+            old[0] = 1;
+            let sum = xxhash_rust::xxh3::xxh3_64(&old) as u32;
+            old.extend_from_slice(&sum.to_le_bytes());
+            prop_assert_eq!(SiblingSet::decode(&old).unwrap(), s.clone());
+            prop_assert_eq!(SiblingSet::lww_ref(&old).unwrap(), s.resolve_lww());
+            prop_assert_eq!(SiblingSet::holds_value(&old), !s.is_deleted());
+            for lww in [false, true] {
+                let answer = SiblingSet::read_ref(&old, lww).unwrap().to_answer();
+                prop_assert_eq!(answer, SiblingSet::decode_read(&bytes, lww).unwrap());
             }
-            // Cut short: refused, never a panic.
-            let cut = &bytes[..cut.index(bytes.len())];
-            prop_assert!(SiblingSet::lww_ref_in_memory(cut).is_err());
-            prop_assert!(SiblingSet::read_ref_in_memory(cut, false).is_err());
+            // Its checksum catches any flipped bit, the version byte's aside
+            // (a flip there makes another version, refused or read without one).
+            let i = 1 + at.index(old.len() - 1);
+            old[i] ^= 1 << bit;
+            prop_assert!(SiblingSet::decode(&old).is_err());
+            prop_assert!(SiblingSet::lww_ref(&old).is_err());
+            prop_assert!(SiblingSet::read_ref(&old, false).is_err());
         }
-    }
-
-    #[test]
-    fn flipped_bytes_are_detected(ops in proptest::collection::vec(op(), 1..20), at in any::<prop::sample::Index>(), bit in 0..8u8) {
-        let r = run(&ops, false);
-        let mut bytes = r.states[0].encode().unwrap();
-        let i = at.index(bytes.len());
-        bytes[i] ^= 1 << bit;
-        prop_assert!(SiblingSet::decode(&bytes).is_err());
     }
 
     #[test]
@@ -443,24 +452,33 @@ proptest! {
         let _ = SiblingSet::decode(&bytes);
         let _ = SiblingSet::decode_lww(&bytes);
         let _ = SiblingSet::decode_read(&bytes, true);
-        let _ = SiblingSet::lww_ref_in_memory(&bytes);
-        let _ = SiblingSet::read_ref_in_memory(&bytes, false);
+        let _ = SiblingSet::read_ref(&bytes, false);
+        let _ = SiblingSet::holds_value(&bytes);
         let _ = VersionVector::decode(&bytes);
     }
 
     #[test]
-    fn random_bodies_with_valid_checksums_never_panic(mut body in proptest::collection::vec(any::<u8>(), 0..200), small in any::<bool>()) {
-        // Steer towards the parser: a valid version byte and small counts.
-        if let Some(b) = body.first_mut() { *b = 1; }
+    fn random_bodies_never_panic(mut body in proptest::collection::vec(any::<u8>(), 0..200), small in any::<bool>(), sealed in any::<bool>()) {
+        // Steer towards the parser: a valid version byte and small counts;
+        // a set as version 1 wrote it (and every context) ends with its checksum.
+        if let Some(b) = body.first_mut() { *b = if sealed { 1 } else { 2 }; }
         if small { for b in body.iter_mut().skip(1) { *b &= 0x0f; } }
-        let sum = xxhash_rust::xxh3::xxh3_64(&body) as u32;
-        body.extend_from_slice(&sum.to_le_bytes());
+        if sealed {
+            let sum = xxhash_rust::xxh3::xxh3_64(&body) as u32;
+            body.extend_from_slice(&sum.to_le_bytes());
+        }
         // The LWW decoder refuses what the full one refuses, and picks the same value.
         prop_assert_eq!(SiblingSet::decode_lww(&body), SiblingSet::decode(&body).map(SiblingSet::into_lww));
         prop_assert_eq!(SiblingSet::decode_read(&body, false).err(), SiblingSet::decode(&body).err());
         if let Ok(s) = SiblingSet::decode(&body) {
-            // Whatever decodes re-encodes to the same bytes (canonical form).
-            prop_assert_eq!(s.encode().unwrap(), body.clone());
+            // Whatever decodes re-encodes to the same bytes (canonical form),
+            // as version 2.
+            let mut current = body.clone();
+            if sealed {
+                current[0] = 2;
+                current.truncate(current.len() - 4);
+            }
+            prop_assert_eq!(s.encode().unwrap(), current);
         }
         if let Ok(vv) = VersionVector::decode(&body) {
             prop_assert_eq!(vv.encode().unwrap(), body);

@@ -476,10 +476,7 @@ impl Shard {
         key: &[u8],
         answer: impl FnOnce(&[u8]) -> T,
     ) -> Option<Result<Option<T>, ReplicaFailure>> {
-        Some(
-            self.read_now_with(key, |bytes| Ok(SiblingSet::lww_ref_in_memory(bytes)?.map(answer)))?
-                .map(Option::flatten),
-        )
+        Some(self.read_now_with(key, |bytes| Ok(SiblingSet::lww_ref(bytes)?.map(answer)))?.map(Option::flatten))
     }
 
     /// [`read_now`](Self::read_now) of what a GET answers: the context and
@@ -491,7 +488,7 @@ impl Shard {
         lww: bool,
         answer: impl FnOnce(ReadRef<'_>) -> T,
     ) -> Option<Result<Option<T>, ReplicaFailure>> {
-        self.read_now_with(key, |bytes| SiblingSet::read_ref_in_memory(bytes, lww).map(answer))
+        self.read_now_with(key, |bytes| SiblingSet::read_ref(bytes, lww).map(answer))
     }
 
     /// A read decoded by `decode` from the stored set in place (in the
