@@ -1438,7 +1438,7 @@ pub fn wal_segments_at_bound(memtable_bytes: usize, segment_bytes: u64) -> usize
 /// times `memtable_bytes_max` per shard.
 const WAL_PER_MEMTABLE: usize = 4;
 
-/// How long the engine goes without a write or a read past its memtables
+/// How long the engine goes without a write or a read (`Engine::reads`)
 /// before it compacts what the strategy's idle pick names
 /// (`CompactionStrategy::pick_idle`).
 const IDLE_COMPACTION_AFTER: Duration = Duration::from_secs(1);
