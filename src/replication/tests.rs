@@ -240,10 +240,7 @@ fn encoding_round_trips_and_layout_is_stable() {
     assert_eq!(SiblingSet::new().encode().unwrap(), [2, 0, 0]);
     // The same set as version 1 wrote it, with its checksum: still read, and
     // written again as version 2.
-    let mut old = body.to_vec();
-    old[0] = 1;
-    let sum = xxhash_rust::xxh3::xxh3_64(&old) as u32;
-    old.extend_from_slice(&sum.to_le_bytes());
+    let mut old = version_1_form(&body);
     assert_eq!(SiblingSet::decode(&old).unwrap(), s);
     assert_eq!(SiblingSet::decode_lww(&old).unwrap(), Some(b"hi".to_vec()));
     assert_eq!(SiblingSet::decode_read(&old, false).unwrap(), SiblingSet::decode_read(&bytes, false).unwrap());
@@ -251,6 +248,18 @@ fn encoding_round_trips_and_layout_is_stable() {
     *old.last_mut().unwrap() ^= 1;
     assert!(matches!(SiblingSet::decode(&old), Err(CausalError::ChecksumMismatch { .. })));
     assert!(!SiblingSet::holds_value(&old));
+}
+
+/// `set`, a stored set's bytes, as version 1 wrote them: version byte 1, the
+/// same fields, then the checksum of every byte before it.
+fn version_1_form(set: &[u8]) -> Vec<u8> {
+    let mut old = set.to_vec();
+    if let Some(version) = old.first_mut() {
+        *version = 1;
+    }
+    let sum = xxhash_rust::xxh3::xxh3_64(&old) as u32;
+    old.extend_from_slice(&sum.to_le_bytes());
+    old
 }
 
 // ---- properties -------------------------------------------------------------
@@ -425,11 +434,7 @@ proptest! {
         let r = run(&ops, false);
         for s in r.states.iter().chain([&merge_all(&r.states)]) {
             let bytes = s.encode().unwrap();
-            // The version 1 form: the same body after version byte 1, then its checksum.
-            let mut old = bytes.clone();
-            old[0] = 1;
-            let sum = xxhash_rust::xxh3::xxh3_64(&old) as u32;
-            old.extend_from_slice(&sum.to_le_bytes());
+            let mut old = version_1_form(&bytes);
             prop_assert_eq!(SiblingSet::decode(&old).unwrap(), s.clone());
             prop_assert_eq!(SiblingSet::lww_ref(&old).unwrap(), s.resolve_lww());
             prop_assert_eq!(SiblingSet::holds_value(&old), !s.is_deleted());
@@ -464,8 +469,7 @@ proptest! {
         if let Some(b) = body.first_mut() { *b = if sealed { 1 } else { 2 }; }
         if small { for b in body.iter_mut().skip(1) { *b &= 0x0f; } }
         if sealed {
-            let sum = xxhash_rust::xxh3::xxh3_64(&body) as u32;
-            body.extend_from_slice(&sum.to_le_bytes());
+            body = version_1_form(&body);
         }
         // The LWW decoder refuses what the full one refuses, and picks the same value.
         prop_assert_eq!(SiblingSet::decode_lww(&body), SiblingSet::decode(&body).map(SiblingSet::into_lww));
