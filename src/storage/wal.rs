@@ -261,8 +261,8 @@ impl<D: Disk> Wal<D> {
         let mut segments = VecDeque::new();
         let mut expect_no: Option<u64> = None;
         // The newest segment holding records so far: (path, bytes, end, damage).
-        type Last = (PathBuf, Vec<u8>, u64, Option<(u64, crate::storage::error::DecodeError)>);
-        let mut last: Option<Last> = None;
+        type Last<B> = (PathBuf, B, u64, Option<(u64, crate::storage::error::DecodeError)>);
+        let mut last: Option<Last<<D::File as DiskFile>::Bytes>> = None;
         let mut unused = Vec::new();
         for &id in &ids {
             let path = dir.join(segment_name(id));

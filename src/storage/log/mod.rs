@@ -14,9 +14,8 @@ use crate::storage::disk::{Disk, DiskFile, ALIGN};
 use crate::storage::error::{Error, Result};
 
 /// Read a whole file into memory (log files are read only at recovery).
-pub async fn read_whole<F: DiskFile>(file: &F, path: &Path) -> Result<Vec<u8>> {
-    let len = file.len().await.map_err(|e| Error::io(path, e))?;
-    file.read_at(0, len as usize).await.map_err(|e| Error::io(path, e))
+pub async fn read_whole<F: DiskFile>(file: &F, path: &Path) -> Result<F::Bytes> {
+    file.read_whole().await.map_err(|e| Error::io(path, e))
 }
 
 /// How a log file is kept on disk.
