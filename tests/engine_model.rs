@@ -1,7 +1,7 @@
 //! Property test: random operation sequences against a BTreeMap oracle.
 //!
 //! Operations: put, delete, get (also without waiting, `get_latest_now`),
-//! scan (and count over the same range), flush, compact, clean reopen, and
+//! scan (and count over the same range), flush, WAL checkpoint, compact, clean reopen, and
 //! crash-reopen (SimDisk drops everything not synced: with sync `always`,
 //! every acknowledged write must survive). Run for both compaction strategies,
 //! with tiny memtables and tables so flushes and compactions happen often.
@@ -21,6 +21,7 @@ enum Op {
     Get(u16),
     Scan(u16, u16, u8),
     Flush,
+    Checkpoint,
     Compact,
     Reopen,
     Crash,
@@ -33,6 +34,7 @@ fn op() -> impl Strategy<Value = Op> {
         15 => (0u16..400).prop_map(Op::Get),
         4 => (0u16..400, 0u16..400, 1u8..50).prop_map(|(a, b, n)| Op::Scan(a, b, n)),
         3 => Just(Op::Flush),
+        2 => Just(Op::Checkpoint),
         2 => Just(Op::Compact),
         1 => Just(Op::Reopen),
         1 => Just(Op::Crash),
@@ -119,6 +121,9 @@ async fn check(ops: Vec<Op>, strategy: CompactionStrategy, fill_cache: bool) -> 
                 prop_assert_eq!(counted, want.count() as u64, "count at op {}", i);
             }
             Op::Flush => engine.flush().await.unwrap(),
+            Op::Checkpoint => {
+                engine.checkpoint_wal().await.unwrap();
+            }
             Op::Compact => engine.compact_until_idle().await.unwrap(),
             Op::Reopen => {
                 engine.close().await.unwrap();

@@ -1330,7 +1330,7 @@ async fn info_reply(
         t.push_str(&format!(
             "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\n\
              ringkv_user_bytes_written:{}\r\n\
-             ringkv_flushes:{}\r\nringkv_compactions:{}\r\nringkv_table_moves:{}\r\n\
+             ringkv_flushes:{}\r\nringkv_wal_checkpoints:{}\r\nringkv_compactions:{}\r\nringkv_table_moves:{}\r\n\
              ringkv_write_stall_micros:{}\r\nringkv_write_delay_micros:{}\r\n\
              ringkv_block_cache_hits:{}\r\nringkv_block_cache_misses:{}\r\n\
              ringkv_block_cache_bytes:{}\r\n\r\n",
@@ -1338,6 +1338,7 @@ async fn info_reply(
             clients.commands,
             st.user_bytes_written,
             st.flushes,
+            st.wal_checkpoints,
             st.compactions,
             st.table_moves,
             st.write_stall_micros,

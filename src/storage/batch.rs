@@ -96,15 +96,26 @@ pub fn encode_ops<'a>(
     ops: impl IntoIterator<Item = (ValueKind, &'a [u8], &'a [u8])>,
     out: &mut Vec<u8>,
 ) {
+    encode_header(first_seq, count, out);
+    for (kind, k, v) in ops {
+        encode_op(kind, k, v, out);
+    }
+}
+
+/// Append a batch's header: its first sequence number and op count. The
+/// `count` ops follow ([`encode_op`]).
+pub fn encode_header(first_seq: SeqNo, count: usize, out: &mut Vec<u8>) {
     out.extend_from_slice(&first_seq.to_le_bytes());
     out.extend_from_slice(&(count as u32).to_le_bytes());
-    for (kind, k, v) in ops {
-        out.push(kind as u8);
-        put_varint(out, k.len() as u64);
-        out.extend_from_slice(k);
-        put_varint(out, v.len() as u64);
-        out.extend_from_slice(v);
-    }
+}
+
+/// Append one op of a batch.
+pub fn encode_op(kind: ValueKind, key: &[u8], value: &[u8], out: &mut Vec<u8>) {
+    out.push(kind as u8);
+    put_varint(out, key.len() as u64);
+    out.extend_from_slice(key);
+    put_varint(out, value.len() as u64);
+    out.extend_from_slice(value);
 }
 
 /// One decoded operation, borrowing from the record payload.

@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use rustc_hash::FxHashMap as HashMap;
 
-use crate::storage::batch::{self, WriteBatch};
+use crate::storage::batch::{self, encode_header, encode_op, WriteBatch};
 use crate::storage::compaction::{CompactionChoice, CompactionStrategy};
 use crate::storage::disk::{Disk, DiskFile};
 use crate::storage::error::{Error, Result};
@@ -142,6 +142,9 @@ pub struct Stats {
     pub compaction_bytes_read: u64,
     pub compaction_bytes_written: u64,
     pub flushes: u64,
+    /// WAL checkpoints: the active memtable written to the WAL again, and
+    /// the WAL before it released, instead of a flush ([`Engine::checkpoint_wal`]).
+    pub wal_checkpoints: u64,
     pub compactions: u64,
     /// Tables that compactions moved down a level as they were, unwritten.
     pub table_moves: u64,
@@ -170,6 +173,7 @@ impl Stats {
         self.compaction_bytes_read += o.compaction_bytes_read;
         self.compaction_bytes_written += o.compaction_bytes_written;
         self.flushes += o.flushes;
+        self.wal_checkpoints += o.wal_checkpoints;
         self.compactions += o.compactions;
         self.table_moves += o.table_moves;
         self.live_table_bytes += o.live_table_bytes;
@@ -245,6 +249,9 @@ pub struct Engine<D: Disk> {
     /// Wakes writers waiting for flush/compaction progress.
     progress: Notify,
     closing: Cell<bool>,
+    /// The active memtable stands for too much WAL for its size: the flush
+    /// task should checkpoint the WAL ([`Engine::checkpoint_wal`]).
+    checkpoint_wanted: Cell<bool>,
     tasks: RefCell<Vec<glommio::Task<()>>>,
     /// Buffers of table images already written, reused for the next tables
     /// (at most 2: a compaction fills the next while it writes the last one),
@@ -335,6 +342,7 @@ impl<D: Disk> Engine<D> {
             work: Notify::default(),
             progress: Notify::default(),
             closing: Cell::new(false),
+            checkpoint_wanted: Cell::new(false),
             tasks: RefCell::new(Vec::new()),
             spare_images: RefCell::new(Vec::new()),
             lent_images: RefCell::new(VecDeque::new()),
@@ -495,13 +503,36 @@ impl<D: Disk> Engine<D> {
         Ok(last)
     }
 
+    /// Assign `count` sequence numbers to a batch that `encode` writes to
+    /// the WAL given the first of them, and put nothing in the memtable: a
+    /// checkpoint's copy of versions the memtable holds already.
+    fn append_to_wal(&self, count: usize, encode: impl FnOnce(SeqNo, &mut Vec<u8>)) -> Result<SeqNo> {
+        let mut inner = self.inner.borrow_mut();
+        let first = inner.last_seq + 1;
+        let last = inner.last_seq + count as u64;
+        self.wal.append_with(last, |pending| encode(first, pending))?;
+        inner.last_seq = last;
+        Ok(last)
+    }
+
     /// Seal the active memtable if it is full, or if what it took in (with
     /// overwrites in place, it may hold much less) grew the WAL by
-    /// [`WAL_PER_MEMTABLE`] times its size: the WAL is released only by flushes.
+    /// [`WAL_PER_MEMTABLE`] times its size. A memtable that holds at most
+    /// 1/[`CHECKPOINT_BELOW`] of its size is not sealed for its WAL: the
+    /// flush task checkpoints the WAL instead ([`Engine::checkpoint_wal`]),
+    /// unless the WAL has grown to twice its bound all the same.
     fn maybe_seal(&self) {
         let mut inner = self.inner.borrow_mut();
         let max = self.opts.memtable_bytes_max;
-        if inner.mem.bytes() < max && inner.mem.logged_bytes() < max.saturating_mul(WAL_PER_MEMTABLE) {
+        let (bytes, logged) = (inner.mem.bytes(), inner.mem.logged_bytes());
+        let bound = max.saturating_mul(WAL_PER_MEMTABLE);
+        if bytes < max && logged < bound {
+            return;
+        }
+        if bytes < max && bytes <= max / CHECKPOINT_BELOW && logged < bound.saturating_mul(2) && self.opts.background {
+            if inner.imm.is_empty() && !self.checkpoint_wanted.replace(true) {
+                self.work.notify_all();
+            }
             return;
         }
         let full = std::mem::replace(&mut inner.mem, Rc::new(new_memtable(&self.opts)));
@@ -779,7 +810,10 @@ impl<D: Disk> Engine<D> {
         let mut pos = None;
         let mut slice = Slice::default();
         loop {
-            pos = mem.for_each_newest_after(pos, 256, |k, seq, kind, v| b.add(k, seq, kind, v));
+            pos = mem.for_each_newest_after(pos, 256, |k, seq, kind, v| {
+                b.add(k, seq, kind, v);
+                true
+            });
             if pos.is_none() {
                 break;
             }
@@ -815,6 +849,103 @@ impl<D: Disk> Engine<D> {
             }
         }
         Ok(true)
+    }
+
+    /// Checkpoint the WAL: write the active memtable's newest versions to
+    /// the WAL again, under new sequence numbers, then release every segment
+    /// before them. An overwrite-heavy load whose keys fit in a small part of
+    /// the memtable otherwise seals it on WAL volume alone
+    /// ([`WAL_PER_MEMTABLE`]): a flush, an L0 table, and in time a compaction
+    /// rewriting the same keys, for a memtable that could have stayed. A
+    /// checkpoint costs one sequential write of what the memtable holds.
+    ///
+    /// Writes go on meanwhile, each logged as ever; a key written after its
+    /// copy was logged is logged after it, so replay, in sequence order, ends
+    /// on its newest version. The copies are synced before the segments
+    /// before them are released (in every sync mode: those segments held
+    /// these versions). Only with no sealed memtable waiting (their versions
+    /// are in those segments too); one sealed meanwhile stops it, and its
+    /// flush releases the WAL instead. False if nothing was done.
+    pub async fn checkpoint_wal(&self) -> Result<bool> {
+        let _flushing = self.flushing.enter().await;
+        self.checkpoint_wanted.set(false);
+        if self.closing.get() {
+            return Err(Error::Closed);
+        }
+        let Some(mut c) = self.checkpoint_start(CHECKPOINT_STEP_BYTES) else { return Ok(false) };
+        let mut slice = Slice::default();
+        while self.checkpoint_step(&mut c)? {
+            // At the disk's pace: what is pending stays about one step.
+            self.wal.wait_written(c.last, false).await?;
+            slice.tick().await;
+            if self.closing.get() {
+                return Err(Error::Closed);
+            }
+            if !self.is_active(&c.mem) {
+                return Ok(false);
+            }
+        }
+        self.checkpoint_finish(c).await
+    }
+
+    /// A checkpoint of the active memtable, if none is sealed and it holds
+    /// anything; `step_bytes` logged per step.
+    fn checkpoint_start(&self, step_bytes: usize) -> Option<Checkpoint> {
+        let inner = self.inner.borrow();
+        if !inner.imm.is_empty() || inner.mem.is_empty() {
+            return None;
+        }
+        Some(Checkpoint {
+            mem: inner.mem.clone(),
+            covered: inner.last_seq,
+            logged: inner.mem.logged_bytes(),
+            pos: None,
+            last: inner.last_seq,
+            copied: 0,
+            ops: Vec::new(),
+            step_bytes,
+        })
+    }
+
+    /// Log the next keys' newest versions (about `step_bytes`) as one batch.
+    /// True while keys are left.
+    fn checkpoint_step(&self, c: &mut Checkpoint) -> Result<bool> {
+        c.ops.clear();
+        let mut count = 0;
+        let ops = &mut c.ops;
+        let limit = c.step_bytes;
+        c.pos = c.mem.for_each_newest_after(c.pos.take(), 256, |k, _, kind, v| {
+            encode_op(kind, k, v, ops);
+            count += 1;
+            ops.len() < limit
+        });
+        if count > 0 {
+            c.last = self.append_to_wal(count, |first, pending| {
+                encode_header(first, count, pending);
+                pending.extend_from_slice(&c.ops);
+            })?;
+            c.copied += c.ops.len();
+        }
+        Ok(c.pos.is_some())
+    }
+
+    /// Sync the copies, then release the WAL before them, if the memtable is
+    /// still the active one. True if released.
+    async fn checkpoint_finish(&self, c: Checkpoint) -> Result<bool> {
+        self.wal.sync_through(c.last).await?;
+        if !self.is_active(&c.mem) {
+            return Ok(false);
+        }
+        c.mem.relogged(c.last, c.logged.saturating_sub(c.copied));
+        // Writes meanwhile found the WAL still over its bound: not any more.
+        self.checkpoint_wanted.set(false);
+        self.inner.borrow_mut().stats.wal_checkpoints += 1;
+        self.wal.release(c.covered).await?;
+        Ok(true)
+    }
+
+    fn is_active(&self, mem: &Rc<Memtable>) -> bool {
+        Rc::ptr_eq(&self.inner.borrow().mem, mem)
     }
 
     // ------------------------------------------------------------------ compaction
@@ -1180,7 +1311,11 @@ impl<D: Disk> Engine<D> {
     async fn flush_loop(self: Rc<Self>) {
         while !self.closing.get() {
             let wait = self.work.wait();
-            match self.flush_oldest().await {
+            let flushed = match self.flush_oldest().await {
+                Ok(false) if self.checkpoint_wanted.get() => self.checkpoint_wal().await,
+                r => r,
+            };
+            match flushed {
                 Ok(true) => continue,
                 Ok(false) => wait.await,
                 Err(Error::Closed) => return,
@@ -1438,6 +1573,15 @@ pub fn wal_segments_at_bound(memtable_bytes: usize, segment_bytes: u64) -> usize
 /// times `memtable_bytes_max` per shard.
 const WAL_PER_MEMTABLE: usize = 4;
 
+/// A memtable at most this fraction full (1/n) when its WAL reaches the
+/// bound is kept, and the WAL checkpointed ([`Engine::checkpoint_wal`]):
+/// the checkpoint writes at most an eighth of what it releases.
+const CHECKPOINT_BELOW: usize = 2;
+
+/// What a checkpoint logs per batch (about; a batch ends after the key that
+/// passes it, so a value up to its limit still fits one).
+const CHECKPOINT_STEP_BYTES: usize = 256 << 10;
+
 /// How long the engine goes without a write or a read (`Engine::reads`)
 /// before it compacts what the strategy's idle pick names
 /// (`CompactionStrategy::pick_idle`).
@@ -1466,6 +1610,26 @@ const SPARE_IMAGES: usize = 2;
 /// in the memtable flushed last, and the one before it, the newest they
 /// look in.
 const LENT_IMAGES: usize = 2;
+
+/// A WAL checkpoint under way ([`Engine::checkpoint_wal`]).
+struct Checkpoint {
+    /// The memtable copied: the active one when it started.
+    mem: Rc<Memtable>,
+    /// Every write up to here is in a table or in `mem`: the WAL that holds
+    /// nothing later is released at the end.
+    covered: SeqNo,
+    /// `mem`'s logged bytes when it started.
+    logged: usize,
+    /// The last key copied (None: none yet).
+    pos: Option<Vec<u8>>,
+    /// The sequence number of the last copy logged.
+    last: SeqNo,
+    /// Bytes of copies logged.
+    copied: usize,
+    /// One step's ops, encoded.
+    ops: Vec<u8>,
+    step_bytes: usize,
+}
 
 /// What [`Engine::write_table`] does with a table's image once written.
 enum ImageUse {
@@ -1947,6 +2111,112 @@ mod tests {
             disk.crash();
             let e = Engine::open(disk, o).await.unwrap();
             assert_eq!(e.get(b"key1999").await.unwrap().as_deref(), Some(&[7u8; 64][..]));
+        });
+    }
+
+    #[test]
+    fn a_wal_checkpoint_keeps_the_memtable_and_releases_the_wal_before_it() {
+        crate::rt::block_on(async {
+            for sync in [SyncMode::Always, SyncMode::None] {
+                let disk = SimDisk::new();
+                let o = Options { wal_segment_bytes: 16 << 10, sync, ..opts() };
+                let e = Engine::open(disk.clone(), o.clone()).await.unwrap();
+                // A deleted key whose older version is in a table: its
+                // tombstone must be copied too.
+                e.put(b"gone", b"old").await.unwrap();
+                e.flush().await.unwrap();
+                e.delete(b"gone").await.unwrap();
+                for round in 0..30u8 {
+                    for k in 0..20u8 {
+                        e.put(&[b'k', k], &[round; 300]).await.unwrap();
+                    }
+                    // Written, not synced, under `none` (the write-behind's part).
+                    e.wal.wait_written(e.last_seq(), false).await.unwrap();
+                }
+                let before = e.wal_segments();
+                assert!(before.len() > 4, "{sync:?}: {before:?}");
+                assert!(e.checkpoint_wal().await.unwrap());
+                let after = e.wal_segments();
+                assert!(after.len() <= 2 && after.iter().all(|id| id >= before.last().unwrap()), "{after:?}");
+                let s = e.stats();
+                assert_eq!((s.flushes, s.wal_checkpoints, s.immutable_memtables), (1, 1, 0), "{sync:?}");
+                assert!(s.memtable_bytes > 0, "the memtable stays");
+                assert!(e.inner.borrow().mem.logged_bytes() < 20 * 400, "it stands for the copies alone");
+                e.put(b"k\x00", b"after").await.unwrap();
+                // The copies were synced, whatever the mode: a crash keeps all
+                // that the released segments held.
+                drop(e);
+                disk.crash();
+                let e = Engine::open(disk.clone(), o).await.unwrap();
+                if sync == SyncMode::Always {
+                    assert_eq!(e.get(b"k\x00").await.unwrap().as_deref(), Some(&b"after"[..]));
+                }
+                for k in 1..20u8 {
+                    assert_eq!(e.get(&[b'k', k]).await.unwrap(), Some(vec![29; 300]), "{sync:?} k{k}");
+                }
+                assert_eq!(e.get(b"gone").await.unwrap(), None, "{sync:?}");
+            }
+        });
+    }
+
+    #[test]
+    fn writes_during_a_wal_checkpoint_replay_to_their_newest_versions() {
+        crate::rt::block_on(async {
+            let disk = SimDisk::new();
+            let o = Options { wal_segment_bytes: 16 << 10, ..opts() };
+            let e = Engine::open(disk.clone(), o.clone()).await.unwrap();
+            let mut model = std::collections::BTreeMap::new();
+            let key = |i: u32| format!("key{i:03}").into_bytes();
+            for round in 0..5u32 {
+                for i in 0..200 {
+                    let v = format!("{round}-{i}").repeat(10).into_bytes();
+                    e.put(&key(i), &v).await.unwrap();
+                    model.insert(key(i), v);
+                }
+            }
+            // Small steps, with writes between them: to keys copied already,
+            // to keys not yet copied, new keys, and deletes.
+            let mut c = e.checkpoint_start(512).unwrap();
+            let mut n = 0u32;
+            while e.checkpoint_step(&mut c).unwrap() {
+                n += 1;
+                for i in [n * 7 % 200, (n * 13 + 100) % 200, 200 + n] {
+                    let v = format!("during-{n}-{i}").into_bytes();
+                    e.put(&key(i), &v).await.unwrap();
+                    model.insert(key(i), v);
+                }
+                e.delete(&key(n * 11 % 200)).await.unwrap();
+                model.remove(&key(n * 11 % 200));
+            }
+            assert!(n > 10, "{n} steps");
+            assert!(e.checkpoint_finish(c).await.unwrap());
+            assert!(e.wal_segments().len() < 10);
+            drop(e);
+            disk.crash();
+            let e = Engine::open(disk, o).await.unwrap();
+            let all = e.scan(Bound::Unbounded, Bound::Unbounded, usize::MAX).await.unwrap();
+            assert_eq!(all, model.into_iter().collect::<Vec<_>>());
+        });
+    }
+
+    #[test]
+    fn a_wal_checkpoint_waits_for_sealed_memtables_and_stops_at_a_seal() {
+        crate::rt::block_on(async {
+            let e = Engine::open(SimDisk::new(), opts()).await.unwrap();
+            assert!(!e.checkpoint_wal().await.unwrap(), "nothing to copy");
+            e.put(b"a", b"1").await.unwrap();
+            let sealed = e.inner.borrow_mut().mem.clone();
+            e.inner.borrow_mut().imm.push_front(sealed);
+            e.inner.borrow_mut().mem = Rc::new(new_memtable(&e.opts));
+            e.put(b"b", b"2").await.unwrap();
+            assert!(!e.checkpoint_wal().await.unwrap(), "a sealed memtable's versions are in the WAL");
+            e.flush().await.unwrap();
+            e.put(b"c", b"3").await.unwrap();
+            let mut c = e.checkpoint_start(1).unwrap();
+            e.flush().await.unwrap(); // seals the memtable being copied
+            while e.checkpoint_step(&mut c).unwrap() {}
+            assert!(!e.checkpoint_finish(c).await.unwrap());
+            assert_eq!(e.stats().wal_checkpoints, 0);
         });
     }
 

@@ -966,9 +966,19 @@ impl Memtable {
     }
 
     /// What the inserts so far would have taken without overwrites in
-    /// place: about what they added to the WAL since this memtable started.
+    /// place: about what they added to the WAL since this memtable started
+    /// (or since [`relogged`](Self::relogged)).
     pub fn logged_bytes(&self) -> usize {
         self.logged.get()
+    }
+
+    /// The engine wrote this memtable's newest versions to the WAL again,
+    /// numbered up to `through`, and released the WAL before them: it now
+    /// stands for `dropped` fewer logged bytes, and its flush must cover
+    /// those numbers too.
+    pub fn relogged(&self, through: SeqNo, dropped: usize) {
+        self.logged.set(self.logged.get().saturating_sub(dropped));
+        self.max_seq.set(self.max_seq.get().max(through));
     }
 
     /// Approximate memory used, in bytes.
@@ -987,15 +997,16 @@ impl Memtable {
     }
 
     /// The newest version of up to `max` keys after `after` (exclusive; None:
-    /// from the start), in key order, for flushing a sealed memtable in
-    /// slices so the shard can yield between them: no snapshots exist, so a
-    /// table needs no older versions, and the walk does not touch them.
-    /// Returns where to go on from (None: done).
+    /// from the start), in key order, for flushing a sealed memtable (or
+    /// re-logging the active one) in slices so the shard can yield between
+    /// them: no snapshots exist, so a table needs no older versions, and the
+    /// walk does not touch them. `f` returning false ends the slice after
+    /// that key. Returns where to go on from (None: done).
     pub fn for_each_newest_after(
         &self,
         after: Option<Vec<u8>>,
         max: usize,
-        mut f: impl FnMut(&[u8], SeqNo, ValueKind, &[u8]),
+        mut f: impl FnMut(&[u8], SeqNo, ValueKind, &[u8]) -> bool,
     ) -> Option<Vec<u8>> {
         let mut order = self.order.borrow_mut();
         order.settle();
@@ -1025,7 +1036,9 @@ impl Memtable {
             // SAFETY: arena records (see the note on `head_key`).
             let v: *const Version = unsafe { (*h).newest };
             let (seq, kind) = unsafe { ((*v).seq, (*v).kind) };
-            f(head_key(h), seq, kind, version_value(v));
+            if !f(head_key(h), seq, kind, version_value(v)) && n + 1 < keys.len() {
+                return Some(head_key(h).to_vec());
+            }
         }
         more.then(|| keys.last().map(|&h| head_key(h).to_vec())).flatten()
     }
@@ -1226,7 +1239,10 @@ mod slice_tests {
         let mut seen = Vec::new();
         let mut pos = None;
         loop {
-            pos = m.for_each_newest_after(pos, 3, |k, _, _, _| seen.push(k.to_vec()));
+            pos = m.for_each_newest_after(pos, 3, |k, _, _, _| {
+                seen.push(k.to_vec());
+                true
+            });
             if pos.is_none() {
                 break;
             }
@@ -1295,7 +1311,10 @@ mod prop_tests {
             let mut walked = Vec::new();
             let mut pos = None;
             loop {
-                pos = m.for_each_newest_after(pos, 7, |k, seq, _, v| walked.push((k.to_vec(), seq, v.to_vec())));
+                pos = m.for_each_newest_after(pos, 7, |k, seq, _, v| {
+                    walked.push((k.to_vec(), seq, v.to_vec()));
+                    true
+                });
                 if pos.is_none() { break; }
             }
             let mut newest = oracle.clone();
@@ -1365,7 +1384,10 @@ mod prop_tests {
                     let mut walked = Vec::new();
                     let mut pos = None;
                     loop {
-                        pos = m.for_each_newest_after(pos, slice, |k, seq, _, _| walked.push((k.to_vec(), seq)));
+                        pos = m.for_each_newest_after(pos, slice, |k, seq, _, _| {
+                            walked.push((k.to_vec(), seq));
+                            true
+                        });
                         prop_assert!(walked.len() <= oracle.len(), "a walk that does not end");
                         if pos.is_none() { break; }
                     }

@@ -475,6 +475,42 @@ impl<D: Disk> Wal<D> {
         }
     }
 
+    /// Make every record through `seq` durable, in any sync mode: write it
+    /// if it is pending, then sync the segment it went to (with `O_DSYNC`
+    /// the write did). Earlier segments are durable already: a segment is
+    /// synced before anything goes to the next one.
+    pub async fn sync_through(&self, seq: SeqNo) -> Result<()> {
+        self.wait_written(seq, true).await?;
+        if self.opts.sync == SyncMode::Always {
+            return Ok(());
+        }
+        // Take the writer as a group commit's leader does.
+        let writer = loop {
+            let wait = {
+                let mut st = self.state.borrow_mut();
+                if let Some(why) = &st.failed {
+                    return Err(Error::ReadOnly(why.clone()));
+                }
+                if !st.leader_active {
+                    st.leader_active = true;
+                    break st.writer.take().expect("writer present when no leader is active");
+                }
+                self.progress.wait()
+            };
+            wait.await;
+        };
+        let res = writer.sync().await.map_err(|e| Error::io(writer.path(), e));
+        let mut st = self.state.borrow_mut();
+        st.writer = Some(writer);
+        st.leader_active = false;
+        if let Err(e) = &res {
+            st.failed = Some(e.to_string());
+        }
+        drop(st);
+        self.progress.notify_all();
+        res
+    }
+
     /// Write everything pending as one record (the group commit), then sync if asked.
     pub async fn commit(&self, sync: bool) -> Result<()> {
         {
