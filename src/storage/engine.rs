@@ -252,6 +252,10 @@ pub struct Engine<D: Disk> {
     /// The active memtable stands for too much WAL for its size: the flush
     /// task should checkpoint the WAL ([`Engine::checkpoint_wal`]).
     checkpoint_wanted: Cell<bool>,
+    /// The active memtable's size when its WAL passed half the bound (None:
+    /// not yet): how much it grew over the second half says whether its keys
+    /// are settled ([`Engine::maybe_seal`]).
+    half_bound_bytes: Cell<Option<usize>>,
     tasks: RefCell<Vec<glommio::Task<()>>>,
     /// Buffers of table images already written, reused for the next tables
     /// (at most 2: a compaction fills the next while it writes the last one),
@@ -343,6 +347,7 @@ impl<D: Disk> Engine<D> {
             progress: Notify::default(),
             closing: Cell::new(false),
             checkpoint_wanted: Cell::new(false),
+            half_bound_bytes: Cell::new(None),
             tasks: RefCell::new(Vec::new()),
             spare_images: RefCell::new(Vec::new()),
             lent_images: RefCell::new(VecDeque::new()),
@@ -517,29 +522,45 @@ impl<D: Disk> Engine<D> {
 
     /// Seal the active memtable if it is full, or if what it took in (with
     /// overwrites in place, it may hold much less) grew the WAL by
-    /// [`WAL_PER_MEMTABLE`] times its size. A memtable that holds at most
-    /// 1/[`CHECKPOINT_BELOW`] of its size is not sealed for its WAL: the
-    /// flush task checkpoints the WAL instead ([`Engine::checkpoint_wal`]),
-    /// unless the WAL has grown to twice its bound all the same.
+    /// [`WAL_PER_MEMTABLE`] times its size. A memtable whose keys have
+    /// settled is not sealed for its WAL: at most 1/[`CHECKPOINT_BELOW`]
+    /// full, and grown by at most 1/[`SETTLED_GROWTH`] of its size while
+    /// the second half of that WAL came in. The flush task checkpoints the
+    /// WAL instead ([`Engine::checkpoint_wal`]), unless the WAL has grown
+    /// to twice its bound all the same. A memtable still taking new keys is
+    /// sealed as ever: kept, it would only fill up and be flushed later,
+    /// larger, after a checkpoint for nothing.
     fn maybe_seal(&self) {
         let mut inner = self.inner.borrow_mut();
         let max = self.opts.memtable_bytes_max;
         let (bytes, logged) = (inner.mem.bytes(), inner.mem.logged_bytes());
         let bound = max.saturating_mul(WAL_PER_MEMTABLE);
         if bytes < max && logged < bound {
+            if logged >= bound / 2 && self.half_bound_bytes.get().is_none() {
+                self.half_bound_bytes.set(Some(bytes));
+            }
             return;
         }
-        if bytes < max && bytes <= max / CHECKPOINT_BELOW && logged < bound.saturating_mul(2) && self.opts.background {
+        let settled =
+            self.half_bound_bytes.get().is_some_and(|half| bytes <= half.saturating_add(max / SETTLED_GROWTH));
+        if bytes <= max / CHECKPOINT_BELOW && settled && logged < bound.saturating_mul(2) && self.opts.background {
             if inner.imm.is_empty() && !self.checkpoint_wanted.replace(true) {
                 self.work.notify_all();
             }
             return;
         }
+        self.seal(&mut inner);
+        drop(inner);
+        self.work.notify_all();
+    }
+
+    /// Seal the active memtable: it waits for its flush, and a new one
+    /// takes the writes (the WAL moves to a new segment at its next commit).
+    fn seal(&self, inner: &mut Inner<D::File>) {
         let full = std::mem::replace(&mut inner.mem, Rc::new(new_memtable(&self.opts)));
         inner.imm.push_front(full);
-        drop(inner);
+        self.half_bound_bytes.set(None);
         self.wal.request_rotation();
-        self.work.notify_all();
     }
 
     /// Smooth write pacing: wait while too many memtables are sealed or
@@ -767,10 +788,7 @@ impl<D: Disk> Engine<D> {
         {
             let mut inner = self.inner.borrow_mut();
             if !inner.mem.is_empty() {
-                let full = std::mem::replace(&mut inner.mem, Rc::new(new_memtable(&self.opts)));
-                inner.imm.push_front(full);
-                drop(inner);
-                self.wal.request_rotation();
+                self.seal(&mut inner);
             }
         }
         while self.flush_oldest().await? {}
@@ -939,6 +957,7 @@ impl<D: Disk> Engine<D> {
         c.mem.relogged(c.last, c.logged.saturating_sub(c.copied));
         // Writes meanwhile found the WAL still over its bound: not any more.
         self.checkpoint_wanted.set(false);
+        self.half_bound_bytes.set(None);
         self.inner.borrow_mut().stats.wal_checkpoints += 1;
         self.wal.release(c.covered).await?;
         Ok(true)
@@ -1578,6 +1597,10 @@ const WAL_PER_MEMTABLE: usize = 4;
 /// the checkpoint writes at most an eighth of what it releases.
 const CHECKPOINT_BELOW: usize = 2;
 
+/// A memtable that grew by at most 1/n of its size while the second half
+/// of its WAL's bound came in has settled: a checkpoint may keep it.
+const SETTLED_GROWTH: usize = 16;
+
 /// What a checkpoint logs per batch (about; a batch ends after the key that
 /// passes it, so a value up to its limit still fits one).
 const CHECKPOINT_STEP_BYTES: usize = 256 << 10;
@@ -2156,6 +2179,49 @@ mod tests {
                 }
                 assert_eq!(e.get(b"gone").await.unwrap(), None, "{sync:?}");
             }
+        });
+    }
+
+    #[test]
+    fn settled_keys_get_wal_checkpoints_and_new_keys_get_flushes() {
+        crate::rt::block_on(async {
+            // Bound: 4 x 64 KiB of WAL. Half full: 32 KiB. Settled: grown by
+            // at most 4 KiB over the bound's second half.
+            let o = Options { memtable_bytes_max: 64 << 10, wal_segment_bytes: 16 << 10, background: true, ..opts() };
+            let counts = |e: &Engine<SimDisk>| {
+                let s = e.stats();
+                (s.flushes, s.wal_checkpoints)
+            };
+            // Overwrites of 20 keys (~6 KB): kept, and the WAL checkpointed.
+            let e = Engine::open(SimDisk::new(), o.clone()).await.unwrap();
+            for round in 0..200u32 {
+                for k in 0..20u8 {
+                    e.put(&[b'k', k], &round.to_le_bytes().repeat(75)).await.unwrap();
+                }
+                glommio::timer::sleep(Duration::from_micros(10)).await; // the flush task's turn
+            }
+            let (flushes, checkpoints) = counts(&e);
+            assert_eq!(flushes, 0);
+            assert!(checkpoints >= 3, "{checkpoints} checkpoints");
+            assert!(e.wal_segments().len() <= 24, "{:?}", e.wal_segments());
+            e.close().await.unwrap();
+            // The same, with one write in 20 to a new key: under half full at
+            // the bound, but still growing, so sealed and flushed as ever.
+            let e = Engine::open(SimDisk::new(), o).await.unwrap();
+            let mut new = 0u32;
+            for round in 0..200u32 {
+                for k in 0..20u8 {
+                    e.put(&[b'k', k], &round.to_le_bytes().repeat(75)).await.unwrap();
+                }
+                new += 1;
+                e.put(format!("new{new:05}").as_bytes(), &[1; 300]).await.unwrap();
+                glommio::timer::sleep(Duration::from_micros(10)).await;
+            }
+            let (flushes, checkpoints) = counts(&e);
+            assert!(flushes >= 2, "{flushes} flushes");
+            assert_eq!(checkpoints, 0);
+            assert!(e.stats().memtable_bytes < 32 << 10, "sealed under half full: for its WAL, not its size");
+            e.close().await.unwrap();
         });
     }
 
