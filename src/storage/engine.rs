@@ -496,21 +496,19 @@ impl<D: Disk> Engine<D> {
         encode: impl FnOnce(SeqNo, &mut Vec<u8>),
         insert: impl FnOnce(&Memtable, SeqNo) -> u64,
     ) -> Result<SeqNo> {
+        let last = self.append_to_wal(count, encode)?;
         let mut inner = self.inner.borrow_mut();
-        let first = inner.last_seq + 1;
-        let last = inner.last_seq + count as u64;
-        self.wal.append_with(last, |pending| encode(first, pending))?;
-        inner.last_seq = last;
         let mem = inner.mem.clone();
-        inner.stats.user_bytes_written += insert(&mem, first);
+        inner.stats.user_bytes_written += insert(&mem, last + 1 - count as u64);
         drop(inner);
         self.maybe_seal();
         Ok(last)
     }
 
     /// Assign `count` sequence numbers to a batch that `encode` writes to
-    /// the WAL given the first of them, and put nothing in the memtable: a
-    /// checkpoint's copy of versions the memtable holds already.
+    /// the WAL given the first of them. Alone (not from
+    /// [`apply_to_memtable`](Self::apply_to_memtable)), it puts nothing in
+    /// the memtable: a checkpoint's copy of versions the memtable holds.
     fn append_to_wal(&self, count: usize, encode: impl FnOnce(SeqNo, &mut Vec<u8>)) -> Result<SeqNo> {
         let mut inner = self.inner.borrow_mut();
         let first = inner.last_seq + 1;
